@@ -1,0 +1,376 @@
+package xades
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Check verifies the exact bytes Sign returned: s.Document for an enveloped
+// signature, s.Signature otherwise. It parses them anew (never reusing the
+// tree Sign built), finds the signature by s.SignatureID, resolves every
+// Reference — same-document "" and "#id" through one Id index that refuses
+// duplicate ids, detached ones from obj.Data or obj.Digest — recomputes
+// every digest, canonicalizes SignedInfo and verifies SignatureValue with
+// cert's public key. It also checks that the data object is covered by
+// exactly one Reference, that KeyInfo names cert first and, for XAdES, the
+// SignedProperties reference and SigningCertificateV2. Any failure is an
+// error wrapping ErrSelfCheck.
+func Check(s *Signed, obj Object, cert *x509.Certificate) error {
+	if err := check(s, obj, cert); err != nil {
+		return fmt.Errorf("%w: %w", ErrSelfCheck, err)
+	}
+	return nil
+}
+
+func check(s *Signed, obj Object, cert *x509.Certificate) error {
+	if s == nil || cert == nil {
+		return errors.New("nothing to check")
+	}
+	data := s.Signature
+	enveloped := s.Document != nil
+	if enveloped == (s.Signature != nil) {
+		return errors.New("want exactly one of Signature and Document")
+	}
+	if enveloped {
+		data = s.Document
+	}
+	doc, err := parseOwn(data)
+	if err != nil {
+		return err
+	}
+	ids := buildIDIndex(doc.Root())
+	sig, err := ids.lookup(s.SignatureID)
+	if err != nil {
+		return err
+	}
+	if !is(sig, NSXMLDSig, "Signature") {
+		return fmt.Errorf("id %q is not a ds:Signature", s.SignatureID)
+	}
+	if !enveloped && sig != doc.Root() {
+		return errors.New("the signature is not the document element")
+	}
+
+	kids := dsChildren(sig)
+	if len(kids) < 2 || !is(kids[0], NSXMLDSig, "SignedInfo") || !is(kids[1], NSXMLDSig, "SignatureValue") {
+		return errors.New("ds:Signature does not start with SignedInfo and SignatureValue")
+	}
+	si, svEl := kids[0], kids[1]
+	if len(kids) < 3 || !is(kids[2], NSXMLDSig, "KeyInfo") {
+		return errors.New("no ds:KeyInfo")
+	}
+	if err := checkKeyInfo(kids[2], cert); err != nil {
+		return err
+	}
+
+	siKids := dsChildren(si)
+	if len(siKids) < 3 || !is(siKids[0], NSXMLDSig, "CanonicalizationMethod") || !is(siKids[1], NSXMLDSig, "SignatureMethod") {
+		return errors.New("malformed SignedInfo")
+	}
+	c14n := siKids[0].SelectAttrValue("Algorithm", "")
+	if err := checkC14N(c14n); err != nil {
+		return err
+	}
+	if len(dsChildren(siKids[0])) != 0 {
+		return errors.New("CanonicalizationMethod with parameters")
+	}
+	sm, err := lookupSigMethod(siKids[1].SelectAttrValue("Algorithm", ""))
+	if err != nil {
+		return err
+	}
+	if err := sm.fits(cert.PublicKey); err != nil {
+		return err
+	}
+
+	var dataRefs, propRefs int
+	for _, ref := range siKids[2:] {
+		if !is(ref, NSXMLDSig, "Reference") {
+			return fmt.Errorf("unexpected %s in SignedInfo", ref.FullTag())
+		}
+		kind, err := checkReference(ref, doc, ids, sig, obj, s.SignatureID)
+		if err != nil {
+			return fmt.Errorf("reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
+		}
+		switch kind {
+		case refData:
+			dataRefs++
+		case refSignedProps:
+			propRefs++
+		}
+	}
+	if dataRefs != 1 {
+		return fmt.Errorf("%d references cover the data object, want 1", dataRefs)
+	}
+	if propRefs > 1 {
+		return fmt.Errorf("%d SignedProperties references", propRefs)
+	}
+	if err := checkQualifyingProperties(sig, s.SignatureID, cert, propRefs == 1); err != nil {
+		return err
+	}
+
+	c, err := canonicalize(si, c14n)
+	if err != nil {
+		return err
+	}
+	sv, err := decodeB64(svEl)
+	if err != nil {
+		return fmt.Errorf("SignatureValue: %w", err)
+	}
+	return verifyValue(sm, cert.PublicKey, digest(sm.hash, c), sv)
+}
+
+func verifyValue(sm sigMethod, pub crypto.PublicKey, d, sv []byte) error {
+	switch sm.kind {
+	case kindRSA:
+		return rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), sm.hash, d, sv)
+	case kindPSS:
+		return rsa.VerifyPSS(pub.(*rsa.PublicKey), sm.hash, d, sv, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: sm.hash})
+	case kindECDSA:
+		return verifyRawECDSA(pub.(*ecdsa.PublicKey), d, sv)
+	}
+	return errors.New("unknown signature method kind")
+}
+
+type refKind int
+
+const (
+	refOther refKind = iota
+	refData
+	refSignedProps
+)
+
+// checkReference recomputes the digest of one Reference and says what it
+// covers.
+func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, obj Object, sigID string) (refKind, error) {
+	kids := dsChildren(ref)
+	var transforms []string
+	if len(kids) > 0 && is(kids[0], NSXMLDSig, "Transforms") {
+		for _, t := range dsChildren(kids[0]) {
+			if !is(t, NSXMLDSig, "Transform") || len(t.ChildElements()) != 0 {
+				return 0, errors.New("unsupported Transform")
+			}
+			transforms = append(transforms, t.SelectAttrValue("Algorithm", ""))
+		}
+		kids = kids[1:]
+	}
+	if len(kids) != 2 || !is(kids[0], NSXMLDSig, "DigestMethod") || !is(kids[1], NSXMLDSig, "DigestValue") {
+		return 0, errors.New("malformed Reference")
+	}
+	h, err := digestHash(kids[0].SelectAttrValue("Algorithm", ""))
+	if err != nil {
+		return 0, err
+	}
+	dv, err := decodeB64(kids[1])
+	if err != nil {
+		return 0, fmt.Errorf("DigestValue: %w", err)
+	}
+	uriAttr := ref.SelectAttr("URI")
+
+	// Detached (no URI, or one that is not same-document).
+	if uriAttr == nil || (uriAttr.Value != "" && uriAttr.Value[0] != '#') {
+		uri := ""
+		if uriAttr != nil {
+			uri = uriAttr.Value
+		}
+		if uri != obj.URI || (uriAttr == nil) != (obj.URI == "") {
+			return 0, fmt.Errorf("detached reference %q is not the object's %q", uri, obj.URI)
+		}
+		if obj.Data == nil { // hash signing
+			if h != obj.DigestHash || !bytes.Equal(dv, obj.Digest) || !slices.Equal(transforms, obj.Transforms) {
+				return 0, errors.New("hash-signing reference does not carry the given digest and transforms")
+			}
+			return refData, nil
+		}
+		if len(transforms) != 0 {
+			return 0, errors.New("detached reference with transforms")
+		}
+		return refData, compareDigest(h, obj.Data, dv)
+	}
+
+	// Same document.
+	var target *etree.Element
+	if uriAttr.Value == "" {
+		target = doc.Root()
+	} else if target, err = ids.lookup(uriAttr.Value[1:]); err != nil {
+		return 0, err
+	}
+	if len(transforms) == 1 && transforms[0] == TransformBase64 {
+		raw, err := base64.StdEncoding.DecodeString(stripSpace(target.Text()))
+		if err != nil || len(target.ChildElements()) != 0 {
+			return 0, errors.New("base64 object content is not base64 text")
+		}
+		if err := compareDigest(h, raw, dv); err != nil {
+			return 0, err
+		}
+		if obj.Data == nil || !bytes.Equal(raw, obj.Data) || target.Parent() != sig || !is(target, NSXMLDSig, "Object") {
+			return 0, errors.New("base64 object is not the data object")
+		}
+		return refData, nil
+	}
+	var skip *etree.Element
+	if len(transforms) == 2 && transforms[0] == TransformEnveloped {
+		if !isAncestor(target, sig) {
+			return 0, errors.New("enveloped-signature transform, but the signature is not inside the referenced data")
+		}
+		skip = sig
+		transforms = transforms[1:]
+	}
+	if len(transforms) != 1 || checkC14N(transforms[0]) != nil {
+		return 0, fmt.Errorf("unsupported transforms %q", transforms)
+	}
+	var c []byte
+	if uriAttr.Value == "" {
+		c, err = canonicalizeDocument(doc, transforms[0], skip)
+	} else {
+		c, err = canonicalizeWithout(target, transforms[0], skip)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := compareDigest(h, c, dv); err != nil {
+		return 0, err
+	}
+	switch {
+	case ref.SelectAttrValue("Type", "") == SignedPropsRef:
+		if !is(target, NSXAdES, "SignedProperties") {
+			return 0, errors.New("SignedProperties reference to something else")
+		}
+		return refSignedProps, nil
+	case uriAttr.Value == "" && skip != nil:
+		return refData, nil
+	case target.Parent() == sig && is(target, NSXMLDSig, "Object") && obj.Data != nil && obj.XML:
+		return refData, nil
+	}
+	return refOther, nil
+}
+
+// canonicalizeWithout canonicalizes el with skip (a descendant) left out.
+func canonicalizeWithout(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
+	if skip != nil {
+		parent := skip.Parent()
+		idx := skip.Index()
+		parent.RemoveChildAt(idx)
+		defer parent.InsertChildAt(idx, skip)
+	}
+	return canonicalize(el, alg)
+}
+
+func isAncestor(a, el *etree.Element) bool {
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		if p == a {
+			return true
+		}
+	}
+	return false
+}
+
+func compareDigest(h crypto.Hash, data, want []byte) error {
+	if !bytes.Equal(digest(h, data), want) {
+		return errors.New("digest mismatch")
+	}
+	return nil
+}
+
+func checkKeyInfo(ki *etree.Element, cert *x509.Certificate) error {
+	for _, xd := range dsChildren(ki) {
+		if !is(xd, NSXMLDSig, "X509Data") {
+			continue
+		}
+		for _, c := range dsChildren(xd) {
+			if !is(c, NSXMLDSig, "X509Certificate") {
+				continue
+			}
+			der, err := decodeB64(c)
+			if err != nil {
+				return fmt.Errorf("X509Certificate: %w", err)
+			}
+			if !bytes.Equal(der, cert.Raw) {
+				return errors.New("the first certificate in KeyInfo is not the signer's")
+			}
+			return nil
+		}
+	}
+	return errors.New("no certificate in KeyInfo")
+}
+
+// checkQualifyingProperties checks the XAdES structure: QualifyingProperties
+// targeting this signature and, when signed properties are referenced, a
+// SigningCertificateV2 whose digest is that of cert.
+func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Certificate, referenced bool) error {
+	var qps []*etree.Element
+	for _, o := range dsChildren(sig) {
+		if !is(o, NSXMLDSig, "Object") {
+			continue
+		}
+		for _, qp := range o.ChildElements() {
+			if is(qp, NSXAdES, "QualifyingProperties") {
+				qps = append(qps, qp)
+			}
+		}
+	}
+	if len(qps) == 0 && !referenced {
+		return nil
+	}
+	if len(qps) != 1 || !referenced {
+		return fmt.Errorf("%d QualifyingProperties, signed properties referenced: %v", len(qps), referenced)
+	}
+	qp := qps[0]
+	if qp.SelectAttrValue("Target", "") != "#"+sigID {
+		return errors.New("QualifyingProperties does not target this signature")
+	}
+	want := b64(digest(crypto.SHA256, cert.Raw))
+	for _, sp := range qp.ChildElements() {
+		for _, ssp := range sp.ChildElements() {
+			for _, sc := range ssp.ChildElements() {
+				if !is(sc, NSXAdES, "SigningCertificateV2") {
+					continue
+				}
+				for _, c := range sc.ChildElements() {
+					for _, cd := range c.ChildElements() {
+						if !is(cd, NSXAdES, "CertDigest") {
+							continue
+						}
+						dm := cd.SelectElement("ds:DigestMethod")
+						dv := cd.SelectElement("ds:DigestValue")
+						if dm != nil && dv != nil && dm.SelectAttrValue("Algorithm", "") == DigestSHA256 && stripSpace(dv.Text()) == want {
+							return nil
+						}
+					}
+				}
+			}
+		}
+	}
+	return errors.New("no SigningCertificateV2 for the signer certificate")
+}
+
+// dsChildren returns the child elements of el.
+func dsChildren(el *etree.Element) []*etree.Element { return el.ChildElements() }
+
+func decodeB64(el *etree.Element) ([]byte, error) {
+	if len(el.ChildElements()) != 0 {
+		return nil, errors.New("element content where base64 text was expected")
+	}
+	return base64.StdEncoding.DecodeString(stripSpace(el.Text()))
+}
+
+func stripSpace(s string) string {
+	if !strings.ContainsAny(s, " \t\r\n") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\r', '\n':
+			return -1
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,64 @@
+// Package xades builds XML signatures: XMLDSig (urn:ietf:rfc:3275) and XAdES
+// baseline B-B (ETSI EN 319 132-1, namespace http://uri.etsi.org/01903/v1.3.2#).
+//
+// The package is pure: a document, a crypto.Signer (an HSM key or a software
+// key), a certificate chain, a signing time and a signature Id go in; bytes
+// come out. It performs no I/O, reads no clock and keeps no global state, so
+// for a fixed SigningTime, SignatureID and an RSA PKCS#1 v1.5 key its output
+// is byte-for-byte deterministic.
+//
+// # What is built
+//
+// goxmldsig signs exactly one Reference and has no ds:Object, so this package
+// builds SignedInfo itself on etree and reuses only goxmldsig's
+// canonicalizers (exclusive c14n and c14n 1.1, both without comments) with
+// in-context namespace handling (etreeutils.NSDetatch). A signature holds one
+// ds:Reference per data object, each with an Id, and for XAdES a second
+// Reference to xades:SignedProperties (Type
+// http://uri.etsi.org/01903#SignedProperties, exclusive c14n). KeyInfo lists
+// the signer certificate first, then the rest of the chain.
+//
+// Packagings (Object and Params say which):
+//
+//   - Enveloped: the document is parsed once, the signature is inserted at a
+//     location given by a small XPath 1.0 subset (see Object.XPath), and the
+//     Reference has URI="" with the enveloped-signature and c14n transforms.
+//   - Enveloping: the document goes into a ds:Object (XML inline, anything
+//     else base64 with the base64 transform so the digest covers the
+//     original bytes) referenced by "#" + its Id.
+//   - Detached: the Reference URI is the caller's, the digest covers the raw
+//     bytes, no transforms.
+//   - Hash signing: the caller's digest becomes the DigestValue as is.
+//
+// # Algorithms
+//
+// SignatureMethod is one of the RFC 6931 URIs for RSA PKCS#1 v1.5, RSA-PSS
+// (MGF1, salt length = hash length) and ECDSA with SHA-256/384/512. ECDSA
+// values are raw r‖s, each half left-padded to the curve order size
+// (RawECDSA converts the DER a crypto.Signer returns). SHA-1 and MD5 are
+// refused everywhere. A method that does not fit the key fails with
+// ErrInappropriate.
+//
+// # Input
+//
+// Documents to be signed as XML are parsed exactly once, through the ingress
+// gate dss/xmlsafe (DocumentLimits): no DOCTYPE, UTF-8 only, no literal white
+// space in attribute values, no processing instructions inside the document
+// element, and so on. What the gate leaves out of the tree (a byte order mark,
+// comments and white space after the document element) is not in the output.
+//
+// # Self-check
+//
+// Check verifies the exact bytes Sign returned: it parses them anew, finds
+// the signature by its Id, resolves every Reference through one Id index that
+// rejects duplicates, recomputes every digest, canonicalizes SignedInfo and
+// verifies SignatureValue with the certificate's key. Callers run it on every
+// signature before it leaves the service.
+//
+// # Errors
+//
+// Every error wraps one of the sentinels ErrMalformed, ErrNotSupported,
+// ErrHashAlgorithm, ErrInappropriate, ErrInvalidRefURI or ErrSelfCheck, so a
+// caller maps failures with errors.Is; other errors (from the Signer, for
+// example) are returned wrapped as they are.
+package xades

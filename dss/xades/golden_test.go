@@ -1,0 +1,91 @@
+package xades
+
+import (
+	"bytes"
+	"crypto"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// maskSignatureValue replaces the (randomized) ECDSA and PSS signature value.
+var svPattern = regexp.MustCompile(`<ds:SignatureValue>[^<]*</ds:SignatureValue>`)
+
+// TestGolden pins the exact output for a fixed clock, signature Id and keys.
+// RSA PKCS#1 v1.5 is deterministic, so those files are byte-exact; for ECDSA
+// and PSS the SignatureValue is masked (the signature itself is verified).
+// Regenerate with: go test ./dss/xades -run TestGolden -update
+func TestGolden(t *testing.T) {
+	ks := loadKeys(t)
+	invoice := readDoc(t, "invoice.xml")
+	blob := binaryData()
+	ns := map[string]string{"i": "urn:example:invoice:1", "c": "urn:example:aggregate:1"}
+	tests := []struct {
+		name  string
+		key   *testKey
+		obj   Object
+		p     Params
+		masks bool
+	}{
+		{"xades-enveloped-rsa-sha256", ks.rsa, Object{ID: "doc-1", Data: invoice, XML: true, XPath: "/i:Invoice/c:Totals", After: true, Namespaces: ns},
+			Params{Type: TypeXAdES, Packaging: Enveloped, SignatureMethod: RSASHA256}, false},
+		{"xmldsig-enveloped-rsa-sha512-c14n11", ks.rsa, Object{Data: readDoc(t, "mixed.xml"), XML: true, XPath: "/*"},
+			Params{Type: TypeXMLDSig, Packaging: Enveloped, SignatureMethod: RSASHA512, DigestHash: crypto.SHA512, C14N: C14N11}, false},
+		{"xades-enveloping-xml-rsa-sha384", ks.rsa, Object{ID: "doc-1", Data: readDoc(t, "default-ns.xml"), XML: true},
+			Params{Type: TypeXAdES, Packaging: Enveloping, SignatureMethod: RSASHA384}, false},
+		{"xmldsig-enveloping-binary-rsa-sha256", ks.rsa, Object{ID: "doc 1", Data: blob, MimeType: "application/pdf", ObjID: "payload"},
+			Params{Type: TypeXMLDSig, Packaging: Enveloping, SignatureMethod: RSASHA256}, false},
+		{"xades-detached-ecdsa-p256-sha256", ks.p256, Object{ID: "doc-1", Data: blob, URI: "https://example.org/doc.pdf", RefType: "urn:example:type", MimeType: "application/pdf"},
+			Params{Type: TypeXAdES, Packaging: Detached, SignatureMethod: ECDSASHA256}, true},
+		{"xades-hash-pss-sha256", ks.rsa, Object{ID: "h-1", Digest: digest(crypto.SHA256, blob), DigestHash: crypto.SHA256, URI: "doc.pdf"},
+			Params{Type: TypeXAdES, Packaging: Detached, SignatureMethod: RSAPSSSHA256}, true},
+		{"xades-enveloped-ecdsa-p384", ks.p384, Object{Data: readDoc(t, "prefixed-root.xml"), XML: true},
+			Params{Type: TypeXAdES, Packaging: Enveloped, SignatureMethod: ECDSASHA384, DigestHash: crypto.SHA384}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.p
+			p.Signer, p.Chain, p.SigningTime, p.SignatureID = tt.key.signer, tt.key.chain(), fixedTime(), "sig-"+strings.ReplaceAll(tt.name, "-", "")[:8]
+			s, err := Sign(tt.obj, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Check(s, tt.obj, tt.key.cert); err != nil {
+				t.Fatal(err)
+			}
+			got := s.Signature
+			if got == nil {
+				got = append(append([]byte("<!-- XPath: "+s.XPath+" -->\n"), s.Document...), '\n')
+			}
+			if tt.masks {
+				got = svPattern.ReplaceAll(got, []byte(`<ds:SignatureValue>MASKED</ds:SignatureValue>`))
+			} else {
+				// Deterministic: a second run gives the same bytes.
+				s2, err := Sign(tt.obj, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(s.Signature, s2.Signature) || !bytes.Equal(s.Document, s2.Document) {
+					t.Fatal("two signatures with the same inputs differ")
+				}
+			}
+			file := filepath.Join("testdata", "golden", tt.name+".xml")
+			if *update {
+				writeFile(t, file, got)
+				return
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("output differs from %s (run with -update after reviewing):\ngot:\n%s\nwant:\n%s", file, got, want)
+			}
+		})
+	}
+}

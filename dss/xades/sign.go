@@ -1,0 +1,488 @@
+package xades
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"dssd/dss/xmlsafe"
+)
+
+// Packaging says where the signature goes relative to the signed data.
+type Packaging int
+
+const (
+	// Detached: the data stays outside; the Reference URI is Object.URI.
+	Detached Packaging = iota
+	// Enveloped: the signature is inserted into the XML document it signs.
+	Enveloped
+	// Enveloping: the data is carried in a ds:Object inside the signature.
+	Enveloping
+)
+
+func (p Packaging) String() string {
+	switch p {
+	case Detached:
+		return "detached"
+	case Enveloped:
+		return "enveloped"
+	case Enveloping:
+		return "enveloping"
+	default:
+		return fmt.Sprintf("Packaging(%d)", int(p))
+	}
+}
+
+// Object is one data object to be signed (one ds:Reference).
+type Object struct {
+	ID       string // the DSS input document ID; used to derive the Reference and Object Ids (may be empty)
+	Data     []byte // document bytes; nil for a precomputed digest (hash signing)
+	XML      bool   // Data is an XML document (required for enveloped; inlined when enveloping)
+	MimeType string // ds:Object/@MimeType and xades:DataObjectFormat/MimeType (default text/xml or application/octet-stream)
+	URI      string // detached and hash signing: the Reference URI (DSS RefURI); empty: no URI attribute
+	RefType  string // optional Reference/@Type (DSS RefType)
+
+	// Hash signing: a digest computed by the client, used as the
+	// Reference's DigestValue. Packaging must be Detached.
+	Digest     []byte
+	DigestHash crypto.Hash
+	Transforms []string // transform URIs the client applied (declared, not applied here)
+
+	// Enveloped placement (DSS SignaturePlacement). XPath is an absolute
+	// location path of child name steps (/a/b, /p:a/p:b with the prefixes
+	// bound in Namespaces, never the document's; *; positional [n]) that
+	// must select exactly one element. The signature becomes its first
+	// child, or with After its next sibling. Empty XPath: the last child of
+	// the document element.
+	XPath      string
+	After      bool
+	Namespaces map[string]string
+
+	// Enveloping (DSS IncludeObject): the ds:Object Id; default derived
+	// from the signature Id and ID.
+	ObjID string
+}
+
+// Params are the signature parameters.
+type Params struct {
+	Type            string              // TypeXMLDSig or TypeXAdES
+	Packaging       Packaging           // Detached, Enveloped or Enveloping
+	SignatureMethod string              // URI; decides hash and RSA vs PSS vs ECDSA; must fit the key
+	DigestHash      crypto.Hash         // Reference digests (default SHA-256)
+	C14N            string              // SignedInfo and data reference c14n: ExcC14N (default) or C14N11
+	Signer          crypto.Signer       // any signer; ECDSA must return ASN.1 DER (converted to r‖s here)
+	Chain           []*x509.Certificate // signer certificate first (KeyInfo/X509Data, SigningCertificateV2)
+	SigningTime     time.Time           // XAdES SigningTime (written in UTC, whole seconds)
+	SignatureID     string              // ds:Signature/@Id, an NCName; random in production, fixed in tests
+	Rand            io.Reader           // randomness for ECDSA and PSS; nil means crypto/rand
+}
+
+// Signed is the result of Sign.
+type Signed struct {
+	Signature   []byte // the ds:Signature element alone (detached, enveloping, hash signing)
+	Document    []byte // enveloped: the whole document with the signature inserted (Signature is then nil)
+	XPath       string // enveloped: an XPath 1.0 expression selecting exactly the signature in Document
+	SignatureID string // ds:Signature/@Id
+}
+
+// Ids derived from the signature Id.
+func signedPropsID(sigID string) string { return sigID + "-signedprops" }
+
+func refID(sigID, docID string) string {
+	if docID == "" {
+		return sigID + "-ref-0"
+	}
+	return sigID + "-ref-" + ncnameTail(docID)
+}
+
+func objID(sigID string, obj Object) string {
+	if obj.ObjID != "" {
+		return obj.ObjID
+	}
+	if obj.ID == "" {
+		return sigID + "-obj"
+	}
+	return sigID + "-obj-" + ncnameTail(obj.ID)
+}
+
+// Sign builds one XMLDSig or XAdES B-B signature over obj.
+func Sign(obj Object, p Params) (*Signed, error) {
+	b, err := newBuilder(obj, p)
+	if err != nil {
+		return nil, err
+	}
+	return b.sign()
+}
+
+type builder struct {
+	obj    Object
+	p      Params
+	sm     sigMethod
+	c14n   string
+	dgURI  string
+	refID  string
+	doc    *etree.Document // enveloped: the parsed document
+	sig    *etree.Element
+	si     *etree.Element
+	dataDV *etree.Element // DigestValue of the data reference
+	spDV   *etree.Element // DigestValue of the SignedProperties reference
+	sp     *etree.Element
+}
+
+func newBuilder(obj Object, p Params) (*builder, error) {
+	b := &builder{obj: obj, p: p, c14n: p.C14N}
+	if p.Type != TypeXMLDSig && p.Type != TypeXAdES {
+		return nil, fmt.Errorf("%w: signature type %q", ErrNotSupported, p.Type)
+	}
+	if !isNCName(p.SignatureID) {
+		return nil, fmt.Errorf("%w: signature id %q is not an NCName", ErrMalformed, p.SignatureID)
+	}
+	if p.Signer == nil {
+		return nil, fmt.Errorf("%w: no signer", ErrMalformed)
+	}
+	if len(p.Chain) == 0 || p.Chain[0] == nil {
+		return nil, fmt.Errorf("%w: no signer certificate", ErrMalformed)
+	}
+	pub := p.Signer.Public()
+	if k, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(p.Chain[0].PublicKey) {
+		return nil, fmt.Errorf("%w: the first certificate of the chain is not the signer's", ErrInappropriate)
+	}
+	sm, err := lookupSigMethod(p.SignatureMethod)
+	if err != nil {
+		return nil, err
+	}
+	if err := sm.fits(pub); err != nil {
+		return nil, err
+	}
+	b.sm = sm
+	if b.p.DigestHash == 0 {
+		b.p.DigestHash = crypto.SHA256
+	}
+	if b.dgURI, err = digestURI(b.p.DigestHash); err != nil {
+		return nil, err
+	}
+	if b.c14n == "" {
+		b.c14n = ExcC14N
+	}
+	if err := checkC14N(b.c14n); err != nil {
+		return nil, err
+	}
+	if p.Type == TypeXAdES && p.SigningTime.IsZero() {
+		return nil, fmt.Errorf("%w: xades needs a signing time", ErrMalformed)
+	}
+	if p.Packaging == Enveloping && obj.ObjID != "" && !isNCName(obj.ObjID) {
+		return nil, fmt.Errorf("%w: object id %q is not an NCName", ErrMalformed, obj.ObjID)
+	}
+	b.refID = refID(p.SignatureID, obj.ID)
+	return b, nil
+}
+
+func (b *builder) sign() (*Signed, error) {
+	obj, p := b.obj, b.p
+	b.buildSkeleton()
+
+	hashSigning := obj.Data == nil
+	if hashSigning && len(obj.Digest) == 0 {
+		return nil, fmt.Errorf("%w: neither data nor digest", ErrMalformed)
+	}
+	if !hashSigning && obj.Digest != nil {
+		return nil, fmt.Errorf("%w: both data and digest", ErrMalformed)
+	}
+
+	var err error
+	switch {
+	case hashSigning:
+		err = b.hashReference()
+	case p.Packaging == Detached:
+		err = b.detachedReference()
+	case p.Packaging == Enveloped:
+		err = b.envelopedReference()
+	case p.Packaging == Enveloping:
+		err = b.envelopingReference()
+	default:
+		err = fmt.Errorf("%w: packaging %v", ErrNotSupported, p.Packaging)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.keyInfo()
+	if p.Type == TypeXAdES {
+		if err := b.qualifyingProperties(); err != nil {
+			return nil, err
+		}
+	}
+	if b.doc != nil {
+		if err := b.place(); err != nil {
+			return nil, err
+		}
+	}
+	if b.sp != nil {
+		c, err := canonicalize(b.sp, ExcC14N)
+		if err != nil {
+			return nil, err
+		}
+		b.spDV.SetText(b64(digest(b.p.DigestHash, c)))
+	}
+	if err := b.signatureValue(); err != nil {
+		return nil, err
+	}
+
+	out := &Signed{SignatureID: p.SignatureID}
+	if b.doc != nil {
+		if out.Document, err = serialize(b.doc); err != nil {
+			return nil, fmt.Errorf("serialize document: %w", err)
+		}
+		out.XPath = pathTo(b.sig, p.SignatureID)
+		return out, nil
+	}
+	d := etree.NewDocument()
+	d.SetRoot(b.sig)
+	if out.Signature, err = serialize(d); err != nil {
+		return nil, fmt.Errorf("serialize signature: %w", err)
+	}
+	return out, nil
+}
+
+// buildSkeleton creates ds:Signature with SignedInfo and the data
+// Reference (without transforms and digest).
+func (b *builder) buildSkeleton() {
+	b.sig = etree.NewElement("ds:Signature")
+	b.sig.CreateAttr("xmlns:ds", NSXMLDSig)
+	b.sig.CreateAttr("Id", b.p.SignatureID)
+	b.si = b.sig.CreateElement("ds:SignedInfo")
+	b.si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", b.c14n)
+	b.si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", b.sm.uri)
+}
+
+// dataReference appends the data Reference to SignedInfo.
+func (b *builder) dataReference(uri string, hasURI bool, transforms []string, dgURI string, dv []byte) {
+	ref := b.si.CreateElement("ds:Reference")
+	ref.CreateAttr("Id", b.refID)
+	if hasURI {
+		ref.CreateAttr("URI", uri)
+	}
+	if b.obj.RefType != "" {
+		ref.CreateAttr("Type", b.obj.RefType)
+	}
+	addTransforms(ref, transforms)
+	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", dgURI)
+	b.dataDV = ref.CreateElement("ds:DigestValue")
+	b.dataDV.SetText(b64(dv))
+}
+
+func addTransforms(ref *etree.Element, transforms []string) {
+	if len(transforms) == 0 {
+		return
+	}
+	ts := ref.CreateElement("ds:Transforms")
+	for _, t := range transforms {
+		ts.CreateElement("ds:Transform").CreateAttr("Algorithm", t)
+	}
+}
+
+func (b *builder) hashReference() error {
+	obj := b.obj
+	if b.p.Packaging != Detached {
+		return fmt.Errorf("%w: hash signing is always detached, not %v", ErrNotSupported, b.p.Packaging)
+	}
+	dgURI, err := digestURI(obj.DigestHash)
+	if err != nil {
+		return err
+	}
+	if len(obj.Digest) != obj.DigestHash.Size() {
+		return fmt.Errorf("%w: digest has %d bytes, %v needs %d", ErrHashAlgorithm, len(obj.Digest), obj.DigestHash, obj.DigestHash.Size())
+	}
+	for _, t := range obj.Transforms {
+		if err := checkTransform(t); err != nil {
+			return err
+		}
+	}
+	if err := checkDetachedURI(obj.URI); err != nil {
+		return err
+	}
+	b.dataReference(obj.URI, obj.URI != "", obj.Transforms, dgURI, obj.Digest)
+	return nil
+}
+
+func checkDetachedURI(uri string) error {
+	if len(uri) > 0 && uri[0] == '#' {
+		return fmt.Errorf("%w: detached reference %q points into the signature document", ErrInvalidRefURI, uri)
+	}
+	return nil
+}
+
+func (b *builder) detachedReference() error {
+	if err := checkDetachedURI(b.obj.URI); err != nil {
+		return err
+	}
+	b.dataReference(b.obj.URI, b.obj.URI != "", nil, b.dgURI, digest(b.p.DigestHash, b.obj.Data))
+	return nil
+}
+
+func (b *builder) envelopedReference() error {
+	obj := b.obj
+	if !obj.XML {
+		return fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
+	}
+	switch {
+	case obj.URI == "":
+	case obj.URI[0] == '#':
+		return fmt.Errorf("%w: enveloped reference to an element by id (%q); only URI=\"\"", ErrNotSupported, obj.URI)
+	default:
+		return fmt.Errorf("%w: enveloped signature with the external reference %q", ErrInvalidRefURI, obj.URI)
+	}
+	doc, err := parseXML(obj.Data, xmlsafe.DocumentLimits())
+	if err != nil {
+		return err
+	}
+	if err := b.checkIDsFree(doc.Root()); err != nil {
+		return err
+	}
+	b.doc = doc
+	c, err := canonicalizeDocument(doc, b.c14n, nil) // the signature is not inserted yet
+	if err != nil {
+		return err
+	}
+	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
+	return nil
+}
+
+// checkIDsFree refuses a document that already uses one of the Ids this
+// signature will carry, which would make its references ambiguous.
+func (b *builder) checkIDsFree(root *etree.Element) error {
+	x := buildIDIndex(root)
+	ids := []string{b.p.SignatureID, b.refID}
+	if b.p.Type == TypeXAdES {
+		ids = append(ids, signedPropsID(b.p.SignatureID))
+	}
+	if b.p.Packaging == Enveloping {
+		ids = append(ids, objID(b.p.SignatureID, b.obj))
+	}
+	for _, id := range ids {
+		if _, ok := x.byID[id]; ok {
+			return fmt.Errorf("%w: the document already uses the id %q", ErrMalformed, id)
+		}
+	}
+	return nil
+}
+
+func (b *builder) envelopingReference() error {
+	obj := b.obj
+	id := objID(b.p.SignatureID, obj)
+	if obj.URI != "" && obj.URI != "#"+id {
+		return fmt.Errorf("%w: enveloping reference must be \"#%s\", not %q", ErrInvalidRefURI, id, obj.URI)
+	}
+	o := b.sig.CreateElement("ds:Object")
+	o.CreateAttr("Id", id)
+	mime := obj.MimeType
+	if obj.XML {
+		if mime == "" {
+			mime = "text/xml"
+		}
+		o.CreateAttr("MimeType", mime)
+		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimits())
+		if err != nil {
+			return err
+		}
+		if err := b.checkIDsFree(doc.Root()); err != nil {
+			return err
+		}
+		o.AddChild(doc.Root())
+		c, err := canonicalize(o, b.c14n)
+		if err != nil {
+			return err
+		}
+		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
+		return nil
+	}
+	if mime == "" {
+		mime = "application/octet-stream"
+	}
+	o.CreateAttr("MimeType", mime)
+	o.CreateAttr("Encoding", EncodingBase64)
+	o.SetText(base64.StdEncoding.EncodeToString(obj.Data))
+	b.dataReference("#"+id, true, []string{TransformBase64}, b.dgURI, digest(b.p.DigestHash, obj.Data))
+	return nil
+}
+
+// keyInfo adds SignatureValue (empty for now) and KeyInfo with the signer
+// certificate first. ds:Object elements follow them, so both are placed
+// before any existing Object.
+func (b *builder) keyInfo() {
+	sv := etree.NewElement("ds:SignatureValue")
+	ki := etree.NewElement("ds:KeyInfo")
+	xd := ki.CreateElement("ds:X509Data")
+	for _, c := range b.p.Chain {
+		xd.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(c.Raw))
+	}
+	b.sig.InsertChildAt(1, sv)
+	b.sig.InsertChildAt(2, ki)
+}
+
+// place inserts the signature into the enveloped document.
+func (b *builder) place() error {
+	if b.obj.XPath == "" {
+		b.doc.Root().AddChild(b.sig)
+		return nil
+	}
+	target, err := selectXPath(b.doc, b.obj.XPath, b.obj.Namespaces)
+	if err != nil {
+		return err
+	}
+	if !b.obj.After {
+		target.InsertChildAt(0, b.sig)
+		return nil
+	}
+	parent := target.Parent()
+	if parent == nil || parent == &b.doc.Element {
+		return fmt.Errorf("%w: xpath %q: cannot place a signature after the document element", ErrMalformed, b.obj.XPath)
+	}
+	parent.InsertChildAt(target.Index()+1, b.sig)
+	return nil
+}
+
+// signatureValue canonicalizes SignedInfo in place, signs it and fills in
+// SignatureValue.
+func (b *builder) signatureValue() error {
+	c, err := canonicalize(b.si, b.c14n)
+	if err != nil {
+		return err
+	}
+	h := b.sm.hash
+	d := digest(h, c)
+	rnd := b.p.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var opts crypto.SignerOpts = h
+	if b.sm.kind == kindPSS {
+		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
+	}
+	sv, err := b.p.Signer.Sign(rnd, d, opts)
+	if err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
+	if b.sm.kind == kindECDSA {
+		if sv, err = RawECDSA(sv, b.p.Signer.Public().(*ecdsa.PublicKey)); err != nil {
+			return fmt.Errorf("sign: %w", err)
+		}
+	}
+	b.sig.SelectElement("ds:SignatureValue").SetText(b64(sv))
+	return nil
+}
+
+func digest(h crypto.Hash, data []byte) []byte {
+	w := h.New()
+	w.Write(data)
+	return w.Sum(nil)
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

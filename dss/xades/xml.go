@@ -1,0 +1,305 @@
+package xades
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"dssd/dss/xmlsafe"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+)
+
+// parseXML is the one place where this package parses XML: through the
+// ingress gate, which refuses DOCTYPEs, undeclared prefixes, duplicate
+// attributes, literal white space in attribute values (encoding/xml would
+// not normalize it), processing instructions inside or after the root,
+// non-UTF-8 input and anything beyond lim.
+func parseXML(b []byte, lim xmlsafe.Limits) (*etree.Document, error) {
+	doc, err := xmlsafe.Parse(b, lim)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if doc.Root() == nil {
+		return nil, fmt.Errorf("%w: xml document without a root element", ErrMalformed)
+	}
+	return doc, nil
+}
+
+// parseOwn parses bytes this package produced, for Check. They are built
+// from a document the gate accepted plus elements written here, so the gate's
+// checks (about 80 % of Check's cost on a 2 KB document) are skipped; a strict
+// etree parse still catches every serialization fault. Tests run xmlsafe.Check
+// on all output to show the gate accepts it too.
+func parseOwn(b []byte) (*etree.Document, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{CharsetReader: refuseCharset}
+	if err := doc.ReadFromBytes(b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if doc.Root() == nil {
+		return nil, fmt.Errorf("%w: xml document without a root element", ErrMalformed)
+	}
+	for _, t := range doc.Child {
+		if _, ok := t.(*etree.Directive); ok {
+			return nil, fmt.Errorf("%w: directive in produced xml", ErrMalformed)
+		}
+	}
+	return doc, nil
+}
+
+// refuseCharset lets only UTF-8 through: documents declaring any other
+// encoding are refused rather than misread.
+func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
+	return nil, fmt.Errorf("encoding %q refused: only utf-8", label)
+}
+
+// outputLimits are the gate's limits for what Sign produces: the document
+// limits plus the signature's own growth (base64 content, the Signature and
+// Object levels, its elements and declarations). Tests check all output
+// against them.
+func outputLimits() xmlsafe.Limits {
+	l := xmlsafe.DocumentLimits()
+	l.MaxBytes = l.MaxBytes/3*4 + 1<<20
+	l.MaxDepth += 8
+	l.MaxElements += 1000
+	l.MaxNSTotal += 16
+	return l
+}
+
+// serialize writes doc with escaping that survives a reparse: carriage
+// returns in text and tabs, line feeds and carriage returns in attribute
+// values become character references (etree's default writes them raw,
+// and a parser would then normalize them away).
+func serialize(doc *etree.Document) ([]byte, error) {
+	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
+	var buf bytes.Buffer
+	if _, err := doc.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// canonicalize returns the canonical form (alg: ExcC14N or C14N11, both
+// without comments) of el as a document subset in its own context: the
+// namespaces in scope at el are taken into account and, for c14n 1.1, the
+// xml:lang and xml:space attributes el inherits. el is not modified.
+func canonicalize(el *etree.Element, alg string) ([]byte, error) {
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	d, err := etreeutils.NSDetatch(ctx, el)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	var c dsig.Canonicalizer
+	switch alg {
+	case ExcC14N:
+		// What dsig's exclusive canonicalizer does, minus its second copy
+		// of the tree: d is already a private copy.
+		if err := etreeutils.TransformExcC14n(d, "", false); err != nil {
+			return nil, fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
+		}
+		doc := etree.NewDocument()
+		doc.SetRoot(d)
+		doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
+		var buf bytes.Buffer
+		if _, err := doc.WriteTo(&buf); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	case C14N11:
+		if err := inheritXMLAttrs(el, d); err != nil {
+			return nil, err
+		}
+		c = dsig.MakeC14N11Canonicalizer()
+	default:
+		return nil, checkC14N(alg)
+	}
+	out, err := c.Canonicalize(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
+	}
+	return out, nil
+}
+
+// inheritXMLAttrs copies onto d (the detached copy of el) the xml:lang and
+// xml:space attributes that el inherits from its nearest ancestors, as c14n
+// 1.1 requires for a document subset. xml:id is not inherited; an inherited
+// xml:base would need URI fix-up, which is not implemented.
+//
+// When an attribute is declared on several ancestors with different values
+// it refuses: Santuario 2.1.7 and the JDK take the outermost value instead of
+// the nearest (xmlsec1 agrees with the nearest), so such a signature would
+// fail in the Java validators most of Europe uses.
+func inheritXMLAttrs(el, d *etree.Element) error {
+	own := map[string]bool{}
+	for _, a := range d.Attr {
+		if a.Space == "xml" {
+			own[a.Key] = true
+		}
+	}
+	inherited := map[string]string{}
+	var order []string
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			if a.Space != "xml" {
+				continue
+			}
+			switch a.Key {
+			case "lang", "space":
+				if own[a.Key] {
+					continue
+				}
+				if v, ok := inherited[a.Key]; ok {
+					if v != a.Value {
+						return fmt.Errorf("%w: c14n 1.1 below nested xml:%s declarations with different values (Java validators canonicalize it differently); use exclusive c14n", ErrNotSupported, a.Key)
+					}
+					continue
+				}
+				inherited[a.Key] = a.Value
+				order = append(order, a.Key)
+			case "base":
+				return fmt.Errorf("%w: c14n 1.1 of an element below xml:base", ErrNotSupported)
+			}
+		}
+	}
+	for _, k := range order {
+		d.CreateAttr("xml:"+k, inherited[k])
+	}
+	return nil
+}
+
+// canonicalizeDocument returns the canonical form of the whole document
+// (a same-document reference URI="", so without comments), leaving out skip
+// (the signature, for the enveloped-signature transform) if it is not nil.
+func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) ([]byte, error) {
+	root := doc.Root()
+	if skip != nil {
+		parent := skip.Parent()
+		if parent == nil {
+			return nil, fmt.Errorf("%w: enveloped signature is the document element", ErrMalformed)
+		}
+		idx := skip.Index()
+		parent.RemoveChildAt(idx)
+		defer parent.InsertChildAt(idx, skip)
+	}
+	body, err := canonicalize(root, alg)
+	if err != nil {
+		return nil, err
+	}
+	// Processing instructions outside the document element belong to the
+	// document's canonical form; comments do not (no comments), and the XML
+	// declaration is not a processing instruction.
+	var buf bytes.Buffer
+	seenRoot := false
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			buf.Write(body)
+			seenRoot = true
+		case *etree.ProcInst:
+			if t.Target == "xml" {
+				continue
+			}
+			if seenRoot {
+				buf.WriteByte('\n')
+			}
+			buf.WriteString("<?")
+			buf.WriteString(t.Target)
+			if inst := strings.TrimLeft(t.Inst, " \t\r\n"); inst != "" {
+				buf.WriteByte(' ')
+				buf.WriteString(inst)
+			}
+			buf.WriteString("?>")
+			if !seenRoot {
+				buf.WriteByte('\n')
+			}
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// idIndex maps the values of Id-like attributes (Id, ID, id, xml:id) to
+// their elements, built in one walk. Values seen more than once are kept
+// in dup and can never be resolved.
+type idIndex struct {
+	byID map[string]*etree.Element
+	dup  map[string]bool
+}
+
+func buildIDIndex(root *etree.Element) idIndex {
+	x := idIndex{byID: map[string]*etree.Element{}, dup: map[string]bool{}}
+	var walk func(el *etree.Element)
+	walk = func(el *etree.Element) {
+		for _, a := range el.Attr {
+			if (a.Space == "" && (a.Key == "Id" || a.Key == "ID" || a.Key == "id")) || (a.Space == "xml" && a.Key == "id") {
+				if prev, ok := x.byID[a.Value]; ok && prev != el {
+					x.dup[a.Value] = true
+				}
+				x.byID[a.Value] = el
+			}
+		}
+		for _, c := range el.Child {
+			if ce, ok := c.(*etree.Element); ok {
+				walk(ce)
+			}
+		}
+	}
+	walk(root)
+	return x
+}
+
+func (x idIndex) lookup(id string) (*etree.Element, error) {
+	if x.dup[id] {
+		return nil, fmt.Errorf("%w: id %q is used more than once", ErrMalformed, id)
+	}
+	el, ok := x.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: no element with id %q", ErrMalformed, id)
+	}
+	return el, nil
+}
+
+// isNCName reports whether s is an XML NCName (ASCII subset plus any
+// non-ASCII letter; good enough for ids this package emits or accepts).
+func isNCName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r >= 0x80:
+		case i > 0 && (r == '-' || r == '.' || (r >= '0' && r <= '9')):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ncnameTail makes s usable inside an NCName after a valid prefix.
+func ncnameTail(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '_' || r == '-' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// nsURI returns the namespace URI of el.
+func nsURI(el *etree.Element) string { return el.NamespaceURI() }
+
+// is reports whether el is the element {ns}local.
+func is(el *etree.Element, ns, local string) bool {
+	return el != nil && el.Tag == local && nsURI(el) == ns
+}
