@@ -1,0 +1,170 @@
+package dss
+
+import (
+	"crypto/x509"
+
+	"dssd/hsm"
+)
+
+// Caller is the authenticated party of a request, as established by the binding
+// (bearer token or TLS client certificate). It crosses into dss as a value.
+type Caller struct {
+	User string // user name from configuration
+	Via  string // "token" or "certificate"
+}
+
+// SignRequest is a binding-neutral DSS-X SignRequest (or CSC signHash/signDoc).
+type SignRequest struct {
+	RequestID string
+	Profiles  []string // dsb:Profile URIs
+
+	Documents []Document     // InputDocuments/Document, in request order
+	Hashes    []DocumentHash // InputDocuments/DocumentHash, in request order
+
+	Options SignOptions
+}
+
+// Document is an InputDocuments/Document: data to be signed.
+type Document struct {
+	ID        string // @ID (may be empty)
+	RefURI    string // @RefURI
+	HasRefURI bool   // whether @RefURI was present (an empty RefURI is a same-document reference)
+	RefType   string // @RefType
+	MimeType  string // Base64Data/@MimeType
+	Data      []byte // decoded dsb:Value
+}
+
+// DocumentHash is an InputDocuments/DocumentHash: a digest computed by the client.
+type DocumentHash struct {
+	ID         string
+	RefURI     string
+	HasRefURI  bool
+	RefType    string
+	Transforms []string // Transform/@Algorithm URIs, in order
+	Digests    []Digest // DigestInfos; the service picks the first acceptable one
+}
+
+// Digest is one DigestInfo.
+type Digest struct {
+	Method string // URI, OID or name as sent ("http://www.w3.org/2001/04/xmlenc#sha256", "2.16.840.1.101.3.4.2.1", "SHA-256")
+	Value  []byte
+}
+
+// SignOptions are the OptionalInputs of a SignRequest that dss implements.
+type SignOptions struct {
+	Language           string   // dsb:Language
+	CredentialID       string   // KeySelector/KeyName
+	SignatureType      string   // SignatureType URI; empty means the default
+	SignatureAlgorithm string   // SignatureAlgorithm URI or OID; empty means the key's default
+	AddTimestamp       []string // AddTimestamp type URIs
+
+	Placement      *Placement      // SignaturePlacement (enveloped)
+	IncludeObjects []IncludeObject // IncludeObject (enveloping)
+
+	ClaimedIdentity *ClaimedIdentity
+
+	// Unsupported lists the optional inputs present in the request that the binding
+	// recognised (or could not recognise) but dss does not implement, by element name.
+	// dss refuses such a request with NotSupported naming the first one: no optional
+	// input is ever silently ignored.
+	Unsupported []string
+}
+
+// Placement is a SignaturePlacement: put an enveloped signature into the document WhichData.
+type Placement struct {
+	WhichData       string
+	XPath           string            // XPathFirstChildOf or XPathAfter
+	After           bool              // true for XPathAfter
+	Namespaces      map[string]string // NsPrefixMapping: prefix → namespace URI
+	CreateEnveloped bool              // @CreateEnvelopedSignature (default true)
+}
+
+// IncludeObject asks for the document WhichData to be put inside a ds:Object (enveloping).
+type IncludeObject struct {
+	WhichData                     string
+	ObjID                         string
+	HasObjectTagsAndAttributesSet bool
+	CreateReference               bool // default true
+}
+
+// ClaimedIdentity carries the requester's claimed name and supporting information
+// (the SAD for SCAL2 credentials, TS 119 432 clause 8).
+type ClaimedIdentity struct {
+	Name                   string
+	SupportingInfo         []byte
+	SupportingInfoMimeType string
+}
+
+// SignResponse is the binding-neutral answer to a successful SignRequest. Failures are
+// returned as errors and turned into a Result by ResultOf.
+type SignResponse struct {
+	RequestID       string
+	ResponseID      string
+	Result          Result
+	AppliedProfiles []string
+
+	Signatures             []SignatureObject       // one per signed document or hash, in request order
+	DocumentsWithSignature []DocumentWithSignature // enveloped results
+}
+
+// SignatureObject is one produced signature.
+type SignatureObject struct {
+	WhichDoc string // the input document's ID
+	MimeType string // of the Base64Signature ("application/xml" for XML signatures, "application/octet-stream" for raw values)
+	Value    []byte // Base64Signature content; nil when Ptr is set
+	Ptr      *SignaturePtr
+}
+
+// SignaturePtr points at a signature inside a DocumentWithSignature.
+type SignaturePtr struct {
+	WhichData string // the ID of the DocumentWithSignature document
+	XPath     string
+}
+
+// DocumentWithSignature is an input document with an enveloped signature inserted.
+type DocumentWithSignature struct {
+	WhichDoc string // the input document's ID
+	ID       string // the output Document's ID ("signed-" + input ID)
+	MimeType string
+	Data     []byte
+}
+
+// Result is a DSS-X dsb:Result.
+type Result struct {
+	Major            string
+	Minor            string
+	Message          string
+	Lang             string // language of Message ("en")
+	ProblemReference string
+}
+
+// Credential is a signing credential: a key in the HSM, its certificate chain and its owner.
+type Credential struct {
+	ID    string
+	Owner string
+	Key   string              // key type, e.g. "RSA-2048", "EC-P256"
+	SCAL  int                 // 1 or 2
+	Ref   hsm.KeyRef          // the key in the HSM
+	Chain []*x509.Certificate // signer certificate first
+}
+
+// VerifyRequest is a binding-neutral DSS-X VerifyRequest. Verification is not built yet
+// (issue 5); the binding passes what it parsed so that dss can answer precisely.
+type VerifyRequest struct {
+	RequestID   string
+	Profiles    []string
+	Unsupported []string // element names present in the request that dss does not implement
+}
+
+// VerifyResponse is the answer to a VerifyRequest.
+type VerifyResponse struct {
+	RequestID       string
+	ResponseID      string
+	Result          Result
+	AppliedProfiles []string
+}
+
+// PendingRequest polls an asynchronous request by its ResponseID (carried in RequestID).
+type PendingRequest struct {
+	RequestID string
+}

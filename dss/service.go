@@ -1,0 +1,141 @@
+package dss
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"dssd/hsm"
+)
+
+// Config holds the Service's limits and collaborators. Zero values get safe defaults.
+type Config struct {
+	Keys      hsm.KeyManager
+	Directory Directory
+	Meter     Meter        // nil: NoopMeter
+	Logger    *slog.Logger // nil: discard
+	Clock     func() time.Time
+	Rand      io.Reader // for signature ids; nil: crypto/rand
+
+	MaxDocuments int // documents and hashes per request; default 16
+}
+
+// Service is the binding-neutral signing service.
+type Service struct {
+	keys   hsm.KeyManager
+	dir    Directory
+	meter  Meter
+	log    *slog.Logger
+	clock  func() time.Time
+	rand   io.Reader
+	maxDoc int
+
+	mu      sync.Mutex
+	signers map[string]crypto.Signer // credential id → signer (key handles cached by the backend)
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Keys == nil || cfg.Directory == nil {
+		return nil, errors.New("dss: key manager and directory are required")
+	}
+	s := &Service{
+		keys: cfg.Keys, dir: cfg.Directory, meter: cfg.Meter, log: cfg.Logger,
+		clock: cfg.Clock, rand: cfg.Rand, maxDoc: cfg.MaxDocuments,
+		signers: map[string]crypto.Signer{},
+	}
+	if s.meter == nil {
+		s.meter = NoopMeter{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.maxDoc <= 0 {
+		s.maxDoc = 16
+	}
+	return s, nil
+}
+
+// Verify answers every VerifyRequest with NotSupported until verification is built.
+func (s *Service) Verify(_ context.Context, _ Caller, req *VerifyRequest) (*VerifyResponse, error) {
+	return nil, Errorf(KindNotSupported, "VerifyRequest is not supported yet")
+}
+
+// Pending answers every PendingRequest as for an unknown ResponseID: dssd does not process
+// requests asynchronously yet.
+func (s *Service) Pending(_ context.Context, _ Caller, req *PendingRequest) (*SignResponse, error) {
+	return nil, Errorf(KindNotSupported, "asynchronous processing is not supported")
+}
+
+// Credentials returns the caller's credentials.
+func (s *Service) Credentials(c Caller) []*Credential {
+	return s.dir.CredentialsOf(c.User)
+}
+
+// credential resolves the credential a request selects. Unknown and foreign credentials get
+// the same answer, so that credential ids cannot be probed.
+func (s *Service) credential(c Caller, id string) (*Credential, error) {
+	if id == "" {
+		own := s.dir.CredentialsOf(c.User)
+		if len(own) != 1 {
+			return nil, Errorf(KindKeyLookup, "KeySelector/KeyName is required: the user has %d credentials", len(own))
+		}
+		return own[0], nil
+	}
+	cred := s.dir.Credential(id)
+	if cred == nil || cred.Owner != c.User || c.User == "" {
+		return nil, &Error{Kind: KindKeyLookup, Err: fmt.Errorf("credential %q requested by user %q", id, c.User)}
+	}
+	return cred, nil
+}
+
+func (s *Service) signer(ctx context.Context, cred *Credential, ref hsm.KeyRef) (crypto.Signer, error) {
+	s.mu.Lock()
+	sg := s.signers[cred.ID]
+	s.mu.Unlock()
+	if sg != nil {
+		return sg, nil
+	}
+	sg, err := s.keys.Signer(ctx, ref)
+	if err != nil {
+		return nil, hsmError(err)
+	}
+	s.mu.Lock()
+	s.signers[cred.ID] = sg
+	s.mu.Unlock()
+	return sg, nil
+}
+
+// hsmError maps an hsm failure to a Kind.
+func hsmError(err error) error {
+	switch {
+	case errors.Is(err, hsm.ErrUnavailable), errors.Is(err, hsm.ErrSessionInvalid):
+		return Wrap(KindHSMUnavailable, err, "")
+	case errors.Is(err, hsm.ErrInvalidDigest):
+		return Wrap(KindHashAlgorithm, err, "digest does not match its hash algorithm")
+	default:
+		return Wrap(KindInternal, err, "")
+	}
+}
+
+// newID returns a fresh identifier for signature elements.
+func (s *Service) newID(prefix string) (string, error) {
+	var b [12]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", Wrap(KindInternal, err, "")
+	}
+	return prefix + hex.EncodeToString(b[:]), nil
+}
