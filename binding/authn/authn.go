@@ -1,0 +1,90 @@
+// Package authn authenticates the caller of a binding: a bearer token or a verified TLS
+// client certificate, each mapped to a configured user. Configuration holds only SHA-256
+// digests of tokens and of certificate DER encodings; comparisons are constant-time.
+package authn
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"dssd/dss"
+)
+
+// User is a configured user with the digests of its bearer tokens and client certificates.
+type User struct {
+	Name        string
+	TokenSHA256 [][32]byte // SHA-256 of each bearer token
+	CertSHA256  [][32]byte // SHA-256 of the DER encoding of each client certificate
+}
+
+// Authenticator maps requests to users.
+type Authenticator struct {
+	users []User
+}
+
+// New returns an Authenticator for users. Users without a name are ignored.
+func New(users []User) *Authenticator {
+	a := &Authenticator{}
+	for _, u := range users {
+		if u.Name == "" {
+			continue
+		}
+		a.users = append(a.users, User{
+			Name:        u.Name,
+			TokenSHA256: append([][32]byte(nil), u.TokenSHA256...),
+			CertSHA256:  append([][32]byte(nil), u.CertSHA256...),
+		})
+	}
+	return a
+}
+
+// Authenticate returns the caller of r: the user whose token digest matches the
+// "Authorization: Bearer" token, else the user whose certificate digest matches the verified
+// TLS client certificate (r.TLS.VerifiedChains[0][0]). Failure is a *dss.Error of
+// KindNotAuthenticated whose detail never contains the token.
+func (a *Authenticator) Authenticate(r *http.Request) (dss.Caller, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		tok = strings.TrimSpace(tok)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "the Authorization header is not a bearer token")
+		}
+		sum := sha256.Sum256([]byte(tok))
+		if name, ok := a.match(sum, func(u *User) [][32]byte { return u.TokenSHA256 }); ok {
+			return dss.Caller{User: name, Via: "token"}, nil
+		}
+		return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "unknown bearer token")
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		sum := sha256.Sum256(r.TLS.VerifiedChains[0][0].Raw)
+		if name, ok := a.match(sum, func(u *User) [][32]byte { return u.CertSHA256 }); ok {
+			return dss.Caller{User: name, Via: "certificate"}, nil
+		}
+		return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "client certificate not mapped to a user")
+	}
+	return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "no credentials: send a bearer token or a client certificate")
+}
+
+// match compares sum with every digest of every user, without stopping early, so that the
+// time taken does not depend on which user (if any) matches.
+func (a *Authenticator) match(sum [32]byte, digests func(*User) [][32]byte) (string, bool) {
+	found := -1
+	for i := range a.users {
+		for _, d := range digests(&a.users[i]) {
+			if subtle.ConstantTimeCompare(sum[:], d[:]) == 1 && found < 0 {
+				found = i
+			}
+		}
+	}
+	if found < 0 {
+		return "", false
+	}
+	return a.users[found].Name, true
+}
+
+// Challenge sets the WWW-Authenticate header of a 401 answer.
+func Challenge(h http.Header) {
+	h.Set("WWW-Authenticate", `Bearer realm="dssd"`)
+}

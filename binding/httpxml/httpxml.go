@@ -1,0 +1,224 @@
+// Package httpxml is the DSS-X 2.0 HTTP POST binding with the XML syntax (protocol.md §9):
+// POST /sign, /verify and /retrievePending with a bare DSS request element, answered with
+// the DSS response element as text/xml. HTTP 200 whenever a DSS response is returned; 400
+// (with a DSS error response) when the body is not a parseable DSS request; 401 without
+// valid authentication (with a DSS error response); 413 over the body limit; 415 for other
+// media types (the DSS-X JSON syntax is not served yet).
+package httpxml
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"dssd/binding/authn"
+	"dssd/binding/internal/exchange"
+	"dssd/binding/internal/reqlog"
+	"dssd/binding/internal/xmlwire"
+	"dssd/dss"
+	"dssd/dss/xmlsafe"
+)
+
+// Service is the slice of the domain service this binding calls.
+type Service interface {
+	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
+	Verify(ctx context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error)
+	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
+}
+
+// Authenticator establishes the caller of a request.
+type Authenticator interface {
+	Authenticate(*http.Request) (dss.Caller, error)
+}
+
+// Options configure the handler. The zero value is usable.
+type Options struct {
+	MaxBody int64            // request body limit in bytes; 0: 64 MiB
+	Logger  *slog.Logger     // one event per request; nil: no logging
+	Now     func() time.Time // nil: time.Now
+	NewID   func() string    // request ids (ProblemReference); nil: random
+}
+
+// Paths served by Handler.
+const (
+	PathSign    = "/sign"
+	PathVerify  = "/verify"
+	PathPending = "/retrievePending"
+)
+
+type handler struct {
+	svc  Service
+	auth Authenticator
+	opts Options
+}
+
+// New returns a handler serving POST /sign, /verify and /retrievePending. It dispatches on
+// the last path element, so it can be mounted at those three paths of a mux.
+func New(svc Service, auth Authenticator, opts Options) http.Handler {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = exchange.DefaultMaxBody
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = reqlog.NewID
+	}
+	return &handler{svc: svc, auth: auth, opts: opts}
+}
+
+func opOfPath(p string) (xmlwire.Op, bool) {
+	switch p[strings.LastIndexByte(p, '/')+1:] {
+	case "sign":
+		return xmlwire.OpSign, true
+	case "verify":
+		return xmlwire.OpVerify, true
+	case "retrievePending":
+		return xmlwire.OpPending, true
+	}
+	return 0, false
+}
+
+// checkMedia returns "" for XML media types, or the text of a 415 answer.
+func checkMedia(ct string) string {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "missing or invalid Content-Type; send application/xml"
+	}
+	switch mt {
+	case "application/xml", "text/xml":
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return "only the utf-8 charset is accepted"
+		}
+		return ""
+	case "application/json":
+		return "the DSS-X JSON syntax is not supported yet; send application/xml"
+	}
+	return "unsupported media type " + mt + "; send application/xml"
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ev := reqlog.Start(h.opts.NewID(), "httpxml", h.opts.Now())
+	defer func() { ev.Log(r.Context(), h.opts.Logger, h.opts.Now()) }()
+
+	op, ok := opOfPath(r.URL.Path)
+	if !ok {
+		ev.Status = http.StatusNotFound
+		http.NotFound(w, r)
+		return
+	}
+	ev.Operation = op.String()
+	if r.Method != http.MethodPost {
+		ev.Status = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", ev.Status)
+		return
+	}
+	if bad := checkMedia(r.Header.Get("Content-Type")); bad != "" {
+		ev.Status = http.StatusUnsupportedMediaType
+		http.Error(w, bad, ev.Status)
+		return
+	}
+	caller, authErr := h.auth.Authenticate(r)
+	if authErr == nil {
+		ev.User, ev.Via = caller.User, caller.Via
+	}
+
+	body, err := exchange.ReadBody(w, r, h.opts.MaxBody)
+	if err != nil {
+		if errors.Is(err, exchange.ErrTooLarge) {
+			h.refuse(w, ev, op, "", http.StatusRequestEntityTooLarge,
+				dss.Errorf(dss.KindLimit, "the request body exceeds %d bytes", h.opts.MaxBody), authErr)
+			return
+		}
+		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the request body could not be read"), authErr)
+		return
+	}
+	if err := exchange.Gate(body, h.opts.MaxBody); err != nil {
+		kind, detail := dss.KindMalformed, "the request was refused"
+		var xe *xmlsafe.Error
+		if errors.As(err, &xe) {
+			detail = "the request was refused: " + exchange.ClientText(xe.Error())
+		}
+		if xmlsafe.IsLimit(err) {
+			kind = dss.KindLimit
+		}
+		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(kind, err, detail), authErr)
+		return
+	}
+
+	d := xmlwire.NewDecoder(bytes.NewReader(exchange.StripBOM(body)))
+	start, err := nextStart(d)
+	if err != nil {
+		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the body holds no XML element"), authErr)
+		return
+	}
+	rid := exchange.PeekRequestID(start)
+	ev.RequestID = rid
+	want := xml.Name{Space: xmlwire.NSCore, Local: op.RequestElement()}
+	if start.Name != want {
+		h.refuse(w, ev, op, rid, http.StatusBadRequest,
+			dss.Errorf(dss.KindMalformed, "POST %s expects a dss2:%s element", r.URL.Path, op.RequestElement()), authErr)
+		return
+	}
+	if authErr != nil {
+		h.refuse(w, ev, op, rid, http.StatusUnauthorized, authErr, authErr)
+		return
+	}
+	_, req, err := exchange.DecodeRequest(d, start)
+	if err != nil {
+		h.refuse(w, ev, op, rid, http.StatusBadRequest,
+			dss.Wrap(dss.KindMalformed, err, "the "+op.RequestElement()+" element cannot be parsed"), nil)
+		return
+	}
+	out := exchange.Call(r.Context(), h.svc, caller, op, req, ev.ID)
+	ev.Err = out.Err
+	h.write(w, ev, http.StatusOK, out.Response, out.Result)
+}
+
+// refuse answers with the error response element of op. An unauthenticated request gets
+// 401 whatever went wrong (except 413), with the WWW-Authenticate challenge.
+func (h *handler) refuse(w http.ResponseWriter, ev *reqlog.Event, op xmlwire.Op, rid string, status int, err, authErr error) {
+	if authErr != nil && status != http.StatusRequestEntityTooLarge {
+		status, err = http.StatusUnauthorized, authErr
+	}
+	if status == http.StatusUnauthorized {
+		authn.Challenge(w.Header())
+	}
+	ev.Err = err
+	res := dss.ResultOf(err, ev.ID)
+	h.write(w, ev, status, xmlwire.ErrorResponse(op, rid, res), res)
+}
+
+func (h *handler) write(w http.ResponseWriter, ev *reqlog.Event, status int, resp any, res dss.Result) {
+	b, err := xml.Marshal(resp)
+	if err != nil {
+		ev.Err, ev.Status = err, http.StatusInternalServerError
+		http.Error(w, "internal error; problem reference "+ev.ID, ev.Status)
+		return
+	}
+	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n")
+	_, _ = w.Write(b)
+}
+
+func nextStart(d *xml.Decoder) (xml.StartElement, error) {
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return xml.StartElement{}, err
+		}
+		if s, ok := t.(xml.StartElement); ok {
+			return s, nil
+		}
+	}
+}

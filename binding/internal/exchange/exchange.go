@@ -1,0 +1,193 @@
+// Package exchange is the part the XML bindings share between HTTP and the domain: read and
+// gate the body, decode the DSS request element, call the service and turn its answer (or
+// error) into the response element.
+package exchange
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"dssd/binding/internal/xmlwire"
+	"dssd/dss"
+	"dssd/dss/xmlsafe"
+)
+
+// DefaultMaxBody is the default request body limit of the XML bindings.
+const DefaultMaxBody = 64 << 20
+
+// Service is the slice of the domain service the XML bindings call.
+type Service interface {
+	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
+	Verify(ctx context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error)
+	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
+}
+
+// ErrTooLarge reports a body over the configured limit (HTTP 413).
+var ErrTooLarge = errors.New("request body too large")
+
+// ReadBody reads r's body up to max bytes (max ≤ 0: DefaultMaxBody). A body over the limit,
+// announced or actual, gives ErrTooLarge.
+func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	if r.ContentLength > max {
+		return nil, ErrTooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, ErrTooLarge
+		}
+		return nil, fmt.Errorf("reading request body: %w", err)
+	}
+	return b, nil
+}
+
+// Gate runs the ingress gate with the envelope limits, the size limit being the body limit.
+func Gate(b []byte, max int64) error {
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	lim := xmlsafe.EnvelopeLimits()
+	lim.MaxBytes = max
+	return xmlsafe.Check(b, lim)
+}
+
+// StripBOM removes a leading UTF-8 byte order mark, which encoding/xml does not skip.
+func StripBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		return b[3:]
+	}
+	return b
+}
+
+// RequestID returns the RequestID attribute of a wire request.
+func RequestID(req any) string {
+	switch q := req.(type) {
+	case *xmlwire.SignRequest:
+		return q.RequestID
+	case *xmlwire.VerifyRequest:
+		return q.RequestID
+	case *xmlwire.PendingRequest:
+		return q.RequestID
+	}
+	return ""
+}
+
+// Outcome is the result of Call: the response element and what to log.
+type Outcome struct {
+	Response any        // *xmlwire.SignResponse, *xmlwire.VerifyResponse or *xmlwire.Response
+	Result   dss.Result // the Result carried by Response
+	Err      error      // internal error (converter or service), nil on success
+}
+
+// Call converts the wire request of op, calls svc and converts the answer. Every failure
+// becomes a DSS Result built by dss.ResultOf with problemRef; the RequestID is echoed.
+func Call(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, req any, problemRef string) Outcome {
+	rid := RequestID(req)
+	fail := func(err error) Outcome {
+		res := dss.ResultOf(err, problemRef)
+		return Outcome{Response: xmlwire.ErrorResponse(op, rid, res), Result: res, Err: err}
+	}
+	switch q := req.(type) {
+	case *xmlwire.SignRequest:
+		m, err := xmlwire.SignRequestFromWire(q)
+		if err != nil {
+			return fail(err)
+		}
+		resp, err := svc.Sign(ctx, c, m)
+		if err != nil {
+			return fail(err)
+		}
+		if resp == nil {
+			return fail(errors.New("service returned no SignResponse"))
+		}
+		w := xmlwire.SignResponseToWire(resp)
+		w.RequestID = rid
+		return Outcome{Response: w, Result: resultOf(w.Result)}
+	case *xmlwire.VerifyRequest:
+		m, err := xmlwire.VerifyRequestFromWire(q)
+		if err != nil {
+			return fail(err)
+		}
+		resp, err := svc.Verify(ctx, c, m)
+		if err != nil {
+			return fail(err)
+		}
+		if resp == nil {
+			return fail(errors.New("service returned no VerifyResponse"))
+		}
+		w := xmlwire.VerifyResponseToWire(resp)
+		w.RequestID = rid
+		return Outcome{Response: w, Result: resultOf(w.Result)}
+	case *xmlwire.PendingRequest:
+		m, err := xmlwire.PendingRequestFromWire(q)
+		if err != nil {
+			return fail(err)
+		}
+		resp, err := svc.Pending(ctx, c, m)
+		if err != nil {
+			return fail(err)
+		}
+		if resp == nil {
+			return fail(errors.New("service returned no SignResponse to a PendingRequest"))
+		}
+		w := xmlwire.PendingResponseToWire(resp)
+		w.RequestID = rid
+		return Outcome{Response: w, Result: resultOf(w.Result)}
+	}
+	return fail(fmt.Errorf("unexpected wire request %T", req))
+}
+
+func resultOf(w xmlwire.Result) dss.Result {
+	return dss.Result{Major: w.ResultMajor, Minor: w.ResultMinor, ProblemReference: w.ProblemReference}
+}
+
+// UnknownElementError reports a request element that is not a DSS request dssd serves.
+type UnknownElementError struct{ Name xml.Name }
+
+func (e *UnknownElementError) Error() string {
+	if e.Name.Space == "" {
+		return fmt.Sprintf("element %s is not a DSS-X 2.0 request", e.Name.Local)
+	}
+	return fmt.Sprintf("element {%s}%s is not a DSS-X 2.0 request", e.Name.Space, e.Name.Local)
+}
+
+// DecodeRequest decodes the DSS request element that start opens: SignRequest,
+// VerifyRequest or PendingRequest in the core namespace.
+func DecodeRequest(d *xml.Decoder, start xml.StartElement) (xmlwire.Op, any, error) {
+	op, ok := xmlwire.OpOf(start.Name)
+	if !ok {
+		return 0, nil, &UnknownElementError{Name: start.Name}
+	}
+	req := xmlwire.NewRequest(op)
+	if err := d.DecodeElement(req, &start); err != nil {
+		return op, nil, fmt.Errorf("decoding %s: %w", start.Name.Local, err)
+	}
+	return op, req, nil
+}
+
+// PeekRequestID returns the RequestID attribute of start, without decoding the element.
+func PeekRequestID(start xml.StartElement) string {
+	for _, a := range start.Attr {
+		if a.Name.Space == "" && a.Name.Local == "RequestID" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// ClientText shortens a client-safe error message for a Fault reason or ResultMessage.
+func ClientText(s string) string {
+	const max = 300
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}

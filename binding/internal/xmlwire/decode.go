@@ -1,0 +1,129 @@
+package xmlwire
+
+import (
+	"encoding/xml"
+	"io"
+)
+
+// Op is a DSS operation.
+type Op int
+
+// Operations, named as in the WSDL and the HTTP POST binding paths.
+const (
+	OpSign Op = iota
+	OpVerify
+	OpPending
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpSign:
+		return "sign"
+	case OpVerify:
+		return "verify"
+	case OpPending:
+		return "retrievePending"
+	}
+	return "unknown"
+}
+
+// RequestElement returns the local name of the request element of o (in NSCore).
+func (o Op) RequestElement() string {
+	switch o {
+	case OpVerify:
+		return "VerifyRequest"
+	case OpPending:
+		return "PendingRequest"
+	}
+	return "SignRequest"
+}
+
+// OpOf returns the operation whose request element is n (namespace and local name).
+func OpOf(n xml.Name) (Op, bool) {
+	if n.Space != NSCore {
+		return 0, false
+	}
+	switch n.Local {
+	case "SignRequest":
+		return OpSign, true
+	case "VerifyRequest":
+		return OpVerify, true
+	case "PendingRequest":
+		return OpPending, true
+	}
+	return 0, false
+}
+
+// NewRequest returns a new, empty wire request of o (*SignRequest, *VerifyRequest or
+// *PendingRequest).
+func NewRequest(o Op) any {
+	switch o {
+	case OpVerify:
+		return &VerifyRequest{}
+	case OpPending:
+		return &PendingRequest{}
+	}
+	return &SignRequest{}
+}
+
+// NewDecoder returns an encoding/xml decoder over r that accepts the namespace mistakes of
+// protocol.md §15 #8: a Value, Profile or Result element (and Result's children) in the
+// core namespace or in no namespace is read as the dsb element it should have been. Only
+// UTF-8 is read. Run the ingress gate (dss/xmlsafe) over the bytes first.
+func NewDecoder(r io.Reader) *xml.Decoder {
+	return xml.NewTokenDecoder(&lenient{d: xml.NewDecoder(r)})
+}
+
+// lenient rewrites element names of a token stream; it keeps a stack of the rewritten
+// names so that end tags match their start tags.
+type lenient struct {
+	d     *xml.Decoder
+	stack []xml.Name
+}
+
+func (l *lenient) Token() (xml.Token, error) {
+	t, err := l.d.Token()
+	if err != nil {
+		return t, err
+	}
+	switch e := t.(type) {
+	case xml.StartElement:
+		var parent xml.Name
+		if n := len(l.stack); n > 0 {
+			parent = l.stack[n-1]
+		}
+		e.Name = fixName(e.Name, parent)
+		l.stack = append(l.stack, e.Name)
+		return e, nil
+	case xml.EndElement:
+		if n := len(l.stack); n > 0 {
+			e.Name = l.stack[n-1]
+			l.stack = l.stack[:n-1]
+		}
+		return e, nil
+	}
+	return t, nil
+}
+
+// fixName maps a misplaced Value, Profile or Result to the dsb namespace.
+func fixName(n, parent xml.Name) xml.Name {
+	if n.Space != NSCore && n.Space != "" {
+		return n
+	}
+	switch n.Local {
+	case "Value":
+		// dss2:Property/dss2:Value is legitimate (an AnyType holder); everywhere else a
+		// Value is dsb:Value inside a Base64DataType.
+		if parent.Local == "Property" {
+			return n
+		}
+	case "Profile", "AppliedProfile", "Result":
+	case "ResultMajor", "ResultMinor", "ResultMessage", "ProblemReference":
+		if parent != (xml.Name{Space: NSBase, Local: "Result"}) {
+			return n
+		}
+	default:
+		return n
+	}
+	return xml.Name{Space: NSBase, Local: n.Local}
+}
