@@ -1,0 +1,572 @@
+// Command dss is the command-line client of dssd: it signs files through the DSS-X 2.0 HTTP
+// POST binding and shows the credentials of a development environment.
+//
+//	dss sign --dev --credential alice-rsa invoice.xml
+//	dss info --dev
+//	dss version
+//
+// Run "dss help" for every flag.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"dssd/cmd/dssd/devenv/devjson"
+)
+
+const usage = `dss: sign files with a dssd server (DSS-X 2.0 HTTP POST binding)
+
+usage:
+  dss sign [flags] FILE      sign FILE and write the result beside it
+  dss info [flags]           show the user's credentials and whether the server is ready
+  dss version                print the version
+  dss help                   this text
+
+examples:
+  dss sign --dev --credential alice-rsa invoice.xml
+      XAdES B-B, enveloped (FILE is XML), written to invoice.xml.signed.xml
+  dss sign --dev --credential alice-ec --placement detached --algorithm ecdsa-sha384 report.pdf
+      detached XAdES signature in report.pdf.sig.xml
+  dss sign --dev --user bob --format xmldsig contract.xml
+  dss sign --dev --credential alice-qes --level B-T invoice.xml
+      scal 2: dss asks the server for signature activation data with the PIN and TOTP from dev.json
+  DSSD_TOKEN=... dss sign --url https://sign.example.org --ca ca.pem --credential c1 doc.xml
+  dss info --dev
+
+connection flags (sign, info):
+  --dev               use the development environment of "dssd serve --dev": server URL, CA,
+                      user token and credentials come from DEV-DIR/dev.json
+  --dev-dir DIR       development directory (default var/dev, or $DSSD_DEV_DIR)
+  --user NAME         development user (default: the first user in dev.json)
+  --url URL           server base URL (default from dev.json, or $DSSD_URL)
+  --token TOKEN       bearer token (default from dev.json, or $DSSD_TOKEN)
+  --ca FILE           PEM CA certificates to trust for TLS (default from dev.json; else the system roots)
+  --timeout DURATION  time limit of the whole operation (default 2m)
+
+sign flags:
+  --credential ID     credential to sign with (default: the user's only credential)
+  --format F          xades (default) or xmldsig
+  --placement P       enveloped (default for XML files), enveloping (default otherwise) or detached
+  --xpath XPATH       enveloped: the signature becomes the first child of this element (default /*)
+  --algorithm A       signature algorithm: an XMLDSig URI or rsa-sha256|384|512, rsa-pss-sha256|384|512,
+                      ecdsa-sha256|384|512 (default: the server's choice for the key)
+  --level L           XAdES level B-B (default), B-T, B-LT or B-LTA
+  --out PATH          output file (default FILE.signed.xml for enveloped, FILE.sig.xml otherwise)
+  --pin PIN, --otp OTP  activation data for a scal 2 credential (with --dev they come from dev.json)
+
+exit status: 0 done (info: the server is ready), 1 the server or the operation failed, 2 usage error
+`
+
+// exitUsage and exitFail are the exit statuses besides 0.
+const (
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// usageError marks errors that exit with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// run executes one command and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "sign":
+		err = cmdSign(ctx, args[1:], stdout, stderr, getenv)
+	case "info":
+		err = cmdInfo(ctx, args[1:], stdout, stderr, getenv)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "dss", versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "dss: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	var ue *usageError
+	var de *dssError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "dss: %v\nRun \"dss help\" for usage.\n", ue)
+		return exitUsage
+	case errors.As(err, &de):
+		fmt.Fprintf(stderr, "dss: the server refused the request\n%v\n", err)
+		return exitFail
+	default:
+		fmt.Fprintf(stderr, "dss: %v\n", err)
+		return exitFail
+	}
+}
+
+// connFlags are the flags shared by sign and info.
+type connFlags struct {
+	dev     bool
+	devDir  string
+	user    string
+	url     string
+	token   string
+	ca      string
+	timeout time.Duration
+}
+
+func (c *connFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	devDir := getenv("DSSD_DEV_DIR")
+	if devDir == "" {
+		devDir = filepath.Join("var", "dev")
+	}
+	fs.BoolVar(&c.dev, "dev", false, "")
+	fs.StringVar(&c.devDir, "dev-dir", devDir, "")
+	fs.StringVar(&c.user, "user", "", "")
+	fs.StringVar(&c.url, "url", "", "")
+	fs.StringVar(&c.token, "token", "", "")
+	fs.StringVar(&c.ca, "ca", "", "")
+	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "")
+}
+
+// parseInterspersed parses flags that may come before or after the positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// target is where and as whom to connect.
+type target struct {
+	url   string
+	token string
+	ca    string
+	dev   *devjson.File
+	user  *devjson.User // nil without --dev
+}
+
+func (c *connFlags) resolve(getenv func(string) string) (*target, error) {
+	t := &target{url: c.url, token: c.token, ca: c.ca}
+	if c.dev {
+		f, err := devjson.Read(filepath.Join(c.devDir, "dev.json"))
+		if err != nil {
+			return nil, fmt.Errorf("%w (start the server with \"dssd serve --dev\" first, or give --dev-dir)", err)
+		}
+		u, err := f.User(c.user)
+		if err != nil {
+			return nil, err
+		}
+		t.dev, t.user = f, u
+		if t.url == "" {
+			t.url = f.URL
+		}
+		if t.ca == "" {
+			t.ca = f.CA
+		}
+		if t.token == "" {
+			t.token = u.Token
+		}
+	} else {
+		if t.url == "" {
+			t.url = getenv("DSSD_URL")
+		}
+		if t.token == "" {
+			t.token = getenv("DSSD_TOKEN")
+		}
+	}
+	if t.url == "" {
+		return nil, usagef("no server: give --url (or DSSD_URL), or --dev")
+	}
+	if !strings.HasPrefix(t.url, "https://") {
+		return nil, usagef("--url must be an https:// URL (dssd has no plaintext listener)")
+	}
+	t.url = strings.TrimRight(t.url, "/")
+	return t, nil
+}
+
+// signFlags are the flags of dss sign.
+type signFlags struct {
+	conn       connFlags
+	credential string
+	format     string
+	placement  string
+	xpath      string
+	algorithm  string
+	level      string
+	out        string
+	pin        string
+	otp        string
+}
+
+func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var f signFlags
+	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f.conn.register(fs, getenv)
+	fs.StringVar(&f.credential, "credential", "", "")
+	fs.StringVar(&f.format, "format", "xades", "")
+	fs.StringVar(&f.placement, "placement", "", "")
+	fs.StringVar(&f.xpath, "xpath", "", "")
+	fs.StringVar(&f.algorithm, "algorithm", "", "")
+	fs.StringVar(&f.level, "level", "", "")
+	fs.StringVar(&f.out, "out", "", "")
+	fs.StringVar(&f.pin, "pin", "", "")
+	fs.StringVar(&f.otp, "otp", "", "")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("sign needs exactly one FILE")
+	}
+	file := pos[0]
+
+	format := strings.ToLower(f.format)
+	if format != "xades" && format != "xmldsig" {
+		return usagef("--format must be xades or xmldsig")
+	}
+	level := ""
+	if f.level != "" {
+		if format != "xades" {
+			return usagef("--level applies to --format xades only")
+		}
+		if level, err = parseLevel(f.level); err != nil {
+			return err
+		}
+	} else if format == "xades" {
+		level = "B-B"
+	}
+	alg, err := parseAlgorithm(f.algorithm)
+	if err != nil {
+		return err
+	}
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	isXML := looksLikeXML(doc)
+	placement := strings.ToLower(f.placement)
+	switch placement {
+	case "":
+		placement = "enveloping"
+		if isXML {
+			placement = "enveloped"
+		}
+	case "enveloped":
+		if !isXML {
+			return usagef("%s is not well-formed XML: an enveloped signature needs an XML document (use --placement enveloping or detached)", file)
+		}
+	case "enveloping", "detached":
+	default:
+		return usagef("--placement must be enveloped, enveloping or detached")
+	}
+	if f.xpath != "" && placement != "enveloped" {
+		return usagef("--xpath applies to --placement enveloped only")
+	}
+	out := f.out
+	if out == "" {
+		out = file + ".sig.xml"
+		if placement == "enveloped" {
+			out = file + ".signed.xml"
+		}
+	}
+
+	t, err := f.conn.resolve(getenv)
+	if err != nil {
+		return err
+	}
+	if t.token == "" {
+		return usagef("no bearer token: give --token (or DSSD_TOKEN), or --dev")
+	}
+	credID, userName := f.credential, f.conn.user
+	pin, otp := f.pin, f.otp
+	if t.user != nil {
+		userName = t.user.Name
+		c, err := t.user.Credential(credID)
+		if err != nil {
+			return err
+		}
+		credID = c.ID
+		if c.SCAL == 2 && pin == "" && otp == "" {
+			pin = c.PIN
+			if otp, err = devjson.TOTP(c.TOTPSecret, time.Now()); err != nil {
+				return fmt.Errorf("credential %s: %w", c.ID, err)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, f.conn.timeout)
+	defer cancel()
+	cl, err := newClient(t.url, t.token, t.ca)
+	if err != nil {
+		return err
+	}
+
+	var sad string
+	if pin != "" || otp != "" {
+		if credID == "" {
+			return usagef("activation data (--pin, --otp) needs --credential")
+		}
+		if userName == "" {
+			return usagef("activation data (--pin, --otp) needs --user (the name the server knows you by)")
+		}
+		sum := sha256.Sum256(doc)
+		if sad, err = cl.authorize(ctx, credID, [][]byte{sum[:]}, pin, otp); err != nil {
+			return err
+		}
+	}
+
+	reqID, err := newRequestID()
+	if err != nil {
+		return err
+	}
+	body, err := buildSignRequest(signParams{
+		RequestID:  reqID,
+		Doc:        doc,
+		DocName:    refURIFor(file),
+		MimeType:   mimeTypeFor(file, isXML),
+		Format:     format,
+		Placement:  placement,
+		XPath:      f.xpath,
+		Algorithm:  alg,
+		Level:      level,
+		Credential: credID,
+		User:       userName,
+		SAD:        sad,
+	})
+	if err != nil {
+		return err
+	}
+	resp, err := cl.sign(ctx, body, reqID)
+	if err != nil {
+		return err
+	}
+	result, err := resp.signedOutput(placement)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(out, result); err != nil {
+		return err
+	}
+	applied := strings.Join(resp.AppliedProfile, " ")
+	if applied == "" {
+		applied = "-"
+	}
+	who := credID
+	if who == "" {
+		who = "the user's credential"
+	}
+	fmt.Fprintf(stdout, "signed %s with %s (%s, %s, applied profile %s) -> %s\n",
+		file, who, formatName(format), placement, applied, out)
+	return nil
+}
+
+func formatName(f string) string {
+	if f == "xmldsig" {
+		return "XMLDSig"
+	}
+	return "XAdES"
+}
+
+func parseLevel(s string) (string, error) {
+	l := strings.ToUpper(s)
+	switch l {
+	case "B-B", "B-T", "B-LT", "B-LTA":
+		return l, nil
+	}
+	return "", usagef("--level must be B-B, B-T, B-LT or B-LTA")
+}
+
+// algorithms maps the short names of --algorithm to XMLDSig URIs (RFC 6931).
+func algorithms() map[string]string {
+	return map[string]string{
+		"rsa-sha256":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+		"rsa-sha384":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+		"rsa-sha512":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+		"rsa-pss-sha256": "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+		"rsa-pss-sha384": "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
+		"rsa-pss-sha512": "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
+		"ecdsa-sha256":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+		"ecdsa-sha384":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+		"ecdsa-sha512":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+	}
+}
+
+func parseAlgorithm(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if strings.Contains(s, "://") || strings.HasPrefix(s, "urn:") {
+		return s, nil // a URI: the server decides whether it supports it
+	}
+	if u, ok := algorithms()[strings.ToLower(s)]; ok {
+		return u, nil
+	}
+	return "", usagef("--algorithm %q: give an XMLDSig URI or one of rsa-sha256, rsa-sha384, rsa-sha512, "+
+		"rsa-pss-sha256, rsa-pss-sha384, rsa-pss-sha512, ecdsa-sha256, ecdsa-sha384, ecdsa-sha512", s)
+}
+
+// looksLikeXML reports whether doc is a well-formed XML document.
+func looksLikeXML(doc []byte) bool {
+	d := doc
+	if len(d) >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF {
+		d = d[3:]
+	}
+	trimmed := strings.TrimLeft(string(d[:min(len(d), 512)]), " \t\r\n")
+	if !strings.HasPrefix(trimmed, "<") {
+		return false
+	}
+	dec := xml.NewDecoder(strings.NewReader(string(d)))
+	dec.Strict = true
+	roots, depth := 0, 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return roots == 1 && depth == 0
+		}
+		if err != nil {
+			return false
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+}
+
+// mimeTypeFor names the document's media type in Base64Data/@MimeType.
+func mimeTypeFor(file string, isXML bool) string {
+	if isXML {
+		return "application/xml"
+	}
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".pdf":
+		return "application/pdf"
+	case ".txt":
+		return "text/plain"
+	case ".json":
+		return "application/json"
+	case ".png":
+		return "image/png"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	}
+	return "application/octet-stream"
+}
+
+// refURIFor is the Reference URI of a detached signature: the file's base name, escaped as a
+// relative URI reference.
+func refURIFor(file string) string {
+	var b strings.Builder
+	for _, c := range []byte(filepath.Base(file)) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-._~", c) >= 0:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func newRequestID() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "dss-" + hex.EncodeToString(b), nil
+}
+
+// writeFileAtomic writes data beside path and renames it into place.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// versionString reports the module version and VCS revision the binary was built from.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev[:min(len(rev), 12)] + dirty
+	}
+	return v + " " + bi.GoVersion
+}

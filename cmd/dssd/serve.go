@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"dssd/binding/authn"
+	"dssd/binding/httpxml"
+	"dssd/binding/ops"
+	"dssd/binding/schemasrv"
+	"dssd/binding/soap"
+	"dssd/cmd/dssd/devenv"
+	"dssd/dss"
+	"dssd/dss/metrics"
+	"dssd/hsm"
+	"dssd/hsm/pkcs11"
+)
+
+type serveOptions struct {
+	configPath string
+	dev        bool
+	devDir     string
+	addr       string
+}
+
+func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfgPath := o.configPath
+	if o.dev {
+		addr := o.addr
+		if addr == "" {
+			addr = "127.0.0.1:8443"
+		}
+		env, err := devenv.Ensure(ctx, o.devDir, addr)
+		if err != nil {
+			return fmt.Errorf("development environment: %w", err)
+		}
+		cfgPath = env.ConfigPath
+		fmt.Fprintf(stdout, "dssd development mode: environment in %s, clients read %s\n", env.Root, env.DevJSONPath)
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	if o.addr != "" {
+		cfg.Listen.Addr = o.addr
+	}
+	if cfg.Log.Level == "debug" {
+		logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+
+	keys, err := openHSM(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
+
+	dir, err := loadDirectory(ctx, cfg, keys)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	meter, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+	svc, err := dss.New(dss.Config{
+		Keys: keys, Directory: dir, Meter: meter, Logger: logger,
+		MaxDocuments: cfg.Limits.MaxDocuments,
+	})
+	if err != nil {
+		return err
+	}
+	auth, err := authenticator(cfg)
+	if err != nil {
+		return err
+	}
+
+	ready := func(ctx context.Context) error {
+		if hc, ok := keys.(hsm.HealthChecker); ok {
+			return hc.Health(ctx)
+		}
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/soap", soap.New(svc, auth, soap.Options{MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger}))
+	mux.Handle("/schemas/", schemasrv.New())
+	postH := httpxml.New(svc, auth, httpxml.Options{MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger})
+	mux.Handle(httpxml.PathSign, postH)
+	mux.Handle(httpxml.PathVerify, postH)
+	mux.Handle(httpxml.PathPending, postH)
+	opsH := ops.New(ops.Options{Ready: ready, Gatherer: reg})
+	mux.Handle("/healthz", opsH)
+	mux.Handle("/readyz", opsH)
+	mux.Handle("/metrics", opsH)
+
+	tlsCfg, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
+	timeout := cfg.Limits.RequestTimeout.Duration()
+	srv := &http.Server{
+		Addr:              cfg.Listen.Addr,
+		Handler:           http.TimeoutHandler(mux, timeout, ""),
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       timeout,
+		WriteTimeout:      timeout + 5*time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Listen.Addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("dssd listening", "addr", "https://"+ln.Addr().String(), "version", versionString(), "credentials", len(cfg.Credentials))
+	fmt.Fprintf(stdout, "dssd listening on https://%s\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	logger.Info("dssd shutting down")
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openHSM opens the configured key manager. This is the only place that names a backend.
+func openHSM(ctx context.Context, cfg *Config) (hsm.KeyManager, error) {
+	switch cfg.HSM.Type {
+	case "", "pkcs11":
+		if cfg.HSM.SoftHSM2Conf != "" {
+			// SoftHSM2 reads its configuration file from the environment when the module loads.
+			if err := os.Setenv("SOFTHSM2_CONF", cfg.HSM.SoftHSM2Conf); err != nil {
+				return nil, err
+			}
+		}
+		pin, err := readSecret(cfg.HSM.PINFile, cfg.HSM.PINEnv)
+		if err != nil {
+			return nil, fmt.Errorf("hsm pin: %w", err)
+		}
+		var health hsm.KeyRef
+		if cfg.HSM.HealthKey != "" {
+			if health, err = hsm.ParseKeyRef(cfg.HSM.HealthKey); err != nil {
+				return nil, fmt.Errorf("hsm.health_key: %w", err)
+			}
+		}
+		return pkcs11.Open(ctx, pkcs11.Config{
+			Module: cfg.HSM.Module, TokenLabel: cfg.HSM.TokenLabel, PIN: pin,
+			MaxSessions: cfg.HSM.MaxSessions, PoolWaitTimeout: cfg.HSM.PoolWaitTimeout.Duration(),
+			SignTimeout: cfg.HSM.SignTimeout.Duration(), HealthKey: health,
+		})
+	}
+	return nil, fmt.Errorf("hsm.type %q is not supported", cfg.HSM.Type)
+}
+
+func readSecret(file, env string) (string, error) {
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set", env)
+		}
+		return v, nil
+	}
+	return "", errors.New("neither pin_file nor pin_env is set")
+}
+
+func authenticator(cfg *Config) (*authn.Authenticator, error) {
+	var users []authn.User
+	for _, u := range cfg.Users {
+		au := authn.User{Name: u.Name}
+		for _, h := range u.TokenSHA256 {
+			d, err := hexDigest(h)
+			if err != nil {
+				return nil, fmt.Errorf("user %s: token_sha256: %w", u.Name, err)
+			}
+			au.TokenSHA256 = append(au.TokenSHA256, d)
+		}
+		for _, h := range u.ClientCertSHA256 {
+			d, err := hexDigest(h)
+			if err != nil {
+				return nil, fmt.Errorf("user %s: client_cert_sha256: %w", u.Name, err)
+			}
+			au.CertSHA256 = append(au.CertSHA256, d)
+		}
+		users = append(users, au)
+	}
+	return authn.New(users), nil
+}
+
+func hexDigest(s string) ([32]byte, error) {
+	var d [32]byte
+	b, err := hex.DecodeString(strings.ReplaceAll(s, ":", ""))
+	if err != nil || len(b) != sha256.Size {
+		return d, errors.New("not a hex SHA-256 digest")
+	}
+	copy(d[:], b)
+	return d, nil
+}
+
+// serverTLS: TLS 1.3 preferred, TLS 1.2 only with ECDHE and AEAD suites; client certificates
+// are verified against the configured CA when given.
+func serverTLS(cfg *Config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.Listen.TLS.Cert, cfg.Listen.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("listen.tls: %w", err)
+	}
+	t := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
+	if cfg.Listen.TLS.ClientCA != "" {
+		b, err := os.ReadFile(cfg.Listen.TLS.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("listen.tls.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, errors.New("listen.tls.client_ca: no certificate")
+		}
+		t.ClientCAs = pool
+		t.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return t, nil
+}
