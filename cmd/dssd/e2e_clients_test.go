@@ -25,19 +25,7 @@ func verifyFiles(t *testing.T, cases []interop.Case) {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
-		ran := 0
-		for _, v := range verdicts[c.Name] {
-			if v.Skipped {
-				continue
-			}
-			ran++
-			if !v.OK {
-				t.Errorf("%s: rejected by %s: %s", c.Name, v.Verifier, v.Output)
-			}
-		}
-		if ran < 2 {
-			t.Errorf("%s: only %d verifiers judged it", c.Name, ran)
-		}
+		judge(t, c, verdicts[c.Name], true)
 	}
 }
 

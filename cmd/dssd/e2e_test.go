@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"dssd/dss/xades/interop"
 )
 
 // devJSON is the contract of interface.md §2, read independently of the server's own types.
@@ -404,4 +406,38 @@ func writeOut(t *testing.T, path string, b []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// judge checks the verdicts of the independent verifiers on one case. Those that must judge:
+// Santuario and the JDK always, xmlsec1 unless the algorithm is RSA-PSS (xmlsec1 1.2.37 lacks
+// it), xadesjs for XAdES. Every verifier that judged must accept a valid signature and reject
+// a tampered one.
+func judge(t *testing.T, c interop.Case, vs []interop.Verdict, valid bool) {
+	t.Helper()
+	judged := map[string]bool{}
+	for _, v := range vs {
+		if !v.Skipped {
+			judged[v.Verifier] = v.OK
+		}
+	}
+	required := []string{interop.NameSantuario, interop.NameJDK}
+	if !strings.Contains(c.Alg, "rsa-MGF1") {
+		required = append(required, interop.NameXmlsec1)
+	}
+	if c.XAdES {
+		required = append(required, interop.NameXadesjs)
+	}
+	for _, name := range required {
+		if _, ok := judged[name]; !ok {
+			t.Errorf("%s: %s did not judge it: %v", c.Name, name, vs)
+		}
+	}
+	for name, ok := range judged {
+		if valid && !ok {
+			t.Errorf("%s: rejected by %s: %v", c.Name, name, vs)
+		}
+		if !valid && ok {
+			t.Errorf("%s: tampered, yet accepted by %s: %v", c.Name, name, vs)
+		}
+	}
 }
