@@ -1,6 +1,10 @@
 package dss
 
 import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
 	"time"
 )
 
@@ -30,3 +34,56 @@ type NoopMeter struct{}
 func (NoopMeter) Signature(string, string, string)  {}
 func (NoopMeter) HSM(string, time.Duration, string) {}
 func (NoopMeter) SelfCheckFailed()                  {}
+
+// Audit actions.
+const (
+	AuditAuthenticate = "authenticate" // a failed (or, when configured, successful) authentication
+	AuditAuthorize    = "authorize"    // a signature activation (SAD) request
+	AuditSign         = "sign"         // a signing request, successful or refused
+	AuditKeyLookup    = "key-lookup"   // a request for a credential that is not the caller's
+	AuditConfig       = "config"       // the service started with a configuration (its digest)
+)
+
+// AuditEvent is one security-relevant event: who, what, with which credential and digests,
+// with which result. It never carries document bytes, PINs, OTPs, SADs or tokens.
+type AuditEvent struct {
+	Time       time.Time
+	RequestID  string // the client's RequestID, as sent (may be empty)
+	ProblemRef string // the service's correlation id (ProblemReference, log line)
+	User       string // authenticated user; empty when authentication failed
+	Via        string // "token", "certificate", or empty
+	Action     string // one of the Audit* constants
+	Credential string
+	Digests    []string // "<hash name>:<hex>" of each hash signed or authorised
+	Major      string   // result
+	Minor      string
+	Detail     string // internal, client-unsafe detail is fine here; secrets are not
+}
+
+// AuditSink records audit events. Append returns only after the event is durably stored;
+// an error means it was not, and the caller must not release a signature.
+type AuditSink interface {
+	Append(ctx context.Context, ev AuditEvent) error
+}
+
+type discardAudit struct{}
+
+func (discardAudit) Append(context.Context, AuditEvent) error { return nil }
+
+// Timestamper obtains RFC 3161 timestamp tokens over a digest (dss/tsp implements it). The
+// returned token is a DER TimeStampToken (CMS ContentInfo), already verified: its imprint
+// matches, its nonce matched and its TSA certificate chains to a configured anchor.
+type Timestamper interface {
+	Timestamp(ctx context.Context, h crypto.Hash, digest []byte) (token []byte, err error)
+}
+
+// RevocationSource fetches revocation material (dss/revocation implements it).
+type RevocationSource interface {
+	// Validation returns, for every certificate of chain except a self-signed anchor, the
+	// DER OCSP responses and CRLs that show its status at the time of the call. It fails
+	// with an error wrapping ErrRevoked when one of them is revoked.
+	Validation(ctx context.Context, chain []*x509.Certificate) (ocsp [][]byte, crls [][]byte, err error)
+}
+
+// ErrRevoked is wrapped by a RevocationSource when a certificate is revoked.
+var ErrRevoked = errors.New("certificate revoked")

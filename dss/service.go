@@ -24,6 +24,10 @@ type Config struct {
 	Clock     func() time.Time
 	Rand      io.Reader // for signature ids; nil: crypto/rand
 
+	Audit      AuditSink        // nil: events are discarded (tests only; serve always sets it)
+	Timestamps Timestamper      // nil: levels B-T and above are refused
+	Revocation RevocationSource // nil: levels B-LT and above are refused
+
 	MaxDocuments int // documents and hashes per request; default 16
 }
 
@@ -31,6 +35,9 @@ type Config struct {
 type Service struct {
 	keys   hsm.KeyManager
 	dir    Directory
+	audit  AuditSink
+	tsa    Timestamper
+	rev    RevocationSource
 	meter  Meter
 	log    *slog.Logger
 	clock  func() time.Time
@@ -48,8 +55,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		keys: cfg.Keys, dir: cfg.Directory, meter: cfg.Meter, log: cfg.Logger,
+		audit: cfg.Audit, tsa: cfg.Timestamps, rev: cfg.Revocation,
 		clock: cfg.Clock, rand: cfg.Rand, maxDoc: cfg.MaxDocuments,
 		signers: map[string]crypto.Signer{},
+	}
+	if s.audit == nil {
+		s.audit = discardAudit{}
 	}
 	if s.meter == nil {
 		s.meter = NoopMeter{}
@@ -67,11 +78,6 @@ func New(cfg Config) (*Service, error) {
 		s.maxDoc = 16
 	}
 	return s, nil
-}
-
-// Verify answers every VerifyRequest with NotSupported until verification is built.
-func (s *Service) Verify(_ context.Context, _ Caller, req *VerifyRequest) (*VerifyResponse, error) {
-	return nil, Errorf(KindNotSupported, "VerifyRequest is not supported yet")
 }
 
 // Pending answers every PendingRequest as for an unknown ResponseID: dssd does not process

