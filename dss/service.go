@@ -91,6 +91,15 @@ func (s *Service) Credentials(c Caller) []*Credential {
 	return s.dir.CredentialsOf(c.User)
 }
 
+// Credential returns the caller's credential with the given id; unknown and foreign
+// credentials are the same KindKeyLookup error.
+func (s *Service) Credential(c Caller, id string) (*Credential, error) {
+	if id == "" {
+		return nil, Errorf(KindKeyLookup, "credential id is required")
+	}
+	return s.credential(c, id)
+}
+
 // credential resolves the credential a request selects. Unknown and foreign credentials get
 // the same answer, so that credential ids cannot be probed.
 func (s *Service) credential(c Caller, id string) (*Credential, error) {
