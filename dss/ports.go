@@ -87,3 +87,21 @@ type RevocationSource interface {
 
 // ErrRevoked is wrapped by a RevocationSource when a certificate is revoked.
 var ErrRevoked = errors.New("certificate revoked")
+
+// ReplayStore makes signature activation data single-use across every node sharing it.
+type ReplayStore interface {
+	// Consume records the use of the SAD with this id; it returns false when the id was
+	// used before (on any node). notAfter is the SAD's expiry: the record may be purged after it.
+	Consume(ctx context.Context, id string, notAfter time.Time) (bool, error)
+}
+
+// LockoutStore counts failed activation attempts (wrong PIN or OTP) per credential, shared by
+// every node and surviving restarts.
+type LockoutStore interface {
+	// RecordFailure adds one failure and returns the number of consecutive failures.
+	RecordFailure(ctx context.Context, credentialID string) (int, error)
+	// Failures returns the number of consecutive failures.
+	Failures(ctx context.Context, credentialID string) (int, error)
+	// Reset clears the count after a successful activation.
+	Reset(ctx context.Context, credentialID string) error
+}

@@ -27,22 +27,26 @@ type Config struct {
 	Audit      AuditSink        // nil: events are discarded (tests only; serve always sets it)
 	Timestamps Timestamper      // nil: levels B-T and above are refused
 	Revocation RevocationSource // nil: levels B-LT and above are refused
+	Replay     ReplayStore      // SAD single use; required for SCAL2 credentials
+	Lockout    LockoutStore     // PIN/OTP failure counts; required for SCAL2 credentials
 
 	MaxDocuments int // documents and hashes per request; default 16
 }
 
 // Service is the binding-neutral signing service.
 type Service struct {
-	keys   hsm.KeyManager
-	dir    Directory
-	audit  AuditSink
-	tsa    Timestamper
-	rev    RevocationSource
-	meter  Meter
-	log    *slog.Logger
-	clock  func() time.Time
-	rand   io.Reader
-	maxDoc int
+	keys    hsm.KeyManager
+	dir     Directory
+	audit   AuditSink
+	tsa     Timestamper
+	rev     RevocationSource
+	replay  ReplayStore
+	lockout LockoutStore
+	meter   Meter
+	log     *slog.Logger
+	clock   func() time.Time
+	rand    io.Reader
+	maxDoc  int
 
 	mu      sync.Mutex
 	signers map[string]crypto.Signer // credential id → signer (key handles cached by the backend)
@@ -56,6 +60,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		keys: cfg.Keys, dir: cfg.Directory, meter: cfg.Meter, log: cfg.Logger,
 		audit: cfg.Audit, tsa: cfg.Timestamps, rev: cfg.Revocation,
+		replay: cfg.Replay, lockout: cfg.Lockout,
 		clock: cfg.Clock, rand: cfg.Rand, maxDoc: cfg.MaxDocuments,
 		signers: map[string]crypto.Signer{},
 	}

@@ -93,6 +93,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		Keys: keys, Directory: dir, Meter: meter, Logger: logger,
 		MaxDocuments: cfg.Limits.MaxDocuments,
 		Audit:        st.Audit, Timestamps: tsa, Revocation: rev,
+		Replay: st.Replay, Lockout: st.Lockout,
 	})
 	if err != nil {
 		return err

@@ -9,8 +9,10 @@ import (
 
 // stores are the shared-state backends of a node (interface.md §6).
 type stores struct {
-	Audit dss.AuditSink // nil until the store is built (issue 4)
-	Close func() error
+	Audit   dss.AuditSink // nil until the store is built (issue 4)
+	Replay  dss.ReplayStore
+	Lockout dss.LockoutStore
+	Close   func() error
 }
 
 // openStore opens the configured store (SQLite by default, PostgreSQL for several nodes).
