@@ -3,6 +3,8 @@ package dss
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/sha256"
 	"errors"
 	"mime"
 	"strings"
@@ -22,61 +24,101 @@ type plan struct {
 	objID     string
 }
 
-// Sign signs every input document with the selected credential, in request order, one
-// signature per document. It returns either a complete response or an error: never a
-// partial result, and never a signature that failed its own verification.
+// job is a validated signing request: everything is checked before the signature activation
+// data is consumed and before the device is used.
+type job struct {
+	sigType string // TypeXAdES, TypeXMLDSig, or "" for raw signature values (hash signing)
+	applied []string
+	alg     string // XML SignatureMethod URI
+	raw     rawAlg
+	docs    []plan
+	hashes  []hashPlan
+}
+
+// bound returns what a SAD must authorise for this job: the SHA-256 of each document's
+// bytes, or each chosen digest, in request order.
+func (j *job) bound() (hs []crypto.Hash, ds [][]byte) {
+	for i := range j.docs {
+		d := sha256.Sum256(j.docs[i].doc.Data)
+		hs, ds = append(hs, crypto.SHA256), append(ds, d[:])
+	}
+	for i := range j.hashes {
+		hs, ds = append(hs, j.hashes[i].hash), append(ds, j.hashes[i].digest)
+	}
+	return hs, ds
+}
+
+// Sign signs every input document (or hash) with the selected credential, in request order,
+// one signature per input. It returns either a complete response or an error: never a
+// partial result, and never a signature that failed its own verification. Every request,
+// refused or not, yields exactly one audit record, and a response with signatures is
+// returned only after that record is stored.
 func (s *Service) Sign(ctx context.Context, c Caller, req *SignRequest) (*SignResponse, error) {
+	ev := s.event(ctx, c, AuditSign, req.RequestID, req.Options.CredentialID)
+	resp, err := s.sign(ctx, c, req, &ev)
+	if err = s.record(ctx, &ev, err); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *AuditEvent) (*SignResponse, error) {
 	opts := &req.Options
+	for i := range req.Documents {
+		d := sha256.Sum256(req.Documents[i].Data)
+		ev.Digests = append(ev.Digests, digestString(crypto.SHA256, d[:]))
+	}
+	for i := range req.Hashes {
+		if ds := req.Hashes[i].Digests; len(ds) > 0 {
+			h, _ := digestMethod(ds[0].Method)
+			ev.Digests = append(ev.Digests, digestString(h, ds[0].Value))
+		}
+	}
 	if len(opts.Unsupported) > 0 {
 		return nil, Errorf(KindNotSupported, "optional input %s is not supported", opts.Unsupported[0])
 	}
-	if len(req.Hashes) > 0 {
-		return nil, Errorf(KindNotSupported, "DocumentHash input (hash signing) is not supported yet")
-	}
-	if len(req.Documents) == 0 {
-		return nil, Errorf(KindMalformed, "InputDocuments holds no Document")
-	}
-	if len(req.Documents) > s.maxDoc {
-		return nil, Errorf(KindLimit, "%d documents in one request; the limit is %d", len(req.Documents), s.maxDoc)
+	n := len(req.Documents) + len(req.Hashes)
+	switch {
+	case n == 0:
+		return nil, Errorf(KindMalformed, "InputDocuments holds no Document or DocumentHash")
+	case n > s.maxDoc:
+		return nil, Errorf(KindLimit, "%d inputs in one request; the limit is %d", n, s.maxDoc)
+	case len(req.Documents) > 0 && len(req.Hashes) > 0:
+		return nil, Errorf(KindNotSupported, "a request signs either Documents or DocumentHashes, not both")
 	}
 	if opts.ClaimedIdentity != nil && opts.ClaimedIdentity.Name != "" && opts.ClaimedIdentity.Name != c.User {
 		return nil, Errorf(KindNotAuthenticated, "ClaimedIdentity/Name is not the authenticated user")
 	}
-
-	sigType := opts.SignatureType
-	if sigType == "" {
-		sigType = TypeXAdES
-	}
-	if sigType != TypeXAdES && sigType != TypeXMLDSig {
-		return nil, Errorf(KindNotSupported, "SignatureType %q is not supported", sigType)
-	}
-	level, err := levelOf(req.Profiles, opts.AddTimestamp)
-	if err != nil {
-		return nil, err
-	}
-	var applied []string
-	if sigType == TypeXAdES {
-		if level != LevelBB {
-			return nil, Errorf(KindNotSupported, "level %s is not supported yet; B-B is", level)
-		}
-		applied = []string{level}
-	} else if len(req.Profiles) > 0 || len(opts.AddTimestamp) > 0 {
-		return nil, Errorf(KindNotSupported, "levels and timestamps apply to XAdES signatures, not to plain XMLDSig")
-	}
-
 	cred, err := s.credential(c, opts.CredentialID)
 	if err != nil {
 		return nil, err
 	}
-	if cred.SCAL >= 2 {
-		return nil, Errorf(KindSADInvalid, "credential %s needs signature activation data (SCAL2)", cred.ID)
+	ev.Credential = cred.ID
+
+	var j *job
+	if len(req.Hashes) > 0 {
+		j, err = planHashJob(req, cred)
+		if j != nil {
+			ev.Digests = ev.Digests[:0]
+			for i := range j.hashes {
+				ev.Digests = append(ev.Digests, digestString(j.hashes[i].hash, j.hashes[i].digest))
+			}
+		}
+	} else {
+		j, err = planDocumentJob(req, cred)
 	}
-	alg, err := signatureAlgorithm(opts.SignatureAlgorithm, cred.Key)
 	if err != nil {
 		return nil, err
 	}
-	plans, err := planDocuments(req.Documents, opts)
-	if err != nil {
+	if err := s.levelAvailable(j.applied); err != nil {
+		return nil, err
+	}
+	// A revoked signer certificate is refused before the SAD is consumed and before the HSM signs.
+	if err := s.checkSignerStatus(ctx, cred); err != nil {
+		return nil, err
+	}
+	hs, ds := j.bound()
+	if err := s.activate(ctx, c, cred, opts.ClaimedIdentity, hs, ds); err != nil {
 		return nil, err
 	}
 
@@ -84,21 +126,30 @@ func (s *Service) Sign(ctx context.Context, c Caller, req *SignRequest) (*SignRe
 	if err != nil {
 		return nil, err
 	}
-	format := "xades"
-	if sigType == TypeXMLDSig {
-		format = "xmldsig"
-	}
-	resp := &SignResponse{RequestID: req.RequestID, Result: Result{Major: MajorSuccess}, AppliedProfiles: applied}
-	now := s.clock().UTC().Truncate(time.Second)
-	for i := range plans {
-		p := &plans[i]
-		if err := ctx.Err(); err != nil {
-			return nil, Wrap(KindHSMUnavailable, err, "request deadline exceeded")
+	resp := &SignResponse{RequestID: req.RequestID, Result: Result{Major: MajorSuccess}, AppliedProfiles: j.applied}
+	if j.sigType == "" {
+		if err := s.signHashesRaw(ctx, cred, signer, j.raw, j.hashes, resp); err != nil {
+			return nil, err
 		}
-		id, err := s.newID("sig-")
+		return resp, nil
+	}
+	now := s.clock().UTC().Truncate(time.Second)
+	for i := range j.hashes {
+		p := &j.hashes[i]
+		obj := xades.Object{
+			ID: p.dh.ID, Digest: p.digest, DigestHash: p.hash, Transforms: p.dh.Transforms,
+			URI: p.dh.RefURI, RefType: p.dh.RefType,
+		}
+		signed, err := s.signXML(ctx, cred, signer, j, obj, xades.Detached, now)
 		if err != nil {
 			return nil, err
 		}
+		resp.Signatures = append(resp.Signatures, SignatureObject{
+			WhichDoc: p.dh.ID, MimeType: "application/xml", Value: signed.Signature,
+		})
+	}
+	for i := range j.docs {
+		p := &j.docs[i]
 		obj := xades.Object{
 			ID: p.doc.ID, Data: p.doc.Data, XML: p.xml, MimeType: p.mimeType,
 			URI: p.doc.RefURI, RefType: p.doc.RefType, ObjID: p.objID,
@@ -106,24 +157,10 @@ func (s *Service) Sign(ctx context.Context, c Caller, req *SignRequest) (*SignRe
 		if p.placement != nil {
 			obj.XPath, obj.After, obj.Namespaces = p.placement.XPath, p.placement.After, p.placement.Namespaces
 		}
-		params := xades.Params{
-			Type: sigType, Packaging: p.packaging, SignatureMethod: alg,
-			Signer: signer, Chain: cred.Chain, SigningTime: now, SignatureID: id,
-		}
-		start := time.Now()
-		signed, err := xades.Sign(obj, params)
-		s.meter.HSM(cred.Key, time.Since(start), errClass(err))
+		signed, err := s.signXML(ctx, cred, signer, j, obj, p.packaging, now)
 		if err != nil {
-			s.meter.Signature(cred.Key, format, "error")
-			return nil, signError(err)
+			return nil, err
 		}
-		if err := xades.Check(signed, obj, cred.Chain[0]); err != nil {
-			s.meter.SelfCheckFailed()
-			s.meter.Signature(cred.Key, format, "selfcheck")
-			s.log.Error("produced signature failed its self-check", "credential", cred.ID, "err", err)
-			return nil, Wrap(KindInternal, err, "")
-		}
-		s.meter.Signature(cred.Key, format, "ok")
 		switch p.packaging {
 		case xades.Enveloped:
 			outID := "signed-" + p.doc.ID
@@ -140,6 +177,128 @@ func (s *Service) Sign(ctx context.Context, c Caller, req *SignRequest) (*SignRe
 		}
 	}
 	return resp, nil
+}
+
+// xmlLevel checks the requested level against the signature type and returns the applied
+// profiles.
+func xmlLevel(req *SignRequest, sigType string) ([]string, error) {
+	level, err := levelOf(req.Profiles, req.Options.AddTimestamp)
+	if err != nil {
+		return nil, err
+	}
+	if sigType == TypeXAdES {
+		return []string{level}, nil
+	}
+	if len(req.Profiles) > 0 || len(req.Options.AddTimestamp) > 0 {
+		return nil, Errorf(KindNotSupported, "levels and timestamps apply to XAdES signatures, not to plain XMLDSig")
+	}
+	return nil, nil
+}
+
+func checkSignatureType(t string) error {
+	if t != TypeXAdES && t != TypeXMLDSig {
+		return Errorf(KindNotSupported, "SignatureType %q is not supported", t)
+	}
+	return nil
+}
+
+// planDocumentJob validates a request that signs Documents.
+func planDocumentJob(req *SignRequest, cred *Credential) (*job, error) {
+	opts := &req.Options
+	j := &job{sigType: opts.SignatureType}
+	if j.sigType == "" {
+		j.sigType = TypeXAdES
+	}
+	if err := checkSignatureType(j.sigType); err != nil {
+		return nil, err
+	}
+	var err error
+	if j.applied, err = xmlLevel(req, j.sigType); err != nil {
+		return nil, err
+	}
+	if j.alg, err = xmlAlgorithm(opts.SignatureAlgorithm, cred.Key); err != nil {
+		return nil, err
+	}
+	if j.docs, err = planDocuments(req.Documents, opts); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// planHashJob validates a request that signs DocumentHashes: raw signature values without
+// SignatureType, detached XML signatures with it.
+func planHashJob(req *SignRequest, cred *Credential) (*job, error) {
+	opts := &req.Options
+	j := &job{sigType: opts.SignatureType}
+	if opts.Placement != nil || len(opts.IncludeObjects) > 0 {
+		return nil, Errorf(KindInappropriate, "SignaturePlacement and IncludeObject need a Document; hash signing is detached")
+	}
+	var err error
+	if j.sigType == "" {
+		if len(req.Profiles) > 0 || len(opts.AddTimestamp) > 0 {
+			return nil, Errorf(KindNotSupported, "levels and timestamps apply to XAdES signatures; raw signature values have none")
+		}
+		if j.raw, err = rawAlgorithm(opts.SignatureAlgorithm, cred.Key); err != nil {
+			return nil, err
+		}
+		if j.hashes, err = planHashes(req.Hashes, j.raw.hash, false); err != nil {
+			return nil, err
+		}
+		return j, nil
+	}
+	if err := checkSignatureType(j.sigType); err != nil {
+		return nil, err
+	}
+	if j.applied, err = xmlLevel(req, j.sigType); err != nil {
+		return nil, err
+	}
+	if j.alg, err = xmlAlgorithm(opts.SignatureAlgorithm, cred.Key); err != nil {
+		return nil, err
+	}
+	if j.hashes, err = planHashes(req.Hashes, 0, true); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// signXML builds one XML signature and verifies it before it is returned.
+func (s *Service) signXML(ctx context.Context, cred *Credential, signer crypto.Signer, j *job, obj xades.Object, pk xades.Packaging, now time.Time) (*xades.Signed, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, Wrap(KindHSMUnavailable, err, "request deadline exceeded")
+	}
+	format := "xades"
+	if j.sigType == TypeXMLDSig {
+		format = "xmldsig"
+	}
+	id, err := s.newID("sig-")
+	if err != nil {
+		return nil, err
+	}
+	params := xades.Params{
+		Type: j.sigType, Packaging: pk, SignatureMethod: j.alg,
+		Signer: signer, Chain: cred.Chain, SigningTime: now, SignatureID: id,
+	}
+	start := time.Now()
+	signed, err := xades.Sign(obj, params)
+	s.meter.HSM(cred.Key, time.Since(start), errClass(err))
+	if err != nil {
+		s.meter.Signature(cred.Key, format, "error")
+		return nil, signError(err)
+	}
+	if j.sigType == TypeXAdES && len(j.applied) == 1 {
+		if signed, err = s.applyLevel(ctx, j.applied[0], signed, obj, cred); err != nil {
+			s.meter.Signature(cred.Key, format, "error")
+			return nil, err
+		}
+	}
+	if err := xades.Check(signed, obj, cred.Chain[0]); err != nil {
+		s.meter.SelfCheckFailed()
+		s.meter.Signature(cred.Key, format, "selfcheck")
+		s.log.Error("produced signature failed its self-check", "credential", cred.ID, "err", err)
+		return nil, Wrap(KindInternal, err, "")
+	}
+	s.meter.Signature(cred.Key, format, "ok")
+	return signed, nil
 }
 
 // planDocuments checks the documents against the placement options (DSS-X §5.1) and decides
@@ -265,4 +424,35 @@ func errClass(err error) string {
 		return "ok"
 	}
 	return KindOf(hsmError(err)).String()
+}
+
+// levelAvailable refuses, before anything is consumed or signed, a level whose authorities
+// are not configured.
+func (s *Service) levelAvailable(applied []string) error {
+	if len(applied) != 1 {
+		return nil
+	}
+	rank, err := levelRank(applied[0])
+	if err != nil {
+		return err
+	}
+	if rank >= 1 && s.tsa == nil {
+		return Errorf(KindNotSupported, "level %s needs a timestamp authority; none is configured", applied[0])
+	}
+	if rank >= 2 && s.rev == nil {
+		return Errorf(KindNotSupported, "level %s needs revocation sources; none is configured", applied[0])
+	}
+	return nil
+}
+
+// checkSignerStatus refuses a credential whose certificate chain is revoked, when a
+// revocation source is configured (answers are cached until their nextUpdate).
+func (s *Service) checkSignerStatus(ctx context.Context, cred *Credential) error {
+	if s.rev == nil {
+		return nil
+	}
+	if _, _, err := s.rev.Validation(ctx, cred.Chain); err != nil {
+		return signerRevocationError(cred, err)
+	}
+	return nil
 }

@@ -20,6 +20,7 @@
 package devenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -243,9 +244,15 @@ func ensure(ctx context.Context, root, addr string, o options) (*Env, error) {
 		}
 		return e, nil
 	}
-	_, errCfg := os.Stat(e.ConfigPath)
+	// dssd.yaml is written again when it differs from what this dssd renders: an environment
+	// made by an older dssd lacks newer sections of the configuration.
+	want, err := e.renderConfig(st)
+	if err != nil {
+		return nil, err
+	}
+	have, errCfg := os.ReadFile(e.ConfigPath)
 	_, errDev := os.Stat(e.DevJSONPath)
-	if errCfg != nil || errDev != nil {
+	if errCfg != nil || errDev != nil || !bytes.Equal(have, want) {
 		if err := e.writeOutputs(st); err != nil {
 			return nil, err
 		}

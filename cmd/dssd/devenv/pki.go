@@ -71,6 +71,10 @@ func (e *Env) IssuingCA() (*KeyPair, error) {
 	return kp, nil
 }
 
+// RootCA returns the root CA certificate and its key: the development OCSP responder answers
+// with it for the issuing CA.
+func (e *Env) RootCA() (*KeyPair, error) { return LoadKeyPair(e.RootCACert, e.rootKey()) }
+
 // OCSPResponder returns the OCSP responder certificate (chain: the issuing CA) and its key.
 func (e *Env) OCSPResponder() (*KeyPair, error) { return LoadKeyPair(e.OCSPCert, e.OCSPKey) }
 

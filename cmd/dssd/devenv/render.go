@@ -19,6 +19,7 @@ type yamlConfig struct {
 	Store       yamlStore  `yaml:"store"`
 	SAD         yamlSAD    `yaml:"sad"`
 	Timestamp   yamlTSA    `yaml:"timestamp"`
+	Revocation  yamlRev    `yaml:"revocation"`
 	Users       []yamlUser `yaml:"users"`
 	Credentials []yamlCred `yaml:"credentials"`
 	Log         yamlLog    `yaml:"log"`
@@ -52,8 +53,16 @@ type yamlSAD struct {
 }
 
 type yamlTSA struct {
-	URL string `yaml:"url"`
-	CA  string `yaml:"ca"`
+	URL          string   `yaml:"url"`
+	CA           string   `yaml:"ca"`
+	TrustAnchors []string `yaml:"trust_anchors"`
+}
+
+type yamlRev struct {
+	Enabled      bool     `yaml:"enabled"`
+	CA           string   `yaml:"ca"`
+	TrustAnchors []string `yaml:"trust_anchors"`
+	MaxAge       string   `yaml:"max_age"`
 }
 
 type yamlUser struct {
@@ -100,9 +109,11 @@ func (e *Env) renderConfig(st *state) ([]byte, error) {
 		},
 		Store:     yamlStore{Type: "sqlite", Path: filepath.Join(e.dataDir(), "dssd.db")},
 		SAD:       yamlSAD{KeyFile: e.secretFile("sad.key")},
-		Timestamp: yamlTSA{URL: e.URL + "/dev/tsa", CA: e.RootCACert},
-		Log:       yamlLog{Level: "info"},
-		Dev:       yamlDev{Enabled: true, Dir: e.Root},
+		Timestamp: yamlTSA{URL: e.URL + "/dev/tsa", CA: e.RootCACert, TrustAnchors: []string{e.RootCACert}},
+		// The dev OCSP responder and CRL are served by dssd itself, over TLS with the dev CA.
+		Revocation: yamlRev{Enabled: true, CA: e.RootCACert, TrustAnchors: []string{e.RootCACert}, MaxAge: "1m"},
+		Log:        yamlLog{Level: "info"},
+		Dev:        yamlDev{Enabled: true, Dir: e.Root},
 	}
 	c.Listen.Addr = e.Addr
 	c.Listen.TLS.Cert = e.TLSCert

@@ -1,0 +1,352 @@
+package dss
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+
+	"dssd/dss/xades"
+)
+
+// tsHash is the digest algorithm of every timestamp request (signature and archive timestamps).
+const tsHash = crypto.SHA256
+
+// maxCause caps the length of an authority's error text in a client message.
+const maxCause = 300
+
+// levelRank orders the level profiles: B-B 0, B-T 1, B-LT 2, B-LTA 3.
+func levelRank(level string) (int, error) {
+	switch level {
+	case LevelBB:
+		return 0, nil
+	case LevelBT:
+		return 1, nil
+	case LevelBLT:
+		return 2, nil
+	case LevelBLTA:
+		return 3, nil
+	}
+	return 0, Errorf(KindNotSupported, "level %q is not supported", level)
+}
+
+// applyLevel raises a B-B signature to the requested level using s.tsa and s.rev. It returns
+// the new Signed; on any failure it returns an error and nothing half-signed.
+//
+//   - B-T: a signature timestamp over the canonicalized ds:SignatureValue.
+//   - B-LT: B-T, then the revocation data of the signer's chain and of the timestamp
+//     authority's chain (the certificates the token carries, completed from the signer's
+//     chain), embedded with both chains as CertificateValues and RevocationValues.
+//   - B-LTA: B-LT, then an archive timestamp and, when its authority's certificates are not
+//     already embedded, their validation data in TimeStampValidationData.
+//
+// Whenever a revocation source is configured, the signer's chain is checked at every level:
+// a revoked certificate is refused with KindCertificateRevoked (RequesterError: the request
+// names a credential that can no longer sign; retrying will not help), and a status that
+// cannot be established with KindAuthorityUnavailable (fail closed). Authority failures are
+// KindAuthorityUnavailable (ResponderError) with a message naming the authority and the
+// cause.
+func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Signed, obj xades.Object, cred *Credential) (*xades.Signed, error) {
+	rank, err := levelRank(level)
+	if err != nil {
+		return nil, err
+	}
+	if rank >= 1 && s.tsa == nil {
+		return nil, Errorf(KindNotSupported, "level %s needs a timestamp authority; none is configured", level)
+	}
+	if rank >= 2 && s.rev == nil {
+		return nil, Errorf(KindNotSupported, "level %s needs revocation sources; none is configured", level)
+	}
+	if signed == nil || cred == nil || len(cred.Chain) == 0 {
+		return nil, Wrap(KindInternal, errors.New("applyLevel without a signature or a signer chain"), "")
+	}
+	if rank < 2 && s.rev != nil {
+		if _, _, err := s.rev.Validation(ctx, cred.Chain); err != nil {
+			return nil, signerRevocationError(cred, err)
+		}
+	}
+	if rank == 0 {
+		return signed, nil
+	}
+
+	// B-T
+	in, err := xades.SignatureTimestampInput(signed)
+	if err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	token, tsaCerts, err := s.timestamp(ctx, "signature", in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := xades.AddSignatureTimestamp(signed, token)
+	if err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	if rank == 1 {
+		return out, nil
+	}
+
+	// B-LT
+	var vd validationData
+	ocsps, crls, err := s.rev.Validation(ctx, cred.Chain)
+	if err != nil {
+		return nil, signerRevocationError(cred, err)
+	}
+	vd.add(cred.Chain, ocsps, crls)
+	tsaChain := chainOf(tsaCerts, cred.Chain)
+	if len(tsaChain) > 0 {
+		ocsps, crls, err := s.rev.Validation(ctx, tsaChain)
+		if err != nil {
+			return nil, authorityRevocationError("timestamp authority", err)
+		}
+		vd.add(tsaChain, ocsps, crls)
+	}
+	if out, err = xades.AddValidationData(out, vd.certs, vd.ocsps, vd.crls); err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	if rank == 2 {
+		return out, nil
+	}
+
+	// B-LTA
+	var detached map[string][]byte
+	if obj.Data != nil {
+		detached = map[string][]byte{obj.URI: obj.Data}
+	}
+	in, err = xades.ArchiveTimestampInput(out, detached)
+	if err != nil {
+		if obj.Data == nil {
+			return nil, Wrap(KindNotSupported, err, "level B-LTA needs the signed data; a signature over a hash cannot be archived")
+		}
+		return nil, Wrap(KindInternal, err, "")
+	}
+	token, atsaCerts, err := s.timestamp(ctx, "archive", in)
+	if err != nil {
+		return nil, err
+	}
+	if out, err = xades.AddArchiveTimestamp(out, token); err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	atsaChain := chainOf(atsaCerts, append(slices.Clone(tsaChain), cred.Chain...))
+	if vd.covers(atsaChain) {
+		return out, nil
+	}
+	ocsps, crls, err = s.rev.Validation(ctx, atsaChain)
+	if err != nil {
+		return nil, authorityRevocationError("archive timestamp authority", err)
+	}
+	raw := make([][]byte, len(atsaChain))
+	for i, c := range atsaChain {
+		raw[i] = c.Raw
+	}
+	if out, err = xades.AddTimestampValidationData(out, raw, ocsps, crls); err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	return out, nil
+}
+
+// timestamp asks the timestamp authority for a token over the digest of in and returns it
+// with the certificates it carries. The Timestamper verified the token; its imprint is checked
+// here once more, because a token over anything else would make the signature unverifiable.
+func (s *Service) timestamp(ctx context.Context, what string, in []byte) ([]byte, []*x509.Certificate, error) {
+	h := tsHash.New()
+	h.Write(in)
+	digest := h.Sum(nil)
+	token, err := s.tsa.Timestamp(ctx, tsHash, digest)
+	if err != nil {
+		return nil, nil, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority unavailable: " + clip(err.Error()), Err: err}
+	}
+	info, err := parseToken(token)
+	if err == nil && (info.hash != tsHash || !bytes.Equal(info.digest, digest)) {
+		err = errors.New("the token's message imprint is not the requested one")
+	}
+	if err != nil {
+		return nil, nil, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority returned an unusable " + what + " timestamp: " + clip(err.Error()), Err: err}
+	}
+	return token, info.certs, nil
+}
+
+// signerRevocationError maps a revocation failure for the signer's chain.
+func signerRevocationError(cred *Credential, err error) error {
+	if errors.Is(err, ErrRevoked) {
+		return &Error{Kind: KindCertificateRevoked, Detail: fmt.Sprintf("the certificate chain of credential %s holds a revoked certificate; signing refused: %s", cred.ID, clip(err.Error())), Err: err}
+	}
+	return &Error{Kind: KindAuthorityUnavailable, Detail: "revocation status of the signer certificate unavailable: " + clip(err.Error()), Err: err}
+}
+
+// authorityRevocationError maps a revocation failure for a timestamp authority's chain: a
+// revoked authority is the service's problem, not the requester's.
+func authorityRevocationError(who string, err error) error {
+	if errors.Is(err, ErrRevoked) {
+		return &Error{Kind: KindAuthorityUnavailable, Detail: "the " + who + " certificate is revoked: " + clip(err.Error()), Err: err}
+	}
+	return &Error{Kind: KindAuthorityUnavailable, Detail: "revocation status of the " + who + " unavailable: " + clip(err.Error()), Err: err}
+}
+
+func clip(s string) string {
+	if len(s) <= maxCause {
+		return s
+	}
+	return s[:maxCause] + "…"
+}
+
+// validationData collects the B-LT values, each once.
+type validationData struct {
+	certs, ocsps, crls [][]byte
+	seen               map[string]bool
+}
+
+func (v *validationData) add(chain []*x509.Certificate, ocsps, crls [][]byte) {
+	if v.seen == nil {
+		v.seen = map[string]bool{}
+	}
+	put := func(dst *[][]byte, b []byte) {
+		if len(b) == 0 || v.seen[string(b)] {
+			return
+		}
+		v.seen[string(b)] = true
+		*dst = append(*dst, b)
+	}
+	for _, c := range chain {
+		put(&v.certs, c.Raw)
+	}
+	for _, o := range ocsps {
+		put(&v.ocsps, o)
+	}
+	for _, c := range crls {
+		put(&v.crls, c)
+	}
+}
+
+// covers reports whether every certificate of chain is already embedded (its revocation data
+// was fetched with it).
+func (v *validationData) covers(chain []*x509.Certificate) bool {
+	for _, c := range chain {
+		if !v.seen[string(c.Raw)] {
+			return false
+		}
+	}
+	return true
+}
+
+// chainOf orders a timestamp authority's certificates into a chain, leaf first: the leaf is
+// the certificate with the timeStamping extended key usage (else the first one), followed by
+// its issuers found among certs and extra (e.g. the signer's chain when one CA issues both),
+// up to a self-signed certificate or the last issuer known.
+func chainOf(certs, extra []*x509.Certificate) []*x509.Certificate {
+	if len(certs) == 0 {
+		return nil
+	}
+	leaf := certs[0]
+	for _, c := range certs {
+		if slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageTimeStamping) && !c.IsCA {
+			leaf = c
+			break
+		}
+	}
+	pool := append(slices.Clone(certs), extra...)
+	chain := []*x509.Certificate{leaf}
+	for cur := leaf; len(chain) <= len(pool); {
+		if bytes.Equal(cur.RawIssuer, cur.RawSubject) && cur.CheckSignatureFrom(cur) == nil {
+			break
+		}
+		var next *x509.Certificate
+		for _, c := range pool {
+			if bytes.Equal(c.RawSubject, cur.RawIssuer) && !slices.ContainsFunc(chain, c.Equal) && cur.CheckSignatureFrom(c) == nil {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	return chain
+}
+
+// tokenInfo is what applyLevel needs from a TimeStampToken.
+type tokenInfo struct {
+	hash    crypto.Hash
+	digest  []byte
+	genTime time.Time
+	certs   []*x509.Certificate
+}
+
+var (
+	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidTSTInfo    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
+	tsHashOIDs    = map[string]crypto.Hash{
+		"2.16.840.1.101.3.4.2.1": crypto.SHA256,
+		"2.16.840.1.101.3.4.2.2": crypto.SHA384,
+		"2.16.840.1.101.3.4.2.3": crypto.SHA512,
+	}
+)
+
+// parseToken reads the message imprint and the certificates of a DER RFC 3161 TimeStampToken
+// (a CMS SignedData over a TSTInfo). It does not verify the token: the Timestamper did.
+func parseToken(der []byte) (*tokenInfo, error) {
+	var ci struct {
+		ContentType asn1.ObjectIdentifier
+		Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	}
+	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("token is not a DER ContentInfo: %v", err)
+	}
+	if !ci.ContentType.Equal(oidSignedData) {
+		return nil, fmt.Errorf("token content type %v is not SignedData", ci.ContentType)
+	}
+	var sd struct {
+		Version          int
+		DigestAlgorithms asn1.RawValue
+		EncapContentInfo struct {
+			EContentType asn1.ObjectIdentifier
+			EContent     []byte `asn1:"explicit,tag:0"`
+		}
+		Certificates asn1.RawValue `asn1:"optional,tag:0"`
+		CRLs         asn1.RawValue `asn1:"optional,tag:1"`
+		SignerInfos  asn1.RawValue
+	}
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		return nil, fmt.Errorf("token SignedData: %w", err)
+	}
+	if !sd.EncapContentInfo.EContentType.Equal(oidTSTInfo) {
+		return nil, fmt.Errorf("token encapsulates %v, not a TSTInfo", sd.EncapContentInfo.EContentType)
+	}
+	var tst struct {
+		Version        int
+		Policy         asn1.ObjectIdentifier
+		MessageImprint struct {
+			HashAlgorithm struct {
+				Algorithm  asn1.ObjectIdentifier
+				Parameters asn1.RawValue `asn1:"optional"`
+			}
+			HashedMessage []byte
+		}
+		SerialNumber *big.Int
+		GenTime      time.Time `asn1:"generalized"`
+	}
+	if _, err := asn1.Unmarshal(sd.EncapContentInfo.EContent, &tst); err != nil {
+		return nil, fmt.Errorf("token TSTInfo: %w", err)
+	}
+	h, ok := tsHashOIDs[tst.MessageImprint.HashAlgorithm.Algorithm.String()]
+	if !ok {
+		return nil, fmt.Errorf("token imprint hash %v", tst.MessageImprint.HashAlgorithm.Algorithm)
+	}
+	info := &tokenInfo{hash: h, digest: tst.MessageImprint.HashedMessage, genTime: tst.GenTime}
+	if len(sd.Certificates.Bytes) > 0 {
+		certs, err := x509.ParseCertificates(sd.Certificates.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("token certificates: %w", err)
+		}
+		info.certs = certs
+	}
+	return info, nil
+}

@@ -1,0 +1,596 @@
+package xades
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/beevik/etree"
+)
+
+// NSXAdES141 is the namespace of the XAdES v1.4.1 properties (ArchiveTimeStamp,
+// TimeStampValidationData).
+const NSXAdES141 = "http://uri.etsi.org/01903/v1.4.1#"
+
+// Unsigned properties (EN 319 132-1 §5.3, §5.4, §5.5) raise a B-B signature to B-T, B-LT and
+// B-LTA. They live in xades:UnsignedProperties/UnsignedSignatureProperties, outside SignedInfo,
+// so adding them never changes what the signature value covers. Each Add* function parses the
+// bytes of a *Signed anew, appends one property at the end of UnsignedSignatureProperties (in
+// the order of the calls) and returns a new *Signed; its argument is not modified. Timestamps
+// carry ds:CanonicalizationMethod exclusive c14n, the canonicalization of their input.
+//
+// The calls of a B-LTA signature, in order:
+//
+//	SignatureTimestampInput → AddSignatureTimestamp            (B-T)
+//	AddValidationData                                          (B-LT)
+//	ArchiveTimestampInput → AddArchiveTimestamp
+//	AddTimestampValidationData (the archive TSA's data, when missing)   (B-LTA)
+
+// SignatureTimestampInput returns the bytes whose digest a xades:SignatureTimeStamp's token
+// must carry as its message imprint (EN 319 132-1 §5.3): the ds:SignatureValue element,
+// canonicalized with exclusive c14n in its context.
+func SignatureTimestampInput(s *Signed) ([]byte, error) {
+	t, err := openSigned(s)
+	if err != nil {
+		return nil, err
+	}
+	sv, err := t.dsChild("SignatureValue")
+	if err != nil {
+		return nil, err
+	}
+	return canonicalize(sv, ExcC14N)
+}
+
+// AddSignatureTimestamp appends xades:SignatureTimeStamp with token, a DER RFC 3161
+// TimeStampToken over the digest of SignatureTimestampInput(s).
+func AddSignatureTimestamp(s *Signed, token []byte) (*Signed, error) {
+	if err := checkDER("timestamp token", token); err != nil {
+		return nil, err
+	}
+	t, err := openSigned(s)
+	if err != nil {
+		return nil, err
+	}
+	usp, err := t.unsignedSignatureProperties()
+	if err != nil {
+		return nil, err
+	}
+	t.timestamp(usp, t.xades("SignatureTimeStamp"), "", token)
+	return t.result(s)
+}
+
+// AddValidationData appends xades:CertificateValues with the DER certificates certs and
+// xades:RevocationValues with the DER OCSP responses (OCSPValues) and CRLs (CRLValues), the
+// validation data of the signer's and the signature timestamp authority's chains (B-LT). Each
+// value is written once, in the order given; an empty kind of value is left out. It refuses a
+// signature that already carries CertificateValues or RevocationValues.
+func AddValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed, error) {
+	if err := checkValues(certs, ocsps, crls); err != nil {
+		return nil, err
+	}
+	t, err := openSigned(s)
+	if err != nil {
+		return nil, err
+	}
+	usp, err := t.unsignedSignatureProperties()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range usp.ChildElements() {
+		if is(c, NSXAdES, "CertificateValues") || is(c, NSXAdES, "RevocationValues") {
+			return nil, fmt.Errorf("%w: the signature already has %s", ErrMalformed, c.Tag)
+		}
+	}
+	t.validationData(usp, dedup(certs), dedup(ocsps), dedup(crls))
+	return t.result(s)
+}
+
+// ArchiveTimestampInput returns the bytes whose digest a xades141:ArchiveTimeStamp's token
+// must carry as its message imprint (EN 319 132-1 §5.5.2, not distributed case), for an
+// archive timestamp to be appended after the present unsigned signature properties. It is the
+// concatenation, in this order, of
+//
+//  1. the data of every ds:Reference of SignedInfo, in document order (the SignedProperties
+//     reference included), as the reference processing model yields it: the octets its
+//     digest covers (every reference this package writes ends in an octet stream: a
+//     canonicalization or base64 transform, or detached data);
+//  2. ds:SignedInfo, ds:SignatureValue and ds:KeyInfo, each canonicalized;
+//  3. every child of xades:UnsignedSignatureProperties, in document order, each canonicalized;
+//  4. every ds:Object of the signature except the one holding xades:QualifyingProperties,
+//     each canonicalized;
+//
+// where "canonicalized" is exclusive c14n without comments, the method AddArchiveTimestamp
+// declares. detached maps the URI of each detached reference ("" when the Reference has no
+// URI) to its data. Every reference's data is checked against its DigestValue, so wrong
+// detached data is refused rather than archived.
+func ArchiveTimestampInput(s *Signed, detached map[string][]byte) ([]byte, error) {
+	t, err := openSigned(s)
+	if err != nil {
+		return nil, err
+	}
+	si, err := t.dsChild("SignedInfo")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	ids := buildIDIndex(t.doc.Root())
+	for _, ref := range si.ChildElements() {
+		if !is(ref, NSXMLDSig, "Reference") {
+			continue
+		}
+		b, err := referenceOctets(ref, t.doc, ids, t.sig, detached)
+		if err != nil {
+			return nil, fmt.Errorf("archive timestamp input: reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
+		}
+		buf.Write(b)
+	}
+	for _, name := range []string{"SignedInfo", "SignatureValue", "KeyInfo"} {
+		el, err := t.dsChild(name)
+		if err != nil {
+			if name == "KeyInfo" {
+				continue
+			}
+			return nil, err
+		}
+		if err := c14nInto(&buf, el); err != nil {
+			return nil, err
+		}
+	}
+	usp, err := t.findUnsignedSignatureProperties()
+	if err != nil {
+		return nil, err
+	}
+	if usp != nil {
+		for _, p := range usp.ChildElements() {
+			if err := c14nInto(&buf, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, o := range t.sig.ChildElements() {
+		if !is(o, NSXMLDSig, "Object") || holdsQualifyingProperties(o) {
+			continue
+		}
+		if err := c14nInto(&buf, o); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// AddArchiveTimestamp appends xades141:ArchiveTimeStamp with token, a DER RFC 3161
+// TimeStampToken over the digest of ArchiveTimestampInput(s, ...).
+func AddArchiveTimestamp(s *Signed, token []byte) (*Signed, error) {
+	if err := checkDER("timestamp token", token); err != nil {
+		return nil, err
+	}
+	t, err := openSigned(s)
+	if err != nil {
+		return nil, err
+	}
+	usp, err := t.unsignedSignatureProperties()
+	if err != nil {
+		return nil, err
+	}
+	t.timestamp(usp, "xades141:ArchiveTimeStamp", NSXAdES141, token)
+	return t.result(s)
+}
+
+// AddTimestampValidationData appends, right after the last timestamp of the signature (which
+// must be the last unsigned signature property), xades141:TimeStampValidationData with the
+// validation data of that timestamp's authority: the certificates, OCSP responses and CRLs
+// given, less those the signature already carries (in ds:KeyInfo, CertificateValues,
+// RevocationValues or an earlier TimeStampValidationData). When nothing is left, s is
+// returned unchanged.
+func AddTimestampValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed, error) {
+	if err := checkValues(certs, ocsps, crls); err != nil {
+		return nil, err
+	}
+	t, err := openSigned(s)
+	if err != nil {
+		return nil, err
+	}
+	usp, err := t.findUnsignedSignatureProperties()
+	if err != nil {
+		return nil, err
+	}
+	var last *etree.Element
+	if usp != nil {
+		if kids := usp.ChildElements(); len(kids) > 0 {
+			last = kids[len(kids)-1]
+		}
+	}
+	if !is(last, NSXAdES, "SignatureTimeStamp") && !is(last, NSXAdES141, "ArchiveTimeStamp") {
+		return nil, fmt.Errorf("%w: timestamp validation data must follow a timestamp", ErrMalformed)
+	}
+	have := t.embeddedValues()
+	certs, ocsps, crls = have.missing(certs), have.missing(ocsps), have.missing(crls)
+	if len(certs)+len(ocsps)+len(crls) == 0 {
+		return &Signed{Signature: s.Signature, Document: s.Document, XPath: s.XPath, SignatureID: s.SignatureID}, nil
+	}
+	tvd := usp.CreateElement("xades141:TimeStampValidationData")
+	tvd.CreateAttr("xmlns:xades141", NSXAdES141)
+	t.validationData(tvd, certs, ocsps, crls)
+	return t.result(s)
+}
+
+// sigTree is a signature parsed anew for extension.
+type sigTree struct {
+	doc       *etree.Document
+	sig       *etree.Element
+	enveloped bool
+	qp        *etree.Element // xades:QualifyingProperties targeting sig
+}
+
+// openSigned parses the bytes of s (its Document when enveloped, else its Signature) and finds
+// the signature and its QualifyingProperties.
+func openSigned(s *Signed) (*sigTree, error) {
+	if s == nil {
+		return nil, fmt.Errorf("%w: no signature", ErrMalformed)
+	}
+	enveloped := s.Document != nil
+	if enveloped == (s.Signature != nil) {
+		return nil, fmt.Errorf("%w: want exactly one of Signature and Document", ErrMalformed)
+	}
+	data := s.Signature
+	if enveloped {
+		data = s.Document
+	}
+	doc, err := parseOwn(data)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := buildIDIndex(doc.Root()).lookup(s.SignatureID)
+	if err != nil {
+		return nil, err
+	}
+	if !is(sig, NSXMLDSig, "Signature") {
+		return nil, fmt.Errorf("%w: id %q is not a ds:Signature", ErrMalformed, s.SignatureID)
+	}
+	if !enveloped && sig != doc.Root() {
+		return nil, fmt.Errorf("%w: the signature is not the document element", ErrMalformed)
+	}
+	t := &sigTree{doc: doc, sig: sig, enveloped: enveloped}
+	for _, o := range sig.ChildElements() {
+		if !is(o, NSXMLDSig, "Object") {
+			continue
+		}
+		for _, qp := range o.ChildElements() {
+			if !is(qp, NSXAdES, "QualifyingProperties") {
+				continue
+			}
+			if t.qp != nil {
+				return nil, fmt.Errorf("%w: more than one QualifyingProperties", ErrMalformed)
+			}
+			t.qp = qp
+		}
+	}
+	if t.qp == nil {
+		return nil, fmt.Errorf("%w: not a XAdES signature (no QualifyingProperties)", ErrMalformed)
+	}
+	if t.qp.SelectAttrValue("Target", "") != "#"+s.SignatureID {
+		return nil, fmt.Errorf("%w: QualifyingProperties does not target the signature", ErrMalformed)
+	}
+	return t, nil
+}
+
+// result serializes the extended tree into a new Signed.
+func (t *sigTree) result(s *Signed) (*Signed, error) {
+	b, err := serialize(t.doc)
+	if err != nil {
+		return nil, fmt.Errorf("serialize signature: %w", err)
+	}
+	out := &Signed{XPath: s.XPath, SignatureID: s.SignatureID}
+	if t.enveloped {
+		out.Document = b
+	} else {
+		out.Signature = b
+	}
+	return out, nil
+}
+
+// dsChild returns the first ds:<local> child of the signature.
+func (t *sigTree) dsChild(local string) (*etree.Element, error) {
+	for _, c := range t.sig.ChildElements() {
+		if is(c, NSXMLDSig, local) {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no ds:%s", ErrMalformed, local)
+}
+
+// prefixed returns the qualified name of local with the prefix el is written with.
+func prefixed(el *etree.Element, local string) string {
+	if el.Space == "" {
+		return local
+	}
+	return el.Space + ":" + local
+}
+
+// xades returns the qualified name of a XAdES v1.3.2 element, with the prefix the
+// QualifyingProperties use (in scope everywhere below them).
+func (t *sigTree) xades(local string) string { return prefixed(t.qp, local) }
+
+// findUnsignedSignatureProperties returns the signature's UnsignedSignatureProperties, or nil.
+func (t *sigTree) findUnsignedSignatureProperties() (*etree.Element, error) {
+	var found *etree.Element
+	for _, up := range t.qp.ChildElements() {
+		if !is(up, NSXAdES, "UnsignedProperties") {
+			continue
+		}
+		for _, usp := range up.ChildElements() {
+			if is(usp, NSXAdES, "UnsignedSignatureProperties") {
+				if found != nil {
+					return nil, fmt.Errorf("%w: more than one UnsignedSignatureProperties", ErrMalformed)
+				}
+				found = usp
+			}
+		}
+	}
+	return found, nil
+}
+
+// unsignedSignatureProperties returns UnsignedSignatureProperties, creating it (and
+// UnsignedProperties after SignedProperties) when the signature has none.
+func (t *sigTree) unsignedSignatureProperties() (*etree.Element, error) {
+	usp, err := t.findUnsignedSignatureProperties()
+	if err != nil || usp != nil {
+		return usp, err
+	}
+	var up *etree.Element
+	for _, c := range t.qp.ChildElements() {
+		if is(c, NSXAdES, "UnsignedProperties") {
+			up = c
+		}
+	}
+	if up == nil {
+		up = t.qp.CreateElement(t.xades("UnsignedProperties"))
+	}
+	usp = etree.NewElement(t.xades("UnsignedSignatureProperties"))
+	up.InsertChildAt(0, usp) // before any UnsignedDataObjectProperties
+	return usp, nil
+}
+
+// timestamp appends a XAdESTimeStampType element name (declaring ns when it is not the XAdES
+// v1.3.2 namespace) with exclusive c14n and the encapsulated token.
+func (t *sigTree) timestamp(parent *etree.Element, name, ns string, token []byte) {
+	el := parent.CreateElement(name)
+	if ns != "" {
+		el.CreateAttr("xmlns:"+el.Space, ns)
+	}
+	el.CreateElement(prefixed(t.sig, "CanonicalizationMethod")).CreateAttr("Algorithm", ExcC14N)
+	el.CreateElement(t.xades("EncapsulatedTimeStamp")).SetText(base64.StdEncoding.EncodeToString(token))
+}
+
+// validationData appends CertificateValues and RevocationValues (CRLValues before OCSPValues,
+// as the schema orders them) to parent, leaving out what is empty.
+func (t *sigTree) validationData(parent *etree.Element, certs, ocsps, crls [][]byte) {
+	if len(certs) > 0 {
+		cv := parent.CreateElement(t.xades("CertificateValues"))
+		for _, c := range certs {
+			cv.CreateElement(t.xades("EncapsulatedX509Certificate")).SetText(base64.StdEncoding.EncodeToString(c))
+		}
+	}
+	if len(ocsps)+len(crls) == 0 {
+		return
+	}
+	rv := parent.CreateElement(t.xades("RevocationValues"))
+	if len(crls) > 0 {
+		v := rv.CreateElement(t.xades("CRLValues"))
+		for _, c := range crls {
+			v.CreateElement(t.xades("EncapsulatedCRLValue")).SetText(base64.StdEncoding.EncodeToString(c))
+		}
+	}
+	if len(ocsps) > 0 {
+		v := rv.CreateElement(t.xades("OCSPValues"))
+		for _, o := range ocsps {
+			v.CreateElement(t.xades("EncapsulatedOCSPValue")).SetText(base64.StdEncoding.EncodeToString(o))
+		}
+	}
+}
+
+// valueSet is the set of DER values (certificates, OCSP responses, CRLs) a signature carries.
+type valueSet map[string]bool
+
+func (v valueSet) missing(in [][]byte) [][]byte {
+	var out [][]byte
+	for _, b := range dedup(in) {
+		if !v[string(b)] {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// embeddedValues collects the certificates of ds:KeyInfo and every base64 value below
+// UnsignedSignatureProperties' CertificateValues, RevocationValues and TimeStampValidationData.
+func (t *sigTree) embeddedValues() valueSet {
+	have := valueSet{}
+	add := func(el *etree.Element) {
+		if b, err := decodeB64(el); err == nil {
+			have[string(b)] = true
+		}
+	}
+	if ki, err := t.dsChild("KeyInfo"); err == nil {
+		for _, xd := range ki.ChildElements() {
+			for _, c := range xd.ChildElements() {
+				if is(c, NSXMLDSig, "X509Certificate") {
+					add(c)
+				}
+			}
+		}
+	}
+	var walk func(el *etree.Element)
+	walk = func(el *etree.Element) {
+		for _, c := range el.ChildElements() {
+			switch {
+			case is(c, NSXAdES, "EncapsulatedX509Certificate"), is(c, NSXAdES, "EncapsulatedOCSPValue"), is(c, NSXAdES, "EncapsulatedCRLValue"):
+				add(c)
+			case is(c, NSXAdES, "EncapsulatedTimeStamp"):
+			default:
+				walk(c)
+			}
+		}
+	}
+	if usp, err := t.findUnsignedSignatureProperties(); err == nil && usp != nil {
+		walk(usp)
+	}
+	return have
+}
+
+// holdsQualifyingProperties reports whether the ds:Object o contains xades:QualifyingProperties.
+func holdsQualifyingProperties(o *etree.Element) bool {
+	for _, c := range o.ChildElements() {
+		if is(c, NSXAdES, "QualifyingProperties") {
+			return true
+		}
+	}
+	return false
+}
+
+func c14nInto(buf *bytes.Buffer, el *etree.Element) error {
+	b, err := canonicalize(el, ExcC14N)
+	if err != nil {
+		return err
+	}
+	buf.Write(b)
+	return nil
+}
+
+// referenceOctets returns the octets a Reference's digest covers, the result of the XMLDSig
+// reference processing model for the references this package writes, and checks them
+// against the DigestValue.
+func referenceOctets(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+	kids := ref.ChildElements()
+	var transforms []string
+	if len(kids) > 0 && is(kids[0], NSXMLDSig, "Transforms") {
+		for _, tr := range kids[0].ChildElements() {
+			if !is(tr, NSXMLDSig, "Transform") || len(tr.ChildElements()) != 0 {
+				return nil, fmt.Errorf("%w: transform with parameters", ErrNotSupported)
+			}
+			transforms = append(transforms, tr.SelectAttrValue("Algorithm", ""))
+		}
+		kids = kids[1:]
+	}
+	if len(kids) != 2 || !is(kids[0], NSXMLDSig, "DigestMethod") || !is(kids[1], NSXMLDSig, "DigestValue") {
+		return nil, fmt.Errorf("%w: malformed Reference", ErrMalformed)
+	}
+	h, err := digestHash(kids[0].SelectAttrValue("Algorithm", ""))
+	if err != nil {
+		return nil, err
+	}
+	dv, err := decodeB64(kids[1])
+	if err != nil {
+		return nil, fmt.Errorf("%w: DigestValue: %w", ErrMalformed, err)
+	}
+	out, err := dereference(ref, transforms, doc, ids, sig, detached)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(digest(h, out), dv) {
+		return nil, fmt.Errorf("%w: the data does not match the reference's digest", ErrMalformed)
+	}
+	return out, nil
+}
+
+func dereference(ref *etree.Element, transforms []string, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+	uriAttr := ref.SelectAttr("URI")
+	if uriAttr == nil || (uriAttr.Value != "" && uriAttr.Value[0] != '#') {
+		uri := ""
+		if uriAttr != nil {
+			uri = uriAttr.Value
+		}
+		data, ok := detached[uri]
+		if !ok || data == nil {
+			return nil, fmt.Errorf("%w: no data for the detached reference", ErrMalformed)
+		}
+		if len(transforms) != 0 {
+			return nil, fmt.Errorf("%w: detached reference with transforms", ErrNotSupported)
+		}
+		return data, nil
+	}
+	var target *etree.Element
+	if uriAttr.Value == "" {
+		target = doc.Root()
+	} else {
+		var err error
+		if target, err = ids.lookup(uriAttr.Value[1:]); err != nil {
+			return nil, err
+		}
+	}
+	if len(transforms) == 1 && transforms[0] == TransformBase64 {
+		if len(target.ChildElements()) != 0 {
+			return nil, fmt.Errorf("%w: base64 transform over element content", ErrNotSupported)
+		}
+		b, err := base64.StdEncoding.DecodeString(stripSpace(target.Text()))
+		if err != nil {
+			return nil, fmt.Errorf("%w: base64 object: %w", ErrMalformed, err)
+		}
+		return b, nil
+	}
+	var skip *etree.Element
+	if len(transforms) == 2 && transforms[0] == TransformEnveloped {
+		if !isAncestor(target, sig) {
+			return nil, fmt.Errorf("%w: enveloped-signature transform outside the signed data", ErrMalformed)
+		}
+		skip, transforms = sig, transforms[1:]
+	}
+	if len(transforms) != 1 || checkC14N(transforms[0]) != nil {
+		return nil, fmt.Errorf("%w: transforms %q", ErrNotSupported, transforms)
+	}
+	if uriAttr.Value == "" {
+		return canonicalizeDocument(doc, transforms[0], skip)
+	}
+	return canonicalizeWithout(target, transforms[0], skip)
+}
+
+// checkValues refuses empty or malformed DER values and certificates that do not parse.
+func checkValues(certs, ocsps, crls [][]byte) error {
+	for _, c := range certs {
+		if _, err := x509.ParseCertificate(c); err != nil {
+			return fmt.Errorf("%w: certificate value: %w", ErrMalformed, err)
+		}
+	}
+	for _, o := range ocsps {
+		if err := checkDER("OCSP response", o); err != nil {
+			return err
+		}
+	}
+	for _, c := range crls {
+		if err := checkDER("CRL", c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDER accepts exactly one DER SEQUENCE.
+func checkDER(what string, b []byte) error {
+	var v asn1.RawValue
+	rest, err := asn1.Unmarshal(b, &v)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
+	case len(rest) != 0:
+		return fmt.Errorf("%w: %s: %d bytes after the DER value", ErrMalformed, what, len(rest))
+	case v.Class != asn1.ClassUniversal || v.Tag != asn1.TagSequence:
+		return fmt.Errorf("%w: %s: not a DER SEQUENCE", ErrMalformed, what)
+	}
+	return nil
+}
+
+// dedup returns in without repeated values, first occurrences in order.
+func dedup(in [][]byte) [][]byte {
+	seen := map[string]bool{}
+	var out [][]byte
+	for _, b := range in {
+		if len(b) == 0 || seen[string(b)] {
+			continue
+		}
+		seen[string(b)] = true
+		out = append(out, b)
+	}
+	return out
+}
