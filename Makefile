@@ -3,14 +3,14 @@
 #   make test   install what is missing and run the whole suite
 GO       ?= go
 DEV_DIR  ?= var/dev
-TAGS     ?= softhsm,e2e
+TAGS     ?= softhsm,e2e,postgres
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 FUZZTIME ?= 2m
 
 export CGO_ENABLED := 1
 
-.PHONY: run test build deps-run deps-test lint vet fmt-check unit generate fuzz golden-update clean
+.PHONY: run test build deps-run deps-test lint vet fmt-check unit generate fuzz golden-update clean bench pg-start pg-stop
 
 run: deps-run build
 	./bin/dssd serve --dev --dev-dir $(DEV_DIR)
@@ -25,8 +25,17 @@ deps-run:
 deps-test:
 	@bash .ci/deps.sh test
 
+# The postgres tag needs a server: .ci/postgres.sh starts a private one (var/pg, port 55432)
+# and prints its DSN; tests under the tag fail when DSSD_TEST_PG_DSN is missing.
 test: deps-test lint
+	DSSD_TEST_PG_DSN="$$(bash .ci/postgres.sh start)" && export DSSD_TEST_PG_DSN && \
 	$(GO) test -tags '$(TAGS)' -count=1 -timeout 20m ./...
+
+pg-start:
+	@bash .ci/postgres.sh start
+
+pg-stop:
+	@bash .ci/postgres.sh stop
 
 # Unit tests only: no SoftHSM token, no server, no external verifiers.
 unit:
@@ -48,8 +57,18 @@ generate:
 golden-update:
 	$(GO) test ./dss/xades/... -run Golden -update
 
+# Throughput (issue 6, docs/performance.md): raw PKCS#11, end to end over HTTPS, the peers and
+# a CPU profile, in one run; writes var/bench/bench.json, bench.svg and cpu.pprof.
+BENCH_FLAGS ?=
+bench: deps-test
+	$(GO) run ./cmd/dssbench -out var/bench -profile var/bench/cpu.pprof $(BENCH_FLAGS)
+
+# Each target runs FUZZTIME (default 2m); crashers land in the package's testdata/fuzz/ and
+# plain `go test` replays them.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./dss/xmlsafe
+	$(GO) test -run='^$$' -fuzz=FuzzSOAPEnvelope -fuzztime=$(FUZZTIME) ./binding/soap
+	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=$(FUZZTIME) ./dss/verify
 
 clean:
 	rm -rf bin

@@ -33,6 +33,8 @@ if [ "$mode" = test ]; then
   [ -e /usr/share/java/xmlsec.jar ] || missing+=(libxml-security-java)
   [ -e /usr/share/java/bcprov.jar ] || missing+=(libbcprov-java)
   /usr/bin/python3 -c 'import zeep, lxml, xmlschema' >/dev/null 2>&1 || missing+=(python3-zeep python3-lxml python3-xmlschema)
+  # The private PostgreSQL server of the postgres-tagged tests (.ci/postgres.sh).
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -3,6 +3,7 @@
 //	dssd serve --config dssd.yaml      run the service
 //	dssd serve --dev                   run with a private development environment under var/dev
 //	dssd check-config --config FILE    validate a configuration and exit
+//	dssd audit verify --config FILE    verify the audit chain; non-zero exit when it is broken
 //	dssd version                       print the version
 package main
 
@@ -34,6 +35,7 @@ const usage = `usage:
   dssd serve --config dssd.yaml [--addr HOST:PORT]
   dssd serve --dev [--dev-dir var/dev] [--addr 127.0.0.1:8443]
   dssd check-config --config dssd.yaml
+  dssd audit verify --config dssd.yaml | --dev [--dev-dir var/dev]
   dssd version
 
 Environment: DSSD_ADDR overrides the listen address.
@@ -76,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, "configuration is valid")
 		return nil
+	case "audit":
+		return runAudit(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "dssd", versionString())
 		return nil

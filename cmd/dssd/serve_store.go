@@ -1,21 +1,86 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"os"
+	"time"
 
 	"dssd/dss"
+	"dssd/dss/store"
+	"dssd/dss/store/postgres"
+	"dssd/dss/store/sqlite"
 )
 
 // stores are the shared-state backends of a node (interface.md §6).
 type stores struct {
-	Audit   dss.AuditSink // nil until the store is built (issue 4)
+	Audit   dss.AuditSink
 	Replay  dss.ReplayStore
 	Lockout dss.LockoutStore
 	Close   func() error
 }
 
-// openStore opens the configured store (SQLite by default, PostgreSQL for several nodes).
+// openStore opens the configured store (SQLite by default, PostgreSQL for several nodes) and
+// records the configuration the node starts with as a config audit event.
 func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (*stores, error) {
-	return &stores{Close: func() error { return nil }}, nil
+	st, err := openStoreBackend(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	ev := dss.AuditEvent{
+		Time:    time.Now(),
+		Action:  dss.AuditConfig,
+		Digests: []string{"sha256:" + hex.EncodeToString(cfg.source.sha256[:])},
+		Major:   dss.MajorSuccess,
+		Detail: fmt.Sprintf("dssd %s started with %s (store %s, audit mac %s, %d users, %d credentials)",
+			versionString(), cfg.source.path, cfg.Store.Type, onOff(cfg.Store.AuditKeyFile != ""), len(cfg.Users), len(cfg.Credentials)),
+	}
+	if err := st.Append(ctx, ev); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	logger.Info("store open", "type", cfg.Store.Type, "audit_mac", cfg.Store.AuditKeyFile != "")
+	return &stores{Audit: st, Replay: st, Lockout: st, Close: st.Close}, nil
+}
+
+// openStoreBackend is the one place that names the store backends. mustExist: the SQLite
+// file is not created (for `dssd audit verify`).
+func openStoreBackend(ctx context.Context, cfg *Config, mustExist bool) (store.Store, error) {
+	var key []byte
+	if cfg.Store.AuditKeyFile != "" {
+		b, err := os.ReadFile(cfg.Store.AuditKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.audit_key_file: %w", err)
+		}
+		key = bytes.TrimSpace(b)
+	}
+	switch cfg.Store.Type {
+	case "", "sqlite":
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.Path, AuditKey: key, MustExist: mustExist})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case "postgres":
+		dsn, err := readSecret(cfg.Store.DSNFile, cfg.Store.DSNEnv)
+		if err != nil {
+			return nil, fmt.Errorf("store dsn: %w", err)
+		}
+		s, err := postgres.Open(ctx, postgres.Config{DSN: dsn, AuditKey: key})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("store.type %q is not supported", cfg.Store.Type)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }

@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"dssd/dss"
+)
+
+func openTest(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dssd.db")
+	s, err := Open(context.Background(), Config{Path: path, AuditKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func ev(id string) dss.AuditEvent {
+	return dss.AuditEvent{RequestID: id, User: "alice", Action: dss.AuditSign, Credential: "c", Major: dss.MajorSuccess}
+}
+
+// TestGroupCommit: concurrent appends share transactions, every record is in one chain that
+// verifies, and each caller's records are in the order it appended them.
+func TestGroupCommit(t *testing.T) {
+	s, _ := openTest(t)
+	const workers, each = 16, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := s.Append(context.Background(), ev(fmt.Sprintf("w%02d-%03d", w, i))); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(context.Background())
+	if err != nil || !rep.OK() || rep.Records != workers*each {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	recs, err := s.Records(context.Background(), 0, workers*each+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]string{}
+	for _, r := range recs {
+		w := r.RequestID[:3]
+		if prev, ok := last[w]; ok && prev >= r.RequestID {
+			t.Fatalf("%s recorded after %s", r.RequestID, prev)
+		}
+		last[w] = r.RequestID
+	}
+	commits := s.gc.commits.Load()
+	if commits >= workers*each {
+		t.Errorf("%d appends took %d transactions: no group commit", workers*each, commits)
+	}
+	t.Logf("%d appends from %d goroutines in %d transactions", workers*each, workers, commits)
+}
+
+// TestGroupCommitWithdraw: an Append whose context ends while it waits behind a transaction
+// that cannot commit yet (another handle holds the write lock) returns the context's error and
+// leaves no record; the one already in that transaction is committed once the lock is free.
+func TestGroupCommitWithdraw(t *testing.T) {
+	s, path := openTest(t)
+	raw, err := sql.Open("sqlite", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ctx := context.Background()
+	conn, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- s.Append(ctx, ev("first")) }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if s.gc.taken.Load() == 1 {
+			break // the committer took "first" and waits for the lock
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the committer never took the first append")
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := s.Append(short, ev("second")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued append with an expired context: %v", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Records(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].RequestID != "first" {
+		t.Fatalf("records %+v, want only first", recs)
+	}
+}
+
+// TestCloseWhileQueued: Close answers every queued Append and leaves no goroutine waiting.
+func TestCloseWhileQueued(t *testing.T) {
+	s, _ := openTest(t)
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Append(context.Background(), ev(fmt.Sprint(i))) // committed or ErrClosed
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("appends still waiting after Close")
+	}
+}

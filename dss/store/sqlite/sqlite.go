@@ -1,0 +1,471 @@
+// Package sqlite is the embedded store of dssd: one SQLite file (modernc.org/sqlite, pure
+// Go) in WAL mode with synchronous=FULL, for one node. Several handles on the same file
+// (several processes, or several Opens in one process) stay consistent: every write is an
+// IMMEDIATE transaction, which SQLite serialises across processes, and waiting writers are
+// bounded by a busy timeout. Reads run in deferred transactions on a separate pool, so
+// verification sees one snapshot without blocking writers.
+//
+// Audit appends are group-committed: Append queues its event and waits; one committer
+// goroutine per Store takes everything queued, in arrival order, into one transaction (one
+// head read, one insert per record, one head update, one commit and so one fsync) and answers
+// each Append only after that commit. Appends that arrive while a commit is running form the
+// next batch, so under load the fixed cost of a transaction is shared, and with one client
+// nothing changes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"dssd/dss"
+	"dssd/dss/store"
+)
+
+// Config opens a store.
+type Config struct {
+	// Path of the database file; it is created when missing (its directory must exist).
+	Path string
+	// AuditKey, when not nil, authenticates every audit record (store.RecordMAC) and is
+	// required to verify the log. At least store.MinAuditKeyBytes.
+	AuditKey []byte
+	// BusyTimeout bounds how long a write waits for another handle's write lock
+	// (default 10 s).
+	BusyTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MustExist makes Open fail when the file does not exist, instead of creating it.
+	MustExist bool
+}
+
+// Store is the SQLite store. It is safe for concurrent use.
+type Store struct {
+	w, r      *sql.DB // w: one connection, IMMEDIATE transactions; r: readers
+	key       []byte
+	now       func() time.Time
+	closed    atomic.Bool
+	purgeMu   sync.Mutex
+	lastPurge time.Time
+	gc        groupCommit
+}
+
+// groupCommit is the queue of Appends waiting for the committer goroutine.
+type groupCommit struct {
+	mu      sync.Mutex
+	pending []*appendReq
+	closed  bool          // no more Appends are queued
+	wake    chan struct{} // capacity 1: something was queued
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed by the committer when it returns
+	commits atomic.Int64  // audit transactions committed (for tests)
+	taken   atomic.Int64  // appends taken into a transaction (for tests)
+}
+
+type appendReq struct {
+	ev   dss.AuditEvent
+	done chan error // capacity 1: the outcome of the commit that included ev
+}
+
+// maxBatch bounds the records of one transaction.
+const maxBatch = 256
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (and creates or migrates) the store at cfg.Path.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("sqlite store: no path")
+	}
+	if strings.ContainsAny(cfg.Path, "?#") {
+		return nil, fmt.Errorf("sqlite store: path %q must not contain '?' or '#'", cfg.Path)
+	}
+	if err := store.CheckAuditKey(cfg.AuditKey); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	busy := cfg.BusyTimeout
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
+	if cfg.MustExist {
+		if _, err := os.Stat(cfg.Path); err != nil {
+			return nil, fmt.Errorf("sqlite store: %w", err)
+		}
+	}
+	dsn := func(txlock string, extra ...string) string {
+		q := []string{
+			fmt.Sprintf("_busy_timeout=%d", busy.Milliseconds()),
+			"_journal_mode=WAL",
+			"_synchronous=FULL",
+			"_txlock=" + txlock,
+		}
+		return "file:" + cfg.Path + "?" + strings.Join(append(q, extra...), "&")
+	}
+	w, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	w.SetMaxOpenConns(1) // this handle's writes queue here instead of spinning on the busy lock
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn("deferred", "_query_only=1"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{w: w, r: r, key: cfg.AuditKey, now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.gc = groupCommit{wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go s.commitLoop()
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite store %s: %w", cfg.Path, err)
+	}
+	return s, nil
+}
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS audit_log (
+		seq INTEGER PRIMARY KEY,
+		prev_hash BLOB NOT NULL,
+		hash BLOB NOT NULL,
+		mac BLOB,
+		time_ns INTEGER NOT NULL,
+		request_id TEXT NOT NULL,
+		problem_ref TEXT NOT NULL,
+		user_name TEXT NOT NULL,
+		via TEXT NOT NULL,
+		action TEXT NOT NULL,
+		credential TEXT NOT NULL,
+		digests TEXT NOT NULL,
+		major TEXT NOT NULL,
+		minor TEXT NOT NULL,
+		detail TEXT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS audit_head (
+		id INTEGER PRIMARY KEY CHECK (id = 1),
+		seq INTEGER NOT NULL,
+		hash BLOB NOT NULL)`,
+	`INSERT OR IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32))`,
+	`CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`,
+	`CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`,
+	`CREATE TABLE IF NOT EXISTS sad_replay (
+		id BLOB PRIMARY KEY,
+		not_after INTEGER NOT NULL) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS sad_replay_not_after ON sad_replay (not_after)`,
+	`CREATE TABLE IF NOT EXISTS lockout (
+		credential TEXT PRIMARY KEY,
+		failures INTEGER NOT NULL,
+		updated_ns INTEGER NOT NULL) WITHOUT ROWID`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range schema {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("schema: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// writeTx runs fn in an IMMEDIATE transaction and commits it.
+func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Append records ev as the next record of the chain; it returns after the transaction that
+// holds the record has committed (WAL, synchronous=FULL: on disk). Concurrent Appends on one
+// Store share transactions (group commit, see the package comment). A ctx that ends while the
+// event is still queued withdraws it; once its transaction has begun, Append waits for the
+// commit and reports its outcome.
+func (s *Store) Append(ctx context.Context, ev dss.AuditEvent) error {
+	if err := s.appendWait(ctx, ev); err != nil {
+		return fmt.Errorf("audit append: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) appendWait(ctx context.Context, ev dss.AuditEvent) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &appendReq{ev: ev, done: make(chan error, 1)}
+	g := &s.gc
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return store.ErrClosed
+	}
+	g.pending = append(g.pending, req)
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default: // the committer has a wake-up pending already
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	for i, r := range g.pending {
+		if r == req {
+			g.pending = append(g.pending[:i], g.pending[i+1:]...)
+			g.mu.Unlock()
+			return ctx.Err()
+		}
+	}
+	g.mu.Unlock()
+	return <-req.done // already in a transaction: its commit decides
+}
+
+// commitLoop is the committer goroutine: it commits what is queued, batch after batch, until
+// Close.
+func (s *Store) commitLoop() {
+	g := &s.gc
+	defer close(g.stopped)
+	for {
+		select {
+		case <-g.wake:
+		case <-g.stop:
+			return
+		}
+		for {
+			g.mu.Lock()
+			n := min(len(g.pending), maxBatch)
+			batch := make([]*appendReq, n)
+			copy(batch, g.pending)
+			g.pending = append(g.pending[:0], g.pending[n:]...)
+			g.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			g.taken.Add(int64(n))
+			err := s.commitBatch(batch)
+			if err == nil {
+				g.commits.Add(1)
+			}
+			for _, r := range batch {
+				r.done <- err
+			}
+		}
+	}
+}
+
+// commitBatch appends the events of batch, in order, in one transaction. It does not follow
+// any caller's context (a batch serves several callers); the busy timeout bounds its wait for
+// the write lock.
+func (s *Store) commitBatch(batch []*appendReq) error {
+	ctx := context.Background()
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		var head store.Head
+		if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+			return fmt.Errorf("read chain head: %w", err)
+		}
+		const insert = `INSERT INTO audit_log (` + store.RecordColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		exec := tx.ExecContext
+		if len(batch) > 1 {
+			ins, err := tx.PrepareContext(ctx, insert)
+			if err != nil {
+				return fmt.Errorf("insert record: %w", err)
+			}
+			defer ins.Close()
+			exec = func(ctx context.Context, _ string, args ...any) (sql.Result, error) { return ins.ExecContext(ctx, args...) }
+		}
+		for _, r := range batch {
+			rec := store.NewRecord(head, r.ev, s.now(), s.key)
+			if _, err := exec(ctx, insert, rec.Values()...); err != nil {
+				return fmt.Errorf("insert record: %w", err)
+			}
+			head = store.Head{Seq: rec.Seq, Hash: rec.Hash}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, head.Seq, head.Hash); err != nil {
+			return fmt.Errorf("update chain head: %w", err)
+		}
+		return nil
+	})
+}
+
+// Consume records the use of a SAD id; true only for the first use on any handle.
+func (s *Store) Consume(ctx context.Context, id string, notAfter time.Time) (bool, error) {
+	now := s.now()
+	var n int64
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if s.purgeDue(now) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sad_replay WHERE not_after < ?`, now.Add(-store.ReplayGrace).UnixNano()); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO sad_replay (id, not_after) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
+			store.ReplayKey(id), notAfter.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sad replay: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (s *Store) purgeDue(now time.Time) bool {
+	s.purgeMu.Lock()
+	defer s.purgeMu.Unlock()
+	if now.Sub(s.lastPurge) < store.PurgeInterval {
+		return false
+	}
+	s.lastPurge = now
+	return true
+}
+
+// RecordFailure adds one failed activation for the credential and returns the count.
+func (s *Store) RecordFailure(ctx context.Context, credentialID string) (int, error) {
+	var n int
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO lockout (credential, failures, updated_ns) VALUES (?, 1, ?)
+			ON CONFLICT (credential) DO UPDATE SET failures = failures + 1, updated_ns = excluded.updated_ns
+			RETURNING failures`, credentialID, s.now().UnixNano()).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("lockout: %w", err)
+	}
+	return n, nil
+}
+
+// Failures returns the consecutive failures of the credential.
+func (s *Store) Failures(ctx context.Context, credentialID string) (int, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT failures FROM lockout WHERE credential = ?`, credentialID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("lockout: %w", err)
+	}
+	return n, nil
+}
+
+// Reset clears the credential's failures.
+func (s *Store) Reset(ctx context.Context, credentialID string) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM lockout WHERE credential = ?`, credentialID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("lockout: %w", err)
+	}
+	return nil
+}
+
+// Verify walks the audit chain in one read snapshot.
+func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) {
+	if s.closed.Load() {
+		return store.VerifyReport{}, store.ErrClosed
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
+	}
+	defer tx.Rollback()
+	var head store.Head
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+		return store.VerifyReport{}, fmt.Errorf("audit verify: read chain head: %w", err)
+	}
+	v := store.NewVerifier(s.key, head)
+	rows, err := tx.QueryContext(ctx, `SELECT `+store.RecordColumns+` FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		rec, err := store.ScanRecord(rows.Scan)
+		if err != nil {
+			return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
+		}
+		if !v.Add(&rec) {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
+	}
+	return v.Finish(), nil
+}
+
+// Records returns up to limit records after the given Seq.
+func (s *Store) Records(ctx context.Context, after int64, limit int) ([]store.Record, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+store.RecordColumns+` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit records: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		rec, err := store.ScanRecord(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("audit records: %w", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit records: %w", err)
+	}
+	return out, nil
+}
+
+// Close stops the committer and closes both pools. Appends still queued fail with
+// store.ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	g := &s.gc
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	close(g.stop)
+	<-g.stopped
+	g.mu.Lock()
+	for _, r := range g.pending {
+		r.done <- store.ErrClosed
+	}
+	g.pending = nil
+	g.mu.Unlock()
+	return errors.Join(s.w.Close(), s.r.Close())
+}
