@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"dssd/dss/sad"
 	"dssd/hsm"
 )
 
@@ -30,26 +31,38 @@ type Config struct {
 	Replay     ReplayStore      // SAD single use; required for SCAL2 credentials
 	Lockout    LockoutStore     // PIN/OTP failure counts; required for SCAL2 credentials
 
+	// Signature activation of SCAL2 credentials (interface.md §5). Without SAD, Replay and
+	// Lockout, SCAL2 credentials cannot be activated or used (every attempt is refused).
+	SAD                   *sad.Authority      // issues and checks signature activation data
+	Factors               map[string]*Factors // credential id → PIN and TOTP of each SCAL2 credential
+	MaxActivationFailures int                 // consecutive wrong PIN/OTP before a credential locks; default 5
+
 	MaxDocuments int // documents and hashes per request; default 16
 }
 
 // Service is the binding-neutral signing service.
 type Service struct {
-	keys    hsm.KeyManager
-	dir     Directory
-	audit   AuditSink
-	tsa     Timestamper
-	rev     RevocationSource
-	replay  ReplayStore
-	lockout LockoutStore
-	meter   Meter
-	log     *slog.Logger
-	clock   func() time.Time
-	rand    io.Reader
-	maxDoc  int
+	keys     hsm.KeyManager
+	dir      Directory
+	audit    AuditSink
+	tsa      Timestamper
+	rev      RevocationSource
+	replay   ReplayStore
+	lockout  LockoutStore
+	meter    Meter
+	log      *slog.Logger
+	clock    func() time.Time
+	rand     io.Reader
+	maxDoc   int
+	sad      *sad.Authority
+	factors  map[string]*Factors
+	maxFail  int
+	pinSlots chan struct{} // bounds concurrent PIN checks
 
 	mu      sync.Mutex
 	signers map[string]crypto.Signer // credential id → signer (key handles cached by the backend)
+
+	verify verifyState // the verifier (verifysvc.go)
 }
 
 // New returns a Service.
@@ -62,7 +75,11 @@ func New(cfg Config) (*Service, error) {
 		audit: cfg.Audit, tsa: cfg.Timestamps, rev: cfg.Revocation,
 		replay: cfg.Replay, lockout: cfg.Lockout,
 		clock: cfg.Clock, rand: cfg.Rand, maxDoc: cfg.MaxDocuments,
-		signers: map[string]crypto.Signer{},
+		sad: cfg.SAD, factors: cfg.Factors, maxFail: cfg.MaxActivationFailures,
+		signers: map[string]crypto.Signer{}, pinSlots: make(chan struct{}, maxPINChecks),
+	}
+	if s.maxFail <= 0 {
+		s.maxFail = DefaultMaxActivationFailures
 	}
 	if s.audit == nil {
 		s.audit = discardAudit{}
@@ -97,12 +114,17 @@ func (s *Service) Credentials(c Caller) []*Credential {
 }
 
 // Credential returns the caller's credential with the given id; unknown and foreign
-// credentials are the same KindKeyLookup error.
+// credentials are the same KindKeyLookup error, and that refusal is audited.
 func (s *Service) Credential(c Caller, id string) (*Credential, error) {
 	if id == "" {
 		return nil, Errorf(KindKeyLookup, "credential id is required")
 	}
-	return s.credential(c, id)
+	cred, err := s.credential(c, id)
+	if err != nil {
+		ev := s.event(context.Background(), c, AuditKeyLookup, "", id)
+		return nil, s.record(context.Background(), &ev, err)
+	}
+	return cred, nil
 }
 
 // credential resolves the credential a request selects. Unknown and foreign credentials get

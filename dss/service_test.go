@@ -195,7 +195,7 @@ func TestSignRefused(t *testing.T) {
 	}{
 		{"unsupported option", alice, SignRequest{Documents: []Document{doc("d")}, Options: SignOptions{CredentialID: "alice-rsa", Unsupported: []string{"Nonce"}}}, KindNotSupported},
 		{"no documents", alice, SignRequest{Options: SignOptions{CredentialID: "alice-rsa"}}, KindMalformed},
-		{"hash input not yet", alice, SignRequest{Hashes: []DocumentHash{{ID: "h"}}, Options: SignOptions{CredentialID: "alice-rsa"}}, KindNotSupported},
+		{"hash input without DigestInfos", alice, SignRequest{Hashes: []DocumentHash{{ID: "h"}}, Options: SignOptions{CredentialID: "alice-rsa"}}, KindMalformed},
 		{"too many documents", alice, SignRequest{Documents: []Document{doc("a"), doc("b"), doc("c"), doc("d")}, Options: SignOptions{CredentialID: "alice-rsa"}}, KindLimit},
 		{"unknown credential", alice, SignRequest{Documents: []Document{doc("d")}, Options: SignOptions{CredentialID: "nope"}}, KindKeyLookup},
 		{"foreign credential", alice, SignRequest{Documents: []Document{doc("d")}, Options: SignOptions{CredentialID: "bob-rsa"}}, KindKeyLookup},

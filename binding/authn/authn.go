@@ -4,8 +4,10 @@
 package authn
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -87,4 +89,26 @@ func (a *Authenticator) match(sum [32]byte, digests func(*User) [][32]byte) (str
 // Challenge sets the WWW-Authenticate header of a 401 answer.
 func Challenge(h http.Header) {
 	h.Set("WWW-Authenticate", `Bearer realm="dssd"`)
+}
+
+// FailureAuditor records failed authentications; dss.Service implements it.
+type FailureAuditor interface {
+	AuditAuthFailure(ctx context.Context, remoteAddr, reason, requestID string)
+}
+
+// ReportFailure reports the refused authentication err of r to svc when svc can record it
+// (a FailureAuditor): every binding calls it once for each request it answers with 401.
+// ctx should carry the request's problem reference (dss.WithProblemRef). The reason is the
+// client-safe detail of err, which never contains the presented token.
+func ReportFailure(ctx context.Context, svc any, r *http.Request, err error, requestID string) {
+	a, ok := svc.(FailureAuditor)
+	if !ok || err == nil {
+		return
+	}
+	reason := "authentication failed"
+	var e *dss.Error
+	if errors.As(err, &e) && e.Detail != "" {
+		reason = e.Detail
+	}
+	a.AuditAuthFailure(ctx, r.RemoteAddr, reason, requestID)
 }

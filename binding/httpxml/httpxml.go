@@ -130,6 +130,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if authErr == nil {
 		ev.User, ev.Via = caller.User, caller.Via
 	}
+	defer func() {
+		if authErr != nil && ev.Status == http.StatusUnauthorized {
+			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, authErr, ev.RequestID)
+		}
+	}()
 
 	body, err := exchange.ReadBody(w, r, h.opts.MaxBody)
 	if err != nil {

@@ -89,7 +89,7 @@ func TestGolden(t *testing.T) {
 		{"/sign", "sign-wrong-namespace.xml", "application/xml", 200, dss.MajorSuccess, ""},
 		{"/sign", "sign-unsupported.xml", "application/xml", 200, dss.MajorRequesterError, dss.MinorNotSupported},
 		{"/sign", "sign-bad-base64.xml", "application/xml", 200, dss.MajorRequesterError, dss.MinorMalformed},
-		{"/verify", "verify.xml", "application/xml", 200, dss.MajorRequesterError, dss.MinorNotSupported},
+		{"/verify", "verify.xml", "application/xml", 200, dss.MajorSuccess, ""},
 		{"/retrievePending", "pending.xml", "application/xml", 200, dss.MajorRequesterError, dss.MinorReferencedDocNotFound},
 		{"/sign", "verify.xml", "application/xml", 400, dss.MajorRequesterError, dss.MinorMalformed},
 		{"/sign", "bad-malformed.xml", "application/xml", 400, dss.MajorRequesterError, dss.MinorMalformed},

@@ -111,7 +111,7 @@ func TestGoldenRequests(t *testing.T) {
 		{"soap12-sign-hash.xml", ct12, soap.NS12, "req-hash", dss.MajorSuccess, ""},
 		{"soap11-sign-enveloping.xml", ct11, soap.NS11, "req-enveloping", dss.MajorSuccess, ""},
 		{"soap11-sign-detached.xml", "text/xml", soap.NS11, "req-detached", dss.MajorSuccess, ""},
-		{"soap12-verify.xml", ct12, soap.NS12, "req-verify", dss.MajorRequesterError, dss.MinorNotSupported},
+		{"soap12-verify.xml", ct12, soap.NS12, "req-verify", dss.MajorSuccess, ""},
 		{"soap12-pending.xml", "application/soap+xml", soap.NS12, "async-5c0d", dss.MajorRequesterError, dss.MinorReferencedDocNotFound},
 		{"soap12-sign-bad-base64.xml", ct12, soap.NS12, "req-bad-base64", dss.MajorRequesterError, dss.MinorMalformed},
 	}

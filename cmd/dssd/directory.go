@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 
 	"dssd/dss"
+	"dssd/dss/sad"
 	"dssd/hsm"
 )
 
@@ -91,4 +95,85 @@ func samePublicKey(a, b crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	ea, ok := a.(equaler)
 	return ok && ea.Equal(b)
+}
+
+// activation is what the service needs to activate scal 2 credentials (interface.md §5).
+type activation struct {
+	sad     *sad.Authority
+	factors map[string]*dss.Factors
+}
+
+// loadActivation reads every scal 2 credential's PIN and TOTP secret and the SAD key.
+//
+// A pin_file holds either the PIN itself (as dev mode writes it), which is hashed with
+// argon2id here so that only the hash stays in memory, or the PHC string of such a hash
+// ("$argon2id$v=19$m=...,t=...,p=...$salt$hash"), which production configurations should
+// prefer: then the PIN is stored nowhere. The SAD key comes from sad.key_file (shared by every
+// node); without it (a single SQLite node) a random key is made at start, so SADs do not
+// survive a restart.
+func loadActivation(cfg *Config, logger *slog.Logger) (*activation, error) {
+	a := &activation{factors: map[string]*dss.Factors{}}
+	var errs []error
+	for _, c := range cfg.Credentials {
+		if c.SCAL < 2 {
+			continue
+		}
+		f, err := loadFactors(c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("credential %s: %w", c.ID, err))
+			continue
+		}
+		a.factors[c.ID] = f
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var key []byte
+	if cfg.SAD.KeyFile != "" {
+		b, err := os.ReadFile(cfg.SAD.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("sad.key_file: %w", err)
+		}
+		key = bytes.TrimSpace(b)
+	} else {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if len(a.factors) > 0 {
+			logger.Warn("sad.key_file is not set: signature activation data is checked with a key made at start; it is valid on this node only and not after a restart")
+		}
+	}
+	auth, err := sad.New(sad.Config{Key: key, TTL: cfg.SAD.TTL.Duration()})
+	if err != nil {
+		return nil, fmt.Errorf("sad: %w", err)
+	}
+	a.sad = auth
+	return a, nil
+}
+
+func loadFactors(c CredentialConfig) (*dss.Factors, error) {
+	pinRaw, err := os.ReadFile(c.PINFile)
+	if err != nil {
+		return nil, fmt.Errorf("pin_file: %w", err)
+	}
+	defer clear(pinRaw)
+	pin := bytes.TrimRight(pinRaw, "\r\n")
+	f := &dss.Factors{}
+	if dss.IsPINHash(string(pin)) {
+		if f.PIN, err = dss.ParsePINHash(string(pin)); err != nil {
+			return nil, fmt.Errorf("pin_file: %w", err)
+		}
+	} else if f.PIN, err = dss.NewPINHash(pin, nil); err != nil {
+		return nil, fmt.Errorf("pin_file: %w", err)
+	}
+	secret, err := os.ReadFile(c.TOTPSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("totp_secret_file: %w", err)
+	}
+	defer clear(secret)
+	if f.TOTP, err = dss.NewTOTP(string(secret)); err != nil {
+		return nil, fmt.Errorf("totp_secret_file: %w", err)
+	}
+	return f, nil
 }

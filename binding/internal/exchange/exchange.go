@@ -90,6 +90,7 @@ type Outcome struct {
 // Call converts the wire request of op, calls svc and converts the answer. Every failure
 // becomes a DSS Result built by dss.ResultOf with problemRef; the RequestID is echoed.
 func Call(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, req any, problemRef string) Outcome {
+	ctx = dss.WithProblemRef(ctx, problemRef) // audit records carry the ProblemReference
 	rid := RequestID(req)
 	fail := func(err error) Outcome {
 		res := dss.ResultOf(err, problemRef)

@@ -19,6 +19,8 @@ type Service struct {
 	Callers []dss.Caller
 	Verifys []*dss.VerifyRequest
 	Polls   []*dss.PendingRequest
+
+	AuthFailures []AuthFailure
 }
 
 // Sign implements the bindings' Service.
@@ -99,4 +101,25 @@ func (s *Service) LastSign() *dss.SignRequest {
 		return nil
 	}
 	return s.Signs[len(s.Signs)-1]
+}
+
+// AuthFailure is one failed authentication reported through AuditAuthFailure.
+type AuthFailure struct {
+	ProblemRef, RemoteAddr, Reason, RequestID string
+}
+
+// AuditAuthFailure records a failed authentication (authn.FailureAuditor).
+func (s *Service) AuditAuthFailure(ctx context.Context, remoteAddr, reason, requestID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.AuthFailures = append(s.AuthFailures, AuthFailure{
+		ProblemRef: dss.ProblemRefOf(ctx), RemoteAddr: remoteAddr, Reason: reason, RequestID: requestID,
+	})
+}
+
+// Failures returns the recorded authentication failures.
+func (s *Service) Failures() []AuthFailure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]AuthFailure(nil), s.AuthFailures...)
 }
