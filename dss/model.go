@@ -2,6 +2,7 @@ package dss
 
 import (
 	"crypto/x509"
+	"time"
 
 	"dssd/hsm"
 )
@@ -148,12 +149,48 @@ type Credential struct {
 	Chain []*x509.Certificate // signer certificate first
 }
 
-// VerifyRequest is a binding-neutral DSS-X VerifyRequest. Verification is not built yet
-// (issue 5); the binding passes what it parsed so that dss can answer precisely.
+// VerifyRequest is a binding-neutral DSS-X VerifyRequest (DSS-X 2.0 §4.3.3, §6).
+//
+// Without Signature the request carries exactly one Document, the XML document that holds
+// the signature(s). With a Base64Signature the Documents are the detached data, matched to
+// Reference URIs by RefURI; with a SignaturePtr, WhichData names the Document holding the
+// signature(s) and the others are detached data. Without both Signature and Documents it is
+// the signer-certificate request of TS 119 432 clause 8.3.1 (Options.ReturnSignerIdentity with
+// the credential in Options.CredentialID).
 type VerifyRequest struct {
-	RequestID   string
-	Profiles    []string
+	RequestID string
+	Profiles  []string
+	Documents []Document       // InputDocuments/Document, in request order
+	Signature *SignatureObject // SignatureObject: Value (Base64Signature) or Ptr (SignaturePtr)
+	Options   VerifyOptions
+
 	Unsupported []string // element names present in the request that dss does not implement
+}
+
+// VerifyOptions are the OptionalInputs of a VerifyRequest that dss implements.
+type VerifyOptions struct {
+	Language        string // dsb:Language
+	ClaimedIdentity *ClaimedIdentity
+
+	// VerificationTime is UseVerificationTime/SpecificTime; zero means the current time
+	// (also UseVerificationTime/CurrentTime).
+	VerificationTime time.Time
+
+	ReturnVerificationTimeInfo bool
+	ReturnProcessingDetails    bool
+	ReturnSigningTimeInfo      bool
+	ReturnSignerIdentity       bool
+	ReturnAugmentedSignature   string // the requested level profile URI (urn:dssd:level:B-T ...); empty: none
+
+	// AdditionalKeyInfo: DER certificates (never trusted, only path material), CRLs and OCSP
+	// responses.
+	Certificates [][]byte
+	CRLs         [][]byte
+	OCSP         [][]byte
+
+	// CredentialID is AdditionalKeyInfo/KeyName (or, leniently, KeySelector/KeyName): the
+	// credential whose certificate a signer-certificate request asks for.
+	CredentialID string
 }
 
 // VerifyResponse is the answer to a VerifyRequest.
@@ -162,6 +199,76 @@ type VerifyResponse struct {
 	ResponseID      string
 	Result          Result
 	AppliedProfiles []string
+
+	SigningTime       *SigningTimeInfo      // ReturnSigningTimeInfo, when a signing time is known
+	VerificationTime  *VerificationTimeInfo // ReturnVerificationTimeInfo
+	ProcessingDetails *ProcessingDetails    // ReturnProcessingDetails
+	SignerIdentity    *NameID               // ReturnSignerIdentity
+	Other             []OtherOutput         // dsb:Other outputs (the signer certificate of clause 8.3.1)
+	Augmented         []AugmentedSignature  // ReturnAugmentedSignature
+}
+
+// SigningTimeInfo is dss2:SigningTimeInfo: the claimed or proven signing time.
+type SigningTimeInfo struct {
+	Time  time.Time
+	Lower *time.Time // SigningTimeBoundaries/LowerBoundary
+	Upper *time.Time // SigningTimeBoundaries/UpperBoundary (the earliest signature timestamp)
+}
+
+// VerificationTimeInfo is dss2:VerificationTimeInfo.
+type VerificationTimeInfo struct {
+	Time       time.Time
+	Additional []AdditionalTimeInfo
+}
+
+// AdditionalTimeInfo is one dss2:AdditionalTimeInfo.
+type AdditionalTimeInfo struct {
+	Type string // urn:oasis:names:tc:dss:1.0:additionaltimeinfo:signatureTimestamp | claimedSigningTime
+	Ref  string // the signature's Id
+	Time time.Time
+}
+
+// Additional time info types (DSS-X 2.0 AdditionalTimeInfoType).
+const (
+	TimeInfoSignatureTimestamp = "urn:oasis:names:tc:dss:1.0:additionaltimeinfo:signatureTimestamp"
+	TimeInfoClaimedSigningTime = "urn:oasis:names:tc:dss:1.0:additionaltimeinfo:claimedSigningTime"
+)
+
+// ProcessingDetails is dss2:ProcessingDetails.
+type ProcessingDetails struct {
+	Valid         []Detail
+	Indeterminate []Detail
+	Invalid       []Detail
+}
+
+// Detail is dss2:DetailType.
+type Detail struct {
+	Type    string // required anyURI
+	Code    string // optional anyURI
+	Message string // optional, English
+}
+
+// NameID is a saml2-rw:NameIDType value.
+type NameID struct {
+	Value  string
+	Format string
+}
+
+// NameID formats.
+const NameIDX509Subject = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+
+// OtherOutput is one dsb:Other output carrying base64 data.
+type OtherOutput struct {
+	MimeType string
+	Data     []byte
+}
+
+// AugmentedSignature is one dss2:AugmentedSignature: the signature raised to Type (a level
+// profile URI), as a Base64Signature (Signature) or a document with the signature inside.
+type AugmentedSignature struct {
+	Type      string
+	Signature *SignatureObject
+	Document  *DocumentWithSignature
 }
 
 // PendingRequest polls an asynchronous request by its ResponseID (carried in RequestID).

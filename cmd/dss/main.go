@@ -1,5 +1,5 @@
-// Command dss is the command-line client of dssd: it signs files through the DSS-X 2.0 HTTP
-// POST binding and shows the credentials of a development environment.
+// Command dss is the command-line client of dssd: it signs and verifies files through the
+// DSS-X 2.0 HTTP POST binding and shows the credentials of a development environment.
 //
 //	dss sign --dev --credential alice-rsa invoice.xml
 //	dss info --dev
@@ -28,11 +28,12 @@ import (
 	"dssd/cmd/dssd/devenv/devjson"
 )
 
-const usage = `dss: sign files with a dssd server (DSS-X 2.0 HTTP POST binding)
+const usage = `dss: sign and verify files with a dssd server (DSS-X 2.0 HTTP POST binding)
 
 usage:
   dss sign [flags] FILE      sign FILE and write the result beside it
   dss info [flags]           show the user's credentials and whether the server is ready
+  dss verify [flags] FILE    verify the XML signatures in FILE and print the verdict
   dss version                print the version
   dss help                   this text
 
@@ -46,8 +47,12 @@ examples:
       scal 2: dss asks the server for signature activation data with the PIN and TOTP from dev.json
   DSSD_TOKEN=... dss sign --url https://sign.example.org --ca ca.pem --credential c1 doc.xml
   dss info --dev
+  dss verify --dev invoice.xml.signed.xml
+      every signature in the file: VALID, INVALID or INDETERMINATE, signer, time, what was signed
+  dss verify --dev --data report.pdf report.pdf.sig.xml
+      a detached signature with its data (matched by file name, as dss sign wrote it)
 
-connection flags (sign, info):
+connection flags (sign, verify, info):
   --dev               use the development environment of "dssd serve --dev": server URL, CA,
                       user token and credentials come from DEV-DIR/dev.json
   --dev-dir DIR       development directory (default var/dev, or $DSSD_DEV_DIR)
@@ -68,7 +73,13 @@ sign flags:
   --out PATH          output file (default FILE.signed.xml for enveloped, FILE.sig.xml otherwise)
   --pin PIN, --otp OTP  activation data for a scal 2 credential (with --dev they come from dev.json)
 
-exit status: 0 done (info: the server is ready), 1 the server or the operation failed, 2 usage error
+verify flags:
+  --data FILE         detached data signed by FILE's signature (repeatable)
+  --cert FILE, --ocsp FILE, --crl FILE
+                      extra certificates, OCSP responses and CRLs (DER or PEM; repeatable), sent as
+                      AdditionalKeyInfo: path and revocation material, never trusted as anchors
+
+exit status: 0 done (verify: every signature is valid) (info: the server is ready), 1 the server or the operation failed, 2 usage error
 `
 
 // exitUsage and exitFail are the exit statuses besides 0.
@@ -103,6 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdSign(ctx, args[1:], stdout, stderr, getenv)
 	case "info":
 		err = cmdInfo(ctx, args[1:], stdout, stderr, getenv)
+	case "verify":
+		err = cmdVerify(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "dss", versionString())
 		return 0

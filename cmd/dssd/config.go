@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -36,6 +37,7 @@ const (
 	defaultSQLitePath      = "dssd.db"
 	defaultSADTTL          = Duration(5 * time.Minute)
 	maxSADTTL              = 5 * time.Minute
+	defaultSADMaxFailures  = 5
 	defaultTSATimeout      = Duration(10 * time.Second)
 	defaultLogLevel        = "info"
 	// maxConfigBytes bounds the configuration file read by LoadConfig.
@@ -50,10 +52,21 @@ type Config struct {
 	Store       StoreConfig        `yaml:"store"`
 	SAD         SADConfig          `yaml:"sad"`
 	Timestamp   TimestampConfig    `yaml:"timestamp"`
+	Revocation  RevocationConfig   `yaml:"revocation"`
 	Users       []UserConfig       `yaml:"users"`
 	Credentials []CredentialConfig `yaml:"credentials"`
 	Log         LogConfig          `yaml:"log"`
 	Dev         DevConfig          `yaml:"dev"`
+	Verify      VerifyConfig       `yaml:"verify"`
+
+	// source is the file the configuration was loaded from (for the config audit event).
+	source configSource
+}
+
+// configSource identifies a loaded configuration file.
+type configSource struct {
+	path   string
+	sha256 [32]byte
 }
 
 // ListenConfig is the HTTPS listener. There is no plaintext listener.
@@ -97,19 +110,29 @@ type StoreConfig struct {
 	Path    string `yaml:"path"`
 	DSNFile string `yaml:"dsn_file"`
 	DSNEnv  string `yaml:"dsn_env"`
+	// AuditKeyFile holds at least 32 bytes of secret; with it every audit record carries an
+	// HMAC, so someone who can write to the database cannot rebuild the chain.
+	AuditKeyFile string `yaml:"audit_key_file"`
 }
 
 // SADConfig configures signature activation data (interface.md §5).
 type SADConfig struct {
 	KeyFile string   `yaml:"key_file"`
 	TTL     Duration `yaml:"ttl"`
+	// MaxFailures is the number of consecutive wrong PIN/OTP attempts after which a scal 2
+	// credential is locked (default 5).
+	MaxFailures int `yaml:"max_failures"`
 }
 
-// TimestampConfig names the RFC 3161 timestamp authority used for XAdES B-T and above.
+// TimestampConfig names the RFC 3161 timestamp authorities used for XAdES B-T and above:
+// one (url) or several tried in order (authorities). Methods and validation are in
+// config_levels.go.
 type TimestampConfig struct {
-	URL     string   `yaml:"url"`
-	CA      string   `yaml:"ca"`
-	Timeout Duration `yaml:"timeout"`
+	URL          string      `yaml:"url"`
+	CA           string      `yaml:"ca"`
+	Timeout      Duration    `yaml:"timeout"`
+	Authorities  []TSAConfig `yaml:"authorities"`
+	TrustAnchors []string    `yaml:"trust_anchors"` // PEM files: the CAs TSA certificates must chain to
 }
 
 // UserConfig is one user and the ways it authenticates.
@@ -129,6 +152,17 @@ type CredentialConfig struct {
 	SCAL           int    `yaml:"scal"`        // 1 or 2
 	PINFile        string `yaml:"pin_file"`    // scal 2: file holding the signing PIN
 	TOTPSecretFile string `yaml:"totp_secret_file"`
+}
+
+// VerifyConfig configures signature verification (VerifyRequest): the trust anchors of
+// signers and timestamp authorities, the algorithm policy and the limits (docs/config.md).
+// Methods, names and defaults are in serve_verify.go.
+type VerifyConfig struct {
+	TrustAnchors     []string `yaml:"trust_anchors"`     // PEM files; every certificate in them is an anchor
+	Digests          []string `yaml:"digests"`           // sha256, sha384, sha512 (default), sha1 (legacy), or URIs
+	SignatureMethods []string `yaml:"signature_methods"` // rsa-sha256 ... ecdsa-sha512 (default: SHA-2 RSA, RSA-PSS, ECDSA), or URIs
+	MinRSABits       int      `yaml:"min_rsa_bits"`      // default 2048
+	MaxSignatures    int      `yaml:"max_signatures"`    // per document, default 32
 }
 
 // LogConfig configures logging.
@@ -195,6 +229,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	c.source = configSource{path: abs, sha256: sha256.Sum256(data)}
 	return c, nil
 }
 
@@ -245,6 +280,8 @@ func inlineSecretUse(key string) (string, bool) {
 		return "totp_secret_file", true
 	case "sad_key":
 		return "sad.key_file", true
+	case "audit_key":
+		return "store.audit_key_file", true
 	case "key_pem", "private_key":
 		return "a file", true
 	}
@@ -300,9 +337,13 @@ func (c *Config) resolvePaths(base string) {
 	}
 	res(&c.Store.Path)
 	res(&c.Store.DSNFile)
+	res(&c.Store.AuditKeyFile)
 	res(&c.SAD.KeyFile)
-	res(&c.Timestamp.CA)
+	c.resolveLevelPaths(res)
 	res(&c.Dev.Dir)
+	for i := range c.Verify.TrustAnchors {
+		res(&c.Verify.TrustAnchors[i])
+	}
 	for i := range c.Credentials {
 		res(&c.Credentials[i].Certificate)
 		res(&c.Credentials[i].PINFile)
@@ -344,9 +385,10 @@ func (c *Config) applyDefaults() {
 	if c.SAD.TTL == 0 {
 		c.SAD.TTL = defaultSADTTL
 	}
-	if c.Timestamp.Timeout == 0 {
-		c.Timestamp.Timeout = defaultTSATimeout
+	if c.SAD.MaxFailures == 0 {
+		c.SAD.MaxFailures = defaultSADMaxFailures
 	}
+	c.applyLevelDefaults()
 	if c.Log.Level == "" {
 		c.Log.Level = defaultLogLevel
 	}
@@ -442,6 +484,13 @@ func (c *Config) Validate() error {
 	default:
 		add("store.type", "%q is not one of sqlite, postgres", c.Store.Type)
 	}
+	if c.Store.AuditKeyFile != "" && checkFile(add, "store.audit_key_file", c.Store.AuditKeyFile) {
+		if b, err := os.ReadFile(c.Store.AuditKeyFile); err != nil {
+			add("store.audit_key_file", "cannot read: %v", errors.Unwrap(err))
+		} else if len(bytes.TrimSpace(b)) < 32 {
+			add("store.audit_key_file", "must hold at least 32 bytes of secret")
+		}
+	}
 
 	// sad
 	if c.SAD.KeyFile != "" && checkFile(add, "sad.key_file", c.SAD.KeyFile) {
@@ -454,21 +503,12 @@ func (c *Config) Validate() error {
 	if c.SAD.TTL <= 0 || c.SAD.TTL.Duration() > maxSADTTL {
 		add("sad.ttl", "must be between 1s and %s", maxSADTTL)
 	}
+	if c.SAD.MaxFailures < 1 || c.SAD.MaxFailures > 100 {
+		add("sad.max_failures", "must be between 1 and 100")
+	}
 
-	// timestamp
-	if c.Timestamp.URL != "" {
-		if !strings.HasPrefix(c.Timestamp.URL, "https://") && !strings.HasPrefix(c.Timestamp.URL, "http://") {
-			add("timestamp.url", "must be an http(s) URL")
-		}
-	}
-	if c.Timestamp.CA != "" && checkFile(add, "timestamp.ca", c.Timestamp.CA) {
-		if _, err := readCertificates(c.Timestamp.CA); err != nil {
-			add("timestamp.ca", "%v", err)
-		}
-	}
-	if c.Timestamp.Timeout <= 0 {
-		add("timestamp.timeout", "must be positive")
-	}
+	// timestamp, revocation
+	c.validateLevels(add)
 
 	// users
 	users := map[string]bool{}
@@ -593,6 +633,9 @@ func (c *Config) Validate() error {
 			add(f+".scal", "must be 1 or 2, got %d", cr.SCAL)
 		}
 	}
+
+	// verify
+	c.Verify.validate(add)
 
 	// log
 	switch c.Log.Level {

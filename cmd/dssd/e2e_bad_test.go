@@ -213,12 +213,12 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestVerifyNotYet: VerifyRequest is parsed and answered NotSupported until verification is
-// built, with a schema-valid VerifyResponse.
+// TestVerifyNotYet: a VerifyRequest with an optional input dssd does not implement
+// (VerifyManifests) is answered NotSupported, with a schema-valid VerifyResponse.
 func TestVerifyNotYet(t *testing.T) {
 	s := start(t)
 	status, raw := s.post(t, "/verify", "application/xml", s.token("alice"),
-		[]byte(`<dss2:VerifyRequest xmlns:dss2="`+nsDSS2+`" RequestID="v1"/>`))
+		[]byte(`<dss2:VerifyRequest xmlns:dss2="`+nsDSS2+`" RequestID="v1"><dss2:OptionalInputs><dss2:VerifyManifests>true</dss2:VerifyManifests></dss2:OptionalInputs></dss2:VerifyRequest>`))
 	if status != http.StatusOK {
 		t.Fatalf("HTTP %d", status)
 	}

@@ -89,13 +89,21 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	act, err := loadActivation(cfg, logger)
+	if err != nil {
+		return err
+	}
 	svc, err := dss.New(dss.Config{
 		Keys: keys, Directory: dir, Meter: meter, Logger: logger,
 		MaxDocuments: cfg.Limits.MaxDocuments,
 		Audit:        st.Audit, Timestamps: tsa, Revocation: rev,
 		Replay: st.Replay, Lockout: st.Lockout,
+		SAD: act.sad, Factors: act.factors, MaxActivationFailures: cfg.SAD.MaxFailures,
 	})
 	if err != nil {
+		return err
+	}
+	if err := configureVerify(svc, cfg); err != nil {
 		return err
 	}
 	auth, err := authenticator(cfg)
@@ -120,7 +128,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	mux.Handle("/healthz", opsH)
 	mux.Handle("/readyz", opsH)
 	mux.Handle("/metrics", opsH)
-	mountCSC(mux, svc, auth, logger)
+	mountCSC(mux, cfg, svc, auth, logger)
 	if err := mountDev(mux, cfg, logger); err != nil {
 		return err
 	}

@@ -145,10 +145,52 @@ type OptionalInputsSign struct {
 	Unknown                       []Any               `xml:",any"`
 }
 
-// OptionalInputsVerify is dss2:OptionalInputsVerifyType. Verification is not built yet
-// (dss.VerifyRequest), so every child is only recorded by name.
+// OptionalInputsVerify is dss2:OptionalInputsVerifyType, every child in schema order, plus
+// dss2:KeySelector, which the schema does not allow here but TS 119 432 clause 8.3.1 clients
+// send to name the credential of a signer-certificate request (accepted leniently;
+// AdditionalKeyInfo/KeyName is the schema-valid form).
 type OptionalInputsVerify struct {
-	Children []Any `xml:",any"`
+	ServicePolicy                 []string             `xml:"http://docs.oasis-open.org/dss-x/ns/base ServicePolicy"`
+	Language                      *string              `xml:"http://docs.oasis-open.org/dss-x/ns/base Language"`
+	Other                         []Base64Data         `xml:"http://docs.oasis-open.org/dss-x/ns/base Other"`
+	ClaimedIdentity               *ClaimedIdentity     `xml:"http://docs.oasis-open.org/dss-x/ns/core ClaimedIdentity"`
+	Schemas                       *Any                 `xml:"http://docs.oasis-open.org/dss-x/ns/core Schemas"`
+	AddTimestamp                  []string             `xml:"http://docs.oasis-open.org/dss-x/ns/core AddTimestamp"`
+	EnforceAsynchronousProcessing *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core EnforceAsynchronousProcessing"`
+	Nonce                         *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core Nonce"`
+	UseVerificationTime           *UseVerificationTime `xml:"http://docs.oasis-open.org/dss-x/ns/core UseVerificationTime"`
+	ReturnVerificationTimeInfo    *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnVerificationTimeInfo"`
+	AdditionalKeyInfo             []AdditionalKeyInfo  `xml:"http://docs.oasis-open.org/dss-x/ns/core AdditionalKeyInfo"`
+	ReturnProcessingDetails       *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnProcessingDetails"`
+	ReturnSigningTimeInfo         *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnSigningTimeInfo"`
+	ReturnSignerIdentity          *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnSignerIdentity"`
+	ReturnAugmentedSignature      *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnAugmentedSignature"`
+	ReturnTimestampedSignature    []string             `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnTimestampedSignature"`
+	VerifyManifests               *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyManifests"`
+	KeySelector                   []KeySelector        `xml:"http://docs.oasis-open.org/dss-x/ns/core KeySelector"`
+	Unknown                       []Any                `xml:",any"`
+}
+
+// UseVerificationTime is dss2:UseVerificationTimeType, a choice.
+type UseVerificationTime struct {
+	CurrentTime   *string `xml:"http://docs.oasis-open.org/dss-x/ns/core CurrentTime"`
+	SpecificTime  *string `xml:"http://docs.oasis-open.org/dss-x/ns/core SpecificTime"`
+	Base64Content *Any    `xml:"http://docs.oasis-open.org/dss-x/ns/core Base64Content"`
+	Unknown       []Any   `xml:",any"`
+}
+
+// AdditionalKeyInfo is dss2:AdditionalKeyInfoType, a choice. X509Certificate, X509CRL,
+// OCSPResponse and PoE are dsb:Base64DataType (protocol.md §15 #5).
+type AdditionalKeyInfo struct {
+	X509Digest      *Any        `xml:"http://docs.oasis-open.org/dss-x/ns/core X509Digest"`
+	X509SubjectName *string     `xml:"http://docs.oasis-open.org/dss-x/ns/core X509SubjectName"`
+	X509SKI         *Any        `xml:"http://docs.oasis-open.org/dss-x/ns/core X509SKI"`
+	X509Certificate *Base64Data `xml:"http://docs.oasis-open.org/dss-x/ns/core X509Certificate"`
+	KeyName         *string     `xml:"http://docs.oasis-open.org/dss-x/ns/core KeyName"`
+	X509CRL         *Base64Data `xml:"http://docs.oasis-open.org/dss-x/ns/core X509CRL"`
+	OCSPResponse    *Base64Data `xml:"http://docs.oasis-open.org/dss-x/ns/core OCSPResponse"`
+	PoE             *Base64Data `xml:"http://docs.oasis-open.org/dss-x/ns/core PoE"`
+	Unknown         []Any       `xml:",any"`
 }
 
 // ClaimedIdentity is dss2:ClaimedIdentityType.
@@ -253,11 +295,69 @@ type SignaturePtr struct {
 
 // VerifyResponse is dss2:VerifyResponse.
 type VerifyResponse struct {
-	XMLName        xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyResponse"`
-	RequestID      string   `xml:"RequestID,attr,omitempty"`
-	ResponseID     string   `xml:"ResponseID,attr,omitempty"`
-	Result         Result   `xml:"http://docs.oasis-open.org/dss-x/ns/base Result"`
-	AppliedProfile []string `xml:"http://docs.oasis-open.org/dss-x/ns/base AppliedProfile"`
+	XMLName         xml.Name               `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyResponse"`
+	RequestID       string                 `xml:"RequestID,attr,omitempty"`
+	ResponseID      string                 `xml:"ResponseID,attr,omitempty"`
+	Result          Result                 `xml:"http://docs.oasis-open.org/dss-x/ns/base Result"`
+	AppliedProfile  []string               `xml:"http://docs.oasis-open.org/dss-x/ns/base AppliedProfile"`
+	OptionalOutputs *OptionalOutputsVerify `xml:"http://docs.oasis-open.org/dss-x/ns/core OptionalOutputs"`
+}
+
+// OptionalOutputsVerify is dss2:OptionalOutputsVerifyType (only the outputs dssd produces),
+// in schema order.
+type OptionalOutputsVerify struct {
+	Other                []Base64Data          `xml:"http://docs.oasis-open.org/dss-x/ns/base Other"`
+	SigningTimeInfo      *SigningTimeInfo      `xml:"http://docs.oasis-open.org/dss-x/ns/core SigningTimeInfo"`
+	VerificationTimeInfo *VerificationTimeInfo `xml:"http://docs.oasis-open.org/dss-x/ns/core VerificationTimeInfo"`
+	ProcessingDetails    *ProcessingDetails    `xml:"http://docs.oasis-open.org/dss-x/ns/core ProcessingDetails"`
+	SignerIdentity       *NameID               `xml:"http://docs.oasis-open.org/dss-x/ns/core SignerIdentity"`
+	AugmentedSignature   []AugmentedSignature  `xml:"http://docs.oasis-open.org/dss-x/ns/core AugmentedSignature"`
+}
+
+// SigningTimeInfo is dss2:SigningTimeInfoType.
+type SigningTimeInfo struct {
+	SigningTime           string                 `xml:"http://docs.oasis-open.org/dss-x/ns/core SigningTime"`
+	SigningTimeBoundaries *SigningTimeBoundaries `xml:"http://docs.oasis-open.org/dss-x/ns/core SigningTimeBoundaries"`
+}
+
+// SigningTimeBoundaries is dss2:SigningTimeBoundariesType.
+type SigningTimeBoundaries struct {
+	LowerBoundary string `xml:"http://docs.oasis-open.org/dss-x/ns/core LowerBoundary,omitempty"`
+	UpperBoundary string `xml:"http://docs.oasis-open.org/dss-x/ns/core UpperBoundary,omitempty"`
+}
+
+// VerificationTimeInfo is dss2:VerificationTimeInfoType.
+type VerificationTimeInfo struct {
+	VerificationTime   string               `xml:"http://docs.oasis-open.org/dss-x/ns/core VerificationTime"`
+	AdditionalTimeInfo []AdditionalTimeInfo `xml:"http://docs.oasis-open.org/dss-x/ns/core AdditionalTimeInfo"`
+}
+
+// AdditionalTimeInfo is dss2:AdditionalTimeInfoType (an xs:dateTime with attributes).
+type AdditionalTimeInfo struct {
+	Type  string `xml:"Type,attr"`
+	Ref   string `xml:"Ref,attr,omitempty"`
+	Value string `xml:",chardata"`
+}
+
+// ProcessingDetails is dss2:ProcessingDetailsType.
+type ProcessingDetails struct {
+	ValidDetail         []Detail `xml:"http://docs.oasis-open.org/dss-x/ns/core ValidDetail"`
+	IndeterminateDetail []Detail `xml:"http://docs.oasis-open.org/dss-x/ns/core IndeterminateDetail"`
+	InvalidDetail       []Detail `xml:"http://docs.oasis-open.org/dss-x/ns/core InvalidDetail"`
+}
+
+// Detail is dss2:DetailType.
+type Detail struct {
+	Type    string               `xml:"Type,attr"`
+	Code    string               `xml:"http://docs.oasis-open.org/dss-x/ns/core Code,omitempty"`
+	Message *InternationalString `xml:"http://docs.oasis-open.org/dss-x/ns/core Message"`
+}
+
+// AugmentedSignature is dss2:AugmentedSignatureType.
+type AugmentedSignature struct {
+	Type                  string                  `xml:"Type,attr,omitempty"`
+	SignatureObject       []SignatureObject       `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureObject"`
+	DocumentWithSignature []DocumentWithSignature `xml:"http://docs.oasis-open.org/dss-x/ns/core DocumentWithSignature"`
 }
 
 // Response is the generic dss2:Response. Its type (dsb:ResponseBaseType) is abstract, so it

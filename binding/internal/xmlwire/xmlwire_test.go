@@ -262,7 +262,10 @@ func TestVerifyAndPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(&dss.VerifyRequest{RequestID: "req-verify", Unsupported: []string{"InputDocuments", "ReturnSignerIdentity"}}, vr); diff != "" {
+	want := &dss.VerifyRequest{RequestID: "req-verify",
+		Documents: []dss.Document{{ID: "doc-1", Data: []byte(invoice)}},
+		Options:   dss.VerifyOptions{ReturnSignerIdentity: true}}
+	if diff := cmp.Diff(want, vr); diff != "" {
 		t.Errorf("verify (-want +got):\n%s", diff)
 	}
 	var p PendingRequest

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"dssd/dss"
+	"dssd/dss/verify"
+)
+
+// verifyDigests and verifySignatureMethods map the short names of the verify section to
+// XMLDSig URIs (RFC 6931). MD5 and HMAC have no name: they are never accepted.
+var (
+	verifyDigests = map[string]string{
+		"sha1":   verify.DigestSHA1,
+		"sha256": "http://www.w3.org/2001/04/xmlenc#sha256",
+		"sha384": "http://www.w3.org/2001/04/xmldsig-more#sha384",
+		"sha512": "http://www.w3.org/2001/04/xmlenc#sha512",
+	}
+	verifySignatureMethods = map[string]string{
+		"rsa-sha1":       verify.RSASHA1,
+		"ecdsa-sha1":     verify.ECDSASHA1,
+		"rsa-sha256":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+		"rsa-sha384":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+		"rsa-sha512":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+		"rsa-pss-sha256": "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+		"rsa-pss-sha384": "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
+		"rsa-pss-sha512": "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
+		"ecdsa-sha256":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+		"ecdsa-sha384":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+		"ecdsa-sha512":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+	}
+)
+
+// algURIs resolves short names (case-insensitive) or URIs.
+func algURIs(names []string, table map[string]string, field string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		if u, ok := table[strings.ToLower(strings.TrimSpace(n))]; ok {
+			out = append(out, u)
+			continue
+		}
+		if !slices.Contains(mapValues(table), n) {
+			return nil, fmt.Errorf("%s: %q is not one of %s (MD5 and HMAC are never accepted)", field, n, strings.Join(sortedKeys(table), ", "))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func mapValues(m map[string]string) []string {
+	var v []string
+	for _, x := range m {
+		v = append(v, x)
+	}
+	return v
+}
+
+func sortedKeys(m map[string]string) []string {
+	var k []string
+	for x := range m {
+		k = append(k, x)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// validate checks the verify section for Config.Validate.
+func (v *VerifyConfig) validate(add func(field, format string, a ...any)) {
+	for i, f := range v.TrustAnchors {
+		field := fmt.Sprintf("verify.trust_anchors[%d]", i)
+		if checkFile(add, field, f) {
+			if _, err := readCertificates(f); err != nil {
+				add(field, "%v", err)
+			}
+		}
+	}
+	if _, err := algURIs(v.Digests, verifyDigests, "verify.digests"); err != nil {
+		add("verify.digests", "%v", err)
+	}
+	if _, err := algURIs(v.SignatureMethods, verifySignatureMethods, "verify.signature_methods"); err != nil {
+		add("verify.signature_methods", "%v", err)
+	}
+	if v.MinRSABits != 0 && (v.MinRSABits < 1024 || v.MinRSABits > 8192) {
+		add("verify.min_rsa_bits", "must be between 1024 and 8192")
+	}
+	if v.MaxSignatures < 0 || v.MaxSignatures > 1000 {
+		add("verify.max_signatures", "must be between 1 and 1000")
+	}
+}
+
+// verifyOptions builds the verification configuration of the service from the verify
+// section. In development mode without trust anchors, the development root CA (which issues
+// the credentials' and the TSA's certificates) is the anchor.
+func verifyOptions(cfg *Config) (dss.VerifyConfig, error) {
+	v := cfg.Verify
+	var out dss.VerifyConfig
+	files := v.TrustAnchors
+	if len(files) == 0 && cfg.Dev.Enabled && cfg.Dev.Dir != "" {
+		files = []string{filepath.Join(cfg.Dev.Dir, "pki", "root.pem")}
+	}
+	for _, f := range files {
+		certs, err := readCertificates(f)
+		if err != nil {
+			return out, fmt.Errorf("verify.trust_anchors: %s: %w", f, err)
+		}
+		out.Anchors = append(out.Anchors, certs...)
+	}
+	var err error
+	if out.Digests, err = algURIs(v.Digests, verifyDigests, "verify.digests"); err != nil {
+		return out, err
+	}
+	if out.SignatureMethods, err = algURIs(v.SignatureMethods, verifySignatureMethods, "verify.signature_methods"); err != nil {
+		return out, err
+	}
+	out.MinRSABits, out.MaxSignatures = v.MinRSABits, v.MaxSignatures
+	return out, nil
+}
+
+// configureVerify applies verifyOptions to svc. serve calls it once after dss.New.
+func configureVerify(svc *dss.Service, cfg *Config) error {
+	vc, err := verifyOptions(cfg)
+	if err != nil {
+		return err
+	}
+	if err := svc.ConfigureVerify(vc); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	return nil
+}
+
+// anchorsOf is used by tests: the anchors a configuration yields.
+func anchorsOf(cfg *Config) ([]*x509.Certificate, error) {
+	vc, err := verifyOptions(cfg)
+	return vc.Anchors, err
+}

@@ -1,0 +1,202 @@
+package verify
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+
+	"dssd/dss/xades"
+)
+
+// idIndex maps id values to elements, built in one walk over the tree. Every attribute
+// whose local name is Id, ID or id counts, in any namespace (Id, ID, id, wsu:Id, xml:id, ...):
+// an id seen twice, under whatever attribute name, is never resolved.
+type idIndex struct {
+	byID map[string]*etree.Element
+	dup  map[string]bool
+}
+
+func buildIDIndex(root *etree.Element) idIndex {
+	x := idIndex{byID: map[string]*etree.Element{}, dup: map[string]bool{}}
+	var walk func(el *etree.Element)
+	walk = func(el *etree.Element) {
+		for _, a := range el.Attr {
+			if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+				continue
+			}
+			if a.Key == "Id" || a.Key == "ID" || a.Key == "id" {
+				if _, ok := x.byID[a.Value]; ok {
+					x.dup[a.Value] = true
+				}
+				x.byID[a.Value] = el
+			}
+		}
+		for _, c := range el.Child {
+			if ce, ok := c.(*etree.Element); ok {
+				walk(ce)
+			}
+		}
+	}
+	walk(root)
+	return x
+}
+
+// lookup resolves a bare-name id. A missing or duplicated id is a FORMAT_FAILURE.
+func (x idIndex) lookup(id string) (*etree.Element, *verdict) {
+	if x.dup[id] {
+		return nil, formatFailure("the id %s is used more than once in the document (signature wrapping)", clip(id))
+	}
+	el, ok := x.byID[id]
+	if !ok {
+		return nil, formatFailure("no element has the id %s", clip(id))
+	}
+	return el, nil
+}
+
+// canonicalize returns the canonical form of el as a document subset in its own context,
+// without comments. alg is exclusive c14n (with prefixList, the InclusiveNamespaces
+// PrefixList), c14n 1.1 or c14n 1.0. skip, if not nil, is a descendant left out (the
+// signature, for the enveloped-signature transform); the tree is restored before returning.
+// el is not otherwise modified.
+func canonicalize(el *etree.Element, alg, prefixList string, skip *etree.Element) ([]byte, error) {
+	if skip != nil {
+		parent := skip.Parent()
+		if parent == nil {
+			return nil, fmt.Errorf("the element to leave out has no parent")
+		}
+		idx := skip.Index()
+		parent.RemoveChildAt(idx)
+		defer parent.InsertChildAt(idx, skip)
+	}
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, err
+	}
+	d, err := etreeutils.NSDetatch(ctx, el)
+	if err != nil {
+		return nil, err
+	}
+	switch alg {
+	case xades.ExcC14N:
+		if err := etreeutils.TransformExcC14n(d, prefixList, false); err != nil {
+			return nil, err
+		}
+		doc := etree.NewDocument()
+		doc.SetRoot(d)
+		doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
+		var buf bytes.Buffer
+		if _, err := doc.WriteTo(&buf); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	case xades.C14N11:
+		if err := inheritXMLAttrs(el, d, false); err != nil {
+			return nil, err
+		}
+		return dsig.MakeC14N11Canonicalizer().Canonicalize(d)
+	case C14N10:
+		if err := inheritXMLAttrs(el, d, true); err != nil {
+			return nil, err
+		}
+		return dsig.MakeC14N10RecCanonicalizer().Canonicalize(d)
+	}
+	return nil, fmt.Errorf("canonicalization %s: %w", clip(alg), errNotAllowed)
+}
+
+// inheritXMLAttrs copies onto d (the detached copy of el) the attributes in the xml
+// namespace that el inherits from its nearest ancestors, as inclusive canonicalization of a
+// document subset requires: xml:lang and xml:space for c14n 1.1 (xml:base would need URI
+// fix-up, which is refused), every xml:* attribute for c14n 1.0. The nearest declaration wins.
+func inheritXMLAttrs(el, d *etree.Element, all bool) error {
+	have := map[string]bool{}
+	for _, a := range d.Attr {
+		if a.Space == "xml" {
+			have[a.Key] = true
+		}
+	}
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			if a.Space != "xml" || have[a.Key] {
+				continue
+			}
+			switch {
+			case a.Key == "lang" || a.Key == "space":
+			case a.Key == "base" && !all:
+				return fmt.Errorf("c14n 1.1 of an element below xml:base: %w", errNotAllowed)
+			case !all || a.Key == "id":
+				continue
+			}
+			have[a.Key] = true
+			d.CreateAttr("xml:"+a.Key, a.Value)
+		}
+	}
+	return nil
+}
+
+// canonicalizeDocument returns the canonical form of the whole document (URI="", so without
+// comments), leaving out skip when not nil. Processing instructions outside the document
+// element belong to it.
+func canonicalizeDocument(doc *etree.Document, alg, prefixList string, skip *etree.Element) ([]byte, error) {
+	body, err := canonicalize(doc.Root(), alg, prefixList, skip)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	seenRoot := false
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			buf.Write(body)
+			seenRoot = true
+		case *etree.ProcInst:
+			if t.Target == "xml" {
+				continue
+			}
+			if seenRoot {
+				buf.WriteByte('\n')
+			}
+			buf.WriteString("<?")
+			buf.WriteString(t.Target)
+			if inst := strings.TrimLeft(t.Inst, " \t\r\n"); inst != "" {
+				buf.WriteByte(' ')
+				buf.WriteString(inst)
+			}
+			buf.WriteString("?>")
+			if !seenRoot {
+				buf.WriteByte('\n')
+			}
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// text returns the character content of an element that must hold text only: child
+// elements, processing instructions and comments inside it are refused (hardening.md §2.5:
+// values are never concatenated across other nodes).
+func text(el *etree.Element) (string, bool) {
+	var b strings.Builder
+	for _, t := range el.Child {
+		switch t := t.(type) {
+		case *etree.CharData:
+			b.WriteString(t.Data)
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// stripSpace removes XML white space (base64 values may be folded).
+func stripSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\r', '\n':
+			return -1
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,328 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"dssd/dss/xades"
+	"dssd/dss/xmlsafe"
+)
+
+// Indication is an EN 319 102-1 main status indication.
+type Indication string
+
+// Indications.
+const (
+	TotalPassed   Indication = "TOTAL-PASSED"
+	TotalFailed   Indication = "TOTAL-FAILED"
+	Indeterminate Indication = "INDETERMINATE"
+)
+
+// SubIndication is an EN 319 102-1 sub-indication.
+type SubIndication string
+
+// Sub-indications used by this package.
+const (
+	FormatFailure             SubIndication = "FORMAT_FAILURE"
+	HashFailure               SubIndication = "HASH_FAILURE"
+	SigCryptoFailure          SubIndication = "SIG_CRYPTO_FAILURE"
+	Revoked                   SubIndication = "REVOKED"
+	SigConstraintsFailure     SubIndication = "SIG_CONSTRAINTS_FAILURE"
+	ChainConstraintsFailure   SubIndication = "CHAIN_CONSTRAINTS_FAILURE"
+	CryptoConstraintsFailure  SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"
+	NoSigningCertificateFound SubIndication = "NO_SIGNING_CERTIFICATE_FOUND"
+	NoCertificateChainFound   SubIndication = "NO_CERTIFICATE_CHAIN_FOUND"
+	RevokedNoPOE              SubIndication = "REVOKED_NO_POE"
+	OutOfBoundsNoPOE          SubIndication = "OUT_OF_BOUNDS_NO_POE"
+	NotYetValid               SubIndication = "NOT_YET_VALID"
+	TryLater                  SubIndication = "TRY_LATER"
+	SignedDataNotFound        SubIndication = "SIGNED_DATA_NOT_FOUND"
+)
+
+// Reason names the check that decided a verdict other than TOTAL-PASSED.
+type Reason string
+
+// Reasons.
+const (
+	ReasonFormat             Reason = "format"              // structure, ids, XAdES layout
+	ReasonAlgorithm          Reason = "algorithm"           // refused or unknown algorithm, weak key
+	ReasonTransform          Reason = "transform"           // transform or canonicalization outside the allow-list
+	ReasonReference          Reason = "reference"           // a Reference that cannot be resolved
+	ReasonDigest             Reason = "digest"              // a Reference digest does not match
+	ReasonSignatureValue     Reason = "signature-value"     // SignatureValue does not verify
+	ReasonKeyInfo            Reason = "key-info"            // no certificate to verify with
+	ReasonSigningCertificate Reason = "signing-certificate" // SigningCertificate(V2) names another certificate
+	ReasonChain              Reason = "chain"               // no path to a trust anchor, or a bad path
+	ReasonValidity           Reason = "validity"            // signer certificate expired or not yet valid
+	ReasonRevocation         Reason = "revocation"          // revoked, or status unknown
+	ReasonTimestamp          Reason = "timestamp"           // a signature timestamp does not verify
+)
+
+// Scope kinds: what one Reference covers.
+const (
+	ScopeDocument         = "document"          // URI="": the whole document holding the signature
+	ScopeElement          = "element"           // URI="#id": one element of the document and its content
+	ScopeObject           = "object"            // URI="#id" naming a ds:Object of this signature
+	ScopeSignedProperties = "signed-properties" // the XAdES SignedProperties of this signature
+	ScopeKeyInfo          = "key-info"          // the ds:KeyInfo of this signature
+	ScopeDetached         = "detached"          // a detached data object given with the request
+)
+
+// Scope is what one Reference of a signature covers.
+type Scope struct {
+	Reference  int      // 1-based position in SignedInfo
+	URI        string   // Reference/@URI
+	HasURI     bool     // whether the attribute is present
+	Type       string   // Reference/@Type
+	Kind       string   // one of the Scope* constants
+	Element    string   // document, element, object: "{namespace}local" of the element covered
+	ElementID  string   // element, object: the id it was found by
+	Document   string   // detached: the ID of the data object
+	Transforms []string // transform URIs, in order
+	Digest     string   // "<DigestMethod URI> <base64 value>"
+	Enveloped  bool     // the enveloped-signature transform left this signature out
+}
+
+// Result is the verdict on one signature.
+type Result struct {
+	Index         int    // 1-based, in document order
+	ID            string // ds:Signature/@Id (may be empty)
+	XAdES         bool   // the signature carries XAdES qualifying properties
+	IsRoot        bool   // the signature is the document element (not enveloped in a document)
+	Level         string // XAdES: B-B, B-T, B-LT or B-LTA as far as present (not as validated)
+	Indication    Indication
+	SubIndication SubIndication // empty for TOTAL-PASSED
+	Reason        Reason        // empty for TOTAL-PASSED
+	Detail        string        // client-safe explanation, in English
+
+	SignatureMethod string
+	Signer          *x509.Certificate   // the signing certificate, when identified
+	Chain           []*x509.Certificate // the validated path, signer first, anchor last
+	SigningTime     time.Time           // XAdES claimed SigningTime (zero when absent)
+	TimestampTimes  []time.Time         // genTime of each signature timestamp that verified
+	Scope           []Scope             // one entry per Reference
+	Notes           []string            // what was seen but not (fully) validated
+}
+
+// Name returns the signature's Id, or "#<index>" when it has none.
+func (r *Result) Name() string {
+	if r.ID != "" {
+		return r.ID
+	}
+	return fmt.Sprintf("#%d", r.Index)
+}
+
+// Report is the verdict on every signature of an input.
+type Report struct {
+	Time       time.Time // the validation time used
+	Signatures []Result
+}
+
+// Document is a detached data object: the content of a Reference whose URI is neither ""
+// nor "#id".
+type Document struct {
+	ID     string // caller's name for it (DSS Document/@ID)
+	URI    string // the Reference URI it stands for (DSS RefURI)
+	HasURI bool   // false: it stands for the one Reference without a URI attribute
+	Data   []byte
+}
+
+// Input is what Verify checks.
+type Input struct {
+	Signature    []byte              // the XML document holding the signature(s)
+	Detached     []Document          // detached data objects
+	Certificates []*x509.Certificate // extra certificates (DSS AdditionalKeyInfo); never trusted
+	OCSP         [][]byte            // extra DER OCSP responses
+	CRLs         [][]byte            // extra DER CRLs
+	Time         time.Time           // validation time; zero: Config.Clock()
+}
+
+// RevocationSource fetches revocation material online. It has the shape of
+// dss.RevocationSource; an error wrapping ErrRevoked means a certificate is revoked.
+type RevocationSource interface {
+	// Validation returns, for every certificate of chain except a self-signed anchor, the
+	// DER OCSP responses and CRLs that show its status at the time of the call.
+	Validation(ctx context.Context, chain []*x509.Certificate) (ocsp [][]byte, crls [][]byte, err error)
+}
+
+// Errors of Verify. Signature problems are Results, not errors.
+var (
+	ErrMalformed   = errors.New("malformed input")                      // refused by the ingress gate or the parser
+	ErrLimit       = errors.New("limit exceeded")                       // a size, depth, count or signature limit
+	ErrNoSignature = errors.New("no ds:Signature element in the input") // nothing to verify
+	// ErrRevoked is wrapped by a RevocationSource when a certificate is revoked.
+	ErrRevoked = errors.New("certificate revoked")
+)
+
+// Limits bound the work of Verify (hardening.md §2.6).
+type Limits struct {
+	Document       xmlsafe.Limits // gate limits of the signature document and of detached XML
+	MaxSignatures  int            // ds:Signature elements per document (32)
+	MaxReferences  int            // References per SignedInfo (8)
+	MaxTransforms  int            // Transforms per Reference (4)
+	MaxCertsPerSig int            // certificates in one KeyInfo or CertificateValues (10)
+	MaxCertBytes   int            // size of one certificate (16 KiB)
+	MaxTimestamps  int            // signature timestamps per signature (4)
+	MaxRevocation  int            // revocation values per signature (32)
+	MaxC14NBytes   int64          // canonical bytes digested per input, all signatures together (64 MiB)
+}
+
+// DefaultLimits returns the limits of hardening.md §2.6. The document limits are the gate's
+// DocumentLimits with room for the signature itself.
+func DefaultLimits() Limits {
+	d := xmlsafe.DocumentLimits()
+	d.MaxBytes = d.MaxBytes/3*4 + 1<<20
+	d.MaxDepth += 8
+	d.MaxElements += 1000
+	d.MaxNSTotal += 16
+	return Limits{
+		Document: d, MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
+		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
+		MaxC14NBytes: 64 << 20,
+	}
+}
+
+func (l Limits) normalize() Limits {
+	d := DefaultLimits()
+	if l.Document == (xmlsafe.Limits{}) {
+		l.Document = d.Document
+	}
+	if l.MaxC14NBytes <= 0 {
+		l.MaxC14NBytes = d.MaxC14NBytes
+	}
+	for _, p := range []struct{ v, def *int }{
+		{&l.MaxSignatures, &d.MaxSignatures}, {&l.MaxReferences, &d.MaxReferences},
+		{&l.MaxTransforms, &d.MaxTransforms}, {&l.MaxCertsPerSig, &d.MaxCertsPerSig},
+		{&l.MaxCertBytes, &d.MaxCertBytes}, {&l.MaxTimestamps, &d.MaxTimestamps},
+		{&l.MaxRevocation, &d.MaxRevocation},
+	} {
+		if *p.v <= 0 {
+			*p.v = *p.def
+		}
+	}
+	return l
+}
+
+// Config configures a Verifier.
+type Config struct {
+	Anchors    []*x509.Certificate // trust anchors for signers and timestamp authorities
+	Policy     Policy              // algorithm policy; the zero value is DefaultPolicy
+	Revocation RevocationSource    // online revocation; nil: only embedded and extra data
+	Clock      func() time.Time    // nil: time.Now
+	Limits     Limits              // zero fields: DefaultLimits
+}
+
+// Verifier validates signatures. It is safe for concurrent use.
+type Verifier struct {
+	anchors *x509.CertPool
+	roots   []*x509.Certificate
+	policy  Policy
+	rev     RevocationSource
+	clock   func() time.Time
+	lim     Limits
+}
+
+// New returns a Verifier. Without anchors every signature ends INDETERMINATE
+// (NO_CERTIFICATE_CHAIN_FOUND).
+func New(cfg Config) (*Verifier, error) {
+	v := &Verifier{anchors: x509.NewCertPool(), policy: cfg.Policy, rev: cfg.Revocation, clock: cfg.Clock, lim: cfg.Limits.normalize()}
+	for _, a := range cfg.Anchors {
+		if a == nil {
+			return nil, errors.New("verify: nil trust anchor")
+		}
+		v.anchors.AddCert(a)
+		v.roots = append(v.roots, a)
+	}
+	if v.policy.isZero() {
+		v.policy = DefaultPolicy()
+	}
+	if err := v.policy.check(); err != nil {
+		return nil, err
+	}
+	if v.clock == nil {
+		v.clock = time.Now
+	}
+	return v, nil
+}
+
+// Verify validates every signature of in.Signature. It returns an error only when the input
+// cannot be processed at all (see the package documentation).
+func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
+	doc, err := xmlsafe.Parse(in.Signature, v.lim.Document)
+	if err != nil {
+		if xmlsafe.IsLimit(err) {
+			return nil, fmt.Errorf("%w: %w", ErrLimit, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if doc.Root() == nil {
+		return nil, fmt.Errorf("%w: no root element", ErrMalformed)
+	}
+	sigs := findSignatures(doc.Root(), nil)
+	if len(sigs) == 0 {
+		return nil, ErrNoSignature
+	}
+	if len(sigs) > v.lim.MaxSignatures {
+		return nil, fmt.Errorf("%w: %d signatures in one document; the limit is %d", ErrLimit, len(sigs), v.lim.MaxSignatures)
+	}
+	at := in.Time
+	if at.IsZero() {
+		at = v.clock()
+	}
+	rep := &Report{Time: at}
+	ids := buildIDIndex(doc.Root())
+	var work int64
+	for i, s := range sigs {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		c := &sigCtx{v: v, ctx: ctx, doc: doc, ids: ids, sig: s, in: &in, at: at, work: &work}
+		c.res = Result{Index: i + 1, ID: s.SelectAttrValue("Id", ""), IsRoot: s == doc.Root()}
+		c.run()
+		rep.Signatures = append(rep.Signatures, c.res)
+	}
+	return rep, nil
+}
+
+// findSignatures returns every ds:Signature element under el, in document order.
+func findSignatures(el *etree.Element, out []*etree.Element) []*etree.Element {
+	if is(el, xades.NSXMLDSig, "Signature") {
+		out = append(out, el)
+	}
+	for _, c := range el.ChildElements() {
+		out = findSignatures(c, out)
+	}
+	return out
+}
+
+// is reports whether el is the element {ns}local.
+func is(el *etree.Element, ns, local string) bool {
+	return el != nil && el.Tag == local && el.NamespaceURI() == ns
+}
+
+// verdict ends a signature's validation.
+type verdict struct {
+	ind    Indication
+	sub    SubIndication
+	reason Reason
+	detail string
+}
+
+func (v *verdict) Error() string { return fmt.Sprintf("%s/%s: %s", v.ind, v.sub, v.detail) }
+
+func fail(sub SubIndication, reason Reason, format string, a ...any) *verdict {
+	return &verdict{ind: TotalFailed, sub: sub, reason: reason, detail: fmt.Sprintf(format, a...)}
+}
+
+func indeterminate(sub SubIndication, reason Reason, format string, a ...any) *verdict {
+	return &verdict{ind: Indeterminate, sub: sub, reason: reason, detail: fmt.Sprintf(format, a...)}
+}
+
+func formatFailure(format string, a ...any) *verdict {
+	return fail(FormatFailure, ReasonFormat, format, a...)
+}
