@@ -64,7 +64,7 @@ type Stage struct {
 
 // serverRoots are the goroutines that serve a request: the connection (TLS, HTTP), the
 // handler goroutine of http.TimeoutHandler and the PKCS#11 deadline worker of hsm/pkcs11.
-const serverRoots = `^net/http\.\(\*conn\)\.serve$|^net/http\.\(\*timeoutHandler\)\.ServeHTTP\.func1$|^dssd/hsm/pkcs11\.\(\*KeyManager\)\.do\.func1$`
+const serverRoots = `^net/http\.\(\*conn\)\.serve$|^net/http\.\(\*timeoutHandler\)\.ServeHTTP\.func1$|^dssd/hsm/pkcs11\.\(\*KeyManager\)\.do\.func1$|^dssd/dss/store/sqlite\.\(\*Store\)\.commitLoop$`
 
 // stages maps request stages to the functions whose cumulative CPU is the stage, read from
 // the samples of the server goroutines only (scope "server") or from all samples ("all").

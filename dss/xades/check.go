@@ -25,6 +25,14 @@ import (
 // exactly one Reference, that KeyInfo names cert first and, for XAdES, the
 // SignedProperties reference and SigningCertificateV2. Any failure is an
 // error wrapping ErrSelfCheck.
+//
+// When s comes from Sign, a same-document part whose reparsed tree has the
+// print (see treePrint) of a tree Sign canonicalized is not canonicalized again:
+// equal prints mean equal canonical forms, so the digest Sign computed is
+// that of the reparsed part, and it is compared with the DigestValue in the
+// bytes (or, for SignedInfo, used to verify the SignatureValue in the bytes).
+// A part whose print differs (a serialization that does not reproduce the
+// tree, a changed byte) is canonicalized from the reparsed bytes as before.
 func Check(s *Signed, obj Object, cert *x509.Certificate) error {
 	if err := check(s, obj, cert); err != nil {
 		return fmt.Errorf("%w: %w", ErrSelfCheck, err)
@@ -96,7 +104,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		if !is(ref, NSXMLDSig, "Reference") {
 			return fmt.Errorf("unexpected %s in SignedInfo", ref.FullTag())
 		}
-		kind, err := checkReference(ref, doc, ids, sig, obj, s.SignatureID)
+		kind, err := checkReference(ref, doc, ids, sig, obj, s.trace)
 		if err != nil {
 			return fmt.Errorf("reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
 		}
@@ -117,15 +125,23 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		return err
 	}
 
-	c, err := canonicalize(si, c14n)
-	if err != nil {
-		return err
+	var p treePrint
+	if s.trace != nil {
+		p = elementPrint(si, nil)
+	}
+	d, ok := s.trace.digest(p, c14n, sm.hash)
+	if !ok {
+		c, err := canonicalize(si, c14n)
+		if err != nil {
+			return err
+		}
+		d = digest(sm.hash, c)
 	}
 	sv, err := decodeB64(svEl)
 	if err != nil {
 		return fmt.Errorf("SignatureValue: %w", err)
 	}
-	return verifyValue(sm, cert.PublicKey, digest(sm.hash, c), sv)
+	return verifyValue(sm, cert.PublicKey, d, sv)
 }
 
 func verifyValue(sm sigMethod, pub crypto.PublicKey, d, sv []byte) error {
@@ -150,7 +166,7 @@ const (
 
 // checkReference recomputes the digest of one Reference and says what it
 // covers.
-func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, obj Object, sigID string) (refKind, error) {
+func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, obj Object, tr *signTrace) (refKind, error) {
 	kids := dsChildren(ref)
 	var transforms []string
 	if len(kids) > 0 && is(kids[0], NSXMLDSig, "Transforms") {
@@ -227,17 +243,31 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 	if len(transforms) != 1 || checkC14N(transforms[0]) != nil {
 		return 0, fmt.Errorf("unsupported transforms %q", transforms)
 	}
-	var c []byte
-	if uriAttr.Value == "" {
-		c, err = canonicalizeDocument(doc, transforms[0], skip)
-	} else {
-		c, err = canonicalizeWithout(target, transforms[0], skip)
+	// The digest Sign computed for a tree with the same print as the reparsed one, if any
+	// (signTrace); otherwise the canonical form of the reparsed tree.
+	var p treePrint
+	if tr != nil {
+		if uriAttr.Value == "" {
+			p = documentPrint(doc, skip)
+		} else {
+			p = elementPrint(target, skip)
+		}
 	}
-	if err != nil {
-		return 0, err
+	got, ok := tr.digest(p, transforms[0], h)
+	if !ok {
+		var c []byte
+		if uriAttr.Value == "" {
+			c, err = canonicalizeDocument(doc, transforms[0], skip)
+		} else {
+			c, err = canonicalizeWithout(target, transforms[0], skip)
+		}
+		if err != nil {
+			return 0, err
+		}
+		got = digest(h, c)
 	}
-	if err := compareDigest(h, c, dv); err != nil {
-		return 0, err
+	if !bytes.Equal(got, dv) {
+		return 0, errors.New("digest mismatch")
 	}
 	switch {
 	case ref.SelectAttrValue("Type", "") == SignedPropsRef:

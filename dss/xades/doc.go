@@ -55,6 +55,13 @@
 // verifies SignatureValue with the certificate's key. Callers run it on every
 // signature before it leaves the service.
 //
+// Each tree is canonicalized once per signature: Sign records a fingerprint
+// of every tree it canonicalizes (the document, SignedProperties, SignedInfo)
+// with the digest it computed, and Check, after reparsing the bytes, takes
+// that digest for a reparsed part only if the part's fingerprint is the
+// same, which implies the same canonical form. Any other part, and any
+// Signed not made by Sign, is canonicalized from the reparsed bytes.
+//
 // # Errors
 //
 // Every error wraps one of the sentinels ErrMalformed, ErrNotSupported,

@@ -91,6 +91,8 @@ type Signed struct {
 	Document    []byte // enveloped: the whole document with the signature inserted (Signature is then nil)
 	XPath       string // enveloped: an XPath 1.0 expression selecting exactly the signature in Document
 	SignatureID string // ds:Signature/@Id
+
+	trace *signTrace // what Sign canonicalized, for Check; nil when not made by Sign
 }
 
 // Ids derived from the signature Id.
@@ -135,6 +137,7 @@ type builder struct {
 	dataDV *etree.Element // DigestValue of the data reference
 	spDV   *etree.Element // DigestValue of the SignedProperties reference
 	sp     *etree.Element
+	trace  signTrace
 }
 
 func newBuilder(obj Object, p Params) (*builder, error) {
@@ -229,13 +232,15 @@ func (b *builder) sign() (*Signed, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.spDV.SetText(b64(digest(b.p.DigestHash, c)))
+		d := digest(b.p.DigestHash, c)
+		b.trace.add(elementPrint(b.sp, nil), ExcC14N, b.p.DigestHash, d)
+		b.spDV.SetText(b64(d))
 	}
 	if err := b.signatureValue(); err != nil {
 		return nil, err
 	}
 
-	out := &Signed{SignatureID: p.SignatureID}
+	out := &Signed{SignatureID: p.SignatureID, trace: &b.trace}
 	if b.doc != nil {
 		if out.Document, err = serialize(b.doc); err != nil {
 			return nil, fmt.Errorf("serialize document: %w", err)
@@ -351,7 +356,9 @@ func (b *builder) envelopedReference() error {
 	if err != nil {
 		return err
 	}
-	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
+	d := digest(b.p.DigestHash, c)
+	b.trace.add(documentPrint(doc, nil), b.c14n, b.p.DigestHash, d)
+	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, d)
 	return nil
 }
 
@@ -400,7 +407,9 @@ func (b *builder) envelopingReference() error {
 		if err != nil {
 			return err
 		}
-		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
+		d := digest(b.p.DigestHash, c)
+		b.trace.add(elementPrint(o, nil), b.c14n, b.p.DigestHash, d)
+		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, d)
 		return nil
 	}
 	if mime == "" {
@@ -458,6 +467,7 @@ func (b *builder) signatureValue() error {
 	}
 	h := b.sm.hash
 	d := digest(h, c)
+	b.trace.add(elementPrint(b.si, nil), b.c14n, h, d)
 	rnd := b.p.Rand
 	if rnd == nil {
 		rnd = rand.Reader

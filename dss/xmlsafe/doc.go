@@ -30,17 +30,22 @@
 //     namespace-declaration and text limits are enforced while tokenizing, so a deeply
 //     nested input costs at most MaxDepth stack entries whatever its real depth;
 //  5. within that same pass, github.com/mattermost/xml-roundtrip-validator's per-token check
-//     (xrv.CheckToken, the check xrv.Validate applies to every token) as a second opinion on
-//     encoding/xml round trips, once per distinct element shape. xrv.Validate itself
-//     re-tokenizes byte by byte and allocates an encoder and a decoder per token (about
-//     230 ms and 340 MB per MB of input, four times etree's parse), which would make the gate
-//     a denial-of-service lever; the tests and the fuzz target run xrv.Validate on everything
-//     the gate accepts.
+//     (the check xrv.Validate applies to every token, xrv.CheckToken) as a second opinion on
+//     encoding/xml round trips, once per distinct element shape. The gate makes the same
+//     encode, decode and comparison as xrv.CheckToken but keeps its buffers instead of
+//     allocating a 4 KiB encoder buffer per token (roundTripper; tests compare the two token
+//     by token). xrv.Validate itself re-tokenizes byte by byte and allocates an encoder and a
+//     decoder per token (about 230 ms and 340 MB per MB of input, four times etree's parse),
+//     which would make the gate a denial-of-service lever; the tests and the fuzz target run
+//     xrv.Validate on everything the gate accepts.
 //
 // Parse runs Check and then parses the same bytes exactly once with etree
-// (ReadSettings{ValidateInput: true, MaxDepth: Limits.MaxDepth}, no Entity map, a refusing
-// CharsetReader). Callers use that single tree for verification and extraction and never
-// re-parse the bytes into structs for a security decision.
+// (ReadSettings{MaxDepth: Limits.MaxDepth}, no Entity map, a refusing CharsetReader).
+// etree's ValidateInput, a second encoding/xml pass, is off because every refusal it can make
+// on input the gate accepted has already been made by the gate (readSettings says why; the
+// tests and the fuzz target run it on everything the gate accepts). Callers use that single
+// tree for verification and extraction and never re-parse the bytes into structs for a
+// security decision.
 //
 // # What is refused
 //

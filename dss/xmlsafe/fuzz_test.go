@@ -13,7 +13,8 @@ import (
 )
 
 // FuzzParse checks the gate's oracle: no panic; every rejection is an *Error; Check and Parse
-// agree; anything accepted also passes xrv.Validate, and its etree serialization passes the
+// agree; anything accepted also passes etree's own ValidateInput with the same tree (Parse
+// leaves it off) and xrv.Validate, and its etree serialization passes the
 // gate again and is stable under a second parse and serialization.
 func FuzzParse(f *testing.F) {
 	for _, c := range readManifest(f) {
@@ -48,6 +49,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if doc.Root() == nil {
 			t.Fatal("accepted without a root")
+		}
+		if err := etreeValidatedSame(b, lim, doc); err != nil {
+			t.Fatalf("input %q: %v", b, err)
 		}
 		if err := xrv.Validate(bytes.NewReader(b)); err != nil && !xrvEmptyCDATA(b, err) {
 			t.Fatalf("accepted, but xrv.Validate says %v", err)

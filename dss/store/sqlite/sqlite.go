@@ -298,7 +298,9 @@ func (s *Store) commitBatch(batch []*appendReq) error {
 				return fmt.Errorf("insert record: %w", err)
 			}
 			defer ins.Close()
-			exec = func(ctx context.Context, _ string, args ...any) (sql.Result, error) { return ins.ExecContext(ctx, args...) }
+			exec = func(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+				return ins.ExecContext(ctx, args...)
+			}
 		}
 		for _, r := range batch {
 			rec := store.NewRecord(head, r.ev, s.now(), s.key)
