@@ -128,3 +128,29 @@ func TestZeepClient(t *testing.T) {
 		{Name: "zeep-soap11", File: prefix + "-soap11.xml", Cert: s.certFile(t, "alice-ec"), XAdES: true},
 	})
 }
+
+// TestCLISCAL2: the README's SCAL2 flow, `dss sign --dev --credential alice-qes FILE`: the CLI
+// authorizes the document's hash with the PIN and the current TOTP code from dev.json, then
+// signs with the SAD; the signature verifies. Each TOTP code is accepted once, so when another
+// test of this process already spent the current step, the CLI is run again in the next one.
+func TestCLISCAL2(t *testing.T) {
+	s := start(t)
+	interop.Require(t)
+	dir := t.TempDir()
+	doc := writeOut(t, filepath.Join(dir, "contract.xml"), readFile(t, "../../testdata/documents/invoice.xml"))
+	out := filepath.Join(dir, "contract-qes.xml")
+	var b []byte
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		b, err = exec.Command(s.cli, "sign", "--dev", "--dev-dir", s.devDir, "--credential", "alice-qes", "--out", out, doc).CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "OTP") {
+			break
+		}
+		t.Logf("attempt %d: %s; waiting for the next TOTP step", attempt+1, strings.TrimSpace(string(b)))
+		time.Sleep(time.Duration(31-time.Now().Unix()%30) * time.Second)
+	}
+	if err != nil {
+		t.Fatalf("dss sign --credential alice-qes: %v\n%s", err, b)
+	}
+	verifyFiles(t, []interop.Case{{Name: "cli-scal2", File: out, Cert: s.certFile(t, "alice-qes"), XAdES: true}})
+}
