@@ -145,33 +145,7 @@ func canonicalizeDocument(doc *etree.Document, alg, prefixList string, skip *etr
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	seenRoot := false
-	for _, t := range doc.Child {
-		switch t := t.(type) {
-		case *etree.Element:
-			buf.Write(body)
-			seenRoot = true
-		case *etree.ProcInst:
-			if t.Target == "xml" {
-				continue
-			}
-			if seenRoot {
-				buf.WriteByte('\n')
-			}
-			buf.WriteString("<?")
-			buf.WriteString(t.Target)
-			if inst := strings.TrimLeft(t.Inst, " \t\r\n"); inst != "" {
-				buf.WriteByte(' ')
-				buf.WriteString(inst)
-			}
-			buf.WriteString("?>")
-			if !seenRoot {
-				buf.WriteByte('\n')
-			}
-		}
-	}
-	return buf.Bytes(), nil
+	return xades.DocumentCanonicalForm(doc, body), nil
 }
 
 // text returns the character content of an element that must hold text only: child

@@ -192,9 +192,14 @@ func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) 
 	if err != nil {
 		return nil, err
 	}
-	// Processing instructions outside the document element belong to the
-	// document's canonical form; comments do not (no comments), and the XML
-	// declaration is not a processing instruction.
+	return DocumentCanonicalForm(doc, body), nil
+}
+
+// DocumentCanonicalForm completes the canonical form of a whole document (a same-document
+// URI="" reference) from the canonical form of its document element: processing
+// instructions outside the document element belong to it, comments do not (no comments),
+// and the XML declaration is not a processing instruction.
+func DocumentCanonicalForm(doc *etree.Document, body []byte) []byte {
 	var buf bytes.Buffer
 	seenRoot := false
 	for _, t := range doc.Child {
@@ -221,7 +226,7 @@ func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) 
 			}
 		}
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes()
 }
 
 // idIndex maps the values of Id-like attributes (Id, ID, id, xml:id) to
