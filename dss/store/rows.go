@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"time"
 )
 
@@ -49,3 +50,26 @@ const ReplayGrace = 10 * time.Minute
 
 // PurgeInterval is how often a node purges expired replay records (on a Consume).
 const PurgeInterval = time.Minute
+
+// Rows is what the result sets of database/sql and pgx have in common.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// CollectRecords reads every audit record of a result set selected with RecordColumns.
+func CollectRecords(rows Rows) ([]Record, error) {
+	var out []Record
+	for rows.Next() {
+		rec, err := ScanRecord(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("audit records: %w", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit records: %w", err)
+	}
+	return out, nil
+}

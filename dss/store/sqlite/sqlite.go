@@ -437,18 +437,7 @@ func (s *Store) Records(ctx context.Context, after int64, limit int) ([]store.Re
 		return nil, fmt.Errorf("audit records: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Record
-	for rows.Next() {
-		rec, err := store.ScanRecord(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("audit records: %w", err)
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("audit records: %w", err)
-	}
-	return out, nil
+	return store.CollectRecords(rows)
 }
 
 // Close stops the committer and closes both pools. Appends still queued fail with
