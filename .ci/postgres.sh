@@ -15,6 +15,17 @@ cd "$(dirname "$0")/.."
 
 port=${DSSD_PG_PORT:-55432}
 root=$(pwd)/var/pg
+# The server runs as the postgres user, which must reach the data directory, and its unix socket
+# path must stay under the kernel's 107-byte limit. When the checkout is in a folder the postgres
+# user cannot enter, or deep enough to make the socket path too long, use a private folder under
+# /tmp named after the checkout instead.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+  if ! runuser -u postgres -- test -x "$(pwd)" 2>/dev/null || [ ${#root} -gt 60 ]; then
+    root=/tmp/dssd-pg-$(printf '%s' "$(pwd)" | sha256sum | cut -c1-12)
+  fi
+elif [ ${#root} -gt 60 ]; then
+  root=/tmp/dssd-pg-$(id -u)-$(printf '%s' "$(pwd)" | sha256sum | cut -c1-12)
+fi
 data=$root/data
 sock=$root/run
 log=$root/server.log
