@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,7 +142,17 @@ func TestCLISCAL2(t *testing.T) {
 	out := filepath.Join(dir, "contract-qes.xml")
 	var b []byte
 	var err error
+	// The CLI spends the current TOTP step: reserve it (and the next, should the run cross a step
+	// boundary) so that the other SCAL2 tests of this process pick other steps (freshOTP).
+	reserve := func(at time.Time) {
+		otpMu.Lock()
+		defer otpMu.Unlock()
+		for _, d := range []time.Duration{0, 30 * time.Second} {
+			otpUsed[fmt.Sprintf("%s|%s|%d", s.target().cfg, "alice-qes", at.Add(d).Unix()/30)] = true
+		}
+	}
 	for attempt := 0; attempt < 3; attempt++ {
+		reserve(time.Now())
 		b, err = exec.Command(s.cli, "sign", "--dev", "--dev-dir", s.devDir, "--credential", "alice-qes", "--out", out, doc).CombinedOutput()
 		if err == nil || !strings.Contains(string(b), "OTP") {
 			break
