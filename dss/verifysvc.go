@@ -330,12 +330,25 @@ func (s *Service) verifyResponse(req *VerifyRequest, rep *verify.Report, in veri
 	if !all && w.Indication == verify.TotalPassed {
 		msg.WriteString("; some input documents are covered by no signature")
 	}
+	// A valid signature may sit next to content it does not sign (signature wrapping,
+	// hardening.md §2.1): the verdict then never says "all documents".
+	for i := range rep.Signatures {
+		r := &rep.Signatures[i]
+		if r.Indication != verify.TotalPassed {
+			continue
+		}
+		if why := partialScope(r); why != "" {
+			all = false
+			fmt.Fprintf(&msg, "; signature %d covers only part of the input: %s", r.Index, why)
+		}
+	}
 	resp := &VerifyResponse{
 		RequestID: req.RequestID,
 		Result:    VerdictResult(string(w.Indication), string(w.SubIndication), string(w.Reason), all, msg.String()),
 	}
 	first := &rep.Signatures[0]
-	if opts.ReturnSignerIdentity && first.Signer != nil {
+	// The signer is named only for a signature whose value verified with that certificate.
+	if opts.ReturnSignerIdentity && first.Signer != nil && first.Indication == verify.TotalPassed {
 		resp.SignerIdentity = &NameID{Value: first.Signer.Subject.String(), Format: NameIDX509Subject}
 	}
 	if opts.ReturnSigningTimeInfo {
@@ -501,4 +514,29 @@ func (s *Service) signerCertificate(c Caller, req *VerifyRequest) (*VerifyRespon
 		resp.Other = append(resp.Other, OtherOutput{MimeType: "application/pkix-cert", Data: cert.Raw})
 	}
 	return resp, nil
+}
+
+// partialScope says what a valid signature leaves unsigned of the input that holds it, or ""
+// when it covers it whole: an enveloped signature must sign the whole document that holds it
+// (URI=""), and no ds:Object of a signature may be left out of its References.
+func partialScope(r *verify.Result) string {
+	if len(r.UncoveredObjects) > 0 {
+		return strings.Join(r.UncoveredObjects, ", ") + " covered by no Reference"
+	}
+	data, whole := false, false
+	for _, sc := range r.Scope {
+		switch sc.Kind {
+		case verify.ScopeDocument:
+			data, whole = true, true
+		case verify.ScopeElement, verify.ScopeObject, verify.ScopeDetached:
+			data = true
+		}
+	}
+	switch {
+	case !data:
+		return "it signs no data object"
+	case !r.IsRoot && !whole:
+		return "it does not sign the document that holds it"
+	}
+	return ""
 }

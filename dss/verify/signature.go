@@ -467,7 +467,32 @@ func (c *sigCtx) resolve() *verdict {
 		}
 		c.res.Scope = append(c.res.Scope, r.scope)
 	}
+	c.res.UncoveredObjects = c.uncoveredObjects()
 	return nil
+}
+
+// uncoveredObjects lists the ds:Object children of the signature that no Reference covers: an
+// Object counts as covered when a Reference points at it or into it, and the Object that holds
+// this signature's QualifyingProperties counts as the XAdES structure it is. Content there is
+// not signed, however valid the signature, so callers must not report it as signed data.
+func (c *sigCtx) uncoveredObjects() []string {
+	var out []string
+	for i, o := range c.objects {
+		covered := c.qp != nil && c.qp.Parent() == o
+		for _, r := range c.refs {
+			for t := r.target; t != nil && !covered; t = t.Parent() {
+				covered = t == o
+			}
+		}
+		if !covered {
+			if id := o.SelectAttrValue("Id", ""); id != "" {
+				out = append(out, "#"+id)
+			} else {
+				out = append(out, fmt.Sprintf("ds:Object %d", i+1))
+			}
+		}
+	}
+	return out
 }
 
 func (c *sigCtx) findDetached(r *reference) *Document {

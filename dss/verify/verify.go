@@ -90,15 +90,18 @@ type Scope struct {
 
 // Result is the verdict on one signature.
 type Result struct {
-	Index         int    // 1-based, in document order
-	ID            string // ds:Signature/@Id (may be empty)
-	XAdES         bool   // the signature carries XAdES qualifying properties
-	IsRoot        bool   // the signature is the document element (not enveloped in a document)
-	Level         string // XAdES: B-B, B-T, B-LT or B-LTA as far as present (not as validated)
-	Indication    Indication
-	SubIndication SubIndication // empty for TOTAL-PASSED
-	Reason        Reason        // empty for TOTAL-PASSED
-	Detail        string        // client-safe explanation, in English
+	Index  int    // 1-based, in document order
+	ID     string // ds:Signature/@Id (may be empty)
+	XAdES  bool   // the signature carries XAdES qualifying properties
+	IsRoot bool   // the signature is the document element (not enveloped in a document)
+	// UncoveredObjects names the ds:Object elements of the signature that no Reference covers
+	// (their content is not signed).
+	UncoveredObjects []string
+	Level            string // XAdES: B-B, B-T, B-LT or B-LTA as far as present (not as validated)
+	Indication       Indication
+	SubIndication    SubIndication // empty for TOTAL-PASSED
+	Reason           Reason        // empty for TOTAL-PASSED
+	Detail           string        // client-safe explanation, in English
 
 	SignatureMethod string
 	Signer          *x509.Certificate   // the signing certificate, when identified
