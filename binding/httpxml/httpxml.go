@@ -136,8 +136,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	body, err := exchange.ReadBody(w, r, h.opts.MaxBody)
+	max := h.opts.MaxBody
+	if authErr != nil {
+		max = exchange.UnauthenticatedMaxBody
+	}
+	body, err := exchange.ReadBody(w, r, max)
 	if err != nil {
+		if errors.Is(err, exchange.ErrTooLarge) && authErr != nil {
+			// A large body from a caller that failed authentication is not read: 401 at once.
+			h.refuse(w, ev, op, "", http.StatusUnauthorized, authErr, authErr)
+			return
+		}
 		if errors.Is(err, exchange.ErrTooLarge) {
 			h.refuse(w, ev, op, "", http.StatusRequestEntityTooLarge,
 				dss.Errorf(dss.KindLimit, "the request body exceeds %d bytes", h.opts.MaxBody), authErr)

@@ -138,8 +138,21 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	body, err := exchange.ReadBody(w, r, h.opts.MaxBody)
+	max := h.opts.MaxBody
+	if authErr != nil {
+		max = exchange.UnauthenticatedMaxBody
+	}
+	body, err := exchange.ReadBody(w, r, max)
 	if err != nil {
+		if errors.Is(err, exchange.ErrTooLarge) && authErr != nil {
+			// A large body from a caller that failed authentication is not read: 401 at once,
+			// with the generic DSS response (the operation is not known without the body).
+			res := dss.ResultOf(authErr, ev.ID)
+			authn.Challenge(w.Header())
+			ev.Err = authErr
+			h.writeResponse(w, ev, mv, http.StatusUnauthorized, xmlwire.ErrorPendingResponse("", res), res)
+			return
+		}
 		if errors.Is(err, exchange.ErrTooLarge) {
 			f := senderFault("the message exceeds the size limit")
 			h.writeFault(w, ev, mv, f, http.StatusRequestEntityTooLarge, authErr)

@@ -228,3 +228,29 @@ func TestVerifyNotYet(t *testing.T) {
 	}
 	validateResponses(t, t.TempDir(), []string{writeOut(t, t.TempDir()+"/verify.xml", raw)})
 }
+
+// TestUnauthenticatedLargeBody: a large body from a caller without valid authentication is
+// answered 401 with a DSS response after at most 64 KiB have been read (hardening.md §2.6:
+// strangers cannot make the service hold and scan megabytes).
+func TestUnauthenticatedLargeBody(t *testing.T) {
+	s := start(t)
+	for _, tc := range []struct{ path, ctype, prefix string }{
+		{"/soap", "application/soap+xml", `<soap:Envelope xmlns:soap="` + nsSOAP12 + `"><soap:Body><dss2:SignRequest xmlns:dss2="` + nsDSS2 + `" RequestID="big">`},
+		{"/sign", "application/xml", `<dss2:SignRequest xmlns:dss2="` + nsDSS2 + `" RequestID="big">`},
+	} {
+		body := io.MultiReader(strings.NewReader(tc.prefix), io.LimitReader(repeatReader(' '), 8<<20))
+		req, _ := http.NewRequest(http.MethodPost, s.dev.URL+tc.path, body)
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", tc.ctype)
+		req.Header.Set("Authorization", "Bearer not-a-token")
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(raw), "resultmajor:RequesterError") {
+			t.Errorf("%s: HTTP %d, want 401 with a RequesterError response: %.300s", tc.path, resp.StatusCode, raw)
+		}
+	}
+}

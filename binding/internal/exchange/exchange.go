@@ -31,6 +31,10 @@ var ErrTooLarge = errors.New("request body too large")
 
 // ReadBody reads r's body up to max bytes (max ≤ 0: DefaultMaxBody). A body over the limit,
 // announced or actual, gives ErrTooLarge.
+// UnauthenticatedMaxBody caps what is read of a request whose authentication failed: enough
+// to find the DSS element and its RequestID for the 401 answer, never a stranger's large body.
+const UnauthenticatedMaxBody = 64 << 10
+
 func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxBody
