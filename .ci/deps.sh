@@ -29,6 +29,8 @@ for pair in "${need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
+# cgo (crypto11) needs the C library headers; gcc only recommends them.
+[ -e /usr/include/stdlib.h ] || missing+=(libc6-dev)
 if [ "$mode" = test ]; then
   [ -e /usr/share/java/xmlsec.jar ] || missing+=(libxml-security-java)
   [ -e /usr/share/java/bcprov.jar ] || missing+=(libbcprov-java)

@@ -20,7 +20,9 @@ root=$(pwd)/var/pg
 # user cannot enter, or deep enough to make the socket path too long, use a private folder under
 # /tmp named after the checkout instead.
 if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
-  if ! runuser -u postgres -- test -x "$(pwd)" 2>/dev/null || [ ${#root} -gt 60 ]; then
+  # var/ may exist already with mode 0700 (dssd serve --dev creates var/dev so).
+  if ! runuser -u postgres -- test -x "$(pwd)" 2>/dev/null ||
+     { [ -d var ] && ! runuser -u postgres -- test -x "$(pwd)/var" 2>/dev/null; } || [ ${#root} -gt 60 ]; then
     root=/tmp/dssd-pg-$(printf '%s' "$(pwd)" | sha256sum | cut -c1-12)
   fi
 elif [ ${#root} -gt 60 ]; then
@@ -55,6 +57,10 @@ dsn="postgres://${owner}@127.0.0.1:${port}/${db}?sslmode=disable"
 running() { [ -f "$data/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
 
 start() {
+  if [ -L "$root" ]; then
+    echo "postgres.sh: $root is a symbolic link; refusing to use it" >&2
+    exit 1
+  fi
   mkdir -p "$root"
   if [ "$(id -u)" = 0 ]; then
     chown "$owner" "$root"
