@@ -456,3 +456,15 @@ func (s *Service) checkSignerStatus(ctx context.Context, cred *Credential) error
 	}
 	return nil
 }
+
+// Levels returns the XAdES levels the service can produce with its configured authorities.
+func (s *Service) Levels() []string {
+	levels := []string{LevelBB}
+	if s.tsa != nil {
+		levels = append(levels, LevelBT)
+		if s.rev != nil {
+			levels = append(levels, LevelBLT, LevelBLTA)
+		}
+	}
+	return levels
+}

@@ -217,17 +217,17 @@ func Build(opts Options, base string) *Provider {
 		Schema: base + "/schemas/oasis-dss-core-schema-v2.0.xsd",
 		Extensions: []Extension{
 			{Name: "SADTransport", Value: "TS 119 432 V1.3.1 clause 8.1 (a): the signature activation data of a SCAL2 credential is sent in OptionalInputs/ClaimedIdentity: Name = the authenticated user, SupportingInfo with MimeType application/jwt and dsb:Value = base64 of the SAD obtained from POST /csc/v2/credentials/authorize (PIN and OTP). A SAD is bound to the user, the credential, the exact hashes and their count, expires within 5 minutes and is used once. SCAL1 credentials need no SAD: the transport authentication identifies the signatory (clause 8.1 (b))."},
-			{Name: "SignerCertificate", Value: "TS 119 432 V1.3.1 clause 8.3.1: the signer certificate and its chain are obtained from the CSC JSON binding, POST /csc/v2/credentials/info with certificates=chain (credentials/list names the caller's credentials). A VerifyRequest with ReturnSignerIdentity is not offered."},
+			{Name: "SignerCertificate", Value: "TS 119 432 V1.3.1 clause 8.3.1: the signer certificate and its chain are obtained from the CSC JSON binding, POST /csc/v2/credentials/info with certificates=chain (credentials/list names the caller's credentials). The DSS-X way works too: a VerifyRequest without signature, with ReturnSignerIdentity and the credential as KeySelector/KeyName, returns SignerIdentity and the chain in OptionalOutputs/Other (MimeType application/pkix-cert)."},
 			{Name: "Authentication", Value: "Every call is authenticated on TLS: Authorization: Bearer with a token issued out of band" + tlsText(opts.TLSClientAuth) + ". No OAuth 2.0 or SAML metadata is published (no AuthInfo)."},
 		},
 	}
 	verifyOp := Operation{
 		Name: "verify", Specification: specDSSX,
-		Description: en("POST /verify or the VerifyRequest operation of POST /soap. Verification is not offered yet: every VerifyRequest is answered with RequesterError and ResultMinor NotSupported."),
+		Description: en("POST /verify or the VerifyRequest operation of POST /soap: XMLDSig and XAdES signatures (enveloped, enveloping, detached) against the configured trust anchors, with EN 319 102-1 indications in ProcessingDetails, ReturnAugmentedSignature to the urn:dssd:level:* levels, and the signer certificate of a credential (TS 119 432 clause 8.3.1)."),
 	}
 	pendingOp := Operation{
 		Name: "retrievePending", Specification: specDSSX,
-		Description: en("POST /retrievePending or the PendingRequest operation of POST /soap. dssd answers synchronously, so every PendingRequest is answered with ResponseIdUnknown."),
+		Description: en("POST /retrievePending or the PendingRequest operation of POST /soap. dssd answers synchronously, so every PendingRequest is answered with RequesterError and ResultMinor NotSupported."),
 	}
 	dssx := Protocol{
 		Specifications: []string{specDSSX},

@@ -195,3 +195,29 @@ func TestVerifyAugmentEndToEnd(t *testing.T) {
 	validateResponses(t, t.TempDir(), files)
 	verifyFiles(t, cases)
 }
+
+// TestMetadataListsLevels: with the dev TSA and revocation sources configured, the metadata and
+// CSC info advertise every level the service produces.
+func TestMetadataListsLevels(t *testing.T) {
+	s := start(t)
+	for _, u := range []string{"/.well-known/dss-info", "/csc/v2/info"} {
+		method := http.MethodGet
+		if strings.HasPrefix(u, "/csc") {
+			method = http.MethodPost
+		}
+		req, _ := http.NewRequest(method, s.dev.URL+u, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{"B-T", "B-LT", "B-LTA"} {
+			if !strings.Contains(b.String(), want+`"`) && !strings.Contains(b.String(), want+"<") {
+				t.Errorf("%s does not list level %s:\n%.600s", u, want, b.String())
+			}
+		}
+	}
+}

@@ -12,12 +12,7 @@ import (
 
 // mountCSC mounts the ETSI TS 119 432 JSON binding (CSC API v2) and the DSS-X metadata.
 func mountCSC(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.Authenticator, logger *slog.Logger) {
-	levels := []string{dss.LevelBB}
-	// The levels dssd can produce depend on the configured timestamp and revocation
-	// sources; the service reports them once it can.
-	if lv, ok := any(svc).(interface{ Levels() []string }); ok && len(lv.Levels()) > 0 {
-		levels = lv.Levels()
-	}
+	levels := svc.Levels() // with the configured timestamp and revocation sources
 	authTypes := []string{"external"}
 	tlsAuth := cfg.Listen.TLS.ClientCA != ""
 	if tlsAuth {
