@@ -847,3 +847,36 @@ func BenchmarkSADCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestSCAL2RefusedDocumentKeepsSAD: a request refused because of its document (an XPath that
+// selects nothing, a DOCTYPE) does not consume the SAD, so the corrected request still signs.
+func TestSCAL2RefusedDocumentKeepsSAD(t *testing.T) {
+	f := newSCAL2(t)
+	ctx := context.Background()
+	d := Document{ID: "d", HasRefURI: true, MimeType: "application/xml", Data: []byte(invoice)}
+	tok := f.authorize(t, "alice-qes", sum256(d.Data))
+	place := func(xpath string) SignOptions {
+		return SignOptions{CredentialID: "alice-qes", ClaimedIdentity: withSAD("alice", tok),
+			Placement: &Placement{WhichData: "d", XPath: xpath, CreateEnveloped: true}}
+	}
+	if _, err := f.svc.Sign(ctx, alice, &SignRequest{Documents: []Document{d}, Options: place("/nothing/here")}); KindOf(err) != KindInappropriate && KindOf(err) != KindMalformed {
+		t.Fatalf("XPath selecting nothing: %v", err)
+	}
+	if _, err := f.svc.Sign(ctx, alice, &SignRequest{Documents: []Document{d}, Options: place("/*")}); err != nil {
+		t.Fatalf("the corrected request was refused (SAD spent by the refused one?): %v", err)
+	}
+	dt := Document{ID: "d", HasRefURI: true, MimeType: "application/xml", Data: []byte(`<!DOCTYPE x [<!ENTITY a "b">]><x>1</x>`)}
+	tok2 := f.authorize(t, "alice-qes", sum256(dt.Data))
+	before := len(f.replay.seen)
+	_, err := f.svc.Sign(ctx, alice, &SignRequest{Documents: []Document{dt}, Options: SignOptions{CredentialID: "alice-qes",
+		ClaimedIdentity: withSAD("alice", tok2), Placement: &Placement{WhichData: "d", XPath: "/*", CreateEnveloped: true}}})
+	if KindOf(err) != KindMalformed {
+		t.Fatalf("DOCTYPE document: %v", err)
+	}
+	f.replay.mu.Lock()
+	after := len(f.replay.seen)
+	f.replay.mu.Unlock()
+	if after != before {
+		t.Errorf("a request refused for its document consumed %d SAD(s)", after-before)
+	}
+}

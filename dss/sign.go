@@ -117,6 +117,20 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 	if err := s.checkSignerStatus(ctx, cred); err != nil {
 		return nil, err
 	}
+	// A SCAL2 activation is consumed once: refuse a request whose documents cannot be signed
+	// before spending it.
+	if cred.SCAL >= 2 {
+		for i := range j.docs {
+			p := &j.docs[i]
+			obj := xades.Object{Data: p.doc.Data, XML: p.xml}
+			if p.placement != nil {
+				obj.XPath, obj.Namespaces = p.placement.XPath, p.placement.Namespaces
+			}
+			if err := xades.Precheck(obj, p.packaging); err != nil {
+				return nil, signError(err)
+			}
+		}
+	}
 	hs, ds := j.bound()
 	if err := s.activate(ctx, c, cred, opts.ClaimedIdentity, hs, ds); err != nil {
 		return nil, err

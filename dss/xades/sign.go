@@ -496,3 +496,30 @@ func digest(h crypto.Hash, data []byte) []byte {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// Precheck runs the checks of Sign that depend only on the data object — the ingress gate and
+// well-formedness of an XML document that goes into the signature, and the XPath of an
+// enveloped placement — without building or signing anything. A caller that must not spend
+// anything on a request that will be refused (a SCAL2 activation, consumed once) runs it first.
+func Precheck(obj Object, pk Packaging) error {
+	switch {
+	case pk == Enveloped:
+		if !obj.XML {
+			return fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
+		}
+		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimits())
+		if err != nil {
+			return err
+		}
+		if obj.XPath != "" {
+			if _, err := selectXPath(doc, obj.XPath, obj.Namespaces); err != nil {
+				return err
+			}
+		}
+	case pk == Enveloping && obj.XML:
+		if _, err := parseXML(obj.Data, xmlsafe.DocumentLimits()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
