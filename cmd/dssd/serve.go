@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,12 +122,14 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	ready := func(ctx context.Context) error {
+	// Readiness signs with the HSM health key; /readyz is unauthenticated, so one check runs at a
+	// time and its answer serves every probe of the next second.
+	ready := onePerSecond(func(ctx context.Context) error {
 		if hc, ok := keys.(hsm.HealthChecker); ok {
 			return hc.Health(ctx)
 		}
 		return nil
-	}
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/soap", soap.New(svc, auth, soap.Options{MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger}))
 	mux.Handle("/schemas/", schemasrv.New())
@@ -294,4 +297,24 @@ func serverTLS(cfg *Config) (*tls.Config, error) {
 		t.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return t, nil
+}
+
+// onePerSecond runs check at most once per second and one at a time; callers in between get
+// the last answer.
+func onePerSecond(check func(context.Context) error) func(context.Context) error {
+	var (
+		mu   sync.Mutex
+		last time.Time
+		err  error
+	)
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !last.IsZero() && time.Since(last) < time.Second {
+			return err
+		}
+		err = check(ctx)
+		last = time.Now()
+		return err
+	}
 }
