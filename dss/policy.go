@@ -3,12 +3,14 @@ package dss
 import (
 	"crypto"
 	"strings"
+
+	"dssd/dss/xades"
 )
 
 // Signature types (interface.md §4).
 const (
-	TypeXMLDSig = "urn:ietf:rfc:3275"
-	TypeXAdES   = "http://uri.etsi.org/01903/v1.3.2#"
+	TypeXMLDSig = xades.TypeXMLDSig
+	TypeXAdES   = xades.TypeXAdES
 )
 
 // Level profiles (interface.md §4). The applied one is echoed in dsb:AppliedProfile.
@@ -40,21 +42,21 @@ type sigAlg struct {
 // allowedSigAlgs is the allow-list of SignatureAlgorithm URIs (RFC 6931). SHA-1 and MD5 are
 // absent on purpose: asking for them is NotSupported.
 var allowedSigAlgs = map[string]sigAlg{
-	"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256":      {crypto.SHA256, familyRSA, false},
-	"http://www.w3.org/2001/04/xmldsig-more#rsa-sha384":      {crypto.SHA384, familyRSA, false},
-	"http://www.w3.org/2001/04/xmldsig-more#rsa-sha512":      {crypto.SHA512, familyRSA, false},
-	"http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1": {crypto.SHA256, familyRSA, true},
-	"http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1": {crypto.SHA384, familyRSA, true},
-	"http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1": {crypto.SHA512, familyRSA, true},
-	"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256":    {crypto.SHA256, familyEC, false},
-	"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384":    {crypto.SHA384, familyEC, false},
-	"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512":    {crypto.SHA512, familyEC, false},
+	xades.RSASHA256:    {crypto.SHA256, familyRSA, false},
+	xades.RSASHA384:    {crypto.SHA384, familyRSA, false},
+	xades.RSASHA512:    {crypto.SHA512, familyRSA, false},
+	xades.RSAPSSSHA256: {crypto.SHA256, familyRSA, true},
+	xades.RSAPSSSHA384: {crypto.SHA384, familyRSA, true},
+	xades.RSAPSSSHA512: {crypto.SHA512, familyRSA, true},
+	xades.ECDSASHA256:  {crypto.SHA256, familyEC, false},
+	xades.ECDSASHA384:  {crypto.SHA384, familyEC, false},
+	xades.ECDSASHA512:  {crypto.SHA512, familyEC, false},
 }
 
 const (
-	defaultRSAAlg = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-	defaultECAlg  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
-	defaultP384   = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+	defaultRSAAlg = xades.RSASHA256
+	defaultECAlg  = xades.ECDSASHA256
+	defaultP384   = xades.ECDSASHA384
 )
 
 func familyOf(keyType string) keyFamily {
