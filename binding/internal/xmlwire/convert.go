@@ -106,16 +106,11 @@ func SignRequestFromWire(w *SignRequest) (*dss.SignRequest, error) {
 	r := &dss.SignRequest{RequestID: w.RequestID, Profiles: trimAll(w.Profile)}
 	var u unsupported
 	if in := w.InputDocuments; in != nil {
-		for i := range in.Document {
-			d, err := documentFromWire(&in.Document[i], &u)
-			if err != nil {
-				return nil, err
-			}
-			r.Documents = append(r.Documents, d)
+		docs, err := documentsFromWire(in, &u)
+		if err != nil {
+			return nil, err
 		}
-		if len(in.TransformedData) > 0 {
-			u.add("TransformedData")
-		}
+		r.Documents = docs
 		for i := range in.DocumentHash {
 			h, err := hashFromWire(&in.DocumentHash[i], &u)
 			if err != nil {
@@ -133,6 +128,23 @@ func SignRequestFromWire(w *SignRequest) (*dss.SignRequest, error) {
 	u.anys("", w.Unknown)
 	r.Options.Unsupported = u.names
 	return r, nil
+}
+
+// documentsFromWire converts the Documents of InputDocuments, in order; TransformedData is
+// listed as unsupported.
+func documentsFromWire(in *InputDocuments, u *unsupported) ([]dss.Document, error) {
+	var out []dss.Document
+	for i := range in.Document {
+		d, err := documentFromWire(&in.Document[i], u)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if len(in.TransformedData) > 0 {
+		u.add("TransformedData")
+	}
+	return out, nil
 }
 
 func documentFromWire(w *Document, u *unsupported) (dss.Document, error) {
@@ -445,16 +457,11 @@ func VerifyRequestFromWire(w *VerifyRequest) (*dss.VerifyRequest, error) {
 	r := &dss.VerifyRequest{RequestID: w.RequestID, Profiles: trimAll(w.Profile)}
 	var u unsupported
 	if in := w.InputDocuments; in != nil {
-		for i := range in.Document {
-			d, err := documentFromWire(&in.Document[i], &u)
-			if err != nil {
-				return nil, err
-			}
-			r.Documents = append(r.Documents, d)
+		docs, err := documentsFromWire(in, &u)
+		if err != nil {
+			return nil, err
 		}
-		if len(in.TransformedData) > 0 {
-			u.add("TransformedData")
-		}
+		r.Documents = docs
 		if len(in.DocumentHash) > 0 {
 			u.add("DocumentHash")
 		}
