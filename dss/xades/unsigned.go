@@ -46,6 +46,12 @@ func SignatureTimestampInput(s *Signed) ([]byte, error) {
 // AddSignatureTimestamp appends xades:SignatureTimeStamp with token, a DER RFC 3161
 // TimeStampToken over the digest of SignatureTimestampInput(s).
 func AddSignatureTimestamp(s *Signed, token []byte) (*Signed, error) {
+	return addTimestamp(s, token, func(t *sigTree) (string, string) { return t.xades("SignatureTimeStamp"), "" })
+}
+
+// addTimestamp appends a timestamp property, named by name (tag and namespace to declare),
+// holding token to the unsigned signature properties of s.
+func addTimestamp(s *Signed, token []byte, name func(*sigTree) (tag, ns string)) (*Signed, error) {
 	if err := checkDER("timestamp token", token); err != nil {
 		return nil, err
 	}
@@ -57,7 +63,8 @@ func AddSignatureTimestamp(s *Signed, token []byte) (*Signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.timestamp(usp, t.xades("SignatureTimeStamp"), "", token)
+	tag, ns := name(t)
+	t.timestamp(usp, tag, ns, token)
 	return t.result(s)
 }
 
@@ -163,19 +170,7 @@ func ArchiveTimestampInput(s *Signed, detached map[string][]byte) ([]byte, error
 // AddArchiveTimestamp appends xades141:ArchiveTimeStamp with token, a DER RFC 3161
 // TimeStampToken over the digest of ArchiveTimestampInput(s, ...).
 func AddArchiveTimestamp(s *Signed, token []byte) (*Signed, error) {
-	if err := checkDER("timestamp token", token); err != nil {
-		return nil, err
-	}
-	t, err := openSigned(s)
-	if err != nil {
-		return nil, err
-	}
-	usp, err := t.unsignedSignatureProperties()
-	if err != nil {
-		return nil, err
-	}
-	t.timestamp(usp, "xades141:ArchiveTimeStamp", NSXAdES141, token)
-	return t.result(s)
+	return addTimestamp(s, token, func(*sigTree) (string, string) { return "xades141:ArchiveTimeStamp", NSXAdES141 })
 }
 
 // AddTimestampValidationData appends, right after the last timestamp of the signature (which
