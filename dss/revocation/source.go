@@ -102,7 +102,17 @@ type Source struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]*entry
+
+	// links remembers which certificate signatures were verified: the key is the SHA-256 of
+	// the child's DER followed by that of the signer's. Certificates are immutable, so a
+	// verified link stays verified; only successes are kept, and the map is cleared when it
+	// reaches linkEntries (it holds the service's few chains, not attacker-chosen ones).
+	linkMu sync.Mutex
+	links  map[[64]byte]struct{}
 }
+
+// linkEntries bounds Source.links.
+const linkEntries = 4096
 
 // entry is the verified status of one certificate.
 type entry struct {
@@ -164,6 +174,7 @@ func New(cfg Config) *Source {
 			},
 		},
 		cache: map[[32]byte]*entry{},
+		links: map[[64]byte]struct{}{},
 	}
 }
 
@@ -185,7 +196,7 @@ func (s *Source) Validation(ctx context.Context, chain []*x509.Certificate) (ocs
 		}
 	}
 	for i, c := range chain {
-		if s.isAnchor(c) || isSelfSigned(c) || hasOCSPNoCheck(c) {
+		if s.isAnchor(c) || s.isSelfSigned(c) || hasOCSPNoCheck(c) {
 			continue
 		}
 		issuer := s.issuerOf(c, chain[i+1:])
@@ -217,8 +228,34 @@ func (s *Source) isAnchor(c *x509.Certificate) bool {
 	return false
 }
 
-func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+func (s *Source) isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && s.signedBy(c, c)
+}
+
+// signedBy reports whether p's key signed c (x509.Certificate.CheckSignatureFrom), from the
+// cache of verified links when it can: every signature costs a public-key verification, and
+// the same chains come with every signing request.
+func (s *Source) signedBy(c, p *x509.Certificate) bool {
+	var key [64]byte
+	ch, ph := sha256.Sum256(c.Raw), sha256.Sum256(p.Raw)
+	copy(key[:32], ch[:])
+	copy(key[32:], ph[:])
+	s.linkMu.Lock()
+	_, ok := s.links[key]
+	s.linkMu.Unlock()
+	if ok {
+		return true
+	}
+	if c.CheckSignatureFrom(p) != nil {
+		return false
+	}
+	s.linkMu.Lock()
+	if len(s.links) >= linkEntries {
+		clear(s.links)
+	}
+	s.links[key] = struct{}{}
+	s.linkMu.Unlock()
+	return true
 }
 
 func hasOCSPNoCheck(c *x509.Certificate) bool {
@@ -235,7 +272,7 @@ func hasOCSPNoCheck(c *x509.Certificate) bool {
 func (s *Source) issuerOf(c *x509.Certificate, rest []*x509.Certificate) *x509.Certificate {
 	candidates := append(append([]*x509.Certificate{}, rest...), s.cfg.Anchors...)
 	for _, p := range candidates {
-		if bytes.Equal(c.RawIssuer, p.RawSubject) && c.CheckSignatureFrom(p) == nil {
+		if bytes.Equal(c.RawIssuer, p.RawSubject) && s.signedBy(c, p) {
 			return p
 		}
 	}

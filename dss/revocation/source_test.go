@@ -395,3 +395,31 @@ func TestDevResponders(t *testing.T) {
 		t.Fatalf("CRL: %v", err)
 	}
 }
+
+// TestVerifiedLinks: the cache of verified certificate signatures makes a second call verify
+// nothing, and never vouches for a certificate that carries the right subject but a different
+// key: a chain whose "issuing CA" is an impostor is refused after the real chain was accepted.
+func TestVerifiedLinks(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	s := New(Config{})
+	if _, _, err := s.Validation(context.Background(), e.chain()); err != nil {
+		t.Fatal(err)
+	}
+	// leaf→ca, ca→root and root→root (self-signed check) were verified once.
+	if got := len(s.links); got != 3 {
+		t.Fatalf("%d verified links after one chain, want 3", got)
+	}
+	if _, _, err := s.Validation(context.Background(), e.chain()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.links); got != 3 {
+		t.Fatalf("%d verified links after the same chain again, want still 3", got)
+	}
+	impostorKey := key(t)
+	impostor := issue(t, &x509.Certificate{Subject: e.ca.Subject, IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, impostorKey.Public(), nil, impostorKey)
+	_, _, err := s.Validation(context.Background(), []*x509.Certificate{e.leaf, impostor})
+	if err == nil || !strings.Contains(err.Error(), "neither in the chain nor an anchor") {
+		t.Fatalf("chain with an impostor issuer: %v, want the issuer refused", err)
+	}
+}
