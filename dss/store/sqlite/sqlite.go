@@ -55,7 +55,17 @@ type Store struct {
 	purgeMu   sync.Mutex
 	lastPurge time.Time
 	gc        groupCommit
+	// The audit chain's statements, prepared once on the writer's single connection (preparing
+	// them for every transaction was a fifth of the committer's CPU time).
+	stHead, stInsert, stUpdate *sql.Stmt
 }
+
+const (
+	sqlHead   = `SELECT seq, hash FROM audit_head WHERE id = 1`
+	sqlInsert = `INSERT INTO audit_log (` + store.RecordColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUpdate = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
+)
 
 // groupCommit is the queue of Appends waiting for the committer goroutine.
 type groupCommit struct {
@@ -131,6 +141,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite store %s: %w", cfg.Path, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite store %s: %w", cfg.Path, err)
+	}
 	return s, nil
 }
 
@@ -179,6 +193,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// prepare prepares the audit chain's statements on the writer.
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&s.stHead, sqlHead}, {&s.stInsert, sqlInsert}, {&s.stUpdate, sqlUpdate}} {
+		if *p.st, err = s.w.PrepareContext(ctx, p.q); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return nil
 }
 
 // writeTx runs fn in an IMMEDIATE transaction and commits it.
@@ -286,30 +314,18 @@ func (s *Store) commitBatch(batch []*appendReq) error {
 	ctx := context.Background()
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		var head store.Head
-		if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+		if err := tx.StmtContext(ctx, s.stHead).QueryRowContext(ctx).Scan(&head.Seq, &head.Hash); err != nil {
 			return fmt.Errorf("read chain head: %w", err)
 		}
-		const insert = `INSERT INTO audit_log (` + store.RecordColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-		exec := tx.ExecContext
-		if len(batch) > 1 {
-			ins, err := tx.PrepareContext(ctx, insert)
-			if err != nil {
-				return fmt.Errorf("insert record: %w", err)
-			}
-			defer ins.Close()
-			exec = func(ctx context.Context, _ string, args ...any) (sql.Result, error) {
-				return ins.ExecContext(ctx, args...)
-			}
-		}
+		ins := tx.StmtContext(ctx, s.stInsert)
 		for _, r := range batch {
 			rec := store.NewRecord(head, r.ev, s.now(), s.key)
-			if _, err := exec(ctx, insert, rec.Values()...); err != nil {
+			if _, err := ins.ExecContext(ctx, rec.Values()...); err != nil {
 				return fmt.Errorf("insert record: %w", err)
 			}
 			head = store.Head{Seq: rec.Seq, Hash: rec.Hash}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, head.Seq, head.Hash); err != nil {
+		if _, err := tx.StmtContext(ctx, s.stUpdate).ExecContext(ctx, head.Seq, head.Hash); err != nil {
 			return fmt.Errorf("update chain head: %w", err)
 		}
 		return nil
@@ -458,5 +474,11 @@ func (s *Store) Close() error {
 	}
 	g.pending = nil
 	g.mu.Unlock()
-	return errors.Join(s.w.Close(), s.r.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{s.stHead, s.stInsert, s.stUpdate} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.w.Close(), s.r.Close())...)
 }
