@@ -39,13 +39,17 @@
 //     which would make the gate a denial-of-service lever; the tests and the fuzz target run
 //     xrv.Validate on everything the gate accepts.
 //
-// Parse runs Check and then parses the same bytes exactly once with etree
-// (ReadSettings{MaxDepth: Limits.MaxDepth}, no Entity map, a refusing CharsetReader).
-// etree's ValidateInput, a second encoding/xml pass, is off because every refusal it can make
-// on input the gate accepted has already been made by the gate (readSettings says why; the
-// tests and the fuzz target run it on everything the gate accepts). Callers use that single
-// tree for verification and extraction and never re-parse the bytes into structs for a
-// security decision.
+// Parse builds the etree document from the tokens of that same pass, as they pass the checks:
+// no second parser reads the bytes, so the tree is made of exactly what the gate examined. The
+// tree is the one etree's own parser builds from the same bytes (raw prefixes, attribute order,
+// etree's whitespace flags; the tests and the fuzz target compare the two node by node, and
+// run etree's ValidateInput on everything the gate accepts). Callers use that single tree for
+// verification and extraction and never re-parse the bytes into structs for a security
+// decision.
+//
+// The round-trip check of step 5 depends only on a token's shape (names and namespace
+// declarations), so the shapes that passed are remembered process-wide in a bounded set:
+// repeated message shapes are checked once per process, not once per message.
 //
 // # What is refused
 //

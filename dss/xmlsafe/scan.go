@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -199,16 +200,17 @@ type gate struct {
 	scope    map[string]int // prefix -> index of its innermost binding
 	rawSeen  map[xml.Name]struct{}
 	expSeen  map[xml.Name]struct{}
-	shapes   map[string]struct{} // token shapes that passed the round-trip check
+	shapes   *shapeCache // token shapes that passed the round-trip check
 	key      []byte
 	rt       roundTripper
 }
 
 // tokenize is the tokenizing pass: encoding/xml RawToken plus the element stack, namespace
-// scopes, limits and placement rules that RawToken does not check.
+// scopes, limits and placement rules that RawToken does not check. A token that passes is
+// added to tree (when not nil) until the root element has ended.
 // It returns the offset in b just after the root element's end tag.
-func tokenize(b []byte, base int64, lim Limits) (int64, error) {
-	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int), shapes: make(map[string]struct{})}
+func tokenize(b []byte, base int64, lim Limits, tree *treeBuilder) (int64, error) {
+	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int), shapes: &passedShapes}
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true
 	dec.Entity = nil
@@ -245,6 +247,9 @@ func tokenize(b []byte, base int64, lim Limits) (int64, error) {
 		}
 		if err != nil {
 			return 0, err
+		}
+		if tree != nil && rootEnd < 0 {
+			tree.add(tok)
 		}
 		if g.closed && rootEnd < 0 {
 			rootEnd = end
@@ -641,19 +646,62 @@ func (g *gate) roundTrip(tok xml.Token, start int64) error {
 	default:
 		return nil
 	}
-	if g.key != nil {
-		if _, ok := g.shapes[string(g.key)]; ok {
-			return nil
-		}
+	if g.key != nil && g.shapes.has(g.key) {
+		return nil
 	}
 	if err := g.rt.check(tok); err != nil {
 		return &Error{Reason: ReasonRoundTrip, Offset: g.base + start,
 			Detail: "a token does not survive an encoding/xml round trip", cause: err}
 	}
 	if g.key != nil {
-		g.shapes[string(g.key)] = struct{}{}
+		g.shapes.add(g.key)
 	}
 	return nil
+}
+
+// shapeCache is a bounded set of token shapes that passed the round-trip check. It is shared
+// by every gate of the process: the outcome depends on the shape alone (see roundTrip), and
+// the messages a service receives repeat the same few dozen shapes (SOAP envelope, DSS
+// request, the documents' vocabularies), so after the first request almost no token is
+// encoded and decoded again. Only passes are kept, never failures; a shape longer than
+// maxShapeKey is not kept, and the set is emptied when it holds maxShapes, so it never holds
+// more than maxShapes × maxShapeKey bytes of keys and input made of ever new shapes costs what
+// it cost without the cache.
+type shapeCache struct {
+	mu sync.RWMutex
+	m  map[string]struct{}
+}
+
+const (
+	maxShapes   = 4096
+	maxShapeKey = 512
+)
+
+var passedShapes shapeCache
+
+func (c *shapeCache) has(key []byte) bool {
+	c.mu.RLock()
+	_, ok := c.m[string(key)]
+	c.mu.RUnlock()
+	return ok
+}
+
+func (c *shapeCache) add(key []byte) {
+	if len(key) > maxShapeKey {
+		return
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxShapes {
+		c.m = make(map[string]struct{}, 64)
+	}
+	c.m[string(key)] = struct{}{}
+	c.mu.Unlock()
+}
+
+func (c *shapeCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
 }
 
 // appendName appends prefix, local name and a separator; XML names never contain NUL.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -426,7 +427,7 @@ func TestEtreeBehaviours(t *testing.T) {
 // every known round-trip breaker, so no input reaches it with a failing token.
 func TestRoundTripCheck(t *testing.T) {
 	t.Parallel()
-	g := &gate{base: 3, shapes: map[string]struct{}{}}
+	g := &gate{base: 3, shapes: &shapeCache{}}
 	bad := xml.StartElement{Name: xml.Name{Local: "Root"}, Attr: []xml.Attr{{Name: xml.Name{Space: "x"}, Value: "v"}}}
 	for range 2 { // a failure is never remembered as a good shape
 		var e *Error
@@ -440,7 +441,33 @@ func TestRoundTripCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(g.shapes) != 1 {
-		t.Errorf("%d shapes remembered, want 1", len(g.shapes))
+	if n := g.shapes.len(); n != 1 {
+		t.Errorf("%d shapes remembered, want 1", n)
+	}
+}
+
+// TestShapeCacheBounds: the shared cache keeps no shape longer than maxShapeKey and starts
+// over when it is full, and a gate still checks a shape the cache no longer holds.
+func TestShapeCacheBounds(t *testing.T) {
+	t.Parallel()
+	c := &shapeCache{}
+	c.add(bytes.Repeat([]byte("a"), maxShapeKey+1))
+	if c.len() != 0 {
+		t.Fatalf("a key of %d bytes was kept", maxShapeKey+1)
+	}
+	for i := range maxShapes {
+		c.add([]byte(strconv.Itoa(i)))
+	}
+	if c.len() != maxShapes {
+		t.Fatalf("%d shapes, want %d", c.len(), maxShapes)
+	}
+	c.add([]byte("one more"))
+	if c.len() != 1 || !c.has([]byte("one more")) || c.has([]byte("0")) {
+		t.Fatalf("a full cache was not emptied before the next shape: %d shapes", c.len())
+	}
+	g := &gate{shapes: c}
+	bad := xml.StartElement{Name: xml.Name{Local: "Root"}, Attr: []xml.Attr{{Name: xml.Name{Space: "x"}, Value: "v"}}}
+	if err := g.roundTrip(bad, 0); err == nil {
+		t.Fatal("a failing shape passed with a cache")
 	}
 }
