@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"dssd/dss/xades"
 	"dssd/hsm"
 )
 
@@ -247,5 +248,17 @@ func TestSignCorruptedSignature(t *testing.T) {
 	}
 	if r := ResultOf(err, "p"); r.Major != MajorResponderError {
 		t.Fatalf("result %+v, want ResponderError", r)
+	}
+}
+
+// TestGuardIsVerifyingSigner: the signers every KeyManager hands out (hsm.Guard) tell
+// dss/xades that they verify their signatures, so the self-check does not verify them again.
+func TestGuardIsVerifyingSigner(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := hsm.Guard(k).(xades.VerifyingSigner); !ok {
+		t.Fatal("hsm.Guard's signer is not a xades.VerifyingSigner")
 	}
 }

@@ -35,6 +35,11 @@ type guarded struct {
 
 func (g *guarded) Public() crypto.PublicKey { return g.inner.Public() }
 
+// VerifiesSignatures marks a signer that verifies every signature it returns with its public
+// key (dss/xades.VerifyingSigner): a self-check of the same value over the same digest need not
+// verify it again.
+func (g *guarded) VerifiesSignatures() {}
+
 // Unwrap returns the signer Guard wraps (for tests and diagnostics).
 func (g *guarded) Unwrap() crypto.Signer { return g.inner }
 

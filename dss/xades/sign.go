@@ -85,6 +85,16 @@ type Params struct {
 	Rand            io.Reader           // randomness for ECDSA and PSS; nil means crypto/rand
 }
 
+// VerifyingSigner is a crypto.Signer that verifies every signature it returns with its own
+// public key before returning it, and fails instead of returning one that does not verify
+// (hsm.Guard is one). Check does not repeat the public-key verification for the SignatureValue
+// such a signer returned when it reads the same value over the same SignedInfo digest back
+// from the bytes: the verification would be the one the signer made.
+type VerifyingSigner interface {
+	crypto.Signer
+	VerifiesSignatures()
+}
+
 // Signed is the result of Sign.
 type Signed struct {
 	Signature   []byte // the ds:Signature element alone (detached, enveloping, hash signing)
@@ -484,6 +494,9 @@ func (b *builder) signatureValue() error {
 		if sv, err = RawECDSA(sv, b.p.Signer.Public().(*ecdsa.PublicKey)); err != nil {
 			return fmt.Errorf("sign: %w", err)
 		}
+	}
+	if _, ok := b.p.Signer.(VerifyingSigner); ok {
+		b.trace.verified(b.p.Signer.Public(), h, d, sv)
 	}
 	b.sig.SelectElement("ds:SignatureValue").SetText(b64(sv))
 	return nil

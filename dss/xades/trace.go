@@ -1,6 +1,7 @@
 package xades
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"encoding/binary"
@@ -211,6 +212,30 @@ func documentPrint(doc *etree.Document, skip *etree.Element) treePrint {
 // trusts without comparing it with the bytes it checks.
 type signTrace struct {
 	digests map[traceKey][]byte
+
+	// The SignatureValue a VerifyingSigner returned (r‖s for ECDSA), the SignedInfo digest it
+	// signed and that digest's hash.
+	sigValue, sigDigest []byte
+	sigHash             crypto.Hash
+	sigKey              crypto.PublicKey // the key the signer verified with
+}
+
+// verified records that a VerifyingSigner with public key pub returned value for digest d
+// under hash h.
+func (t *signTrace) verified(pub crypto.PublicKey, h crypto.Hash, d, value []byte) {
+	t.sigKey, t.sigHash, t.sigDigest, t.sigValue = pub, h, d, value
+}
+
+// signerKeyIs reports whether the recorded signer key is pub.
+func (t *signTrace) signerKeyIs(pub crypto.PublicKey) bool {
+	k, ok := t.sigKey.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(pub)
+}
+
+// wasVerified reports whether the signer verified value over d under h: Check need not.
+func (t *signTrace) wasVerified(h crypto.Hash, d, value []byte) bool {
+	return t != nil && t.sigValue != nil && t.sigHash == h &&
+		bytes.Equal(t.sigDigest, d) && bytes.Equal(t.sigValue, value)
 }
 
 type traceKey struct {

@@ -2,8 +2,12 @@ package xades
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 
@@ -164,12 +168,20 @@ func TestCheckRejectsBitFlips(t *testing.T) {
 	t.Parallel()
 	ks := loadKeys(t)
 	obj := Object{ID: "doc-1", Data: readDoc(t, "invoice.xml"), XML: true}
-	for _, k := range []*testKey{ks.rsa, ks.p256} {
+	for _, kv := range []struct {
+		k         *testKey
+		verifying bool
+	}{{ks.rsa, false}, {ks.p256, false}, {ks.rsa, true}, {ks.p256, true}} {
+		k := kv.k
 		m := RSASHA256
 		if k == ks.p256 {
 			m = ECDSASHA256
 		}
-		p := Params{Type: TypeXAdES, Packaging: Enveloped, SignatureMethod: m, Signer: k.signer, Chain: k.chain(),
+		var signer crypto.Signer = k.signer
+		if kv.verifying {
+			signer = verifyingSigner{k.signer} // Check skips the verification of the untouched value
+		}
+		p := Params{Type: TypeXAdES, Packaging: Enveloped, SignatureMethod: m, Signer: signer, Chain: k.chain(),
 			SigningTime: fixedTime(), SignatureID: "sig-1"}
 		s, err := Sign(obj, p)
 		if err != nil {
@@ -214,7 +226,7 @@ func TestCheckRejectsBitFlips(t *testing.T) {
 			noTrace.trace = nil
 			for _, v := range []*Signed{&c, &noTrace} {
 				if err := Check(v, obj, k.cert); !errors.Is(err, ErrSelfCheck) {
-					t.Fatalf("%s: flip at %d (%q in %q) accepted (trace %v): %v", k.name, i, out[i], out[max(0, i-20):min(len(out), i+20)], v.trace != nil, err)
+					t.Fatalf("%s (verifying signer %v): flip at %d (%q in %q) accepted (trace %v): %v", k.name, kv.verifying, i, out[i], out[max(0, i-20):min(len(out), i+20)], v.trace != nil, err)
 				}
 			}
 			switch {
@@ -334,5 +346,76 @@ func TestPrints(t *testing.T) {
 	e2 := parse(`<a xmlns:p="v"><b/></a>`).FindElement("//b")
 	if elementPrint(e1, nil) == elementPrint(e2, nil) {
 		t.Error("the namespace context does not count")
+	}
+}
+
+// verifyingSigner verifies what its signer returns, as hsm.Guard does (PKCS#1 v1.5, PSS with
+// the hash length as salt, ECDSA in ASN.1), and so is a VerifyingSigner.
+type verifyingSigner struct{ crypto.Signer }
+
+func (v verifyingSigner) VerifiesSignatures() {}
+
+func (v verifyingSigner) Sign(r io.Reader, d []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := v.Signer.Sign(r, d, opts)
+	if err != nil {
+		return nil, err
+	}
+	switch pub := v.Public().(type) {
+	case *rsa.PublicKey:
+		if pss, ok := opts.(*rsa.PSSOptions); ok {
+			err = rsa.VerifyPSS(pub, pss.Hash, d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: pss.Hash})
+		} else {
+			err = rsa.VerifyPKCS1v15(pub, opts.HashFunc(), d, sig)
+		}
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, d, sig) {
+			err = errors.New("ecdsa signature does not verify")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sig, nil
+}
+
+// lyingSigner claims to verify its signatures but returns another key's: it shows which
+// checks Check still makes when a VerifyingSigner returned the value.
+type lyingSigner struct {
+	crypto.Signer
+	pub crypto.PublicKey
+}
+
+func (l lyingSigner) VerifiesSignatures()      {}
+func (l lyingSigner) Public() crypto.PublicKey { return l.pub }
+
+// TestCheckTrustsVerifyingSigner: Check does not verify again the SignatureValue a
+// VerifyingSigner returned over the SignedInfo digest it reads back, and only that: the same
+// output checked without the trace, or against a certificate of another key, is refused.
+func TestCheckTrustsVerifyingSigner(t *testing.T) {
+	t.Parallel()
+	ks := loadKeys(t)
+	obj := Object{ID: "doc-1", Data: readDoc(t, "invoice.xml"), XML: true}
+	// The lie: alice's certificate and public key, another RSA key's signatures.
+	liar := lyingSigner{Signer: ks.other.signer, pub: ks.rsa.signer.Public()}
+	p := Params{Type: TypeXAdES, Packaging: Enveloped, SignatureMethod: RSASHA256, Signer: liar, Chain: ks.rsa.chain(),
+		SigningTime: fixedTime(), SignatureID: "sig-1"}
+	s, err := Sign(obj, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(s, obj, ks.rsa.cert); err != nil {
+		t.Fatalf("the value a VerifyingSigner returned was verified again: %v", err)
+	}
+	noTrace := *s
+	noTrace.trace = nil
+	if err := Check(&noTrace, obj, ks.rsa.cert); !errors.Is(err, ErrSelfCheck) {
+		t.Fatalf("without the trace the other key's signature passed: %v", err)
+	}
+	if err := Check(s, obj, ks.other.cert); !errors.Is(err, ErrSelfCheck) {
+		t.Fatalf("checked against another certificate, the output passed: %v", err)
+	}
+	// The recorded verification counts only for the key it was made with.
+	if !s.trace.signerKeyIs(ks.rsa.cert.PublicKey) || s.trace.signerKeyIs(ks.other.cert.PublicKey) {
+		t.Fatal("the trace does not tell the signer's key from another")
 	}
 }
