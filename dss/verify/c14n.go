@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
@@ -63,6 +62,27 @@ func (x idIndex) lookup(id string) (*etree.Element, *verdict) {
 // signature, for the enveloped-signature transform); the tree is restored before returning.
 // el is not otherwise modified.
 func canonicalize(el *etree.Element, alg, prefixList string, skip *etree.Element) ([]byte, error) {
+	if alg == xades.ExcC14N {
+		// The signer's writer: the specification's rules where goxmldsig's transform departs
+		// from them ("#default" in the prefix list, xmlns="", attributes in several namespaces).
+		var list []string
+		for _, p := range strings.Fields(prefixList) {
+			if p == "#default" {
+				p = ""
+			}
+			list = append(list, p)
+		}
+		return xades.ExclusiveC14N(el, skip, list)
+	}
+	if alg == xades.C14N11 || alg == C14N10 {
+		inherited, err := inheritedXMLAttrs(el, alg == C14N10)
+		if err != nil {
+			return nil, err
+		}
+		if out, err := xades.InclusiveC14N(el, skip, inherited); err == nil {
+			return out, nil
+		}
+	}
 	if skip != nil {
 		parent := skip.Parent()
 		if parent == nil {
@@ -81,43 +101,34 @@ func canonicalize(el *etree.Element, alg, prefixList string, skip *etree.Element
 		return nil, err
 	}
 	switch alg {
-	case xades.ExcC14N:
-		if err := etreeutils.TransformExcC14n(d, prefixList, false); err != nil {
+	case xades.C14N11, C14N10:
+		inherited, err := inheritedXMLAttrs(el, alg == C14N10)
+		if err != nil {
 			return nil, err
 		}
-		doc := etree.NewDocument()
-		doc.SetRoot(d)
-		doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
-		var buf bytes.Buffer
-		if _, err := doc.WriteTo(&buf); err != nil {
-			return nil, err
+		for _, a := range inherited {
+			d.CreateAttr("xml:"+a.Key, a.Value)
 		}
-		return buf.Bytes(), nil
-	case xades.C14N11:
-		if err := inheritXMLAttrs(el, d, false); err != nil {
-			return nil, err
+		if alg == C14N10 {
+			return dsig.MakeC14N10RecCanonicalizer().Canonicalize(d)
 		}
 		return dsig.MakeC14N11Canonicalizer().Canonicalize(d)
-	case C14N10:
-		if err := inheritXMLAttrs(el, d, true); err != nil {
-			return nil, err
-		}
-		return dsig.MakeC14N10RecCanonicalizer().Canonicalize(d)
 	}
 	return nil, fmt.Errorf("canonicalization %s: %w", clip(alg), errNotAllowed)
 }
 
-// inheritXMLAttrs copies onto d (the detached copy of el) the attributes in the xml
-// namespace that el inherits from its nearest ancestors, as inclusive canonicalization of a
-// document subset requires: xml:lang and xml:space for c14n 1.1 (xml:base would need URI
-// fix-up, which is refused), every xml:* attribute for c14n 1.0. The nearest declaration wins.
-func inheritXMLAttrs(el, d *etree.Element, all bool) error {
+// inheritedXMLAttrs returns the attributes in the xml namespace that el inherits from its
+// nearest ancestors and does not carry itself, as inclusive canonicalization of a document
+// subset requires: xml:lang and xml:space for c14n 1.1 (xml:base would need URI fix-up, which
+// is refused), every xml:* attribute for c14n 1.0 (all). The nearest declaration wins.
+func inheritedXMLAttrs(el *etree.Element, all bool) ([]etree.Attr, error) {
 	have := map[string]bool{}
-	for _, a := range d.Attr {
+	for _, a := range el.Attr {
 		if a.Space == "xml" {
 			have[a.Key] = true
 		}
 	}
+	var inherited []etree.Attr
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		for _, a := range p.Attr {
 			if a.Space != "xml" || have[a.Key] {
@@ -126,15 +137,15 @@ func inheritXMLAttrs(el, d *etree.Element, all bool) error {
 			switch {
 			case a.Key == "lang" || a.Key == "space":
 			case a.Key == "base" && !all:
-				return fmt.Errorf("c14n 1.1 of an element below xml:base: %w", errNotAllowed)
+				return nil, fmt.Errorf("c14n 1.1 of an element below xml:base: %w", errNotAllowed)
 			case !all || a.Key == "id":
 				continue
 			}
 			have[a.Key] = true
-			d.CreateAttr("xml:"+a.Key, a.Value)
+			inherited = append(inherited, etree.Attr{Space: "xml", Key: a.Key, Value: a.Value})
 		}
 	}
-	return nil
+	return inherited, nil
 }
 
 // canonicalizeDocument returns the canonical form of the whole document (URI="", so without

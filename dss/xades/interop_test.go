@@ -346,6 +346,9 @@ func tortureDocs() []tortureDoc {
 		{file: "mixed.xml", data: func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")) },
 			xpath: "/*/*[3]", after: true,
 			limits: map[string]string{interop.NameXadesjs: xadesjsTopLevelPI}},
+		// Attributes in several namespaces (the canonical order is by namespace URI, not by
+		// local name) and an empty default namespace below a non-empty one.
+		{file: "c14n-edges.xml"},
 		{file: "other-signature.xml", xpath: "/envelope/slot[2]",
 			limits: map[string]string{interop.NameXadesjs: xadesjsOtherSig}},
 	}

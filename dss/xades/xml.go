@@ -88,6 +88,37 @@ func serialize(doc *etree.Document) ([]byte, error) {
 // namespaces in scope at el are taken into account and, for c14n 1.1, the
 // xml:lang and xml:space attributes el inherits. el is not modified.
 func canonicalize(el *etree.Element, alg string) ([]byte, error) {
+	return canonicalizeSkip(el, alg, nil)
+}
+
+// canonicalizeSkip is canonicalize leaving out skip, a descendant of el (not modified either).
+func canonicalizeSkip(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
+	switch alg {
+	case ExcC14N:
+		if out, err := excC14N(el, skip, nil); err == nil {
+			return out, nil
+		}
+	case C14N11:
+		inherited, err := inheritedXMLAttrs(el)
+		if err != nil {
+			return nil, err
+		}
+		if out, err := InclusiveC14N(el, skip, inherited); err == nil {
+			return out, nil
+		}
+	}
+	if skip != nil {
+		parent := skip.Parent()
+		idx := skip.Index()
+		parent.RemoveChildAt(idx)
+		defer parent.InsertChildAt(idx, skip)
+	}
+	return canonicalizeGeneral(el, alg)
+}
+
+// canonicalizeGeneral is canonicalize through goxmldsig's transforms on a detached copy of
+// el: the path for c14n 1.1 and for subtrees excC14N does not write.
+func canonicalizeGeneral(el *etree.Element, alg string) ([]byte, error) {
 	ctx, err := etreeutils.NSBuildParentContext(el)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -113,8 +144,14 @@ func canonicalize(el *etree.Element, alg string) ([]byte, error) {
 		}
 		return buf.Bytes(), nil
 	case C14N11:
-		if err := inheritXMLAttrs(el, d); err != nil {
+		inherited, err := inheritedXMLAttrs(el)
+		if err != nil {
 			return nil, err
+		}
+		for _, a := range inherited {
+			if d.SelectAttr("xml:"+a.Key) == nil {
+				d.CreateAttr("xml:"+a.Key, a.Value)
+			}
 		}
 		c = dsig.MakeC14N11Canonicalizer()
 	default:
@@ -127,24 +164,30 @@ func canonicalize(el *etree.Element, alg string) ([]byte, error) {
 	return out, nil
 }
 
-// inheritXMLAttrs copies onto d (the detached copy of el) the xml:lang and
-// xml:space attributes that el inherits from its nearest ancestors, as c14n
-// 1.1 requires for a document subset. xml:id is not inherited; an inherited
-// xml:base would need URI fix-up, which is not implemented.
+// inheritedXMLAttrs returns the xml:lang and xml:space attributes that el inherits from its
+// nearest ancestors (and does not carry itself), as c14n 1.1 requires for a document subset.
+// xml:id is not inherited; an inherited xml:base would need URI fix-up, which is not
+// implemented.
 //
-// When an attribute is declared on several ancestors with different values
-// it refuses: Santuario 2.1.7 and the JDK take the outermost value instead of
-// the nearest (xmlsec1 agrees with the nearest), so such a signature would
-// fail in the Java validators most of Europe uses.
-func inheritXMLAttrs(el, d *etree.Element) error {
+// When an attribute is declared on several ancestors with different values it refuses:
+// Santuario 2.1.7 and the JDK take the outermost value instead of the nearest (xmlsec1 agrees
+// with the nearest), so such a signature would fail in the Java validators most of Europe uses.
+func inheritedXMLAttrs(el *etree.Element) ([]etree.Attr, error) {
 	own := map[string]bool{}
-	for _, a := range d.Attr {
+	for _, a := range el.Attr {
 		if a.Space == "xml" {
 			own[a.Key] = true
 		}
 	}
-	inherited := map[string]string{}
-	var order []string
+	var inherited []etree.Attr
+	find := func(key string) int {
+		for i, a := range inherited {
+			if a.Key == key {
+				return i
+			}
+		}
+		return -1
+	}
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		for _, a := range p.Attr {
 			if a.Space != "xml" {
@@ -155,23 +198,19 @@ func inheritXMLAttrs(el, d *etree.Element) error {
 				if own[a.Key] {
 					continue
 				}
-				if v, ok := inherited[a.Key]; ok {
-					if v != a.Value {
-						return fmt.Errorf("%w: c14n 1.1 below nested xml:%s declarations with different values (Java validators canonicalize it differently); use exclusive c14n", ErrNotSupported, a.Key)
+				if i := find(a.Key); i >= 0 {
+					if inherited[i].Value != a.Value {
+						return nil, fmt.Errorf("%w: c14n 1.1 below nested xml:%s declarations with different values (Java validators canonicalize it differently); use exclusive c14n", ErrNotSupported, a.Key)
 					}
 					continue
 				}
-				inherited[a.Key] = a.Value
-				order = append(order, a.Key)
+				inherited = append(inherited, etree.Attr{Space: "xml", Key: a.Key, Value: a.Value})
 			case "base":
-				return fmt.Errorf("%w: c14n 1.1 of an element below xml:base", ErrNotSupported)
+				return nil, fmt.Errorf("%w: c14n 1.1 of an element below xml:base", ErrNotSupported)
 			}
 		}
 	}
-	for _, k := range order {
-		d.CreateAttr("xml:"+k, inherited[k])
-	}
-	return nil
+	return inherited, nil
 }
 
 // canonicalizeDocument returns the canonical form of the whole document
@@ -179,16 +218,10 @@ func inheritXMLAttrs(el, d *etree.Element) error {
 // (the signature, for the enveloped-signature transform) if it is not nil.
 func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) ([]byte, error) {
 	root := doc.Root()
-	if skip != nil {
-		parent := skip.Parent()
-		if parent == nil {
-			return nil, fmt.Errorf("%w: enveloped signature is the document element", ErrMalformed)
-		}
-		idx := skip.Index()
-		parent.RemoveChildAt(idx)
-		defer parent.InsertChildAt(idx, skip)
+	if skip != nil && (skip == root || skip.Parent() == nil) {
+		return nil, fmt.Errorf("%w: enveloped signature is the document element", ErrMalformed)
 	}
-	body, err := canonicalize(root, alg)
+	body, err := canonicalizeSkip(root, alg, skip)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,383 @@
+package xades
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+)
+
+// ExclusiveC14N returns the exclusive canonical form without comments (Exclusive XML
+// Canonicalization 1.0) of the subtree at el, in the namespace context of its ancestors,
+// leaving out skip (the enveloped signature) when it is in the subtree. inclusive is the
+// InclusiveNamespaces PrefixList ("#default" names the default namespace): those prefixes are
+// rendered as inclusive c14n renders them, wherever they are in scope. el is not modified.
+//
+// It follows the specification where goxmldsig's transform departs from it (attributes in
+// several namespaces are ordered by namespace URI, and xmlns="" appears only below a rendered
+// non-empty default namespace); libxml2 is the reference in the tests. A subtree it does not
+// write (see excC14N) goes through goxmldsig's transform.
+func ExclusiveC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) {
+	if out, err := excC14N(el, skip, inclusive); err == nil {
+		return out, nil
+	}
+	if skip != nil {
+		parent := skip.Parent()
+		if parent == nil {
+			return nil, fmt.Errorf("%w: the element to leave out has no parent", ErrMalformed)
+		}
+		idx := skip.Index()
+		parent.RemoveChildAt(idx)
+		defer parent.InsertChildAt(idx, skip)
+	}
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	d, err := etreeutils.NSDetatch(ctx, el)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	list := make([]string, len(inclusive))
+	for i, p := range inclusive {
+		list[i] = p
+		if p == "" {
+			list[i] = "#default"
+		}
+	}
+	if err := etreeutils.TransformExcC14n(d, strings.Join(list, " "), false); err != nil {
+		return nil, fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(d)
+	doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
+	return doc.WriteToBytes()
+}
+
+// excC14N writes the exclusive canonical form without comments of the subtree at el (see
+// ExclusiveC14N; inclusive holds "" for the default namespace). It walks the tree once and
+// writes straight into a buffer: no copy of the tree, no namespace map per element.
+//
+// It returns errNotPlain, and writes nothing usable, for a subtree holding a token it does not
+// write (a processing instruction, a directive, a CDATA-flagged text node) or a prefix without
+// a declaration in scope; canonicalize then takes the general path. Trees made by the ingress
+// gate and by this package never hold any of them below the document element.
+//
+// Text and attribute values are escaped as etree's canonical write settings escape them (the
+// general path), which is the C14N escaping for XML 1.0 characters; a character outside XML 1.0
+// Char or invalid UTF-8 becomes U+FFFD, as there.
+func excC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) {
+	return writeC14N(&excWriter{skip: skip, prefixList: inclusive}, el)
+}
+
+// InclusiveC14N returns the inclusive canonical form without comments (Canonical XML 1.0 or
+// 1.1: they differ only in which xml:* attributes a document subset inherits) of the subtree at
+// el, in the namespace context of its ancestors, leaving out skip when it is in the subtree.
+// inherited are the xml:* attributes the apex inherits from its ancestors under the caller's
+// version and policy; one the apex carries itself is ignored. el is not modified.
+//
+// As ExclusiveC14N, it orders attributes by namespace URI then local name, which goxmldsig's
+// canonicalizers do not when attributes have different prefixes (xml:lang beside
+// xsi:schemaLocation, say). It returns errNotPlain for a subtree it does not write.
+func InclusiveC14N(el, skip *etree.Element, inherited []etree.Attr) ([]byte, error) {
+	return writeC14N(&excWriter{skip: skip, inclusiveAll: true, inherited: inherited}, el)
+}
+
+func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
+	// The namespaces in scope at el, innermost declaration first: the apex renders every
+	// visibly utilized one, whichever ancestor declared it.
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for i := len(p.Attr) - 1; i >= 0; i-- {
+			if prefix, ok := nsDecl(p.Attr[i]); ok {
+				c.outer = append(c.outer, nsBinding{prefix: prefix, uri: p.Attr[i].Value})
+			}
+		}
+	}
+	slices.Reverse(c.outer) // outermost first, as if declared in document order
+	c.scope = append(c.scope, c.outer...)
+	c.buf = make([]byte, 0, 1024)
+	if err := c.element(el); err != nil {
+		return nil, err
+	}
+	return c.buf, nil
+}
+
+var errNotPlain = errors.New("subtree needs the general canonicalizer")
+
+// nsBinding is one namespace declaration in scope, or one rendered in the output.
+type nsBinding struct{ prefix, uri string }
+
+type excWriter struct {
+	buf          []byte
+	skip         *etree.Element
+	prefixList   []string     // exclusive: the InclusiveNamespaces PrefixList, "" for the default namespace
+	inclusiveAll bool         // inclusive c14n: every namespace in scope, not the visibly utilized ones
+	inherited    []etree.Attr // inclusive: xml:* attributes the apex inherits
+	depth        int
+	outer        []nsBinding // declarations of el's ancestors
+	scope        []nsBinding // in scope at the current element; later entries shadow earlier ones
+	out          []nsBinding // rendered on output ancestors; later entries shadow earlier ones
+	decls        []nsBinding
+	keys         []attrKey
+}
+
+type attrKey struct {
+	uri, local string
+	i          int
+}
+
+// shadowed reports whether a later binding in list redefines prefix.
+func shadowed(later []nsBinding, prefix string) bool {
+	for _, b := range later {
+		if b.prefix == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// nsDecl reports whether a is a namespace declaration and returns its prefix ("" for xmlns=).
+func nsDecl(a etree.Attr) (string, bool) {
+	switch {
+	case a.Space == "xmlns":
+		return a.Key, true
+	case a.Space == "" && a.Key == "xmlns":
+		return "", true
+	}
+	return "", false
+}
+
+func lookup(list []nsBinding, prefix string) (string, bool) {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].prefix == prefix {
+			return list[i].uri, true
+		}
+	}
+	return "", false
+}
+
+func (c *excWriter) element(el *etree.Element) error {
+	scopeMark, outMark := len(c.scope), len(c.out)
+	defer func() { c.scope, c.out = c.scope[:scopeMark], c.out[:outMark] }()
+	for _, a := range el.Attr {
+		if prefix, ok := nsDecl(a); ok {
+			c.scope = append(c.scope, nsBinding{prefix, a.Value})
+		}
+	}
+
+	// Visibly utilized prefixes: the element's own ("" is the default namespace) and those of
+	// its attributes; xml is bound implicitly and never rendered.
+	decls := c.decls[:0]
+	use := func(prefix string) error {
+		if prefix == "xml" {
+			return nil
+		}
+		for _, d := range decls {
+			if d.prefix == prefix {
+				return nil
+			}
+		}
+		uri, ok := lookup(c.scope, prefix)
+		if prefix != "" && (!ok || uri == "") {
+			return errNotPlain // undeclared prefix
+		}
+		// Rendered unless the nearest output ancestor rendered the same binding; a default
+		// namespace nobody rendered is the empty one, so xmlns="" appears only below a
+		// rendered non-empty default namespace.
+		rendered, found := lookup(c.out, prefix)
+		if rendered == uri && (found || prefix == "") {
+			return nil
+		}
+		decls = append(decls, nsBinding{prefix, uri})
+		return nil
+	}
+	apex := c.depth == 0
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.inclusiveAll {
+		// Every namespace in scope: at the apex all of them (the innermost binding of each
+		// prefix), below it those the element declares itself; use leaves out what the output
+		// ancestors already rendered.
+		if apex {
+			for i := len(c.scope) - 1; i >= 0; i-- {
+				p := c.scope[i].prefix
+				if shadowed(c.scope[i+1:], p) {
+					continue
+				}
+				if err := use(p); err != nil {
+					return err
+				}
+			}
+		} else {
+			for _, a := range el.Attr {
+				if p, ok := nsDecl(a); ok {
+					if err := use(p); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	if err := use(el.Space); err != nil {
+		return err
+	}
+	for _, p := range c.prefixList {
+		if _, ok := lookup(c.scope, p); ok || p == "" {
+			if err := use(p); err != nil {
+				return err
+			}
+		}
+	}
+	attrs := el.Attr
+	if apex && len(c.inherited) > 0 {
+		attrs = slices.Clone(attrs)
+		for _, a := range c.inherited {
+			if el.SelectAttr("xml:"+a.Key) == nil {
+				attrs = append(attrs, a)
+			}
+		}
+	}
+	keys := c.keys[:0]
+	for i, a := range attrs {
+		if _, ok := nsDecl(a); ok {
+			continue
+		}
+		uri := ""
+		if a.Space != "" {
+			if err := use(a.Space); err != nil {
+				return err
+			}
+			if a.Space == "xml" {
+				uri = nsXMLNamespace
+			} else {
+				uri, _ = lookup(c.scope, a.Space)
+			}
+		}
+		keys = append(keys, attrKey{uri: uri, local: a.Key, i: i})
+	}
+	// Namespace declarations by prefix, the default namespace first; attributes by namespace
+	// URI, then local name.
+	slices.SortFunc(decls, func(a, b nsBinding) int { return strings.Compare(a.prefix, b.prefix) })
+	slices.SortFunc(keys, func(a, b attrKey) int {
+		if r := strings.Compare(a.uri, b.uri); r != 0 {
+			return r
+		}
+		return strings.Compare(a.local, b.local)
+	})
+	c.decls, c.keys = decls, keys // the grown slices serve the next element (after this start tag)
+
+	c.buf = append(c.buf, '<')
+	c.buf = appendQName(c.buf, el.Space, el.Tag)
+	for _, d := range decls {
+		if d.prefix == "" {
+			c.buf = append(c.buf, ` xmlns="`...)
+		} else {
+			c.buf = append(c.buf, ` xmlns:`...)
+			c.buf = append(c.buf, d.prefix...)
+			c.buf = append(c.buf, `="`...)
+		}
+		c.buf = appendEscaped(c.buf, d.uri, true)
+		c.buf = append(c.buf, '"')
+		c.out = append(c.out, d)
+	}
+	for _, k := range keys { // written before the children reuse c.keys
+		a := attrs[k.i]
+		c.buf = append(c.buf, ' ')
+		c.buf = appendQName(c.buf, a.Space, a.Key)
+		c.buf = append(c.buf, `="`...)
+		c.buf = appendEscaped(c.buf, a.Value, true)
+		c.buf = append(c.buf, '"')
+	}
+	c.buf = append(c.buf, '>')
+
+	for _, t := range el.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			if t == c.skip {
+				continue
+			}
+			if err := c.element(t); err != nil {
+				return err
+			}
+		case *etree.CharData:
+			if t.IsCData() {
+				return errNotPlain
+			}
+			c.buf = appendEscaped(c.buf, t.Data, false)
+		case *etree.Comment:
+			// without comments
+		default:
+			return errNotPlain
+		}
+	}
+	c.buf = append(c.buf, "</"...)
+	c.buf = appendQName(c.buf, el.Space, el.Tag)
+	c.buf = append(c.buf, '>')
+	return nil
+}
+
+const nsXMLNamespace = "http://www.w3.org/XML/1998/namespace"
+
+func appendQName(b []byte, space, local string) []byte {
+	if space != "" {
+		b = append(b, space...)
+		b = append(b, ':')
+	}
+	return append(b, local...)
+}
+
+// appendEscaped appends s escaped for C14N: in text &, <, > and CR; in attribute values &, <,
+// ", TAB, LF and CR. Anything not an XML 1.0 Char (and invalid UTF-8) becomes U+FFFD, as
+// etree's canonical escaping does.
+func appendEscaped(b []byte, s string, attr bool) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		var esc string
+		width := 1
+		switch {
+		case c == '&':
+			esc = "&amp;"
+		case c == '<':
+			esc = "&lt;"
+		case c == '>' && !attr:
+			esc = "&gt;"
+		case c == '"' && attr:
+			esc = "&quot;"
+		case c == '\t' && attr:
+			esc = "&#x9;"
+		case c == '\n' && attr:
+			esc = "&#xA;"
+		case c == '\r':
+			esc = "&#xD;"
+		case c < 0x20 && c != '\t' && c != '\n':
+			esc = "\uFFFD"
+		case c >= utf8.RuneSelf:
+			r, w := utf8.DecodeRuneInString(s[i:])
+			width = w
+			if r == utf8.RuneError && w == 1 || !isXMLChar(r) {
+				esc = "\uFFFD"
+			}
+		}
+		if esc == "" {
+			i += width
+			continue
+		}
+		b = append(b, s[last:i]...)
+		b = append(b, esc...)
+		i += width
+		last = i
+	}
+	return append(b, s[last:]...)
+}
+
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
