@@ -7,7 +7,6 @@
 package httpxml
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -155,7 +154,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the request body could not be read"), authErr)
 		return
 	}
-	if err := exchange.Gate(body, h.opts.MaxBody); err != nil {
+	toks, err := exchange.GateTokens(body, h.opts.MaxBody)
+	if err != nil {
 		kind, detail := dss.KindMalformed, "the request was refused"
 		var xe *xmlsafe.Error
 		if errors.As(err, &xe) {
@@ -168,7 +168,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	d := xmlwire.NewDecoder(bytes.NewReader(exchange.StripBOM(body)))
+	d := xmlwire.NewTokenDecoder(toks)
 	start, err := nextStart(d)
 	if err != nil {
 		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the body holds no XML element"), authErr)

@@ -67,12 +67,16 @@ type parsed struct {
 	reqID string // RequestID attribute of the DSS element
 }
 
-// parseEnvelope reads a SOAP envelope from b (already through the ingress gate). With peek
+// parseEnvelope reads a SOAP envelope from the tokens the ingress gate checked. With peek
 // set, the DSS element is not decoded: only its name and RequestID are taken (used to
 // answer an unauthenticated request). fallback is the version announced by the media type,
 // used for faults when the envelope itself names no known version.
-func parseEnvelope(b []byte, peek bool, fallback version) (*parsed, version, *fault) {
-	d := xmlwire.NewDecoder(bytes.NewReader(b))
+func parseEnvelope(toks []xml.Token, peek bool, fallback version) (*parsed, version, *fault) {
+	return decodeEnvelope(xmlwire.NewTokenDecoder(toks), peek, fallback)
+}
+
+// decodeEnvelope is parseEnvelope over any decoder of the message.
+func decodeEnvelope(d *xml.Decoder, peek bool, fallback version) (*parsed, version, *fault) {
 	root, err := nextStart(d)
 	if err != nil {
 		return nil, fallback, senderFault("the message is not a SOAP envelope: " + err.Error())

@@ -1,16 +1,20 @@
 package soap
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"dssd/binding/internal/exchange"
+	"dssd/binding/internal/xmlwire"
 )
 
 // FuzzSOAPEnvelope: any input behind the gate either parses or yields a fault; no panic,
-// no hang. Seeds are the SOAP requests of testdata/requests.
+// no hang; and the gate's recorded tokens decode to exactly what a decoder of the bytes
+// decodes (request, version, fault). Seeds are the SOAP requests of testdata/requests.
 func FuzzSOAPEnvelope(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "requests", "*.xml"))
 	if err != nil {
@@ -26,13 +30,19 @@ func FuzzSOAPEnvelope(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if exchange.Gate(b, 1<<20) != nil {
+		toks, err := exchange.GateTokens(b, 1<<20)
+		if err != nil {
 			return
 		}
 		for _, peek := range []bool{false, true} {
-			p, _, fl := parseEnvelope(b, peek, v12)
+			p, v, fl := parseEnvelope(toks, peek, v12)
 			if (p == nil) == (fl == nil) {
 				t.Fatalf("parseEnvelope returned %v and %v", p, fl)
+			}
+			// The gate's tokens decode to what a decoder of the bytes reads.
+			bp, bv, bfl := decodeEnvelope(xmlwire.NewDecoder(bytes.NewReader(exchange.StripBOM(b))), peek, v12)
+			if !reflect.DeepEqual(p, bp) || v != bv || !reflect.DeepEqual(fl, bfl) {
+				t.Fatalf("%q (peek %v): from tokens %+v %v %+v, from bytes %+v %v %+v", b, peek, p, v, fl, bp, bv, bfl)
 			}
 			if fl != nil {
 				if _, status, _ := faultMessage(v12, fl); status != 400 && status != 500 {

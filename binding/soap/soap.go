@@ -162,7 +162,8 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		h.writeFault(w, ev, mv, senderFault("the message could not be read"), 0, authErr)
 		return
 	}
-	if err := exchange.Gate(body, h.opts.MaxBody); err != nil {
+	toks, err := exchange.GateTokens(body, h.opts.MaxBody)
+	if err != nil {
 		ev.Err = err
 		reason := "the message was refused: " + exchange.ClientText(err.Error())
 		var xe *xmlsafe.Error
@@ -172,7 +173,7 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		h.writeFault(w, ev, mv, senderFault(reason), 0, authErr)
 		return
 	}
-	p, v, f := parseEnvelope(exchange.StripBOM(body), authErr != nil, mv)
+	p, v, f := parseEnvelope(toks, authErr != nil, mv)
 	ev.Binding = v.name
 	if f != nil {
 		h.writeFault(w, ev, v, f, 0, authErr)

@@ -207,9 +207,9 @@ type gate struct {
 
 // tokenize is the tokenizing pass: encoding/xml RawToken plus the element stack, namespace
 // scopes, limits and placement rules that RawToken does not check. A token that passes is
-// added to tree (when not nil) until the root element has ended.
+// handed to sink (when not nil) until the root element has ended.
 // It returns the offset in b just after the root element's end tag.
-func tokenize(b []byte, base int64, lim Limits, tree *treeBuilder) (int64, error) {
+func tokenize(b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
 	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int), shapes: &passedShapes}
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true
@@ -248,8 +248,8 @@ func tokenize(b []byte, base int64, lim Limits, tree *treeBuilder) (int64, error
 		if err != nil {
 			return 0, err
 		}
-		if tree != nil && rootEnd < 0 {
-			tree.add(tok)
+		if sink != nil && rootEnd < 0 {
+			sink.add(tok)
 		}
 		if g.closed && rootEnd < 0 {
 			rootEnd = end

@@ -177,6 +177,28 @@ func Parse(b []byte, lim Limits) (*etree.Document, error) {
 	return doc, nil
 }
 
+// Tokens runs Check and returns the raw tokens (encoding/xml RawToken: prefixes unresolved) of
+// b from its start to the end of the root element, copied: the tokens the gate checked, for a
+// decoder to read again without tokenizing the bytes a second time (xml.NewTokenDecoder over a
+// reader of them resolves the namespaces as xml.NewDecoder would).
+func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
+	var r tokenRecorder
+	if _, _, err := check(b, lim.normalize(), &r); err != nil {
+		return nil, err
+	}
+	return r.toks, nil
+}
+
+// tokenSink receives the tokens that passed the gate, up to the end of the root element. The
+// tokens are RawToken's: valid only until the next one is read.
+type tokenSink interface {
+	add(xml.Token)
+}
+
+type tokenRecorder struct{ toks []xml.Token }
+
+func (r *tokenRecorder) add(t xml.Token) { r.toks = append(r.toks, xml.CopyToken(t)) }
+
 // readSettings are the ReadSettings recorded on documents Parse returns, for callers that read
 // more XML into them: only UTF-8, and the gate's depth limit.
 func readSettings(lim Limits) etree.ReadSettings {
@@ -228,9 +250,9 @@ func (t *treeBuilder) add(tok xml.Token) {
 }
 
 // check runs every pass and returns the input from after its UTF-8 byte order mark to the end
-// of the root element, and the offset of that slice in b. With a tree, the tokens up to the end
-// of the root element are added to it as they pass.
-func check(b []byte, lim Limits, tree *treeBuilder) ([]byte, int64, error) {
+// of the root element, and the offset of that slice in b. With a sink, the tokens up to the end
+// of the root element are handed to it as they pass.
+func check(b []byte, lim Limits, sink tokenSink) ([]byte, int64, error) {
 	if int64(len(b)) > lim.MaxBytes {
 		return nil, 0, &Error{Reason: ReasonLimit, Offset: lim.MaxBytes,
 			Detail: fmt.Sprintf("input larger than %d bytes", lim.MaxBytes)}
@@ -245,7 +267,7 @@ func check(b []byte, lim Limits, tree *treeBuilder) ([]byte, int64, error) {
 	if err := checkDecl(body, base); err != nil {
 		return nil, 0, err
 	}
-	rootEnd, err := tokenize(body, base, lim, tree)
+	rootEnd, err := tokenize(body, base, lim, sink)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -63,6 +63,17 @@ func Gate(b []byte, max int64) error {
 	return xmlsafe.Check(b, lim)
 }
 
+// GateTokens runs the ingress gate as Gate does and returns the raw tokens it checked, for
+// xmlwire.NewTokenDecoder: the body is tokenized once.
+func GateTokens(b []byte, max int64) ([]xml.Token, error) {
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	lim := xmlsafe.EnvelopeLimits()
+	lim.MaxBytes = max
+	return xmlsafe.Tokens(b, lim)
+}
+
 // StripBOM removes a leading UTF-8 byte order mark, which encoding/xml does not skip.
 func StripBOM(b []byte) []byte {
 	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {

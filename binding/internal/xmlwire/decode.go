@@ -74,6 +74,25 @@ func NewDecoder(r io.Reader) *xml.Decoder {
 	return xml.NewTokenDecoder(&lenient{d: xml.NewDecoder(r)})
 }
 
+// NewTokenDecoder is NewDecoder over raw tokens the ingress gate already read
+// (xmlsafe.Tokens) instead of bytes: namespaces are resolved as NewDecoder resolves them, and
+// the bytes are not tokenized again.
+func NewTokenDecoder(toks []xml.Token) *xml.Decoder {
+	return xml.NewTokenDecoder(&lenient{d: xml.NewTokenDecoder(&replay{toks: toks})})
+}
+
+// replay hands out recorded tokens, then io.EOF.
+type replay struct{ toks []xml.Token }
+
+func (r *replay) Token() (xml.Token, error) {
+	if len(r.toks) == 0 {
+		return nil, io.EOF
+	}
+	t := r.toks[0]
+	r.toks = r.toks[1:]
+	return t, nil
+}
+
 // lenient rewrites element names of a token stream; it keeps a stack of the rewritten
 // names so that end tags match their start tags.
 type lenient struct {
