@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
+
+	"dssd/dss/internal/etreecmp"
 
 	"github.com/beevik/etree"
 	xrv "github.com/mattermost/xml-roundtrip-validator"
@@ -233,7 +234,7 @@ func TestGateImpliesEtreeValidation(t *testing.T) {
 
 // etreeValidatedSame parses the bytes up to the end of the root element with etree's own
 // parser, ValidateInput on, and compares that tree with the one Parse built from the gate's
-// tokens: node by node (sameTree: names, attributes, text with etree's whitespace and CDATA
+// tokens: node by node (etreecmp.Equal: names, attributes, text with etree's whitespace and CDATA
 // flags, parents and indexes) and by their serializations.
 func etreeValidatedSame(b []byte, lim Limits, doc *etree.Document) error {
 	body, _, err := check(b, lim.normalize(), nil)
@@ -246,7 +247,7 @@ func etreeValidatedSame(b []byte, lim Limits, doc *etree.Document) error {
 	if err := v.ReadFromBytes(body); err != nil {
 		return errors.New("etree with ValidateInput refuses what the gate accepted: " + err.Error())
 	}
-	if err := sameTree(&v.Element, &doc.Element); err != nil {
+	if err := etreecmp.Equal(&v.Element, &doc.Element); err != nil {
 		return err
 	}
 	ws := etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
@@ -258,60 +259,6 @@ func etreeValidatedSame(b []byte, lim Limits, doc *etree.Document) error {
 	}
 	if !bytes.Equal(x, y) {
 		return errors.New("the trees differ:\n" + string(x) + "\n" + string(y))
-	}
-	return nil
-}
-
-// sameTree compares want (etree's parse) with got (Parse's tree) node by node.
-func sameTree(want, got *etree.Element) error {
-	if want.Space != got.Space || want.Tag != got.Tag {
-		return fmt.Errorf("element %s:%s, want %s:%s", got.Space, got.Tag, want.Space, want.Tag)
-	}
-	if len(want.Attr) != len(got.Attr) {
-		return fmt.Errorf("element %s: %d attributes, want %d", want.Tag, len(got.Attr), len(want.Attr))
-	}
-	for i := range want.Attr {
-		w, g := want.Attr[i], got.Attr[i]
-		if w.Space != g.Space || w.Key != g.Key || w.Value != g.Value {
-			return fmt.Errorf("element %s: attribute %d is %s:%s=%q, want %s:%s=%q", want.Tag, i, g.Space, g.Key, g.Value, w.Space, w.Key, w.Value)
-		}
-		if g.Element() != got || g.NamespaceURI() != w.NamespaceURI() {
-			return fmt.Errorf("element %s: attribute %s is not bound to its element", want.Tag, g.Key)
-		}
-	}
-	if len(want.Child) != len(got.Child) {
-		return fmt.Errorf("element %s: %d children, want %d", want.Tag, len(got.Child), len(want.Child))
-	}
-	for i, wc := range want.Child {
-		gc := got.Child[i]
-		if gc.Parent() != got || gc.Index() != i {
-			return fmt.Errorf("element %s: child %d has the wrong parent or index", want.Tag, i)
-		}
-		switch w := wc.(type) {
-		case *etree.Element:
-			g, ok := gc.(*etree.Element)
-			if !ok {
-				return fmt.Errorf("element %s: child %d is a %T, want an element", want.Tag, i, gc)
-			}
-			if err := sameTree(w, g); err != nil {
-				return err
-			}
-		case *etree.CharData:
-			g, ok := gc.(*etree.CharData)
-			if !ok || g.Data != w.Data || g.IsWhitespace() != w.IsWhitespace() || g.IsCData() != w.IsCData() {
-				return fmt.Errorf("element %s: child %d is %#v, want %#v", want.Tag, i, gc, w)
-			}
-		case *etree.Comment:
-			if g, ok := gc.(*etree.Comment); !ok || g.Data != w.Data {
-				return fmt.Errorf("element %s: child %d is %#v, want %#v", want.Tag, i, gc, w)
-			}
-		case *etree.ProcInst:
-			if g, ok := gc.(*etree.ProcInst); !ok || g.Target != w.Target || g.Inst != w.Inst {
-				return fmt.Errorf("element %s: child %d is %#v, want %#v", want.Tag, i, gc, w)
-			}
-		default:
-			return fmt.Errorf("element %s: child %d is a %T", want.Tag, i, wc)
-		}
 	}
 	return nil
 }
