@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -243,6 +244,7 @@ func (h *handler) write(w http.ResponseWriter, ev *reqlog.Event, status int, v a
 	}
 	ev.Status = status
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b))) // one body, not chunks
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

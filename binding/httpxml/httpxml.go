@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -219,9 +220,11 @@ func (h *handler) write(w http.ResponseWriter, ev *reqlog.Event, status int, res
 		return
 	}
 	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
+	const decl = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(decl)+len(b))) // one body, not chunks
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n")
+	_, _ = io.WriteString(w, decl)
 	_, _ = w.Write(b)
 }
 

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,9 +202,11 @@ func (h *handler) writeResponse(w http.ResponseWriter, ev *reqlog.Event, v versi
 		return
 	}
 	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
+	msg := envelope(v, nil, b)
 	w.Header().Set("Content-Type", v.contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(msg))) // one body, not chunks
 	w.WriteHeader(status)
-	_, _ = w.Write(envelope(v, nil, b))
+	_, _ = w.Write(msg)
 }
 
 // writeFault sends f. status overrides the SOAP status (413); an unauthenticated request
@@ -219,6 +222,7 @@ func (h *handler) writeFault(w http.ResponseWriter, ev *reqlog.Event, v version,
 	}
 	ev.Status, ev.Fault = st, code
 	w.Header().Set("Content-Type", v.contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(msg)))
 	w.WriteHeader(st)
 	_, _ = w.Write(msg)
 }
