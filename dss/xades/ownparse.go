@@ -350,10 +350,7 @@ func (p *ownParser) endTag() error {
 	if n == 0 || len(p.stack) == 1 {
 		return errOwnSyntax
 	}
-	space, local, ok := splitName(p.b[k : k+n])
-	if !ok {
-		return errOwnSyntax
-	}
+	name := p.b[k : k+n]
 	k += n
 	for k < len(p.b) && isSpaceByte(p.b[k]) {
 		k++
@@ -361,7 +358,14 @@ func (p *ownParser) endTag() error {
 	if k >= len(p.b) || p.b[k] != '>' {
 		return errOwnSyntax
 	}
-	if el := p.top(); el.Space != space || el.Tag != local {
+	// The name of the open element, compared without allocating.
+	el := p.top()
+	if el.Space == "" {
+		if string(name) != el.Tag {
+			return errOwnSyntax
+		}
+	} else if len(name) != len(el.Space)+1+len(el.Tag) || string(name[:len(el.Space)]) != el.Space ||
+		name[len(el.Space)] != ':' || string(name[len(el.Space)+1:]) != el.Tag {
 		return errOwnSyntax
 	}
 	p.stack = p.stack[:len(p.stack)-1]

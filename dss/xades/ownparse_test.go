@@ -1,6 +1,7 @@
 package xades
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -124,7 +125,8 @@ func TestParseOwnRejects(t *testing.T) {
 }
 
 // FuzzParseOwnBytes: whatever parseOwnBytes accepts, etree accepts with the same tree; and
-// whatever the gate accepts, written by serialize, parseOwnBytes reads as etree does.
+// whatever the gate accepts, serialize writes as etree's writer does and parseOwnBytes reads
+// as etree does.
 func FuzzParseOwnBytes(f *testing.F) {
 	for _, s := range []string{
 		`<?xml version="1.0"?>` + "\n" + `<a:r xmlns:a="urn:a" a:x="1" y='2'><b>t&amp;&#xD;</b><!-- c --><![CDATA[<d>]]></a:r>` + "\n",
@@ -151,8 +153,70 @@ func FuzzParseOwnBytes(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if want := etreeSerialize(doc); !bytes.Equal(out, want) {
+			t.Fatalf("%q: serialize wrote %q, etree %q", b, out, want)
+		}
 		if err := sameAsEtree(out); err != nil {
 			t.Fatalf("%q serialized as %q: %v", b, out, err)
 		}
 	})
+}
+
+// etreeSerialize is what serialize used to be: etree's writer with the same settings.
+func etreeSerialize(doc *etree.Document) []byte {
+	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestSerializeMatchesEtree: serialize writes the bytes etree's writer writes, for every Sign
+// output reparsed, every corpus document, and trees with the tokens only hand-made trees hold
+// (CDATA with "]]>", comments with "--" and a trailing '-', processing instructions with "?>",
+// characters outside XML 1.0).
+func TestSerializeMatchesEtree(t *testing.T) {
+	t.Parallel()
+	var docs []*etree.Document
+	for _, tc := range traceCases(t) {
+		s, err := Sign(tc.obj, tc.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := s.Document
+		if out == nil {
+			out = s.Signature
+		}
+		doc, err := etreeParse(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, doc)
+	}
+	for name, b := range c14nCorpus(t) {
+		doc, err := xmlsafe.Parse(b, xmlsafe.DocumentLimits())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		docs = append(docs, doc)
+	}
+	odd := etree.NewDocument()
+	odd.CreateProcInst("pi", "a ?> b")
+	r := odd.CreateElement("p:r")
+	r.CreateAttr("a", "x\t\n\r<&\"'>\x01\xff")
+	r.CreateCData("c ]]> d")
+	r.CreateComment("a--b-")
+	r.CreateText("t\r\n<&>\"'\x02\uFFFE")
+	r.CreateElement("empty")
+	docs = append(docs, odd)
+	for i, doc := range docs {
+		got, err := serialize(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := etreeSerialize(doc); !bytes.Equal(got, want) {
+			t.Fatalf("document %d:\n got %q\nwant %q", i, got, want)
+		}
+	}
 }

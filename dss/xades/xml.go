@@ -68,13 +68,111 @@ func outputLimits() xmlsafe.Limits {
 // returns in text and tabs, line feeds and carriage returns in attribute
 // values become character references (etree's default writes them raw,
 // and a parser would then normalize them away).
+//
+// The bytes are those of etree's writer with WriteSettings{CanonicalText: true,
+// CanonicalAttrVal: true}, written straight into one buffer (etree goes through
+// a bufio.Writer and escapes rune by rune); TestSerializeMatchesEtree and
+// FuzzParseOwnBytes compare the two. A tree holding a directive (never made
+// here: the gate refuses them) is written by etree.
 func serialize(doc *etree.Document) ([]byte, error) {
 	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
-	var buf bytes.Buffer
-	if _, err := doc.WriteTo(&buf); err != nil {
-		return nil, err
+	b := make([]byte, 0, 8192)
+	for _, t := range doc.Child {
+		var ok bool
+		if b, ok = appendToken(b, t); !ok {
+			var buf bytes.Buffer
+			if _, err := doc.WriteTo(&buf); err != nil {
+				return nil, err
+			}
+			return buf.Bytes(), nil
+		}
 	}
-	return buf.Bytes(), nil
+	return b, nil
+}
+
+// appendToken appends t as etree's writer writes it with serialize's settings;
+// false for a token it does not write.
+func appendToken(b []byte, t etree.Token) ([]byte, bool) {
+	switch t := t.(type) {
+	case *etree.Element:
+		b = append(b, '<')
+		b = appendQName(b, t.Space, t.Tag)
+		for _, a := range t.Attr {
+			b = append(b, ' ')
+			b = appendQName(b, a.Space, a.Key)
+			b = append(b, `="`...)
+			b = appendEscaped(b, a.Value, true)
+			b = append(b, '"')
+		}
+		if len(t.Child) == 0 {
+			return append(b, "/>"...), true
+		}
+		b = append(b, '>')
+		for _, c := range t.Child {
+			var ok bool
+			if b, ok = appendToken(b, c); !ok {
+				return b, false
+			}
+		}
+		b = append(b, "</"...)
+		b = appendQName(b, t.Space, t.Tag)
+		return append(b, '>'), true
+	case *etree.CharData:
+		if t.IsCData() {
+			b = append(b, "<![CDATA["...)
+			s := t.Data
+			for {
+				i := strings.Index(s, "]]>")
+				if i < 0 {
+					break
+				}
+				b = append(b, s[:i+2]...)
+				b = append(b, "]]><![CDATA["...)
+				s = s[i+2:]
+			}
+			b = append(b, s...)
+			return append(b, "]]>"...), true
+		}
+		return appendEscaped(b, t.Data, false), true
+	case *etree.Comment:
+		// A comment may not hold "--" nor end with '-': a space goes between.
+		b = append(b, "<!--"...)
+		hyphen := false
+		for i := 0; i < len(t.Data); i++ {
+			c := t.Data[i]
+			if c == '-' && hyphen {
+				b = append(b, ' ')
+			}
+			hyphen = c == '-'
+			b = append(b, c)
+		}
+		if hyphen {
+			b = append(b, ' ')
+		}
+		return append(b, "-->"...), true
+	case *etree.ProcInst:
+		b = append(b, "<?"...)
+		b = appendProcInstText(b, t.Target)
+		if t.Inst != "" {
+			b = append(b, ' ')
+			b = appendProcInstText(b, t.Inst)
+		}
+		return append(b, "?>"...), true
+	}
+	return b, false
+}
+
+// appendProcInstText appends s with a space inside every "?>", as etree does.
+func appendProcInstText(b []byte, s string) []byte {
+	for {
+		i := strings.Index(s, "?>")
+		if i < 0 {
+			return append(b, s...)
+		}
+		b = append(b, s[:i+1]...)
+		b = append(b, ' ')
+		s = s[i+1:]
+	}
 }
 
 // canonicalize returns the canonical form (alg: ExcC14N or C14N11, both
