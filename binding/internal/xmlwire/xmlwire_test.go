@@ -251,6 +251,33 @@ func TestBase64(t *testing.T) {
 	if string(out) != "aGVsbG8=" {
 		t.Errorf("MarshalText = %q", out)
 	}
+	// As an element, MarshalXML writes exactly what encoding/xml writes for the base64 text
+	// (which needs no escaping), in the element's namespace, and it reads back.
+	for _, data := range [][]byte{nil, {0}, []byte("hello"), bytes.Repeat([]byte{0xff, 0xfe, 0x3c, 0x26}, 1000)} {
+		type withB64 struct {
+			XMLName xml.Name `xml:"urn:x Doc"`
+			Value   *Base64  `xml:"http://docs.oasis-open.org/dss-x/ns/base Value"`
+		}
+		type withText struct {
+			XMLName xml.Name `xml:"urn:x Doc"`
+			Value   string   `xml:"http://docs.oasis-open.org/dss-x/ns/base Value"`
+		}
+		got, err := xml.Marshal(withB64{Value: NewBase64(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := xml.Marshal(withText{Value: base64.StdEncoding.EncodeToString(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%d bytes:\n got %s\nwant %s", len(data), got, want)
+		}
+		var back withB64
+		if err := xml.Unmarshal(got, &back); err != nil || !back.Value.Valid() || !bytes.Equal(back.Value.Bytes, data) {
+			t.Errorf("%d bytes do not read back: %v", len(data), err)
+		}
+	}
 }
 
 func TestVerifyAndPending(t *testing.T) {
