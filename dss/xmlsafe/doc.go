@@ -23,8 +23,13 @@
 //  3. the XML declaration, if any, must be at offset 0, say version="1.0", and name no
 //     encoding other than UTF-8 (matched case-insensitively as XML 1.0 §4.3.3 asks; "UTF8"
 //     and every other label are refused); its pseudo-attributes must be in order;
-//  4. one pass of encoding/xml's Decoder.RawToken with Strict set, no Entity map and a
-//     CharsetReader that refuses everything. RawToken neither checks nesting nor resolves
+//  4. one tokenizing pass that reads what encoding/xml's Decoder.RawToken reads with Strict
+//     set, no Entity map and a CharsetReader that refuses everything: for plain XML (ASCII
+//     names, predefined entities and character references, no CDATA or declarations) a
+//     scanner that returns exactly RawToken's tokens and offsets (fastTokens; FuzzFastTokens
+//     compares the two), and for any input it has a doubt about, RawToken itself from the
+//     first byte, which then decides (an input that makes the scanner give up late costs two
+//     passes, never more). RawToken neither checks nesting nor resolves
 //     namespaces and keeps no element stack, so the gate tracks the element stack and the
 //     namespace scopes itself and stops at the first violation: depth, element, attribute,
 //     namespace-declaration and text limits are enforced while tokenizing, so a deeply

@@ -157,7 +157,8 @@ func parseDecl(s string) string {
 	return ""
 }
 
-func skipSpace(s string, i int) int {
+// skipSpace returns the index of the first byte at or after i that is not XML white space.
+func skipSpace[T string | []byte](s T, i int) int {
 	for i < len(s) && isSpaceByte(s[i]) {
 		i++
 	}
@@ -210,22 +211,52 @@ type gate struct {
 // handed to sink (when not nil) until the root element has ended.
 // It returns the offset in b just after the root element's end tag.
 func tokenize(b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
-	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int), shapes: &passedShapes}
+	rootEnd, err := tokenizeFrom(&fastTokens{b: b}, b, base, lim, sink)
+	if err != errFallback {
+		return rootEnd, err
+	}
+	if sink != nil {
+		sink.reset()
+	}
+	return tokenizeFrom(newStdTokens(b), b, base, lim, sink)
+}
+
+// tokenSource yields raw tokens and the offsets of their bytes: fastTokens, or encoding/xml.
+type tokenSource interface {
+	next() (tok xml.Token, start, end int64, err error)
+}
+
+// stdTokens is encoding/xml's RawToken with the gate's settings.
+type stdTokens struct{ dec *xml.Decoder }
+
+func newStdTokens(b []byte) *stdTokens {
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true
 	dec.Entity = nil
 	dec.CharsetReader = refuseCharset
+	return &stdTokens{dec: dec}
+}
+
+func (s *stdTokens) next() (xml.Token, int64, int64, error) {
+	start := s.dec.InputOffset()
+	tok, err := s.dec.RawToken()
+	return tok, start, s.dec.InputOffset(), err
+}
+
+func tokenizeFrom(src tokenSource, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
+	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int), shapes: &passedShapes}
 	rootEnd := int64(-1)
 	for {
-		start := dec.InputOffset()
-		tok, err := dec.RawToken()
+		tok, start, end, err := src.next()
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return 0, g.decodeError(err, dec.InputOffset())
+		if err == errFallback {
+			return 0, err
 		}
-		end := dec.InputOffset()
+		if err != nil {
+			return 0, g.decodeError(err, end)
+		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			err = g.startElement(t, start, end)

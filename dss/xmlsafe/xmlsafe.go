@@ -193,11 +193,13 @@ func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
 // tokens are RawToken's: valid only until the next one is read.
 type tokenSink interface {
 	add(xml.Token)
+	reset() // forget everything added: the pass starts again from the first byte
 }
 
 type tokenRecorder struct{ toks []xml.Token }
 
 func (r *tokenRecorder) add(t xml.Token) { r.toks = append(r.toks, xml.CopyToken(t)) }
+func (r *tokenRecorder) reset()          { r.toks = r.toks[:0] }
 
 // readSettings are the ReadSettings recorded on documents Parse returns, for callers that read
 // more XML into them: only UTF-8, and the gate's depth limit.
@@ -215,6 +217,14 @@ func readSettings(lim Limits) etree.ReadSettings {
 // are. Directives never reach it (the gate refuses them), nor duplicate attributes.
 type treeBuilder struct {
 	stack []*etree.Element
+}
+
+func (t *treeBuilder) reset() {
+	doc := t.stack[0]
+	for len(doc.Child) > 0 {
+		doc.RemoveChildAt(len(doc.Child) - 1)
+	}
+	t.stack = t.stack[:1]
 }
 
 func (t *treeBuilder) add(tok xml.Token) {

@@ -1,0 +1,141 @@
+package xmlsafe
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+type offsetToken struct {
+	tok        xml.Token
+	start, end int64
+}
+
+// readAll reads src to the end, copying the tokens; it stops at the first error, which it returns.
+func readAll(src tokenSource) ([]offsetToken, error) {
+	var out []offsetToken
+	for {
+		tok, start, end, err := src.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, offsetToken{xml.CopyToken(tok), start, end})
+	}
+}
+
+// sameAsRawToken checks the oracle of fastTokens on b (which passed checkChars): every token it
+// returns, with its offsets, is the one encoding/xml's RawToken returns at that point; when it
+// reads to the end, RawToken reads the same tokens and ends there too.
+func sameAsRawToken(b []byte) (fallback bool, err error) {
+	fast, ferr := readAll(&fastTokens{b: b})
+	if ferr != nil && !errors.Is(ferr, errFallback) {
+		return false, errors.New("fastTokens failed with " + ferr.Error())
+	}
+	std, serr := readAll(newStdTokens(b))
+	if len(std) < len(fast) {
+		return false, errors.New("fastTokens read tokens RawToken did not read")
+	}
+	for i := range fast {
+		if !reflect.DeepEqual(fast[i], std[i]) {
+			return false, errors.New("token " + itoa(i) + " differs: " + fmtToken(fast[i]) + " / " + fmtToken(std[i]))
+		}
+	}
+	if ferr == nil && (serr != nil || len(std) != len(fast)) {
+		return false, errors.New("fastTokens read to the end, RawToken did not")
+	}
+	return ferr != nil, nil
+}
+
+func itoa(i int) string { return string(rune('0'+i%10)) + "…" }
+
+func fmtToken(t offsetToken) string {
+	b, _ := xml.Marshal(struct {
+		T     string
+		S, E  int64
+		Value string
+	}{reflect.TypeOf(t.tok).String(), t.start, t.end, func() string {
+		switch v := t.tok.(type) {
+		case xml.CharData:
+			return string(v)
+		case xml.Comment:
+			return string(v)
+		case xml.ProcInst:
+			return v.Target + " " + string(v.Inst)
+		case xml.StartElement:
+			s := v.Name.Space + ":" + v.Name.Local
+			for _, a := range v.Attr {
+				s += " " + a.Name.Space + ":" + a.Name.Local + "=" + a.Value
+			}
+			return s
+		case xml.EndElement:
+			return v.Name.Space + ":" + v.Name.Local
+		}
+		return ""
+	}()})
+	return string(b)
+}
+
+// TestFastTokensReadRealInputs: the request messages and documents of testdata are read by
+// fastTokens to the end (no fallback), exactly as RawToken reads them.
+func TestFastTokensReadRealInputs(t *testing.T) {
+	t.Parallel()
+	var files []string
+	for _, pattern := range []string{"../../testdata/requests/*.xml", "../../testdata/documents/*.xml", "../xades/testdata/docs/*.xml"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	read := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _, err := stripBOM(b)
+		if err != nil || checkChars(body, 0) != nil {
+			continue
+		}
+		fallback, err := sameAsRawToken(body)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if !fallback {
+			read++
+		}
+	}
+	if read < 20 {
+		t.Fatalf("fastTokens read only %d of %d files to the end", read, len(files))
+	}
+}
+
+// FuzzFastTokens: on anything checkChars accepts, fastTokens returns exactly RawToken's tokens
+// and offsets, up to the end or up to where it gives up.
+func FuzzFastTokens(f *testing.F) {
+	for _, s := range []string{
+		`<?xml version="1.0" encoding="UTF-8"?>` + "\n<a:r xmlns:a=\"urn:a\" x='1' y=\"&lt;&#x41;&#66;\">t&amp;\r\nu<b/><!-- c --><?pi d?></a:r>\n",
+		`<r a="]]>">]]&gt;</r>`,
+		"<r>\r\r\n&#13;\n</r>",
+		`<r><![CDATA[x]]></r>`,
+		`<!DOCTYPE r><r/>`,
+		`<r:>x</r:>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if checkChars(b, 0) != nil {
+			return
+		}
+		if _, err := sameAsRawToken(b); err != nil {
+			t.Fatalf("%q: %v", b, err)
+		}
+	})
+}
