@@ -66,7 +66,10 @@ bench: deps-test
 # Each target runs FUZZTIME (default 2m); crashers land in the package's testdata/fuzz/ and
 # plain `go test` replays them.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./dss/xmlsafe
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./dss/xmlsafe
+	$(GO) test -run='^$$' -fuzz=FuzzFastTokens -fuzztime=$(FUZZTIME) ./dss/xmlsafe
+	$(GO) test -run='^$$' -fuzz=FuzzExcC14N -fuzztime=$(FUZZTIME) ./dss/xades
+	$(GO) test -run='^$$' -fuzz=FuzzParseOwnBytes -fuzztime=$(FUZZTIME) ./dss/xades
 	$(GO) test -run='^$$' -fuzz=FuzzSOAPEnvelope -fuzztime=$(FUZZTIME) ./binding/soap
 	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=$(FUZZTIME) ./dss/verify
 
