@@ -2,13 +2,13 @@ package xades
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"dssd/dss/xmlsafe"
+
 	"github.com/beevik/etree"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // ExclusiveC14N returns the exclusive canonical form without comments (Exclusive XML
@@ -25,23 +25,11 @@ func ExclusiveC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) 
 	if out, err := excC14N(el, skip, inclusive); err == nil {
 		return out, nil
 	}
-	if skip != nil {
-		parent := skip.Parent()
-		if parent == nil {
-			return nil, fmt.Errorf("%w: the element to leave out has no parent", ErrMalformed)
-		}
-		idx := skip.Index()
-		parent.RemoveChildAt(idx)
-		defer parent.InsertChildAt(idx, skip)
-	}
-	ctx, err := etreeutils.NSBuildParentContext(el)
+	restore, err := leaveOut(skip)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, err
 	}
-	d, err := etreeutils.NSDetatch(ctx, el)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
+	defer restore()
 	list := make([]string, len(inclusive))
 	for i, p := range inclusive {
 		list[i] = p
@@ -49,13 +37,7 @@ func ExclusiveC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) 
 			list[i] = "#default"
 		}
 	}
-	if err := etreeutils.TransformExcC14n(d, strings.Join(list, " "), false); err != nil {
-		return nil, fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
-	}
-	doc := etree.NewDocument()
-	doc.SetRoot(d)
-	doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
-	return doc.WriteToBytes()
+	return canonicalizeGeneral(el, ExcC14N, strings.Join(list, " "))
 }
 
 // excC14N writes the exclusive canonical form without comments of the subtree at el (see
@@ -359,7 +341,7 @@ func appendEscaped(b []byte, s string, attr bool) []byte {
 		case c >= utf8.RuneSelf:
 			r, w := utf8.DecodeRuneInString(s[i:])
 			width = w
-			if r == utf8.RuneError && w == 1 || !isXMLChar(r) {
+			if r == utf8.RuneError && w == 1 || !xmlsafe.IsChar(r) {
 				esc = "\uFFFD"
 			}
 		}
@@ -373,11 +355,4 @@ func appendEscaped(b []byte, s string, attr bool) []byte {
 		last = i
 	}
 	return append(b, s[last:]...)
-}
-
-func isXMLChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
 }

@@ -5,8 +5,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"strconv"
 	"unicode/utf8"
+
+	"dssd/dss/xmlsafe"
 
 	"github.com/beevik/etree"
 )
@@ -127,7 +128,7 @@ func (p *ownParser) unescape(raw []byte, escaped bool) ([]byte, error) {
 			if end < 0 {
 				return nil, errOwnEntity
 			}
-			r, ok := entity(raw[k+1 : k+end])
+			r, ok := xmlsafe.ResolveReference(raw[k+1 : k+end])
 			if !ok {
 				return nil, errOwnEntity
 			}
@@ -147,7 +148,7 @@ func (p *ownParser) unescape(raw []byte, escaped bool) ([]byte, error) {
 			k++
 		default:
 			r, w := utf8.DecodeRune(raw[k:])
-			if r == utf8.RuneError && w == 1 || !isXMLChar(r) {
+			if r == utf8.RuneError && w == 1 || !xmlsafe.IsChar(r) {
 				return nil, errOwnChar
 			}
 			t = append(t, raw[k:k+w]...)
@@ -156,37 +157,6 @@ func (p *ownParser) unescape(raw []byte, escaped bool) ([]byte, error) {
 	}
 	p.text = t
 	return t, nil
-}
-
-// entity resolves the name of a predefined entity or a character reference.
-func entity(name []byte) (rune, bool) {
-	switch string(name) {
-	case "amp":
-		return '&', true
-	case "lt":
-		return '<', true
-	case "gt":
-		return '>', true
-	case "quot":
-		return '"', true
-	case "apos":
-		return '\'', true
-	}
-	if len(name) < 2 || name[0] != '#' {
-		return 0, false
-	}
-	digits, base := name[1:], 10
-	if digits[0] == 'x' {
-		digits, base = digits[1:], 16
-	}
-	if len(digits) == 0 || len(digits) > 8 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil || !isXMLChar(rune(n)) {
-		return 0, false
-	}
-	return rune(n), true
 }
 
 func (p *ownParser) procInst() error {
@@ -263,11 +233,7 @@ func (p *ownParser) startTag() error {
 		}
 	}
 	k := p.i + 1
-	n := nameLen(p.b[k:])
-	if n == 0 {
-		return errOwnSyntax
-	}
-	space, local, ok := splitName(p.b[k : k+n])
+	space, local, n, ok := qname(p.b[k:])
 	if !ok {
 		return errOwnSyntax
 	}
@@ -299,11 +265,7 @@ func (p *ownParser) startTag() error {
 		if ws == k {
 			return errOwnSyntax // attributes are separated by white space
 		}
-		n := nameLen(p.b[k:])
-		if n == 0 {
-			return errOwnSyntax
-		}
-		aspace, akey, ok := splitName(p.b[k : k+n])
+		aspace, akey, n, ok := qname(p.b[k:])
 		if !ok {
 			return errOwnSyntax
 		}
@@ -410,6 +372,15 @@ func asciiNameLen(b []byte) (int, bool) {
 	return n, ascii
 }
 
+// qname reads the name at the start of b and splits it (splitName); n is its length.
+func qname(b []byte) (space, local string, n int, ok bool) {
+	if n = nameLen(b); n == 0 {
+		return "", "", 0, false
+	}
+	space, local, ok = splitName(b[:n])
+	return space, local, n, ok
+}
+
 // splitName splits a raw name into prefix and local name around its colon, as encoding/xml
 // does; a name with more than one colon, or one at either end, is refused (encoding/xml refuses
 // the first and reads the others as local names; this package never writes them).
@@ -437,7 +408,7 @@ func checkChars(b []byte) error {
 			continue
 		}
 		r, w := utf8.DecodeRune(b[k:])
-		if r == utf8.RuneError && w == 1 || !isXMLChar(r) {
+		if r == utf8.RuneError && w == 1 || !xmlsafe.IsChar(r) {
 			return errOwnChar
 		}
 		k += w

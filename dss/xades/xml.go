@@ -199,18 +199,32 @@ func canonicalizeSkip(el *etree.Element, alg string, skip *etree.Element) ([]byt
 			return out, nil
 		}
 	}
-	if skip != nil {
-		parent := skip.Parent()
-		idx := skip.Index()
-		parent.RemoveChildAt(idx)
-		defer parent.InsertChildAt(idx, skip)
+	restore, err := leaveOut(skip)
+	if err != nil {
+		return nil, err
 	}
-	return canonicalizeGeneral(el, alg)
+	defer restore()
+	return canonicalizeGeneral(el, alg, "")
+}
+
+// leaveOut takes skip (when not nil) out of its parent; restore puts it back where it was.
+func leaveOut(skip *etree.Element) (restore func(), err error) {
+	if skip == nil {
+		return func() {}, nil
+	}
+	parent := skip.Parent()
+	if parent == nil {
+		return nil, fmt.Errorf("%w: the element to leave out has no parent", ErrMalformed)
+	}
+	idx := skip.Index()
+	parent.RemoveChildAt(idx)
+	return func() { parent.InsertChildAt(idx, skip) }, nil
 }
 
 // canonicalizeGeneral is canonicalize through goxmldsig's transforms on a detached copy of
-// el: the path for c14n 1.1 and for subtrees excC14N does not write.
-func canonicalizeGeneral(el *etree.Element, alg string) ([]byte, error) {
+// el (prefixList: the exclusive InclusiveNamespaces PrefixList): the path for subtrees the
+// direct writer does not write, and the tests' second opinion.
+func canonicalizeGeneral(el *etree.Element, alg, prefixList string) ([]byte, error) {
 	ctx, err := etreeutils.NSBuildParentContext(el)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -224,7 +238,7 @@ func canonicalizeGeneral(el *etree.Element, alg string) ([]byte, error) {
 	case ExcC14N:
 		// What dsig's exclusive canonicalizer does, minus its second copy
 		// of the tree: d is already a private copy.
-		if err := etreeutils.TransformExcC14n(d, "", false); err != nil {
+		if err := etreeutils.TransformExcC14n(d, prefixList, false); err != nil {
 			return nil, fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
 		}
 		doc := etree.NewDocument()

@@ -183,7 +183,7 @@ func (f *fastTokens) unescape(raw []byte, quote byte) ([]byte, bool) {
 			if end < 0 {
 				return nil, false
 			}
-			r, ok := predefined(raw[k+1 : k+end])
+			r, ok := ResolveReference(raw[k+1 : k+end])
 			if !ok {
 				return nil, false
 			}
@@ -202,9 +202,10 @@ func (f *fastTokens) unescape(raw []byte, quote byte) ([]byte, bool) {
 	return out, true
 }
 
-// predefined resolves a predefined entity or a character reference written as encoding/xml
-// reads it (decimal, or hexadecimal after a lower-case x) to an XML 1.0 character.
-func predefined(name []byte) (rune, bool) {
+// ResolveReference resolves the name between '&' and ';' of a predefined entity (amp, lt, gt,
+// apos, quot) or of a character reference written as encoding/xml reads it (decimal, or
+// hexadecimal after a lower-case x) to an XML 1.0 character; false for anything else.
+func ResolveReference(name []byte) (rune, bool) {
 	switch string(name) {
 	case "amp":
 		return '&', true
@@ -227,13 +228,8 @@ func predefined(name []byte) (rune, bool) {
 	if len(digits) == 0 || len(digits) > 8 {
 		return 0, false
 	}
-	for _, c := range digits {
-		if !('0' <= c && c <= '9' || base == 16 && ('a' <= c && c <= 'f' || 'A' <= c && c <= 'F')) {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil || !isChar(rune(n)) {
+	n, err := strconv.ParseUint(string(digits), base, 32) // no sign, no underscores at base 10 or 16
+	if err != nil || !IsChar(rune(n)) {
 		return 0, false
 	}
 	return rune(n), true

@@ -31,8 +31,8 @@ func stripBOM(b []byte) ([]byte, int64, error) {
 	return b, 0, nil
 }
 
-// isChar reports whether r is an XML 1.0 Char (XML 1.0 §2.2).
-func isChar(r rune) bool {
+// IsChar reports whether r is an XML 1.0 Char (XML 1.0 §2.2).
+func IsChar(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D ||
 		r >= 0x20 && r <= 0xD7FF ||
 		r >= 0xE000 && r <= 0xFFFD ||
@@ -56,7 +56,7 @@ func checkChars(b []byte, base int64) error {
 		if r == utf8.RuneError && size == 1 {
 			return &Error{Reason: ReasonEncoding, Offset: base + int64(i), Detail: "invalid utf-8"}
 		}
-		if !isChar(r) {
+		if !IsChar(r) {
 			return &Error{Reason: ReasonEncoding, Offset: base + int64(i),
 				Detail: fmt.Sprintf("character %U is not allowed in xml 1.0", r)}
 		}
@@ -560,7 +560,7 @@ func (g *gate) checkCharRef(ref []byte, off int64) error {
 		digits, base = digits[1:], 16
 	}
 	n, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil || !isChar(rune(n)) {
+	if err != nil || !IsChar(rune(n)) {
 		return g.fail(ReasonEntity, off, "character reference to a character not allowed in xml 1.0")
 	}
 	return nil
