@@ -12,11 +12,11 @@ import (
 // fastTokens reads the tokens encoding/xml's Decoder.RawToken reads (Strict, no Entity map,
 // no CharsetReader), with the same byte offsets, for the plain XML that messages and business
 // documents are made of: ASCII names, the five predefined entities and character references,
-// comments, processing instructions, start, end and empty tags, text. It finds markup with
+// comments, processing instructions, CDATA sections, start, end and empty tags, text. It finds markup with
 // bytes.IndexByte where encoding/xml reads one byte at a time through an interface, which made
 // the gate's pass over a message mostly tokenizing.
 //
-// Anything else — a non-ASCII name, a CDATA section, a <! declaration, an entity or reference
+// Anything else — a non-ASCII name, a <! declaration, an entity or reference
 // that is not plainly valid, a name with a colon at either end or two colons, a declaration
 // that is not at the start, an error of any kind, the end of the input inside markup — makes it
 // give up with errFallback before the gate has decided anything, and the gate tokenizes the
@@ -55,7 +55,7 @@ func (f *fastTokens) next() (xml.Token, int64, int64, error) {
 		if bytes.Contains(raw, []byte("]]>")) {
 			return nil, 0, 0, errFallback
 		}
-		text, ok := f.unescape(raw, 0)
+		text, ok := f.unescape(raw, true)
 		if !ok {
 			return nil, 0, 0, errFallback
 		}
@@ -84,8 +84,17 @@ func (f *fastTokens) next() (xml.Token, int64, int64, error) {
 		}
 		f.i = body + end + 3
 		return xml.Comment(f.b[body : body+end]), start, int64(f.i), nil
+	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+		body := f.i + len("<![CDATA[")
+		end := bytes.Index(f.b[body:], []byte("]]>"))
+		if end < 0 {
+			return nil, 0, 0, errFallback
+		}
+		text, _ := f.unescape(f.b[body:body+end], false)
+		f.i = body + end + 3
+		return xml.CharData(text), start, int64(f.i), nil
 	case bytes.HasPrefix(rest, []byte("<!")):
-		return nil, 0, 0, errFallback // CDATA, DOCTYPE and other declarations
+		return nil, 0, 0, errFallback // DOCTYPE and other declarations
 	case bytes.HasPrefix(rest, []byte("<?")):
 		k := f.i + 2
 		n, ok := fastName(f.b[k:])
@@ -158,7 +167,7 @@ func (f *fastTokens) startTag(start int64) (xml.Token, int64, int64, error) {
 		if bytes.IndexByte(raw, '<') >= 0 {
 			return nil, 0, 0, errFallback
 		}
-		v, ok := f.unescape(raw, q)
+		v, ok := f.unescape(raw, true)
 		if !ok {
 			return nil, 0, 0, errFallback
 		}
@@ -167,18 +176,19 @@ func (f *fastTokens) startTag(start int64) (xml.Token, int64, int64, error) {
 	}
 }
 
-// unescape decodes text (quote 0) or an attribute value as encoding/xml's text does: the five
-// predefined entities and character references to XML 1.0 characters, CR LF and CR read as
-// LF. false for anything else. The result aliases f.buf.
-func (f *fastTokens) unescape(raw []byte, quote byte) ([]byte, bool) {
-	if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+// unescape decodes text or an attribute value as encoding/xml's text does: with references,
+// the five predefined entities and character references to XML 1.0 characters (false for
+// anything else); always, CR LF and CR read as LF (a CDATA section has no references). The
+// result aliases f.buf or raw.
+func (f *fastTokens) unescape(raw []byte, references bool) ([]byte, bool) {
+	if (!references || bytes.IndexByte(raw, '&') < 0) && bytes.IndexByte(raw, '\r') < 0 {
 		return raw, true
 	}
 	out := f.buf[:0]
 	for k := 0; k < len(raw); k++ {
 		c := raw[k]
-		switch c {
-		case '&':
+		switch {
+		case c == '&' && references:
 			end := bytes.IndexByte(raw[k:], ';')
 			if end < 0 {
 				return nil, false
@@ -189,7 +199,7 @@ func (f *fastTokens) unescape(raw []byte, quote byte) ([]byte, bool) {
 			}
 			out = utf8.AppendRune(out, r)
 			k += end
-		case '\r':
+		case c == '\r':
 			out = append(out, '\n')
 			if k+1 < len(raw) && raw[k+1] == '\n' {
 				k++

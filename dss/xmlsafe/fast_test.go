@@ -115,6 +115,16 @@ func TestFastTokensReadRealInputs(t *testing.T) {
 	if read < 20 {
 		t.Fatalf("fastTokens read only %d of %d files to the end", read, len(files))
 	}
+	// The benchmark's document (with a CDATA section) and request take the fast path.
+	for _, f := range []string{"../../testdata/documents/invoice.xml", "../../testdata/requests/soap12-sign-enveloped.xml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readAll(&fastTokens{b: b}); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
 }
 
 // FuzzFastTokens: on anything checkChars accepts, fastTokens returns exactly RawToken's tokens
@@ -125,6 +135,7 @@ func FuzzFastTokens(f *testing.F) {
 		`<r a="]]>">]]&gt;</r>`,
 		"<r>\r\r\n&#13;\n</r>",
 		`<r><![CDATA[x]]></r>`,
+		"<r><![CDATA[a\r\nb\r]]]]><![CDATA[>&amp;]]></r>",
 		`<!DOCTYPE r><r/>`,
 		`<r:>x</r:>`,
 	} {
