@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -213,19 +212,18 @@ func (h *handler) refuse(w http.ResponseWriter, ev *reqlog.Event, op xmlwire.Op,
 }
 
 func (h *handler) write(w http.ResponseWriter, ev *reqlog.Event, status int, resp any, res dss.Result) {
-	b, err := xml.Marshal(resp)
+	msg, err := exchange.Encode(`<?xml version="1.0" encoding="UTF-8"?>`+"\n", resp, "")
 	if err != nil {
 		ev.Err, ev.Status = err, http.StatusInternalServerError
 		http.Error(w, "internal error; problem reference "+ev.ID, ev.Status)
 		return
 	}
+	defer msg.Release()
 	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
-	const decl = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(decl)+len(b))) // one body, not chunks
+	w.Header().Set("Content-Length", strconv.Itoa(len(msg.Bytes()))) // one body, not chunks
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, decl)
-	_, _ = w.Write(b)
+	_, _ = w.Write(msg.Bytes())
 }
 
 func nextStart(d *xml.Decoder) (xml.StartElement, error) {

@@ -254,8 +254,8 @@ func readBody(d *xml.Decoder, p *parsed, peek bool) *fault {
 // envelope returns a SOAP envelope of version v around the marshalled content.
 func envelope(v version, header, body []byte) []byte {
 	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	b.WriteString(`<soap:Envelope xmlns:soap="` + v.ns + `">`)
+	b.Grow(len(header) + len(body) + 256)
+	b.WriteString(envelopeOpen(v))
 	if len(header) > 0 {
 		b.WriteString(`<soap:Header>`)
 		b.Write(header)
@@ -263,9 +263,20 @@ func envelope(v version, header, body []byte) []byte {
 	}
 	b.WriteString(`<soap:Body>`)
 	b.Write(body)
-	b.WriteString(`</soap:Body></soap:Envelope>`)
+	b.WriteString(envelopeEnd)
 	return b.Bytes()
 }
+
+// envelopeOpen is the XML declaration and the Envelope start tag of version v.
+func envelopeOpen(v version) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<soap:Envelope xmlns:soap="` + v.ns + `">`
+}
+
+// envelopeStart is everything before the content of a Body without Header; envelopeEnd is
+// everything after it.
+func envelopeStart(v version) string { return envelopeOpen(v) + `<soap:Body>` }
+
+const envelopeEnd = `</soap:Body></soap:Envelope>`
 
 func escape(s string) string {
 	var b strings.Builder

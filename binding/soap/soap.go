@@ -11,7 +11,6 @@ package soap
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -195,18 +194,18 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) writeResponse(w http.ResponseWriter, ev *reqlog.Event, v version, status int, resp any, res dss.Result) {
-	b, err := xml.Marshal(resp)
+	msg, err := exchange.Encode(envelopeStart(v), resp, envelopeEnd)
 	if err != nil {
 		ev.Err = err
 		h.writeFault(w, ev, v, &fault{kind: faultReceiver, reason: "internal error; problem reference " + ev.ID}, 0, nil)
 		return
 	}
+	defer msg.Release()
 	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
-	msg := envelope(v, nil, b)
 	w.Header().Set("Content-Type", v.contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(msg))) // one body, not chunks
+	w.Header().Set("Content-Length", strconv.Itoa(len(msg.Bytes()))) // one body, not chunks
 	w.WriteHeader(status)
-	_, _ = w.Write(msg)
+	_, _ = w.Write(msg.Bytes())
 }
 
 // writeFault sends f. status overrides the SOAP status (413); an unauthenticated request

@@ -4,11 +4,11 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"dssd/binding/internal/xmlwire"
@@ -29,12 +29,15 @@ type Service interface {
 // ErrTooLarge reports a body over the configured limit (HTTP 413).
 var ErrTooLarge = errors.New("request body too large")
 
-// ReadBody reads r's body up to max bytes (max ≤ 0: DefaultMaxBody). A body over the limit,
-// announced or actual, gives ErrTooLarge.
 // UnauthenticatedMaxBody caps what is read of a request whose authentication failed: enough
 // to find the DSS element and its RequestID for the 401 answer, never a stranger's large body.
 const UnauthenticatedMaxBody = 64 << 10
 
+// preallocMax bounds the buffer ReadBody sets aside for an announced Content-Length.
+const preallocMax = 1 << 20
+
+// ReadBody reads r's body up to max bytes (max ≤ 0: DefaultMaxBody). A body over the limit,
+// announced or actual, gives ErrTooLarge.
 func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxBody
@@ -42,7 +45,14 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	if r.ContentLength > max {
 		return nil, ErrTooLarge
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	// Room for the announced length up front (one allocation instead of a slice that grows
+	// and is copied), but never more than preallocMax before the bytes have arrived.
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 {
+		buf.Grow(int(min(n, preallocMax)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max))
+	b := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
