@@ -165,6 +165,7 @@ const (
 	MinorChainNotComplete          = minorPrefix + "CertificateChainNotComplete"
 	MinorOCSPNotAvailable          = minorPrefix + "OcspNotAvailiable"
 	MinorInvalidSignatureTimestamp = "urn:dssd:resultminor:InvalidSignatureTimestamp"
+	MinorInvalidArchiveTimestamp   = "urn:dssd:resultminor:InvalidArchiveTimestamp"
 	// MinorIndeterminatePrefix + an EN 319 102-1 sub-indication (OUT_OF_BOUNDS_NO_POE,
 	// REVOKED_NO_POE, CRYPTO_CONSTRAINTS_FAILURE, ...) for the other INDETERMINATE verdicts.
 	MinorIndeterminatePrefix = "urn:dssd:resultminor:indeterminate:"
@@ -192,6 +193,8 @@ func VerdictResult(indication, subIndication, reason string, allDocuments bool, 
 		switch {
 		case reason == "timestamp":
 			r.Minor = MinorInvalidSignatureTimestamp
+		case reason == "archive-timestamp":
+			r.Minor = MinorInvalidArchiveTimestamp
 		case subIndication == "NO_CERTIFICATE_CHAIN_FOUND":
 			r.Minor = MinorChainNotComplete
 		case subIndication == "NO_SIGNING_CERTIFICATE_FOUND" && reason == "key-info":

@@ -159,6 +159,7 @@ func TestVerdictResult(t *testing.T) {
 		{"INDETERMINATE", "SIGNED_DATA_NOT_FOUND", "reference", true, MajorInsufficient, MinorReferencedDocNotFound},
 		{"INDETERMINATE", "TRY_LATER", "revocation", true, MajorInsufficient, MinorOCSPNotAvailable},
 		{"INDETERMINATE", "SIG_CONSTRAINTS_FAILURE", "timestamp", true, MajorInsufficient, MinorInvalidSignatureTimestamp},
+		{"INDETERMINATE", "SIG_CONSTRAINTS_FAILURE", "archive-timestamp", true, MajorInsufficient, MinorInvalidArchiveTimestamp},
 		{"INDETERMINATE", "OUT_OF_BOUNDS_NO_POE", "validity", true, MajorInsufficient, MinorIndeterminatePrefix + "OUT_OF_BOUNDS_NO_POE"},
 	} {
 		r := VerdictResult(tt.ind, tt.sub, tt.reason, tt.all, "m")
@@ -179,7 +180,9 @@ func TestVerifyAugment(t *testing.T) {
 		t.Fatal(err)
 	}
 	cred := svc.dir.Credential("alice-ec")
-	if err := svc.ConfigureVerify(VerifyConfig{Anchors: []*x509.Certificate{cred.Chain[0], tsa.CA}}); err != nil {
+	// The TSA certificate is itself an anchor: the fixture has no revocation source, and a
+	// TSA certificate under an anchor needs a revocation status like a signer's.
+	if err := svc.ConfigureVerify(VerifyConfig{Anchors: []*x509.Certificate{cred.Chain[0], tsa.Cert}}); err != nil {
 		t.Fatal(err)
 	}
 	sresp, err := svc.Sign(context.Background(), alice, &SignRequest{

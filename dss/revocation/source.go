@@ -535,3 +535,7 @@ func safeURL(u string) string {
 	}
 	return (&url.URL{Scheme: pu.Scheme, Host: pu.Host, Path: pu.Path}).String()
 }
+
+// RevocationTime is when the certificate was revoked (dss/verify reads it through an
+// interface to judge past-time validation).
+func (e *RevokedError) RevocationTime() time.Time { return e.RevokedAt }

@@ -164,12 +164,18 @@ func (p *testPKI) chainOf(s party) []*x509.Certificate {
 // the issuing CA).
 func (p *testPKI) ocspFor(t testing.TB, s party, revoked bool) []byte {
 	t.Helper()
+	return p.ocspAt(t, s, revoked, testNow.Add(-time.Hour))
+}
+
+// ocspAt is ocspFor with the given thisUpdate (nextUpdate a day later).
+func (p *testPKI) ocspAt(t testing.TB, s party, revoked bool, thisUpdate time.Time) []byte {
+	t.Helper()
 	issuer := p.ca
 	if sameCert(s.cert, p.ca.cert) {
 		issuer = p.root
 	}
 	tmpl := ocsp.Response{Status: ocsp.Good, SerialNumber: s.cert.SerialNumber,
-		ThisUpdate: testNow.Add(-time.Hour), NextUpdate: testNow.Add(24 * time.Hour)}
+		ThisUpdate: thisUpdate, NextUpdate: thisUpdate.Add(24 * time.Hour)}
 	if revoked {
 		tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason = ocsp.Revoked, p.revokedAt, ocsp.KeyCompromise
 	}

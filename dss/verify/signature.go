@@ -36,6 +36,7 @@ type sigCtx struct {
 	at   time.Time
 	res  Result
 	work *int64 // canonical bytes digested so far for this input (Limits.MaxC14NBytes)
+	req  *reqState
 
 	si, sv, ki *etree.Element
 	objects    []*etree.Element

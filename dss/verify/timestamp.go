@@ -1,13 +1,14 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
 
@@ -65,8 +66,20 @@ func (c *sigCtx) timestamps() ([]time.Time, *verdict) {
 			return nil, v
 		}
 		if archive {
+			// EN 319 132-1 §5.5.2: the imprint covers the references' data, SignedInfo,
+			// SignatureValue, KeyInfo, the unsigned properties before this timestamp and the
+			// other Objects; recomputed here with dss/xades's list of parts. A token copied
+			// from another signature does not match.
+			input, v := c.archiveInput(p, alg)
+			if v != nil {
+				return nil, v
+			}
+			w := ts.HashAlgorithm.New()
+			w.Write(input)
+			if subtle.ConstantTimeCompare(w.Sum(nil), ts.HashedMessage) != 1 {
+				return nil, indeterminate(SigConstraintsFailure, ReasonArchiveTimestamp, "the archive timestamp of %s does not cover this signature: its message imprint does not match", ts.Time.UTC().Format(time.RFC3339))
+			}
 			c.res.Level = "B-LTA"
-			c.res.Notes = append(c.res.Notes, fmt.Sprintf("archive timestamp of %s: token and TSA path verified; its message imprint is not checked", ts.Time.UTC().Format(time.RFC3339)))
 			continue
 		}
 		input, err := canonicalize(c.sv, alg, "", nil)
@@ -117,19 +130,54 @@ func (c *sigCtx) verifyToken(tok []byte) (*timestamp.Timestamp, *verdict) {
 	if ts.Time.After(c.at.Add(clockSkew)) {
 		return bad("the token's time %s is after the validation time", ts.Time.UTC().Format(time.RFC3339))
 	}
-	inter := x509.NewCertPool()
-	for _, ic := range append(p7.Certificates, c.candidates()...) {
-		if !sameCert(ic, signer) {
-			inter.AddCert(ic)
-		}
-	}
-	if _, err := signer.Verify(x509.VerifyOptions{Roots: c.v.anchors, Intermediates: inter, CurrentTime: ts.Time,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}); err != nil {
+	chains, err := c.buildPath(signer, append(slices.Clone(p7.Certificates), c.candidates()...), ts.Time, x509.ExtKeyUsageTimeStamping)
+	if err != nil {
 		var uae x509.UnknownAuthorityError
 		if errors.As(err, &uae) {
 			return bad("the TSA certificate %q does not chain to a trust anchor", signer.Subject.String())
 		}
 		return bad("the TSA certificate path is not acceptable")
 	}
+	// The TSA's certificates are checked for revocation like a signer's; the token's time is
+	// the proof of existence of what it stamps.
+	if v := c.chainStatus(chains[0], []time.Time{ts.Time}, ReasonTimestamp); v != nil {
+		v.detail = "signature timestamp: " + v.detail
+		return nil, v
+	}
 	return ts, nil
+}
+
+// archiveInput recomputes the input of the archive timestamp ats, canonicalized with alg.
+func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict) {
+	bad := func(format string, a ...any) ([]byte, *verdict) {
+		return nil, indeterminate(SigConstraintsFailure, ReasonArchiveTimestamp, "archive timestamp: "+format, a...)
+	}
+	refs, elems, err := xades.ArchiveTimestampParts(c.sig, c.qp, ats)
+	if err != nil || len(refs) != len(c.refs) {
+		return bad("its input cannot be built")
+	}
+	var buf bytes.Buffer
+	for i, r := range c.refs {
+		if r.el != refs[i] {
+			return bad("its input cannot be built")
+		}
+		data, v := c.referenceData(r)
+		if v != nil {
+			return bad("reference %d cannot be dereferenced", r.pos)
+		}
+		buf.Write(data)
+	}
+	for _, el := range elems {
+		b, err := canonicalize(el, alg, "", nil)
+		if err != nil {
+			return bad("%s cannot be canonicalized", el.Tag)
+		}
+		buf.Write(b)
+	}
+	if c.work != nil {
+		if *c.work += int64(buf.Len()); *c.work > c.v.lim.MaxC14NBytes {
+			return bad("the archive timestamps of this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
+		}
+	}
+	return buf.Bytes(), nil
 }

@@ -2,10 +2,13 @@ package verify
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"time"
@@ -111,9 +114,6 @@ func (c *sigCtx) certificates() *verdict {
 					}
 				}
 			}
-		}
-		if is(p, xades.NSXAdES141, "ArchiveTimeStamp") {
-			c.res.Level = "B-LTA"
 		}
 	}
 	return nil
@@ -361,23 +361,85 @@ func (id certID) matches(cert *x509.Certificate) (bool, *verdict) {
 }
 
 // ---------------------------------------------------------------- path and revocation
+// ---------------------------------------------------------------- path and revocation
 
-// trust validates the certificate path of signer at the validation time (or, when it is
-// expired or not yet valid, at a proof of existence from a signature timestamp) and its
-// revocation status.
-func (c *sigCtx) trust(signer *x509.Certificate, poe []time.Time) *verdict {
-	if ku := signer.KeyUsage; ku != 0 && ku&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return indeterminate(ChainConstraintsFailure, ReasonChain, "the signing certificate's key usage allows neither digitalSignature nor nonRepudiation")
+// reqState is what the signatures of one request share: the parsed revocation data and the
+// path-building budget.
+type reqState struct {
+	rev      *revStore
+	reqItems []*revItem // the request's own OCSP responses and CRLs (AdditionalKeyInfo)
+	paths    int        // certificate paths built so far
+	memo     map[[32]byte]pathResult
+}
+
+type pathResult struct {
+	chains [][]*x509.Certificate
+	err    error
+}
+
+// newReqState parses the request's revocation data once. An error is a request limit.
+func newReqState(v *Verifier, in *Input) (*reqState, error) {
+	r := &reqState{rev: newRevStore(v.lim), memo: map[[32]byte]pathResult{}}
+	for _, list := range []struct {
+		ders  [][]byte
+		isCRL bool
+	}{{in.OCSP, false}, {in.CRLs, true}} {
+		for _, der := range list.ders {
+			it, err := r.rev.add(der, list.isCRL, false)
+			if err != nil {
+				return nil, err
+			}
+			r.reqItems = append(r.reqItems, it)
+		}
 	}
+	return r, nil
+}
+
+// errPathBudget ends path building when a request has used its budget.
+var errPathBudget = errors.New("path budget")
+
+// buildPath runs x509.Verify for cert, at most Limits.MaxPathBuilds times per request, and
+// remembers each answer: the signatures of a request usually share their signer and TSA.
+func (c *sigCtx) buildPath(cert *x509.Certificate, extra []*x509.Certificate, at time.Time, usage x509.ExtKeyUsage) ([][]*x509.Certificate, error) {
+	h := sha256.New()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(at.UnixNano()))
+	h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], uint64(usage))
+	h.Write(b[:])
 	inter := x509.NewCertPool()
-	for _, ic := range c.candidates() {
-		if !sameCert(ic, signer) {
+	for _, ic := range append([]*x509.Certificate{cert}, extra...) {
+		d := sha256.Sum256(ic.Raw)
+		h.Write(d[:])
+		if ic != cert && !sameCert(ic, cert) {
 			inter.AddCert(ic)
 		}
 	}
+	var key [32]byte
+	h.Sum(key[:0])
+	if r, ok := c.req.memo[key]; ok {
+		return r.chains, r.err
+	}
+	if c.req.paths >= c.v.lim.MaxPathBuilds {
+		return nil, errPathBudget
+	}
+	c.req.paths++
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: c.v.anchors, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{usage}})
+	c.req.memo[key] = pathResult{chains, err}
+	return chains, err
+}
+
+// trust validates the certificate path of signer at the validation time (or, when it is
+// expired or not yet valid, at a proof of existence from a signature timestamp), its purpose
+// and its revocation status.
+func (c *sigCtx) trust(signer *x509.Certificate, poe []time.Time) *verdict {
+	if err := c.v.purpose.signer(signer); err != nil {
+		return indeterminate(ChainConstraintsFailure, ReasonChain, "%v", err)
+	}
+	// The path is built for any extended key usage; the document-signing purpose is checked
+	// on the chains found (Go knows no id-kp-documentSigning), leaf and intermediates.
 	at := c.at
-	opts := x509.VerifyOptions{Roots: c.v.anchors, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
-	chains, err := signer.Verify(opts)
+	chains, err := c.buildPath(signer, c.candidates(), at, x509.ExtKeyUsageAny)
 	if err != nil {
 		var cie x509.CertificateInvalidError
 		if !errors.As(err, &cie) || cie.Reason != x509.Expired {
@@ -386,8 +448,7 @@ func (c *sigCtx) trust(signer *x509.Certificate, poe []time.Time) *verdict {
 		// Go reports "expired" and "not yet valid" alike. A signature timestamp inside the
 		// validity period proves the signature existed while the path was valid.
 		for _, t := range poe {
-			opts.CurrentTime = t
-			if ch, err2 := signer.Verify(opts); err2 == nil {
+			if ch, err2 := c.buildPath(signer, c.candidates(), t, x509.ExtKeyUsageAny); err2 == nil {
 				chains, err, at = ch, nil, t
 				break
 			}
@@ -399,15 +460,27 @@ func (c *sigCtx) trust(signer *x509.Certificate, poe []time.Time) *verdict {
 			return indeterminate(OutOfBoundsNoPOE, ReasonValidity, "a certificate of the path is outside its validity period at the validation time (the signer's ends %s) and no signature timestamp proves the signature existed before", signer.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}
-	chain := chains[0]
+	var chain []*x509.Certificate
+	var perr error
+	for _, ch := range chains {
+		if perr = c.v.purpose.chain(ch); perr == nil {
+			chain = ch
+			break
+		}
+	}
+	if chain == nil {
+		return indeterminate(ChainConstraintsFailure, ReasonChain, "%v", perr)
+	}
 	c.res.Chain = chain
-	return c.revocation(chain, at, poe)
+	return c.chainStatus(chain, poe, ReasonRevocation)
 }
 
 func (c *sigCtx) pathVerdict(err error, signer *x509.Certificate) *verdict {
 	var cie x509.CertificateInvalidError
 	var uae x509.UnknownAuthorityError
 	switch {
+	case errors.Is(err, errPathBudget):
+		return indeterminate(ChainConstraintsFailure, ReasonChain, "the request needs more than %d certificate paths; the limit is %d", c.v.lim.MaxPathBuilds, c.v.lim.MaxPathBuilds)
 	case errors.As(err, &uae):
 		return indeterminate(NoCertificateChainFound, ReasonChain, "the signing certificate %q does not chain to a trust anchor", signer.Subject.String())
 	case errors.As(err, &cie):
@@ -416,62 +489,131 @@ func (c *sigCtx) pathVerdict(err error, signer *x509.Certificate) *verdict {
 	return indeterminate(NoCertificateChainFound, ReasonChain, "no acceptable certificate path to a trust anchor: %v", err)
 }
 
-// revocation checks every certificate of chain except the anchor (the last one): first with
-// the embedded and extra revocation data at the time at, then online.
-func (c *sigCtx) revocation(chain []*x509.Certificate, at time.Time, poe []time.Time) *verdict {
-	if len(chain) < 2 {
-		return nil // the signer is itself an anchor
+// revItems are the offline revocation items of this signature: the request's and the
+// signature's own (RevocationValues, TimeStampValidationData), each parsed once per request.
+func (c *sigCtx) revItems(reason Reason) ([]*revItem, *verdict) {
+	items := append([]*revItem{}, c.req.reqItems...)
+	for _, list := range []struct {
+		ders  [][]byte
+		isCRL bool
+	}{{c.ocsps, false}, {c.crls, true}} {
+		for _, der := range list.ders {
+			it, err := c.req.rev.add(der, list.isCRL, false)
+			if err != nil {
+				return nil, indeterminate(SigConstraintsFailure, reason, "%v", err)
+			}
+			items = append(items, it)
+		}
 	}
-	ocsps := append(append([][]byte{}, c.ocsps...), c.in.OCSP...)
-	crls := append(append([][]byte{}, c.crls...), c.in.CRLs...)
-	var unknown []int
-	for i, cert := range chain[:len(chain)-1] {
-		st := checkStatus(cert, chain[i+1], ocsps, crls, at)
+	return items, nil
+}
+
+// revocationTimer is implemented by the errors of a RevocationSource that know when the
+// certificate was revoked (dss/revocation's RevokedError).
+type revocationTimer interface{ RevocationTime() time.Time }
+
+// chainStatus checks the revocation status of every certificate of chain except the anchor
+// (the last one), as status.go describes: the offline data first, the online source for what
+// it leaves without a fresh status. poe are the proofs of existence of the signed object (the
+// signature timestamps for a signer, the token's time for a TSA); reason is
+// ReasonRevocation for the signer's path and ReasonTimestamp for a TSA's.
+func (c *sigCtx) chainStatus(chain []*x509.Certificate, poe []time.Time, reason Reason) *verdict {
+	if len(chain) < 2 {
+		return nil // the certificate is itself an anchor
+	}
+	items, v := c.revItems(reason)
+	if v != nil {
+		return v
+	}
+	now := c.v.clock()
+	best := earliest(poe)
+	certs := chain[:len(chain)-1]
+	open := []int{}
+	stale := false
+	for i, cert := range certs {
+		st := judge(c.req.rev.observe(items, cert, chain[i+1]), now, best, c.v.freshness)
 		switch st.state {
 		case statusRevoked:
-			if v := c.revokedVerdict(cert, st.revokedAt, poe); v != nil {
+			if v := c.revokedVerdict(cert, st.revokedAt, poe, reason); v != nil {
 				return v
 			}
 		case statusUnknown:
-			unknown = append(unknown, i)
+			open = append(open, i)
+			stale = stale || st.stale
 		}
 	}
-	if len(unknown) == 0 {
+	if len(open) == 0 {
 		return nil
 	}
-	first := chain[unknown[0]].Subject.String()
+	first := certs[open[0]].Subject.String()
+	why := "no revocation information"
+	if stale {
+		why = "no fresh revocation information (the data given is older than the freshness window and than the signature's proof of existence)"
+	}
 	if c.v.rev == nil {
-		return indeterminate(TryLater, ReasonRevocation, "no revocation information for %q and no online source is configured", first)
+		return indeterminate(TryLater, reason, "%s for %q and no online source is configured", why, first)
 	}
 	o, cr, err := c.v.rev.Validation(c.ctx, chain)
-	revokedOnline := errors.Is(err, ErrRevoked)
-	if err != nil && !revokedOnline {
-		return indeterminate(TryLater, ReasonRevocation, "the revocation status of %q is not available now", first)
+	if errors.Is(err, ErrRevoked) {
+		var rt revocationTimer
+		at := time.Time{}
+		if errors.As(err, &rt) {
+			at = rt.RevocationTime()
+		}
+		if v := c.revokedVerdict(certs[open[0]], at, poe, reason); v != nil {
+			v.detail = strings.Replace(v.detail, fmt.Sprintf("%q", first), "of the path", 1)
+			return v
+		}
+		return nil
 	}
-	now := c.v.clock()
-	for _, i := range unknown {
-		st := checkStatus(chain[i], chain[i+1], o, cr, now)
-		switch {
-		case st.state == statusRevoked:
-			if v := c.revokedVerdict(chain[i], st.revokedAt, poe); v != nil {
+	if err != nil {
+		return indeterminate(TryLater, reason, "%s for %q, and the online status is not available now", why, first)
+	}
+	online := []*revItem{}
+	for _, list := range []struct {
+		ders  [][]byte
+		isCRL bool
+	}{{o, false}, {cr, true}} {
+		for _, der := range list.ders {
+			if it, err := c.req.rev.add(der, list.isCRL, true); err == nil {
+				online = append(online, it)
+			}
+		}
+	}
+	all := append(items, online...)
+	for _, i := range open {
+		st := judge(c.req.rev.observe(all, certs[i], chain[i+1]), now, best, c.v.freshness)
+		switch st.state {
+		case statusRevoked:
+			if v := c.revokedVerdict(certs[i], st.revokedAt, poe, reason); v != nil {
 				return v
 			}
-		case revokedOnline:
-			return c.revokedVerdict(chain[i], time.Time{}, poe)
-		case st.state == statusUnknown:
-			return indeterminate(TryLater, ReasonRevocation, "the revocation status of %q is unknown", chain[i].Subject.String())
+		case statusUnknown:
+			return indeterminate(TryLater, reason, "the revocation status of %q is unknown", certs[i].Subject.String())
 		}
 	}
 	return nil
 }
 
-// revokedVerdict judges a revoked certificate of the path. A signature timestamp before the
-// revocation proves the signature was made while the certificate was valid: no verdict. A
-// signature timestamp only at or after the revocation: TOTAL-FAILED/REVOKED. No timestamp, or
-// no revocation time: INDETERMINATE/REVOKED_NO_POE.
-func (c *sigCtx) revokedVerdict(cert *x509.Certificate, at time.Time, poe []time.Time) *verdict {
+func earliest(ts []time.Time) time.Time {
+	var e time.Time
+	for _, t := range ts {
+		if e.IsZero() || t.Before(e) {
+			e = t
+		}
+	}
+	return e
+}
+
+// revokedVerdict judges a revoked certificate of the path. A proof of existence before the
+// revocation shows the signature (or token) was made while the certificate was valid: no
+// verdict. For a signer, a signature timestamp only at or after the revocation is
+// TOTAL-FAILED/REVOKED; no timestamp, or no revocation time, INDETERMINATE/REVOKED_NO_POE. A
+// TSA revoked before its token's time makes the timestamp unusable (INDETERMINATE).
+func (c *sigCtx) revokedVerdict(cert *x509.Certificate, at time.Time, poe []time.Time, reason Reason) *verdict {
+	name := fmt.Sprintf("%q", cert.Subject.String())
 	if at.IsZero() {
-		return indeterminate(RevokedNoPOE, ReasonRevocation, "the certificate %q is revoked", cert.Subject.String())
+		return indeterminate(RevokedNoPOE, reason, "the certificate %s is revoked", name)
 	}
 	for _, t := range poe {
 		if t.Before(at) {
@@ -479,17 +621,11 @@ func (c *sigCtx) revokedVerdict(cert *x509.Certificate, at time.Time, poe []time
 		}
 	}
 	when := at.UTC().Format(time.RFC3339)
+	if reason == ReasonTimestamp {
+		return indeterminate(RevokedNoPOE, reason, "the timestamp authority's certificate %s was revoked at %s, before the token's time", name, when)
+	}
 	if len(poe) > 0 {
-		return fail(Revoked, ReasonRevocation, "the certificate %q was revoked at %s, before the signature timestamp", cert.Subject.String(), when)
+		return fail(Revoked, reason, "the certificate %s was revoked at %s, before the signature timestamp", name, when)
 	}
-	return indeterminate(RevokedNoPOE, ReasonRevocation, "the certificate %q was revoked at %s and no signature timestamp proves the signature existed before", cert.Subject.String(), when)
-}
-
-func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
-	for _, x := range list {
-		if sameCert(x, c) {
-			return true
-		}
-	}
-	return false
+	return indeterminate(RevokedNoPOE, reason, "the certificate %s was revoked at %s and no signature timestamp proves the signature existed before", name, when)
 }

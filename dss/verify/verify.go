@@ -61,6 +61,7 @@ const (
 	ReasonValidity           Reason = "validity"            // signer certificate expired or not yet valid
 	ReasonRevocation         Reason = "revocation"          // revoked, or status unknown
 	ReasonTimestamp          Reason = "timestamp"           // a signature timestamp does not verify
+	ReasonArchiveTimestamp   Reason = "archive-timestamp"   // an archive timestamp does not cover the signature
 )
 
 // Scope kinds: what one Reference covers.
@@ -173,6 +174,10 @@ type Limits struct {
 	MaxTimestamps  int            // signature timestamps per signature (4)
 	MaxRevocation  int            // revocation values per signature (32)
 	MaxC14NBytes   int64          // canonical bytes digested per input, all signatures together (64 MiB)
+	// Revocation data and paths of one request, all signatures together (issue 10).
+	MaxRevocationValues int   // distinct OCSP responses and CRLs given or embedded (64)
+	MaxRevocationBytes  int64 // their total size (8 MiB)
+	MaxPathBuilds       int   // certificate paths built for signers and TSAs (128)
 }
 
 // DefaultLimits returns the limits of hardening.md §2.6. The document limits are the gate's
@@ -186,7 +191,8 @@ func DefaultLimits() Limits {
 	return Limits{
 		Document: d, MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
-		MaxC14NBytes: 64 << 20,
+		MaxC14NBytes:        64 << 20,
+		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 128,
 	}
 }
 
@@ -198,11 +204,15 @@ func (l Limits) normalize() Limits {
 	if l.MaxC14NBytes <= 0 {
 		l.MaxC14NBytes = d.MaxC14NBytes
 	}
+	if l.MaxRevocationBytes <= 0 {
+		l.MaxRevocationBytes = d.MaxRevocationBytes
+	}
 	for _, p := range []struct{ v, def *int }{
 		{&l.MaxSignatures, &d.MaxSignatures}, {&l.MaxReferences, &d.MaxReferences},
 		{&l.MaxTransforms, &d.MaxTransforms}, {&l.MaxCertsPerSig, &d.MaxCertsPerSig},
 		{&l.MaxCertBytes, &d.MaxCertBytes}, {&l.MaxTimestamps, &d.MaxTimestamps},
-		{&l.MaxRevocation, &d.MaxRevocation},
+		{&l.MaxRevocation, &d.MaxRevocation}, {&l.MaxRevocationValues, &d.MaxRevocationValues},
+		{&l.MaxPathBuilds, &d.MaxPathBuilds},
 	} {
 		if *p.v <= 0 {
 			*p.v = *p.def
@@ -218,6 +228,14 @@ type Config struct {
 	Revocation RevocationSource    // online revocation; nil: only embedded and extra data
 	Clock      func() time.Time    // nil: time.Now
 	Limits     Limits              // zero fields: DefaultLimits
+	// RevocationFreshness is how old a "good" OCSP response or CRL given with the request or
+	// embedded in the signature may be (its thisUpdate before the verifier's clock) to count
+	// without a proof of existence of the signature; 0: it must be issued at or after the
+	// validation (status.go).
+	RevocationFreshness time.Duration
+	// SignerEKUs are the extended key usages (dotted OIDs) that allow a signing certificate
+	// with that extension to sign documents; nil: DefaultSignerEKUs.
+	SignerEKUs []string
 }
 
 // Verifier validates signatures. It is safe for concurrent use.
@@ -228,6 +246,9 @@ type Verifier struct {
 	rev     RevocationSource
 	clock   func() time.Time
 	lim     Limits
+
+	freshness time.Duration
+	purpose   purpose
 }
 
 // New returns a Verifier. Without anchors every signature ends INDETERMINATE
@@ -249,6 +270,14 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if v.clock == nil {
 		v.clock = time.Now
+	}
+	if cfg.RevocationFreshness < 0 {
+		return nil, errors.New("verify: negative revocation freshness")
+	}
+	v.freshness = cfg.RevocationFreshness
+	var err error
+	if v.purpose, err = newPurpose(cfg.SignerEKUs); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -277,6 +306,10 @@ func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
 	if at.IsZero() {
 		at = v.clock()
 	}
+	req, err := newReqState(v, &in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLimit, err)
+	}
 	rep := &Report{Time: at}
 	ids := buildIDIndex(doc.Root())
 	var work int64
@@ -284,7 +317,7 @@ func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
-		c := &sigCtx{v: v, ctx: ctx, doc: doc, ids: ids, sig: s, in: &in, at: at, work: &work}
+		c := &sigCtx{v: v, ctx: ctx, doc: doc, ids: ids, sig: s, in: &in, at: at, work: &work, req: req}
 		c.res = Result{Index: i + 1, ID: s.SelectAttrValue("Id", ""), IsRoot: s == doc.Root()}
 		c.run()
 		rep.Signatures = append(rep.Signatures, c.res)

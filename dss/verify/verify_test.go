@@ -133,8 +133,10 @@ func TestTimestampAndValidationData(t *testing.T) {
 	})
 	t.Run("B-LT without an online source", func(t *testing.T) {
 		s := p.addTimestamp(t, base, testNow.Add(-30*time.Minute), false)
+		// Fetched after the timestamp, as dss does: fresh for its proof of existence.
+		after := testNow.Add(-10 * time.Minute)
 		s, err := xades.AddValidationData(s, [][]byte{p.ca.cert.Raw, p.root.cert.Raw},
-			[][]byte{p.ocspFor(t, p.ec, false), p.ocspFor(t, party{cert: p.ca.cert}, false)}, nil)
+			[][]byte{p.ocspAt(t, p.ec, false, after), p.ocspAt(t, party{cert: p.ca.cert}, false, after), p.ocspAt(t, p.tsa, false, after)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

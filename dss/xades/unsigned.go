@@ -117,54 +117,85 @@ func ArchiveTimestampInput(s *Signed, detached map[string][]byte) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	si, err := t.dsChild("SignedInfo")
+	refs, elems, err := ArchiveTimestampParts(t.sig, t.qp, nil)
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
 	ids := buildIDIndex(t.doc.Root())
-	for _, ref := range si.ChildElements() {
-		if !is(ref, NSXMLDSig, "Reference") {
-			continue
-		}
+	for _, ref := range refs {
 		b, err := referenceOctets(ref, t.doc, ids, t.sig, detached)
 		if err != nil {
 			return nil, fmt.Errorf("archive timestamp input: reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
 		}
 		buf.Write(b)
 	}
-	for _, name := range []string{"SignedInfo", "SignatureValue", "KeyInfo"} {
-		el, err := t.dsChild(name)
-		if err != nil {
-			if name == "KeyInfo" {
-				continue
-			}
-			return nil, err
-		}
+	for _, el := range elems {
 		if err := c14nInto(&buf, el); err != nil {
 			return nil, err
 		}
 	}
-	usp, err := t.findUnsignedSignatureProperties()
-	if err != nil {
-		return nil, err
+	return buf.Bytes(), nil
+}
+
+// ArchiveTimestampParts lists what the message imprint of an archive timestamp covers (EN 319
+// 132-1 §5.5.2, not distributed case), in order, for the signature sig whose
+// xades:QualifyingProperties is qp: refs, the ds:Reference elements of SignedInfo whose data
+// comes first, then elems, the elements to canonicalize and append: SignedInfo,
+// SignatureValue, KeyInfo (when present), every child of UnsignedSignatureProperties before
+// the element before (all of them when before is nil), every ds:Object except the one
+// holding qp. ArchiveTimestampInput and the verifier (dss/verify) both build the input from
+// this list, so what is stamped and what is checked cannot drift apart.
+func ArchiveTimestampParts(sig, qp, before *etree.Element) (refs, elems []*etree.Element, err error) {
+	child := func(local string) *etree.Element {
+		for _, c := range sig.ChildElements() {
+			if is(c, NSXMLDSig, local) {
+				return c
+			}
+		}
+		return nil
 	}
-	if usp != nil {
-		for _, p := range usp.ChildElements() {
-			if err := c14nInto(&buf, p); err != nil {
-				return nil, err
+	si, sv := child("SignedInfo"), child("SignatureValue")
+	if si == nil || sv == nil {
+		return nil, nil, fmt.Errorf("%w: the signature lacks SignedInfo or SignatureValue", ErrMalformed)
+	}
+	for _, ref := range si.ChildElements() {
+		if is(ref, NSXMLDSig, "Reference") {
+			refs = append(refs, ref)
+		}
+	}
+	elems = append(elems, si, sv)
+	if ki := child("KeyInfo"); ki != nil {
+		elems = append(elems, ki)
+	}
+	var usp *etree.Element
+	for _, up := range qp.ChildElements() {
+		if !is(up, NSXAdES, "UnsignedProperties") {
+			continue
+		}
+		for _, u := range up.ChildElements() {
+			if is(u, NSXAdES, "UnsignedSignatureProperties") {
+				if usp != nil {
+					return nil, nil, fmt.Errorf("%w: more than one UnsignedSignatureProperties", ErrMalformed)
+				}
+				usp = u
 			}
 		}
 	}
-	for _, o := range t.sig.ChildElements() {
-		if !is(o, NSXMLDSig, "Object") || holdsQualifyingProperties(o) {
-			continue
-		}
-		if err := c14nInto(&buf, o); err != nil {
-			return nil, err
+	if usp != nil {
+		for _, p := range usp.ChildElements() {
+			if p == before {
+				break
+			}
+			elems = append(elems, p)
 		}
 	}
-	return buf.Bytes(), nil
+	for _, o := range sig.ChildElements() {
+		if is(o, NSXMLDSig, "Object") && qp.Parent() != o {
+			elems = append(elems, o)
+		}
+	}
+	return refs, elems, nil
 }
 
 // AddArchiveTimestamp appends xades141:ArchiveTimeStamp with token, a DER RFC 3161
@@ -433,16 +464,6 @@ func (t *sigTree) embeddedValues() valueSet {
 		walk(usp)
 	}
 	return have
-}
-
-// holdsQualifyingProperties reports whether the ds:Object o contains xades:QualifyingProperties.
-func holdsQualifyingProperties(o *etree.Element) bool {
-	for _, c := range o.ChildElements() {
-		if is(c, NSXAdES, "QualifyingProperties") {
-			return true
-		}
-	}
-	return false
 }
 
 func c14nInto(buf *bytes.Buffer, el *etree.Element) error {
