@@ -24,6 +24,13 @@ type VerifyConfig struct {
 	SignatureMethods []string // allowed SignatureMethod URIs
 	MinRSABits       int
 	MaxSignatures    int
+	// RevocationFreshness, SignerEKUs and the per-request caps: verify.Config and
+	// verify.Limits (zero: the package defaults).
+	RevocationFreshness time.Duration
+	SignerEKUs          []string
+	MaxRevocationValues int
+	MaxRevocationBytes  int64
+	MaxPathBuilds       int
 }
 
 // verifyState is the service's verifier, built on first use or by ConfigureVerify.
@@ -62,7 +69,9 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 	cfg := verify.Config{
 		Anchors: c.Anchors, Clock: s.clock,
 		Policy: verify.Policy{Digests: c.Digests, SignatureMethods: c.SignatureMethods, MinRSABits: c.MinRSABits},
-		Limits: verify.Limits{MaxSignatures: c.MaxSignatures},
+		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, MaxRevocationValues: c.MaxRevocationValues,
+			MaxRevocationBytes: c.MaxRevocationBytes, MaxPathBuilds: c.MaxPathBuilds},
+		RevocationFreshness: c.RevocationFreshness, SignerEKUs: c.SignerEKUs,
 	}
 	if s.rev != nil {
 		cfg.Revocation = revocationAdapter{s.rev}

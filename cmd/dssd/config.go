@@ -22,6 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"dssd/dss/verify"
 	"dssd/hsm"
 )
 
@@ -163,6 +164,13 @@ type VerifyConfig struct {
 	SignatureMethods []string `yaml:"signature_methods"` // rsa-sha256 ... ecdsa-sha512 (default: SHA-2 RSA, RSA-PSS, ECDSA), or URIs
 	MinRSABits       int      `yaml:"min_rsa_bits"`      // default 2048
 	MaxSignatures    int      `yaml:"max_signatures"`    // per document, default 32
+
+	// Revocation freshness, signer purpose and per-request revocation caps (issue 10).
+	RevocationFreshness Duration `yaml:"revocation_freshness"`  // how old a given "good" may be without a timestamp; default 0
+	SignerEKUs          []string `yaml:"signer_ekus"`           // dotted OIDs allowing document signing; default documentSigning, emailProtection, MS and Adobe document signing, any
+	MaxRevocationValues int      `yaml:"max_revocation_values"` // OCSP responses and CRLs per request, default 64
+	MaxRevocationBytes  int64    `yaml:"max_revocation_bytes"`  // their total size per request, default 8 MiB
+	MaxPathBuilds       int      `yaml:"max_path_builds"`       // certificate paths built per request, default 128
 }
 
 // LogConfig configures logging.
@@ -603,9 +611,13 @@ func (c *Config) Validate() error {
 		} else if checkFile(add, f+".certificate", cr.Certificate) {
 			if chain, err := readCertificates(cr.Certificate); err != nil {
 				add(f+".certificate", "%v", err)
-			} else if validKeyType(cr.KeyType) {
-				if got := publicKeyType(chain[0].PublicKey); got != cr.KeyType {
+			} else {
+				if got := publicKeyType(chain[0].PublicKey); validKeyType(cr.KeyType) && got != cr.KeyType {
 					add(f+".certificate", "the signer certificate holds a %s key, key_type says %s", got, cr.KeyType)
+				}
+				// The verifier's rule for signers (keyUsage, extendedKeyUsage) applies to dssd's own.
+				if err := verify.CheckSignerCertificate(chain[0], c.Verify.SignerEKUs); err != nil {
+					add(f+".certificate", "%v", err)
 				}
 			}
 		}

@@ -90,6 +90,21 @@ func (v *VerifyConfig) validate(add func(field, format string, a ...any)) {
 	if v.MaxSignatures < 0 || v.MaxSignatures > 1000 {
 		add("verify.max_signatures", "must be between 1 and 1000")
 	}
+	if v.RevocationFreshness < 0 {
+		add("verify.revocation_freshness", "must not be negative")
+	}
+	if _, err := verify.New(verify.Config{SignerEKUs: v.SignerEKUs}); err != nil {
+		add("verify.signer_ekus", "%v", err)
+	}
+	if v.MaxRevocationValues < 0 || v.MaxRevocationValues > 10000 {
+		add("verify.max_revocation_values", "must be between 1 and 10000")
+	}
+	if v.MaxRevocationBytes < 0 || v.MaxRevocationBytes > 1<<30 {
+		add("verify.max_revocation_bytes", "must be between 1 and 1 GiB")
+	}
+	if v.MaxPathBuilds < 0 || v.MaxPathBuilds > 100000 {
+		add("verify.max_path_builds", "must be between 1 and 100000")
+	}
 }
 
 // verifyOptions builds the verification configuration of the service from the verify
@@ -117,6 +132,8 @@ func verifyOptions(cfg *Config) (dss.VerifyConfig, error) {
 		return out, err
 	}
 	out.MinRSABits, out.MaxSignatures = v.MinRSABits, v.MaxSignatures
+	out.RevocationFreshness, out.SignerEKUs = v.RevocationFreshness.Duration(), v.SignerEKUs
+	out.MaxRevocationValues, out.MaxRevocationBytes, out.MaxPathBuilds = v.MaxRevocationValues, v.MaxRevocationBytes, v.MaxPathBuilds
 	return out, nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -130,7 +132,11 @@ func (s *revStore) add(der []byte, isCRL, online bool) (*revItem, error) {
 	}
 	it := &revItem{isCRL: isCRL, online: online, issuerOK: map[*x509.Certificate]bool{}}
 	if isCRL {
-		it.parseCRL(der)
+		// Only the issuer name now: a CRL is parsed in full the first time a certificate of
+		// that issuer is checked, so a large CRL of another CA costs nothing.
+		it.der = der
+		it.crlIssuer, it.bad = crlIssuerName(der)
+		it.bad = !it.bad
 	} else {
 		it.parseOCSP(der)
 	}
@@ -185,9 +191,11 @@ type revItem struct {
 	singles []ocspSingle
 
 	// CRL
-	crl     *x509.RevocationList
-	idp     *crlScope
-	revoked map[string]time.Time // decimal serial → revocation time
+	der       []byte // until parsed
+	crlIssuer []byte // the issuer Name, DER
+	crl       *x509.RevocationList
+	idp       *crlScope
+	revoked   map[string]time.Time // decimal serial → revocation time
 }
 
 // The OCSP structures of RFC 6960 §4.2.1, read to see every SingleResponse with its CertID
@@ -312,6 +320,16 @@ func (it *revItem) authorized(issuer *x509.Certificate) bool {
 		return ok
 	}
 	ok := false
+	if it.isCRL && it.crl == nil {
+		if !bytes.Equal(it.crlIssuer, issuer.RawSubject) {
+			return false // not this issuer's: never parsed
+		}
+		it.parseCRL(it.der)
+		it.der = nil
+		if it.bad {
+			return false
+		}
+	}
 	if issuer.KeyUsage == 0 || issuer.KeyUsage&(x509.KeyUsageCRLSign|x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature) != 0 {
 		if it.isCRL {
 			ok = bytes.Equal(it.crl.RawIssuer, issuer.RawSubject) &&
@@ -487,4 +505,21 @@ func serialBytes(cert *x509.Certificate) []byte {
 		return nil
 	}
 	return rv.Bytes
+}
+
+// crlIssuerName reads the issuer Name of a DER CRL (RFC 5280 §5.1) without parsing the rest.
+func crlIssuerName(der []byte) ([]byte, bool) {
+	in := cryptobyte.String(der)
+	var list, tbs cryptobyte.String
+	if !in.ReadASN1(&list, cbasn1.SEQUENCE) || !in.Empty() || !list.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		return nil, false
+	}
+	if tbs.PeekASN1Tag(cbasn1.INTEGER) && !tbs.SkipASN1(cbasn1.INTEGER) {
+		return nil, false
+	}
+	var name cryptobyte.String
+	if !tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.ReadASN1Element(&name, cbasn1.SEQUENCE) {
+		return nil, false
+	}
+	return name, true
 }
