@@ -20,7 +20,9 @@ func TestSignerPurpose(t *testing.T) {
 	p := newPKI(t)
 	obj := xades.Object{Data: []byte(smallDoc), XML: true}
 	chainFail := want{Indeterminate, ChainConstraintsFailure, ReasonChain}
-	leaf := func(mod func(*x509.Certificate)) party { return signerCert(t, "purpose signer", ecKeyP256(t), &p.ca, mod) }
+	leaf := func(mod func(*x509.Certificate)) party {
+		return signerCert(t, "purpose signer", ecKeyP256(t), &p.ca, mod)
+	}
 	for _, tt := range []struct {
 		name string
 		s    party
