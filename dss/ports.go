@@ -42,6 +42,9 @@ const (
 	AuditSign         = "sign"         // a signing request, successful or refused
 	AuditKeyLookup    = "key-lookup"   // a request for a credential that is not the caller's
 	AuditConfig       = "config"       // the service started with a configuration (its digest)
+	AuditVerify       = "verify"       // a verification request refused (verifications themselves are not audited)
+	AuditPending      = "pending"      // a PendingRequest refused
+	AuditCredentials  = "credentials"  // a credential listing or description request refused
 )
 
 // AuditEvent is one security-relevant event: who, what, with which credential and digests,
