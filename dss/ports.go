@@ -45,6 +45,7 @@ const (
 	AuditVerify       = "verify"       // a verification request refused (verifications themselves are not audited)
 	AuditPending      = "pending"      // a PendingRequest refused
 	AuditCredentials  = "credentials"  // a credential listing or description request refused
+	AuditRequest      = "request"      // a request refused before its operation was known (unreadable, not DSS)
 )
 
 // AuditEvent is one security-relevant event: who, what, with which credential and digests,
