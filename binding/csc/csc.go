@@ -258,6 +258,12 @@ func (h *handler) unauthorized(w http.ResponseWriter, r *http.Request, ev *reqlo
 	w.Header().Set("WWW-Authenticate", challenge)
 	res := dss.ResultOf(err, ev.ID)
 	ev.Major, ev.Minor = res.Major, res.Minor
+	if authn.Throttled(err) {
+		// Too many failed authentications from this address: 429, nothing read.
+		authn.SetRetryAfter(w.Header(), err)
+		h.fail(w, ev, apiError{http.StatusTooManyRequests, ErrInvalidToken, res.Message + "; too many failed authentications from this address, retry later"}, err)
+		return
+	}
 	h.fail(w, ev, apiError{http.StatusUnauthorized, ErrInvalidToken, res.Message}, err)
 }
 

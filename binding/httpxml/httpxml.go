@@ -130,10 +130,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ev.User, ev.Via = caller.User, caller.Via
 	}
 	defer func() {
-		if authErr != nil && ev.Status == http.StatusUnauthorized {
+		if authErr != nil && (ev.Status == http.StatusUnauthorized || ev.Status == http.StatusTooManyRequests) {
 			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, authErr, ev.RequestID)
 		}
 	}()
+	if authn.Throttled(authErr) {
+		// Too many failed authentications from this address: 429 at once, nothing read.
+		authn.SetRetryAfter(w.Header(), authErr)
+		ev.Err = authErr
+		res := dss.ResultOf(authErr, ev.ID)
+		h.write(w, ev, http.StatusTooManyRequests, xmlwire.ErrorResponse(op, "", res), res)
+		return
+	}
 
 	max := h.opts.MaxBody
 	if authErr != nil {

@@ -133,10 +133,18 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		ev.User, ev.Via = caller.User, caller.Via
 	}
 	defer func() {
-		if authErr != nil && ev.Status == http.StatusUnauthorized {
+		if authErr != nil && (ev.Status == http.StatusUnauthorized || ev.Status == http.StatusTooManyRequests) {
 			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, authErr, ev.RequestID)
 		}
 	}()
+	if authn.Throttled(authErr) {
+		// Too many failed authentications from this address: 429 at once, nothing read.
+		res := dss.ResultOf(authErr, ev.ID)
+		authn.SetRetryAfter(w.Header(), authErr)
+		ev.Err = authErr
+		h.writeResponse(w, ev, mv, http.StatusTooManyRequests, xmlwire.ErrorPendingResponse("", res), res)
+		return
+	}
 
 	max := h.opts.MaxBody
 	if authErr != nil {
