@@ -208,15 +208,16 @@ func (g *Guard) ConnState(c net.Conn, s http.ConnState) {
 type ctxKey struct{}
 
 // connInfo is what the request context knows of its connection.
-type connInfo struct{ over bool }
+type connInfo struct {
+	conn net.Conn // as the server holds it (TLS or not)
+	over bool     // accepted over a limit
+}
 
-// ConnContext is the http.Server ConnContext hook: it tells Handler whether the connection
-// was accepted over a limit.
+// ConnContext is the http.Server ConnContext hook: it tells Handler the connection and
+// whether it was accepted over a limit.
 func (g *Guard) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	if gc := own(c); gc != nil && gc.over {
-		return context.WithValue(ctx, ctxKey{}, &connInfo{over: true})
-	}
-	return ctx
+	gc := own(c)
+	return context.WithValue(ctx, ctxKey{}, &connInfo{conn: c, over: gc != nil && gc.over})
 }
 
 // busyKey marks a request the binding must answer with 503 (ErrBusy from Busy).
@@ -265,7 +266,13 @@ func (g *Guard) Handler(h http.Handler) http.Handler {
 		} else {
 			b.eof = true
 		}
-		h.ServeHTTP(&writer{ResponseWriter: w, b: b, g: g}, r)
+		gw := &writer{ResponseWriter: w, b: b, g: g}
+		h.ServeHTTP(gw, r)
+		if ci != nil && r.ProtoMajor == 1 && gw.closing {
+			// The answer closes the connection because the body was not read to its end:
+			// make the server's own clean-up read (up to 256 KiB of the rest) fail at once.
+			_ = ci.conn.SetReadDeadline(time.Now())
+		}
 	})
 }
 
@@ -390,6 +397,7 @@ type writer struct {
 	b       *body
 	g       *Guard
 	written bool
+	closing bool // Connection: close was set for an unread body
 }
 
 func (w *writer) WriteHeader(status int) {
@@ -397,6 +405,7 @@ func (w *writer) WriteHeader(status int) {
 		w.written = true
 		if !w.b.drainShort(w.g.cfg.UnreadMax) {
 			w.Header().Set("Connection", "close")
+			w.closing = true
 		}
 		if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 			w.Header().Set("Retry-After", itoa(w.g.RetryAfterSeconds()))
