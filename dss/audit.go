@@ -3,9 +3,12 @@ package dss
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // auditTimeout bounds one audit append. The append does not inherit the request's
@@ -44,9 +47,50 @@ func digestString(h crypto.Hash, d []byte) string {
 // event starts the audit event of one request.
 func (s *Service) event(ctx context.Context, c Caller, action, requestID, credential string) AuditEvent {
 	return AuditEvent{
-		RequestID: requestID, ProblemRef: ProblemRefOf(ctx),
-		User: c.User, Via: c.Via, Action: action, Credential: credential,
+		RequestID: CapText(requestID, MaxAuditText), ProblemRef: CapText(ProblemRefOf(ctx), MaxAuditText),
+		User: CapText(c.User, MaxAuditText), Via: c.Via, Action: action, Credential: CapText(credential, MaxAuditText),
 	}
+}
+
+// Bounds of the client-chosen strings of an audit record (RequestID, user, credential id,
+// problem reference, and the detail that may quote them): a longer value is stored as its
+// beginning plus its length and SHA-256, so a flood of large RequestIDs cannot grow the log
+// by more than a fixed amount per record, and the full value can still be matched.
+const (
+	MaxAuditText   = 256
+	MaxAuditDetail = 1024
+)
+
+// CapText returns s when it has at most max bytes, else a prefix of s (cut at a UTF-8
+// boundary) followed by "…[n bytes, sha256:<hex>]" naming the length and digest of the whole
+// value; the result has at most max bytes (max ≥ 128).
+func CapText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	tail := fmt.Sprintf("…[%d bytes, sha256:%s]", len(s), hex.EncodeToString(sum[:]))
+	keep := max - len(tail)
+	if keep < 0 {
+		keep = 0
+	}
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	return s[:keep] + tail
+}
+
+// auditedError marks an error whose refusal has its audit record: the bindings report
+// every other refusal themselves (Service.AuditRefusal), so each refusal is recorded once.
+type auditedError struct{ err error }
+
+func (e *auditedError) Error() string { return e.err.Error() }
+func (e *auditedError) Unwrap() error { return e.err }
+
+// Audited reports whether err is a refusal the service has already recorded in the audit log.
+func Audited(err error) bool {
+	var a *auditedError
+	return errors.As(err, &a)
 }
 
 // record completes ev with the outcome err, logs it and appends it to the audit sink. It
@@ -61,6 +105,7 @@ func (s *Service) record(ctx context.Context, ev *AuditEvent, err error) error {
 			ev.Detail += ": "
 		}
 		ev.Detail += err.Error()
+		ev.Detail = CapText(ev.Detail, MaxAuditDetail)
 		if KindOf(err) == KindKeyLookup && ev.Credential != "" {
 			ev.Action = AuditKeyLookup
 		}
@@ -73,7 +118,10 @@ func (s *Service) record(ctx context.Context, ev *AuditEvent, err error) error {
 	defer cancel()
 	if aerr := s.audit.Append(actx, *ev); aerr != nil {
 		s.log.Error("audit record not stored: request refused", "action", ev.Action, "problem_ref", ev.ProblemRef, "err", aerr)
-		return Wrap(KindInternal, fmt.Errorf("audit append: %w", aerr), "")
+		return &auditedError{Wrap(KindInternal, fmt.Errorf("audit append: %w", aerr), "")}
+	}
+	if err != nil && !Audited(err) {
+		err = &auditedError{err}
 	}
 	return err
 }
@@ -84,8 +132,22 @@ func (s *Service) record(ctx context.Context, ev *AuditEvent, err error) error {
 // logged; the request is refused anyway.
 func (s *Service) AuditAuthFailure(ctx context.Context, remoteAddr, reason, requestID string) {
 	ev := AuditEvent{
-		RequestID: requestID, ProblemRef: ProblemRefOf(ctx), Action: AuditAuthenticate,
-		Detail: fmt.Sprintf("from %s: %s", remoteAddr, reason),
+		RequestID: CapText(requestID, MaxAuditText), ProblemRef: CapText(ProblemRefOf(ctx), MaxAuditText), Action: AuditAuthenticate,
+		Detail: CapText(fmt.Sprintf("from %s: %s", remoteAddr, reason), MaxAuditDetail),
 	}
 	_ = s.record(ctx, &ev, Errorf(KindNotAuthenticated, "authentication failed"))
+}
+
+// AuditRefusal records a refusal decided outside the service, after the caller c was
+// authenticated: a request the binding could not read, parse or convert (bad base64, a
+// missing parameter, a body over the limit). action names the operation (an Audit* constant),
+// requestID and credential are the client's values when the binding read them. A refusal the
+// service already recorded (Audited) is not recorded again. It returns the error the request
+// must end with: err, or a ResponderError when the record could not be stored.
+func (s *Service) AuditRefusal(ctx context.Context, c Caller, action, requestID, credential string, err error) error {
+	if err == nil || Audited(err) {
+		return err
+	}
+	ev := s.event(ctx, c, action, requestID, credential)
+	return s.record(ctx, &ev, err)
 }

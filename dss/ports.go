@@ -42,6 +42,10 @@ const (
 	AuditSign         = "sign"         // a signing request, successful or refused
 	AuditKeyLookup    = "key-lookup"   // a request for a credential that is not the caller's
 	AuditConfig       = "config"       // the service started with a configuration (its digest)
+	AuditVerify       = "verify"       // a verification request refused (verifications themselves are not audited)
+	AuditPending      = "pending"      // a PendingRequest refused
+	AuditCredentials  = "credentials"  // a credential listing or description request refused
+	AuditRequest      = "request"      // a request refused before its operation was known (unreadable, not DSS)
 )
 
 // AuditEvent is one security-relevant event: who, what, with which credential and digests,

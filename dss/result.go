@@ -31,6 +31,7 @@ const (
 	MinorHSMUnavailable   = "urn:dssd:resultminor:HSMUnavailable"
 	MinorAuthority        = "urn:dssd:resultminor:AuthorityUnavailable"
 	MinorRevoked          = "urn:dssd:resultminor:CertificateRevoked"
+	MinorBusy             = "urn:dssd:resultminor:ServerBusy"
 )
 
 // Kind classifies every error dss returns. The zero value is KindInternal, so a forgotten
@@ -53,6 +54,7 @@ const (
 	KindInappropriate                    // the request is understood but cannot be served as asked (e.g. key type vs algorithm)
 	KindAuthorityUnavailable             // no timestamp or revocation authority could serve (B-T and above); the message names the cause
 	KindCertificateRevoked               // the credential's certificate chain holds a revoked certificate
+	KindBusy                             // the server is over a limit on connections or request bytes in flight; retry later
 	kindCount
 )
 
@@ -79,6 +81,7 @@ var results = [kindCount]resultInfo{
 	KindInappropriate:        {MajorRequesterError, MinorInappropriateSig, true, "inappropriate signature request"},
 	KindAuthorityUnavailable: {MajorResponderError, MinorAuthority, true, "timestamp or revocation authority unavailable; retry later"},
 	KindCertificateRevoked:   {MajorRequesterError, MinorRevoked, true, "the signer certificate is revoked"},
+	KindBusy:                 {MajorResponderError, MinorBusy, false, "server busy; retry later"},
 }
 
 // Error is the error type of package dss.
@@ -114,7 +117,7 @@ func Wrap(k Kind, cause error, detail string) *Error {
 var kindNames = [kindCount]string{
 	"internal", "malformed", "not supported", "hash algorithm", "key lookup", "not authenticated",
 	"SAD invalid", "RefURI omitted", "invalid RefURI", "document not found", "limit", "HSM unavailable",
-	"inappropriate", "authority unavailable", "certificate revoked",
+	"inappropriate", "authority unavailable", "certificate revoked", "busy",
 }
 
 func (k Kind) String() string {

@@ -111,7 +111,7 @@ func (s *Service) Verify(ctx context.Context, c Caller, req *VerifyRequest) (*Ve
 		}
 	}
 	if req.Signature == nil && len(req.Documents) == 0 {
-		return s.signerCertificate(c, req)
+		return s.signerCertificate(ctx, c, req)
 	}
 	if opts.CredentialID != "" {
 		return nil, Errorf(KindNotSupported, "AdditionalKeyInfo/KeyName is supported only in a signer-certificate request (no signature, no documents)")
@@ -493,7 +493,7 @@ func scopeText(r *verify.Result, sc verify.Scope, sigDocID string) string {
 // 8.3.1: SignerIdentity and the certificate chain (signer first) of the caller's own
 // credential as dsb:Other with MimeType application/pkix-cert. An unknown or foreign
 // credential is KeyLookupFailed.
-func (s *Service) signerCertificate(c Caller, req *VerifyRequest) (*VerifyResponse, error) {
+func (s *Service) signerCertificate(ctx context.Context, c Caller, req *VerifyRequest) (*VerifyResponse, error) {
 	opts := &req.Options
 	if !opts.ReturnSignerIdentity {
 		return nil, Errorf(KindMalformed, "a VerifyRequest without SignatureObject and InputDocuments is a signer-certificate request and needs ReturnSignerIdentity")
@@ -504,9 +504,8 @@ func (s *Service) signerCertificate(c Caller, req *VerifyRequest) (*VerifyRespon
 	}
 	cred, err := s.credential(c, opts.CredentialID)
 	if err != nil {
-		_ = s.audit.Append(context.Background(), AuditEvent{Time: s.clock(), RequestID: req.RequestID, User: c.User, Via: c.Via,
-			Action: AuditKeyLookup, Credential: opts.CredentialID, Major: MajorRequesterError, Minor: MinorKeyLookupFailed})
-		return nil, err
+		ev := s.event(ctx, c, AuditKeyLookup, req.RequestID, opts.CredentialID)
+		return nil, s.record(ctx, &ev, err)
 	}
 	if len(cred.Chain) == 0 {
 		return nil, Errorf(KindInternal, "credential %s has no certificate", cred.ID)

@@ -23,8 +23,13 @@ type User struct {
 
 // Authenticator maps requests to users.
 type Authenticator struct {
-	users []User
+	users    []User
+	failures *Failures // nil: failures are neither throttled nor aggregated
 }
+
+// LimitFailures makes a throttle and aggregate failed authentications (see FailureLimits).
+// Call it before serving.
+func (a *Authenticator) LimitFailures(f *Failures) { a.failures = f }
 
 // New returns an Authenticator for users. Users without a name are ignored.
 func New(users []User) *Authenticator {
@@ -47,6 +52,14 @@ func New(users []User) *Authenticator {
 // TLS client certificate (r.TLS.VerifiedChains[0][0]). Failure is a *dss.Error of
 // KindNotAuthenticated whose detail never contains the token.
 func (a *Authenticator) Authenticate(r *http.Request) (dss.Caller, error) {
+	c, err := a.authenticate(r)
+	if err != nil && a.failures != nil {
+		return c, a.failures.fail(r.RemoteAddr, err)
+	}
+	return c, err
+}
+
+func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		tok = strings.TrimSpace(tok)
@@ -97,7 +110,9 @@ type FailureAuditor interface {
 }
 
 // ReportFailure reports the refused authentication err of r to svc when svc can record it
-// (a FailureAuditor): every binding calls it once for each request it answers with 401.
+// (a FailureAuditor): every binding calls it once for each request it answers with 401 or
+// 429. When failures are limited (LimitFailures), only the first failure of an address's
+// window is recorded at once; the others become one record with their count.
 // ctx should carry the request's problem reference (dss.WithProblemRef). The reason is the
 // client-safe detail of err, which never contains the presented token.
 func ReportFailure(ctx context.Context, svc any, r *http.Request, err error, requestID string) {
@@ -109,6 +124,13 @@ func ReportFailure(ctx context.Context, svc any, r *http.Request, err error, req
 	var e *dss.Error
 	if errors.As(err, &e) && e.Detail != "" {
 		reason = e.Detail
+	}
+	if Throttled(err) {
+		reason += " (throttled: answered 429)"
+	}
+	var fe *FailureError
+	if errors.As(err, &fe) && fe.f != nil && !fe.f.report(fe, reason) {
+		return // counted in the summary record of the address's window
 	}
 	a.AuditAuthFailure(ctx, r.RemoteAddr, reason, requestID)
 }

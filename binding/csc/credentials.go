@@ -90,7 +90,7 @@ func (h *handler) credentialsInfo(_ context.Context, ev *reqlog.Event, c dss.Cal
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	ev.RequestID = req.ClientData
+	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}

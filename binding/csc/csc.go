@@ -176,31 +176,64 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		caller = c
 		ev.User, ev.Via = c.User, c.Via
 	}
-	body, err := exchange.ReadBody(w, r, h.opts.MaxBody)
-	if err != nil {
-		if errors.Is(err, exchange.ErrTooLarge) {
-			h.fail(w, ev, apiError{http.StatusRequestEntityTooLarge, ErrInvalidRequest, "the request body is too large"}, err)
-			return
+	// info is public: it reads at most UnauthenticatedMaxBody (it needs no body at all).
+	max := h.opts.MaxBody
+	if name == MethodInfo {
+		max = exchange.UnauthenticatedMaxBody
+	}
+	ctx := dss.WithProblemRef(r.Context(), ev.ID) // audit records carry the problem reference
+	// refuse answers a refused request; the refusal of an authenticated request is recorded
+	// in the audit log first (unless the service recorded it), exactly once.
+	refuse := func(err error) {
+		if name != MethodInfo {
+			err = exchange.ReportRefusal(ctx, h.svc, caller, actionOf(name), ev.RequestID, ev.Credential, err)
 		}
-		h.fail(w, ev, apiError{http.StatusBadRequest, ErrInvalidRequest, "the request body could not be read"}, err)
+		res := dss.ResultOf(err, ev.ID)
+		ev.Major, ev.Minor = res.Major, res.Minor
+		h.fail(w, ev, errorOf(err, ev.ID), err)
+	}
+	body, err := exchange.ReadBody(w, r, max)
+	if err != nil {
+		switch {
+		case errors.Is(err, exchange.ErrBusy):
+			refuse(exchange.BusyError)
+		case errors.Is(err, exchange.ErrTooLarge):
+			h.fail(w, ev, apiError{http.StatusRequestEntityTooLarge, ErrInvalidRequest, "the request body is too large"}, err)
+			if name != MethodInfo {
+				_ = exchange.ReportRefusal(ctx, h.svc, caller, actionOf(name), "", "", dss.Wrap(dss.KindLimit, err, "the request body is too large"))
+			}
+		default:
+			refuse(dss.Wrap(dss.KindMalformed, err, "the request body could not be read"))
+		}
 		return
 	}
 	if len(bytes.TrimSpace(body)) > 0 || name != MethodInfo {
 		if msg := checkMedia(r.Header.Get("Content-Type")); msg != "" {
+			if name != MethodInfo {
+				_ = exchange.ReportRefusal(ctx, h.svc, caller, actionOf(name), "", "", dss.Errorf(dss.KindMalformed, "%s", msg))
+			}
 			h.fail(w, ev, apiError{http.StatusUnsupportedMediaType, ErrInvalidRequest, msg}, nil)
 			return
 		}
 	}
-	// Audit records carry the problem reference of this request.
-	resp, err := fn(dss.WithProblemRef(r.Context(), ev.ID), ev, caller, body, r)
+	resp, err := fn(ctx, ev, caller, body, r)
 	if err != nil {
-		res := dss.ResultOf(err, ev.ID)
-		ev.Major, ev.Minor = res.Major, res.Minor
-		h.fail(w, ev, errorOf(err, ev.ID), err)
+		refuse(err)
 		return
 	}
 	ev.Major = dss.MajorSuccess
 	h.write(w, ev, http.StatusOK, resp)
+}
+
+// actionOf is the audit action of a refused request of a CSC method.
+func actionOf(method string) string {
+	switch method {
+	case MethodAuthorize:
+		return dss.AuditAuthorize
+	case MethodSignHash, MethodSignDoc:
+		return dss.AuditSign
+	}
+	return dss.AuditCredentials
 }
 
 // checkMedia returns "" for application/json (UTF-8), else the text of a 415 answer.
@@ -225,6 +258,12 @@ func (h *handler) unauthorized(w http.ResponseWriter, r *http.Request, ev *reqlo
 	w.Header().Set("WWW-Authenticate", challenge)
 	res := dss.ResultOf(err, ev.ID)
 	ev.Major, ev.Minor = res.Major, res.Minor
+	if authn.Throttled(err) {
+		// Too many failed authentications from this address: 429, nothing read.
+		authn.SetRetryAfter(w.Header(), err)
+		h.fail(w, ev, apiError{http.StatusTooManyRequests, ErrInvalidToken, res.Message + "; too many failed authentications from this address, retry later"}, err)
+		return
+	}
 	h.fail(w, ev, apiError{http.StatusUnauthorized, ErrInvalidToken, res.Message}, err)
 }
 

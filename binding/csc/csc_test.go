@@ -50,6 +50,15 @@ type fakeService struct {
 	signs      []*dss.SignRequest
 	err        error // returned by Authorize and Sign when set
 	authFails  []string
+	refusals   []string // "action user credential kind" of each AuditRefusal
+}
+
+// AuditRefusal makes the fake an exchange.RefusalAuditor.
+func (f *fakeService) AuditRefusal(_ context.Context, c dss.Caller, action, _, credential string, err error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refusals = append(f.refusals, strings.Join([]string{action, c.User, credential, dss.KindOf(err).String()}, " "))
+	return err
 }
 
 // AuditAuthFailure makes the fake an authn.FailureAuditor.
@@ -582,7 +591,7 @@ func TestErrorMapping(t *testing.T) {
 			if e.status != 500 || e.code != ErrServerError || strings.Contains(e.desc, "detail-") || !strings.Contains(e.desc, "ref-1") {
 				t.Errorf("%v → %+v", k, e)
 			}
-		case dss.KindHSMUnavailable, dss.KindAuthorityUnavailable:
+		case dss.KindHSMUnavailable, dss.KindAuthorityUnavailable, dss.KindBusy:
 			if e.status != 503 || e.code != ErrTemporarilyUnavailable || !strings.Contains(e.desc, "ref-1") {
 				t.Errorf("%v → %+v", k, e)
 			}

@@ -38,7 +38,7 @@ func errorOf(err error, ref string) apiError {
 	case dss.KindNotAuthenticated:
 		// Reaching dss means the bearer token (or certificate) was accepted: what dss refused
 		// is the signer's own authentication (PIN, OTP, a ClaimedIdentity), a request error.
-	case dss.KindHSMUnavailable, dss.KindAuthorityUnavailable:
+	case dss.KindHSMUnavailable, dss.KindAuthorityUnavailable, dss.KindBusy:
 		e.status, e.code = http.StatusServiceUnavailable, ErrTemporarilyUnavailable
 		e.desc += " (problem reference " + ref + ")"
 	default: // KindInternal and anything unknown fail safe

@@ -20,7 +20,7 @@ func (h *handler) authorize(ctx context.Context, ev *reqlog.Event, c dss.Caller,
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	ev.RequestID = req.ClientData
+	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}
@@ -91,7 +91,7 @@ func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, 
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	ev.RequestID = req.ClientData
+	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}
@@ -203,7 +203,7 @@ func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, b
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	ev.RequestID = req.ClientData
+	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}

@@ -130,10 +130,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ev.User, ev.Via = caller.User, caller.Via
 	}
 	defer func() {
-		if authErr != nil && ev.Status == http.StatusUnauthorized {
+		if authErr != nil && (ev.Status == http.StatusUnauthorized || ev.Status == http.StatusTooManyRequests) {
 			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, authErr, ev.RequestID)
 		}
 	}()
+	if authn.Throttled(authErr) {
+		// Too many failed authentications from this address: 429 at once, nothing read.
+		authn.SetRetryAfter(w.Header(), authErr)
+		ev.Err = authErr
+		res := dss.ResultOf(authErr, ev.ID)
+		h.write(w, ev, http.StatusTooManyRequests, xmlwire.ErrorResponse(op, "", res), res)
+		return
+	}
 
 	max := h.opts.MaxBody
 	if authErr != nil {
@@ -141,17 +149,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := exchange.ReadBody(w, r, max)
 	if err != nil {
+		if errors.Is(err, exchange.ErrBusy) {
+			// Over the overload limits: 503 with the DSS error response, nothing read.
+			w.Header().Set("Retry-After", exchange.RetryAfter)
+			ev.Err = err
+			res := dss.ResultOf(exchange.BusyError, ev.ID)
+			h.write(w, ev, http.StatusServiceUnavailable, xmlwire.ErrorResponse(op, "", res), res)
+			return
+		}
 		if errors.Is(err, exchange.ErrTooLarge) && authErr != nil {
 			// A large body from a caller that failed authentication is not read: 401 at once.
-			h.refuse(w, ev, op, "", http.StatusUnauthorized, authErr, authErr)
+			h.refuse(w, r, ev, op, "", http.StatusUnauthorized, authErr, authErr)
 			return
 		}
 		if errors.Is(err, exchange.ErrTooLarge) {
-			h.refuse(w, ev, op, "", http.StatusRequestEntityTooLarge,
+			h.refuse(w, r, ev, op, "", http.StatusRequestEntityTooLarge,
 				dss.Errorf(dss.KindLimit, "the request body exceeds %d bytes", h.opts.MaxBody), authErr)
 			return
 		}
-		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the request body could not be read"), authErr)
+		h.refuse(w, r, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the request body could not be read"), authErr)
 		return
 	}
 	toks, err := exchange.GateTokens(body, h.opts.MaxBody)
@@ -164,31 +180,31 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if xmlsafe.IsLimit(err) {
 			kind = dss.KindLimit
 		}
-		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(kind, err, detail), authErr)
+		h.refuse(w, r, ev, op, "", http.StatusBadRequest, dss.Wrap(kind, err, detail), authErr)
 		return
 	}
 
 	d := xmlwire.NewTokenDecoder(toks)
 	start, err := nextStart(d)
 	if err != nil {
-		h.refuse(w, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the body holds no XML element"), authErr)
+		h.refuse(w, r, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the body holds no XML element"), authErr)
 		return
 	}
 	rid := exchange.PeekRequestID(start)
 	ev.RequestID = rid
 	want := xml.Name{Space: xmlwire.NSCore, Local: op.RequestElement()}
 	if start.Name != want {
-		h.refuse(w, ev, op, rid, http.StatusBadRequest,
+		h.refuse(w, r, ev, op, rid, http.StatusBadRequest,
 			dss.Errorf(dss.KindMalformed, "POST %s expects a dss2:%s element", r.URL.Path, op.RequestElement()), authErr)
 		return
 	}
 	if authErr != nil {
-		h.refuse(w, ev, op, rid, http.StatusUnauthorized, authErr, authErr)
+		h.refuse(w, r, ev, op, rid, http.StatusUnauthorized, authErr, authErr)
 		return
 	}
 	_, req, err := exchange.DecodeRequest(d, start)
 	if err != nil {
-		h.refuse(w, ev, op, rid, http.StatusBadRequest,
+		h.refuse(w, r, ev, op, rid, http.StatusBadRequest,
 			dss.Wrap(dss.KindMalformed, err, "the "+op.RequestElement()+" element cannot be parsed"), nil)
 		return
 	}
@@ -199,9 +215,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // refuse answers with the error response element of op. An unauthenticated request gets
 // 401 whatever went wrong (except 413), with the WWW-Authenticate challenge.
-func (h *handler) refuse(w http.ResponseWriter, ev *reqlog.Event, op xmlwire.Op, rid string, status int, err, authErr error) {
+// The refusal of an authenticated request is recorded in the audit log first.
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, ev *reqlog.Event, op xmlwire.Op, rid string, status int, err, authErr error) {
 	if authErr != nil && status != http.StatusRequestEntityTooLarge {
 		status, err = http.StatusUnauthorized, authErr
+	}
+	if authErr == nil && ev.User != "" {
+		err = exchange.ReportRefusal(dss.WithProblemRef(r.Context(), ev.ID), h.svc, dss.Caller{User: ev.User, Via: ev.Via},
+			exchange.ActionOf(op), rid, "", err)
+		if dss.KindOf(err) == dss.KindInternal {
+			status = http.StatusInternalServerError
+		}
 	}
 	if status == http.StatusUnauthorized {
 		authn.Challenge(w.Header())

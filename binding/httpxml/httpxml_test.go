@@ -86,7 +86,7 @@ func TestGolden(t *testing.T) {
 		{"/sign", "sign-enveloping.xml", "text/xml; charset=utf-8", 200, dss.MajorSuccess, ""},
 		{"/sign", "sign-detached.xml", "application/xml; charset=UTF-8", 200, dss.MajorSuccess, ""},
 		{"/sign", "sign-hash.xml", "application/xml", 200, dss.MajorSuccess, ""},
-		{"/sign", "sign-wrong-namespace.xml", "application/xml", 200, dss.MajorSuccess, ""},
+		{"/sign", "sign-wrong-namespace.xml", "application/xml", 200, dss.MajorRequesterError, dss.MinorMalformed},
 		{"/sign", "sign-unsupported.xml", "application/xml", 200, dss.MajorRequesterError, dss.MinorNotSupported},
 		{"/sign", "sign-bad-base64.xml", "application/xml", 200, dss.MajorRequesterError, dss.MinorMalformed},
 		{"/verify", "verify.xml", "application/xml", 200, dss.MajorSuccess, ""},

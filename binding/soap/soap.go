@@ -133,10 +133,18 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		ev.User, ev.Via = caller.User, caller.Via
 	}
 	defer func() {
-		if authErr != nil && ev.Status == http.StatusUnauthorized {
+		if authErr != nil && (ev.Status == http.StatusUnauthorized || ev.Status == http.StatusTooManyRequests) {
 			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, authErr, ev.RequestID)
 		}
 	}()
+	if authn.Throttled(authErr) {
+		// Too many failed authentications from this address: 429 at once, nothing read.
+		res := dss.ResultOf(authErr, ev.ID)
+		authn.SetRetryAfter(w.Header(), authErr)
+		ev.Err = authErr
+		h.writeResponse(w, ev, mv, http.StatusTooManyRequests, xmlwire.ErrorPendingResponse("", res), res)
+		return
+	}
 
 	max := h.opts.MaxBody
 	if authErr != nil {
@@ -144,6 +152,14 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := exchange.ReadBody(w, r, max)
 	if err != nil {
+		if errors.Is(err, exchange.ErrBusy) {
+			// Over the overload limits: 503 with the generic DSS response, nothing read.
+			res := dss.ResultOf(exchange.BusyError, ev.ID)
+			w.Header().Set("Retry-After", exchange.RetryAfter)
+			ev.Err = err
+			h.writeResponse(w, ev, mv, http.StatusServiceUnavailable, xmlwire.ErrorPendingResponse("", res), res)
+			return
+		}
 		if errors.Is(err, exchange.ErrTooLarge) && authErr != nil {
 			// A large body from a caller that failed authentication is not read: 401 at once,
 			// with the generic DSS response (the operation is not known without the body).
@@ -155,11 +171,11 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		}
 		if errors.Is(err, exchange.ErrTooLarge) {
 			f := senderFault("the message exceeds the size limit")
-			h.writeFault(w, ev, mv, f, http.StatusRequestEntityTooLarge, authErr)
+			h.writeFault(w, r, ev, mv, f, http.StatusRequestEntityTooLarge, authErr)
 			return
 		}
 		ev.Err = err
-		h.writeFault(w, ev, mv, senderFault("the message could not be read"), 0, authErr)
+		h.writeFault(w, r, ev, mv, senderFault("the message could not be read"), 0, authErr)
 		return
 	}
 	toks, err := exchange.GateTokens(body, h.opts.MaxBody)
@@ -170,13 +186,13 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &xe) {
 			reason = "the message was refused"
 		}
-		h.writeFault(w, ev, mv, senderFault(reason), 0, authErr)
+		h.writeFault(w, r, ev, mv, senderFault(reason), 0, authErr)
 		return
 	}
 	p, v, f := parseEnvelope(toks, authErr != nil, mv)
 	ev.Binding = v.name
 	if f != nil {
-		h.writeFault(w, ev, v, f, 0, authErr)
+		h.writeFault(w, r, ev, v, f, 0, authErr)
 		return
 	}
 	ev.Operation, ev.RequestID = p.op.String(), p.reqID
@@ -197,7 +213,7 @@ func (h *handler) writeResponse(w http.ResponseWriter, ev *reqlog.Event, v versi
 	msg, err := exchange.Encode(envelopeStart(v), resp, envelopeEnd)
 	if err != nil {
 		ev.Err = err
-		h.writeFault(w, ev, v, &fault{kind: faultReceiver, reason: "internal error; problem reference " + ev.ID}, 0, nil)
+		h.writeFault(w, nil, ev, v, &fault{kind: faultReceiver, reason: "internal error; problem reference " + ev.ID}, 0, nil)
 		return
 	}
 	defer msg.Release()
@@ -209,11 +225,21 @@ func (h *handler) writeResponse(w http.ResponseWriter, ev *reqlog.Event, v versi
 }
 
 // writeFault sends f. status overrides the SOAP status (413); an unauthenticated request
-// gets 401 with the fault as body.
-func (h *handler) writeFault(w http.ResponseWriter, ev *reqlog.Event, v version, f *fault, status int, authErr error) {
+// gets 401 with the fault as body. The fault refusing an authenticated request (r not nil)
+// is recorded in the audit log first.
+func (h *handler) writeFault(w http.ResponseWriter, r *http.Request, ev *reqlog.Event, v version, f *fault, status int, authErr error) {
 	msg, st, code := faultMessage(v, f)
 	if status != 0 {
 		st = status
+	}
+	if r != nil && authErr == nil && ev.User != "" {
+		kind := dss.KindMalformed
+		if st == http.StatusRequestEntityTooLarge {
+			kind = dss.KindLimit
+		}
+		refusal := dss.Wrap(kind, ev.Err, "SOAP fault: "+f.reason)
+		_ = exchange.ReportRefusal(dss.WithProblemRef(r.Context(), ev.ID), h.svc, dss.Caller{User: ev.User, Via: ev.Via},
+			exchange.ActionOfName(ev.Operation), ev.RequestID, "", refusal)
 	}
 	if authErr != nil && st != http.StatusRequestEntityTooLarge {
 		authn.Challenge(w.Header())

@@ -59,6 +59,10 @@ type Config struct {
 	Log         LogConfig          `yaml:"log"`
 	Dev         DevConfig          `yaml:"dev"`
 	Verify      VerifyConfig       `yaml:"verify"`
+	// Guard and Metrics: overload limits, failed-authentication limits and the /metrics
+	// listener (config_guard.go).
+	Guard   GuardConfig   `yaml:"guard"`
+	Metrics MetricsConfig `yaml:"metrics"`
 
 	// source is the file the configuration was loaded from (for the config audit event).
 	source configSource
@@ -375,6 +379,7 @@ func (c *Config) applyDefaults() {
 	if c.Limits.RequestTimeout == 0 {
 		c.Limits.RequestTimeout = defaultRequestTimeout
 	}
+	c.guardDefaults()
 	if c.HSM.Type == "" {
 		c.HSM.Type = "pkcs11"
 	}
@@ -468,6 +473,8 @@ func (c *Config) Validate() error {
 	if c.Limits.RequestTimeout < 0 {
 		add("limits.request_timeout", "must be positive")
 	}
+
+	c.validateGuard(add)
 
 	// hsm
 	c.validateHSM(add)

@@ -140,7 +140,12 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	opsH := ops.New(ops.Options{Ready: ready, Gatherer: reg})
 	mux.Handle("/healthz", opsH)
 	mux.Handle("/readyz", opsH)
-	mux.Handle("/metrics", opsH)
+	// /metrics: on the main listener, or on a listener of its own (metrics.addr); readable by
+	// metrics.users only when that list is set.
+	metricsH := metricsHandler(cfg, auth, opsH)
+	if cfg.Metrics.Addr == "" {
+		mux.Handle("/metrics", metricsH)
+	}
 	mountCSC(mux, cfg, svc, auth, logger)
 	if err := mountDev(mux, cfg, logger); err != nil {
 		return err
@@ -151,9 +156,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	timeout := cfg.Limits.RequestTimeout.Duration()
+	grd := newGuard(cfg) // inside the timeout: request bytes are released when the handler returns
 	srv := &http.Server{
 		Addr:              cfg.Listen.Addr,
-		Handler:           http.TimeoutHandler(mux, timeout, ""),
+		Handler:           http.TimeoutHandler(grd.Handler(mux), timeout, ""),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       timeout,
@@ -165,6 +171,15 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	ln, err := net.Listen("tcp", cfg.Listen.Addr)
 	if err != nil {
 		return err
+	}
+	// Overload limits (connections, request bytes in flight) and failed-authentication limits.
+	ln = guardServer(grd, srv, ln)
+	limitFailures(ctx, cfg, auth, svc)
+	if cfg.Metrics.Addr != "" {
+		if err := serveMetrics(ctx, cfg, tlsCfg, metricsH, logger); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	logger.Info("dssd listening", "addr", "https://"+ln.Addr().String(), "version", versionString(), "credentials", len(cfg.Credentials))
 	fmt.Fprintf(stdout, "dssd listening on https://%s\n", ln.Addr())

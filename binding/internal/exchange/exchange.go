@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"dssd/binding/guard"
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
 	"dssd/dss/xmlsafe"
@@ -29,6 +30,16 @@ type Service interface {
 // ErrTooLarge reports a body over the configured limit (HTTP 413).
 var ErrTooLarge = errors.New("request body too large")
 
+// ErrBusy is guard.ErrBusy: the request is over a limit on request bytes in flight or on
+// connections (503 with Retry-After).
+var ErrBusy = guard.ErrBusy
+
+// BusyError is the dss error of an overload answer (KindBusy: ResponderError, ServerBusy).
+var BusyError = dss.Errorf(dss.KindBusy, "too many connections or request bytes in flight")
+
+// RetryAfter is the Retry-After value (seconds) of an overload answer.
+const RetryAfter = "2"
+
 // UnauthenticatedMaxBody caps what is read of a request whose authentication failed: enough
 // to find the DSS element and its RequestID for the 401 answer, never a stranger's large body.
 const UnauthenticatedMaxBody = 64 << 10
@@ -37,10 +48,14 @@ const UnauthenticatedMaxBody = 64 << 10
 const preallocMax = 1 << 20
 
 // ReadBody reads r's body up to max bytes (max ≤ 0: DefaultMaxBody). A body over the limit,
-// announced or actual, gives ErrTooLarge.
+// announced or actual, gives ErrTooLarge; a request over the overload limits (binding/guard)
+// gives ErrBusy, to be answered 503 with Retry-After.
 func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxBody
+	}
+	if guard.Busy(r.Context()) {
+		return nil, ErrBusy
 	}
 	if r.ContentLength > max {
 		return nil, ErrTooLarge
@@ -105,6 +120,51 @@ func RequestID(req any) string {
 	return ""
 }
 
+// RefusalAuditor records a refusal decided after authentication outside the service;
+// dss.Service implements it.
+type RefusalAuditor interface {
+	AuditRefusal(ctx context.Context, c dss.Caller, action, requestID, credential string, err error) error
+}
+
+// ReportRefusal records err, the refusal of an authenticated request by caller c, when svc
+// can record it (a RefusalAuditor) and the service has not recorded it already
+// (dss.Audited). ctx should carry the problem reference (dss.WithProblemRef). It returns the
+// error to answer with: err, or a ResponderError when the record could not be stored (no
+// refusal goes unrecorded silently). Overload answers (ErrBusy) are not refusals of the
+// request and are not recorded.
+func ReportRefusal(ctx context.Context, svc any, c dss.Caller, action, requestID, credential string, err error) error {
+	a, ok := svc.(RefusalAuditor)
+	if !ok || err == nil || dss.Audited(err) || errors.Is(err, ErrBusy) {
+		return err
+	}
+	return a.AuditRefusal(ctx, c, action, requestID, credential, err)
+}
+
+// ActionOf is the audit action of a refused request of op.
+func ActionOf(op xmlwire.Op) string {
+	switch op {
+	case xmlwire.OpVerify:
+		return dss.AuditVerify
+	case xmlwire.OpPending:
+		return dss.AuditPending
+	}
+	return dss.AuditSign
+}
+
+// ActionOfName is the audit action of a refused request of the operation named name
+// (xmlwire.Op.String); AuditRequest when the operation is not known.
+func ActionOfName(name string) string {
+	switch name {
+	case xmlwire.OpSign.String():
+		return dss.AuditSign
+	case xmlwire.OpVerify.String():
+		return dss.AuditVerify
+	case xmlwire.OpPending.String():
+		return dss.AuditPending
+	}
+	return dss.AuditRequest
+}
+
 // Outcome is the result of Call: the response element and what to log.
 type Outcome struct {
 	Response any        // *xmlwire.SignResponse, *xmlwire.VerifyResponse or *xmlwire.Response
@@ -118,6 +178,10 @@ func Call(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, req any
 	ctx = dss.WithProblemRef(ctx, problemRef) // audit records carry the ProblemReference
 	rid := RequestID(req)
 	fail := func(err error) Outcome {
+		// Conversion errors (bad base64, a wrong namespace) and service errors the service
+		// did not record are recorded here: every refusal of an authenticated request has
+		// exactly one audit record.
+		err = ReportRefusal(ctx, svc, c, ActionOf(op), rid, "", err)
 		res := dss.ResultOf(err, problemRef)
 		return Outcome{Response: xmlwire.ErrorResponse(op, rid, res), Result: res, Err: err}
 	}

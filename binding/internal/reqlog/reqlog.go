@@ -22,12 +22,15 @@ type Event struct {
 	RequestID string // the client's DSS RequestID
 	User      string // authenticated user, empty if none
 	Via       string // "token" or "certificate"
-	Status    int    // HTTP status
-	Major     string // ResultMajor, empty when no DSS response was sent
-	Minor     string
-	Fault     string // SOAP fault code, when a fault was sent
-	Err       error  // internal cause, for the operator only
-	start     time.Time
+	// Credential is the credential id the request names, when the binding read it: it goes
+	// to the audit record of a refusal, not to the log line.
+	Credential string
+	Status     int    // HTTP status
+	Major      string // ResultMajor, empty when no DSS response was sent
+	Minor      string
+	Fault      string // SOAP fault code, when a fault was sent
+	Err        error  // internal cause, for the operator only
+	start      time.Time
 }
 
 // Start returns an Event for a request that began at now.

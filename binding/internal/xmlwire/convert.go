@@ -103,6 +103,9 @@ func trimAll(in []string) []string {
 // (invalid base64, a missing required part, a bad xs:boolean). Everything present that dss
 // does not implement is listed in Options.Unsupported.
 func SignRequestFromWire(w *SignRequest) (*dss.SignRequest, error) {
+	if err := checkNamespaces("SignRequest", w); err != nil {
+		return nil, err
+	}
 	r := &dss.SignRequest{RequestID: w.RequestID, Profiles: trimAll(w.Profile)}
 	var u unsupported
 	if in := w.InputDocuments; in != nil {
@@ -454,6 +457,9 @@ func ErrorSignResponse(requestID string, r dss.Result) *SignResponse {
 // KindMalformed (invalid base64, a bad xs:boolean or xs:dateTime, a Base64Signature without
 // value). Everything present that dss does not implement is listed in Unsupported.
 func VerifyRequestFromWire(w *VerifyRequest) (*dss.VerifyRequest, error) {
+	if err := checkNamespaces("VerifyRequest", w); err != nil {
+		return nil, err
+	}
 	r := &dss.VerifyRequest{RequestID: w.RequestID, Profiles: trimAll(w.Profile)}
 	var u unsupported
 	if in := w.InputDocuments; in != nil {
@@ -798,6 +804,9 @@ func ErrorVerifyResponse(requestID string, r dss.Result) *VerifyResponse {
 // Malformed (DSS-X 2.0 §4.3.5 forbids it), ClaimedIdentity and unknown elements are
 // NotSupported.
 func PendingRequestFromWire(w *PendingRequest) (*dss.PendingRequest, error) {
+	if err := checkNamespaces("PendingRequest", w); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(w.RequestID) == "" {
 		return nil, malformed("PendingRequest needs RequestID (the ResponseID of the pending request)")
 	}

@@ -66,10 +66,9 @@ func NewRequest(o Op) any {
 	return &SignRequest{}
 }
 
-// NewDecoder returns an encoding/xml decoder over r that accepts the namespace mistakes of
-// protocol.md §15 #8: a Value, Profile or Result element (and Result's children) in the
-// core namespace or in no namespace is read as the dsb element it should have been. Only
-// UTF-8 is read. Run the ingress gate (dss/xmlsafe) over the bytes first.
+// NewDecoder returns an encoding/xml decoder over r that reads a Result element (and its
+// children) in the core namespace or in no namespace as dsb:Result (protocol.md §15 #8, for
+// responses). Only UTF-8 is read. Run the ingress gate (dss/xmlsafe) over the bytes first.
 func NewDecoder(r io.Reader) *xml.Decoder {
 	return xml.NewTokenDecoder(&lenient{d: xml.NewDecoder(r)})
 }
@@ -124,19 +123,16 @@ func (l *lenient) Token() (xml.Token, error) {
 	return t, nil
 }
 
-// fixName maps a misplaced Value, Profile or Result to the dsb namespace.
+// fixName maps a Result (with its children) in the core namespace or in no namespace to the
+// dsb namespace: the client side of protocol.md §15 #8, for responses of careless servers.
+// Requests get no such leniency: a Value or Profile in the wrong namespace is refused as
+// MalformedRequest (strict.go), as the schema requires.
 func fixName(n, parent xml.Name) xml.Name {
 	if n.Space != NSCore && n.Space != "" {
 		return n
 	}
 	switch n.Local {
-	case "Value":
-		// dss2:Property/dss2:Value is legitimate (an AnyType holder); everywhere else a
-		// Value is dsb:Value inside a Base64DataType.
-		if parent.Local == "Property" {
-			return n
-		}
-	case "Profile", "AppliedProfile", "Result":
+	case "Result":
 	case "ResultMajor", "ResultMinor", "ResultMessage", "ProblemReference":
 		if parent != (xml.Name{Space: NSBase, Local: "Result"}) {
 			return n

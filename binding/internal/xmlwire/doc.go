@@ -5,8 +5,9 @@
 // Child elements take the namespace of the schema that declares their containing complex
 // type, not the namespace of their own type (protocol.md §2.1): dss2:SignRequest holds
 // dsb:Profile, dss2:Base64Data holds dsb:Value, dss2:DigestInfos holds dsb:DigestMethod.
-// The structs encode exactly that. On input, NewDecoder also accepts Value, Profile and
-// Result (with its children) in the core namespace or in no namespace (protocol.md §15 #8).
+// The structs encode exactly that. A request element in another namespace than the schema's
+// is MalformedRequest naming the expected element (strict.go); only a Result (in responses)
+// is read leniently in the core or no namespace (protocol.md §15 #8).
 //
 // Documents to sign arrive base64-encoded in dsb:Value and leave this package as the
 // decoded bytes: nothing here re-encodes XML that will be signed.
