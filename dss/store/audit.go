@@ -241,11 +241,11 @@ func (b *Break) String() string { return fmt.Sprintf("record %d: %s (%s)", b.Seq
 
 // VerifyReport is the outcome of walking the chain.
 type VerifyReport struct {
-	Records    int64  // records read
-	First      int64  // Seq of the first record read (0 when none)
-	Last       int64  // Seq of the last record read (0 when none)
-	Head       Head   // the chain head row
-	MACChecked bool   // an audit key was given: the MAC of every record read was checked
+	Records    int64 // records read
+	First      int64 // Seq of the first record read (0 when none)
+	Last       int64 // Seq of the last record read (0 when none)
+	Head       Head  // the chain head row
+	MACChecked bool  // an audit key was given: the MAC of every record read was checked
 	Checkpoint *Anchor
 	Break      *Break // nil when the chain is intact
 }
