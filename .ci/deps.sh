@@ -20,6 +20,7 @@ if [ "$mode" = test ]; then
     "node nodejs"
     "npm npm"
     "curl curl"
+    "p11-kit p11-kit"
   )
 fi
 
@@ -37,6 +38,8 @@ if [ "$mode" = test ]; then
   /usr/bin/python3 -c 'import zeep, lxml, xmlschema' >/dev/null 2>&1 || missing+=(python3-zeep python3-lxml python3-xmlschema)
   # The private PostgreSQL server of the postgres-tagged tests (.ci/postgres.sh).
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  # The HSM outage tests put SoftHSM2 behind p11-kit's remote module (p11-kit server + p11-kit-client.so).
+  compgen -G '/usr/lib/*/pkcs11/p11-kit-client.so' >/dev/null || missing+=(p11-kit-modules)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -55,6 +55,13 @@ type HealthChecker interface {
 	Health(ctx context.Context) error
 }
 
+// ReadyReporter is implemented by backends that probe themselves in the background: Ready
+// answers from their state and most recent probe without calling the device, so a readiness
+// check never waits behind signing requests.
+type ReadyReporter interface {
+	Ready(ctx context.Context) error
+}
+
 // KeyAlgorithm names a key type and size.
 type KeyAlgorithm string
 

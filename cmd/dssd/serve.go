@@ -75,7 +75,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 
-	keys, err := openHSM(ctx, cfg)
+	hsmState := metrics.NewHSMState()
+	keys, err := openHSM(ctx, cfg, logger, hsmState.Changed)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), hsmState)
 	meter, err := metrics.New(reg)
 	if err != nil {
 		return err
@@ -122,9 +123,15 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	// Readiness signs with the HSM health key; /readyz is unauthenticated, so one check runs at a
-	// time and its answer serves every probe of the next second.
+	// Readiness: a backend that probes itself (hsm/pkcs11 signs with the health key every
+	// second) answers from its state and last probe, so /readyz never waits behind signing
+	// requests for a session; other backends get a real health check. /readyz is
+	// unauthenticated, so one check runs at a time and its answer serves every probe of the
+	// next second.
 	ready := onePerSecond(func(ctx context.Context) error {
+		if rr, ok := keys.(hsm.ReadyReporter); ok {
+			return rr.Ready(ctx)
+		}
 		if hc, ok := keys.(hsm.HealthChecker); ok {
 			return hc.Health(ctx)
 		}
@@ -204,7 +211,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 }
 
 // openHSM opens the configured key manager. This is the only place that names a backend.
-func openHSM(ctx context.Context, cfg *Config) (hsm.KeyManager, error) {
+// The backend logs its changes of state with logger and reports them to onState.
+func openHSM(ctx context.Context, cfg *Config, logger *slog.Logger, onState func(string)) (hsm.KeyManager, error) {
 	switch cfg.HSM.Type {
 	case "", "pkcs11":
 		if cfg.HSM.SoftHSM2Conf != "" {
@@ -227,6 +235,7 @@ func openHSM(ctx context.Context, cfg *Config) (hsm.KeyManager, error) {
 			Module: cfg.HSM.Module, TokenLabel: cfg.HSM.TokenLabel, PIN: pin,
 			MaxSessions: cfg.HSM.MaxSessions, PoolWaitTimeout: cfg.HSM.PoolWaitTimeout.Duration(),
 			SignTimeout: cfg.HSM.SignTimeout.Duration(), HealthKey: health,
+			Logger: logger, OnStateChange: onState,
 		})
 	}
 	return nil, fmt.Errorf("hsm.type %q is not supported", cfg.HSM.Type)

@@ -18,8 +18,10 @@ import (
 // Labels that separate the uses of SHA-256 and HMAC in the audit chain. A new record format
 // gets a new label.
 const (
-	hashLabel = "dssd audit record v1"
-	macLabel  = "dssd audit mac v1"
+	hashLabel     = "dssd audit record v1"
+	macLabel      = "dssd audit mac v1"
+	headMACLabel  = "dssd audit head mac v1"
+	checkpointTBS = "dssd audit checkpoint v1"
 )
 
 // HashSize is the size of Record.Hash and Record.PrevHash.
@@ -62,9 +64,42 @@ func (r *Record) Event() dss.AuditEvent {
 }
 
 // Head is the position of the last record of the chain: Seq 0 and a zero hash for an empty log.
+// With an audit key the head row also carries MAC = HeadMAC(key, Seq, Hash), so the head
+// cannot be rewound to an earlier record (after deleting the newest ones) without the key.
 type Head struct {
 	Seq  int64
 	Hash []byte
+	MAC  []byte // nil without an audit key (and in logs written before head MACs)
+}
+
+// HeadMAC authenticates the chain head: HMAC-SHA256 with the audit key over its own label,
+// the record counter Seq and the hash of record Seq. The label differs from RecordMAC's, so a
+// record's MAC never serves as a head MAC.
+func HeadMAC(key []byte, seq int64, hash []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(headMACLabel))
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(seq))
+	m.Write(n[:])
+	m.Write(hash)
+	return m.Sum(nil)
+}
+
+// NewHead is the head row after rec: its Seq and Hash, and the head MAC when key is not nil.
+func NewHead(rec *Record, key []byte) Head {
+	h := Head{Seq: rec.Seq, Hash: rec.Hash}
+	if key != nil {
+		h.MAC = HeadMAC(key, rec.Seq, rec.Hash)
+	}
+	return h
+}
+
+// Anchor is a position of the chain known from outside the database (a verified checkpoint):
+// record Seq must exist and have hash Hash.
+type Anchor struct {
+	Seq  int64
+	Hash []byte
+	Time time.Time // when the checkpoint was taken (for the report)
 }
 
 // GenesisHash is the PrevHash of the first record.
@@ -194,7 +229,10 @@ type Break struct {
 	// Seq is the sequence number of the first record that is out of place (for a record
 	// missing at the tail: the first missing one).
 	Seq int64
-	// Kind is one of "edited", "deleted", "reordered", "inserted", "mac".
+	// Kind is one of "edited", "deleted", "reordered", "inserted", "mac", "head-mac" (the
+	// chain head's MAC is missing or wrong: head rewound or replaced), "checkpoint" (the
+	// record at the checkpoint differs from it), "rolled-back" (records a checkpoint covers
+	// are missing at the end).
 	Kind   string
 	Reason string
 }
@@ -203,11 +241,12 @@ func (b *Break) String() string { return fmt.Sprintf("record %d: %s (%s)", b.Seq
 
 // VerifyReport is the outcome of walking the chain.
 type VerifyReport struct {
-	Records    int64  // records read
-	First      int64  // Seq of the first record read (0 when none)
-	Last       int64  // Seq of the last record read (0 when none)
-	Head       Head   // the chain head row
-	MACChecked bool   // an audit key was given: the MAC of every record read was checked
+	Records    int64 // records read
+	First      int64 // Seq of the first record read (0 when none)
+	Last       int64 // Seq of the last record read (0 when none)
+	Head       Head  // the chain head row
+	MACChecked bool  // an audit key was given: the MAC of every record read was checked
+	Checkpoint *Anchor
 	Break      *Break // nil when the chain is intact
 }
 
@@ -223,9 +262,19 @@ func (r *VerifyReport) String() string {
 	}
 	fmt.Fprintf(&b, "\nhead: seq %d hash %s\n", r.Head.Seq, hex.EncodeToString(r.Head.Hash))
 	if r.MACChecked {
-		b.WriteString("mac: every record authenticated with the audit key\n")
+		b.WriteString("mac: every record and the chain head authenticated with the audit key\n")
 	} else {
-		b.WriteString("mac: not checked (no audit key): the hash chain shows edits but not a rebuilt chain\n")
+		b.WriteString("mac: not checked (no audit key): the hash chain shows edits but not a rebuilt chain or a rewound head\n")
+	}
+	if c := r.Checkpoint; c != nil {
+		fmt.Fprintf(&b, "checkpoint: seq %d hash %s taken %s", c.Seq, hex.EncodeToString(c.Hash), c.Time.UTC().Format(time.RFC3339))
+		if r.Break == nil {
+			b.WriteString(": confirmed (records up to it are unchanged and present)\n")
+		} else {
+			b.WriteString("\n")
+		}
+	} else {
+		b.WriteString("checkpoint: none given: deletion of the newest records together with an old copy of the head row, or a rollback of the whole database, is not detected\n")
 	}
 	if r.Break == nil {
 		b.WriteString("chain: intact\n")
@@ -242,6 +291,7 @@ type Verifier struct {
 	report VerifyReport
 	prev   []byte
 	next   int64 // the Seq expected next
+	anchor *Anchor
 }
 
 // NewVerifier starts a verification; key is the audit MAC key or nil.
@@ -252,6 +302,13 @@ func NewVerifier(key []byte, head Head) *Verifier {
 		prev:   GenesisHash(),
 		next:   1,
 	}
+}
+
+// Expect makes the verification require the anchor: record a.Seq must be present with hash
+// a.Hash. Call it before Add.
+func (v *Verifier) Expect(a Anchor) {
+	v.anchor = &a
+	v.report.Checkpoint = &a
 }
 
 // Add checks the next record. It returns false once the chain is broken (later records
@@ -298,6 +355,10 @@ func (v *Verifier) Add(r *Record) bool {
 			return brk(r.Seq, "mac", "MAC does not verify with the audit key (chain rebuilt or key differs)")
 		}
 	}
+	if a := v.anchor; a != nil && r.Seq == a.Seq && !hmac.Equal(r.Hash, a.Hash) {
+		return brk(r.Seq, "checkpoint", "record differs from the checkpoint of %s (edited, replaced, or the chain rebuilt up to here)",
+			a.Time.UTC().Format(time.RFC3339))
+	}
 	v.prev = r.Hash
 	v.next++
 	return true
@@ -327,12 +388,24 @@ func movedFrom(r *Record) (int64, bool) {
 // Finish checks the end of the chain against the head and returns the report.
 func (v *Verifier) Finish() VerifyReport {
 	if v.report.Break == nil {
+		head := v.report.Head
 		switch last := v.next - 1; {
-		case last < v.report.Head.Seq:
+		case last < head.Seq:
 			v.report.Break = &Break{Seq: last + 1, Kind: "deleted",
-				Reason: fmt.Sprintf("the chain head is at seq %d but the last record is %d", v.report.Head.Seq, last)}
-		case !hmac.Equal(v.report.Head.Hash, v.prev):
+				Reason: fmt.Sprintf("the chain head is at seq %d but the last record is %d", head.Seq, last)}
+		case !hmac.Equal(head.Hash, v.prev):
 			v.report.Break = &Break{Seq: last, Kind: "edited", Reason: "the chain head's hash differs from the last record's"}
+		case v.key != nil && head.Seq > 0 && len(head.MAC) == 0:
+			v.report.Break = &Break{Seq: head.Seq, Kind: "head-mac",
+				Reason: "the chain head carries no MAC but an audit key is configured (head rewound or replaced, or not rewritten since an upgrade: one append adds it)"}
+		case v.key != nil && head.Seq > 0 && !hmac.Equal(HeadMAC(v.key, head.Seq, head.Hash), head.MAC):
+			v.report.Break = &Break{Seq: head.Seq, Kind: "head-mac",
+				Reason: "the chain head's MAC does not verify with the audit key (head rewound to an earlier record, or key differs)"}
+		case v.anchor != nil && v.anchor.Seq > last:
+			a := v.anchor
+			v.report.Break = &Break{Seq: last + 1, Kind: "rolled-back",
+				Reason: fmt.Sprintf("records %d..%d missing: the checkpoint of %s covers the log up to seq %d but it ends at seq %d (newest records deleted or the database rolled back)",
+					last+1, a.Seq, a.Time.UTC().Format(time.RFC3339), a.Seq, last)}
 		}
 	}
 	return v.report

@@ -16,6 +16,10 @@ type Store interface {
 	// Verify walks the whole audit chain in one consistent snapshot. The error reports a
 	// failure to read; a broken chain is reported in VerifyReport.Break.
 	Verify(ctx context.Context) (VerifyReport, error)
+	// VerifyAgainst is Verify that also requires the anchor (a verified checkpoint): record
+	// a.Seq present with hash a.Hash, so deleted, changed or rolled-back records up to it
+	// break the chain even when the head was rewound consistently.
+	VerifyAgainst(ctx context.Context, a Anchor) (VerifyReport, error)
 	// Records returns up to limit records with Seq > after, in Seq order, as stored
 	// (nothing is checked).
 	Records(ctx context.Context, after int64, limit int) ([]Record, error)

@@ -81,6 +81,9 @@ func (km *KeyManager) classify(gen uint64, err error) error {
 	return fmt.Errorf("pkcs11: %w", err)
 }
 
+// isBusy reports whether err says that no session became free within PoolWaitTimeout.
+func isBusy(err error) bool { return errors.Is(err, pool.ErrTimeout) }
+
 // classifyConfigure maps an error of crypto11.Configure. Error texts name the token, never the PIN.
 func (km *KeyManager) classifyConfigure(err error) error {
 	var code pkcs11.Error

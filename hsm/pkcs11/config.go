@@ -3,6 +3,7 @@ package pkcs11
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"dssd/hsm"
@@ -14,6 +15,16 @@ const (
 	DefaultMaxSessions     = 8
 	DefaultPoolWaitTimeout = 2 * time.Second
 	DefaultSignTimeout     = 5 * time.Second
+	DefaultProbeInterval   = time.Second
+)
+
+// States of the backend reported to Config.OnStateChange (and logged).
+const (
+	StateUp   = "up"   // the token answers; reported when it comes back after being down
+	StateDown = "down" // the token failed; callers get hsm.ErrUnavailable while it is probed
+	// StateLoginRefused: a rebuild met a refused or locked PIN; probing stops (a retry loop
+	// would lock the token) and the backend stays down until dssd is restarted.
+	StateLoginRefused = "login_refused"
 )
 
 // Config configures a PKCS#11 KeyManager. The zero value of every field except TokenLabel and
@@ -26,6 +37,16 @@ type Config struct {
 	PoolWaitTimeout time.Duration // longest wait for a free session, default 2 s (never 0: crypto11 would wait forever)
 	SignTimeout     time.Duration // deadline of each call into the token, default 5 s; must exceed PoolWaitTimeout
 	HealthKey       hsm.KeyRef    // optional key used by Health for a real sign+verify
+	// ProbeInterval is the fixed interval of the background probe: while the backend is
+	// up, a health check (Ready answers from its result); while it is down, an attempt to
+	// open the token again. Default 1 s.
+	ProbeInterval time.Duration
+	// OnStateChange, when set, is called (never with the KeyManager's lock held) on every
+	// change of state: StateDown, StateUp, StateLoginRefused. It must not block.
+	OnStateChange func(state string)
+	// Logger receives one event per change of state (down: ERROR, up: WARN). Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // withDefaults returns c with defaults filled in.
@@ -41,6 +62,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SignTimeout == 0 {
 		c.SignTimeout = DefaultSignTimeout
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	return c
 }
@@ -61,6 +88,9 @@ func (c Config) validate() error {
 	}
 	if c.SignTimeout <= c.PoolWaitTimeout {
 		return fmt.Errorf("pkcs11: sign timeout %s must exceed the pool wait timeout %s", c.SignTimeout, c.PoolWaitTimeout)
+	}
+	if c.ProbeInterval < 0 {
+		return errors.New("pkcs11: probe interval must be positive")
 	}
 	if !c.HealthKey.IsZero() {
 		if err := c.HealthKey.Validate(); err != nil {

@@ -35,14 +35,31 @@
 //     call retried once; a second failure marks the backend down (crypto11 cannot evict a
 //     pooled session, only a new context clears its pool), hsm.ErrSessionInvalid;
 //   - device, token or library failures (and CKR_USER_NOT_LOGGED_IN, which needs a new login):
-//     the backend is marked down, callers fail fast with hsm.ErrUnavailable, Health reports
-//     not ready, and one background goroutine closes the crypto11 context and configures a
-//     new one with exponential backoff (0.5 s doubling to 30 s) until it succeeds;
+//     the backend is marked down, callers fail fast with hsm.ErrUnavailable, Health and Ready
+//     report not ready, and one background goroutine closes the crypto11 context and tries to
+//     configure a new one every Config.ProbeInterval (1 s, fixed: the backend is back within
+//     about a second of the token's return however long it was away) until it succeeds and,
+//     when a health key is configured, finds that key;
+//   - a key that the current context found before and no longer finds: the token or its
+//     storage failed (keys do not vanish from a working token), so it is handled as a device
+//     failure (hsm.ErrUnavailable, rebuild), not as hsm.ErrKeyNotFound;
 //   - resource shortage (no free session within PoolWaitTimeout, CKR_DEVICE_MEMORY,
 //     CKR_SESSION_COUNT): hsm.ErrUnavailable, the backend stays up;
 //   - PIN refused or locked: hsm.ErrLogin, never retried (a retry loop would lock the token);
 //     a rebuild that meets a PIN error stops and leaves the backend down;
 //   - anything else (e.g. CKR_MECHANISM_INVALID): returned wrapped, unclassified.
+//
+// Every change of state (StateDown, StateUp, StateLoginRefused) is logged (down and login
+// refused at ERROR, up at WARN) and reported to Config.OnStateChange, which dssd counts in
+// dssd_hsm_state_changes_total{state}.
+//
+// # Readiness
+//
+// While the backend is up, a background probe runs Health every ProbeInterval (a signature
+// with the health key, or an object search). Ready answers from the state and that probe's
+// last result without calling the token, so a readiness check never waits for a session
+// behind signing requests; a probe that found no free session (a busy token) does not count
+// as a failure. The probe also finds a dead token when no client is signing.
 //
 // # Processes and modules
 //

@@ -41,5 +41,8 @@ func (*KeyManager) CreateKey(context.Context, hsm.KeyRef, hsm.KeyAlgorithm) (cry
 // Health fails with hsm.ErrNotSupported.
 func (*KeyManager) Health(context.Context) error { return errNoSupport }
 
+// Ready fails with hsm.ErrNotSupported.
+func (*KeyManager) Ready(context.Context) error { return errNoSupport }
+
 // Close does nothing.
 func (*KeyManager) Close() error { return nil }

@@ -48,17 +48,14 @@ func configureCrypto11(c *crypto11.Config) (p11, error) {
 // options holds what tests change; Open uses defaultOptions.
 type options struct {
 	configure     configureFunc
-	backoffMin    time.Duration // first wait before a rebuild attempt
-	backoffMax    time.Duration // longest wait between rebuild attempts
 	closeTimeout  time.Duration // longest wait for the old context to close during a rebuild
 	keygenTimeout time.Duration // deadline of a key generation
+	noProber      bool          // no background health probe while up (unit tests count calls)
 }
 
 func defaultOptions() options {
 	return options{
 		configure:     configureCrypto11,
-		backoffMin:    500 * time.Millisecond,
-		backoffMax:    30 * time.Second,
 		closeTimeout:  30 * time.Second,
 		keygenTimeout: 2 * time.Minute,
 	}
@@ -70,15 +67,27 @@ type KeyManager struct {
 	cfg  Config
 	opts options
 
-	mu       sync.Mutex
-	ctx      p11                  // nil while the backend is down or closed
-	gen      uint64               // incremented whenever ctx changes
-	down     error                // why the backend is down (when ctx is nil and not closed)
-	keys     map[string]cachedKey // found keys by canonical KeyRef (without token)
-	closed   bool
-	rebuilds int // completed rebuilds
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	ctx       p11                  // nil while the backend is down or closed
+	gen       uint64               // incremented whenever ctx changes
+	down      error                // why the backend is down (when ctx is nil and not closed)
+	downSince time.Time            // when it went down
+	keys      map[string]cachedKey // found keys by canonical KeyRef (without token)
+	found     map[string]uint64    // keys found, by cache name: the generation that found them
+	probe     probeResult          // the last background health probe
+	closed    bool
+	rebuilds  int // completed rebuilds
+	stop      chan struct{}
+	life      context.Context // ends with Close: bounds the background probe
+	endLife   context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// probeResult is the outcome of a background health probe on the context of generation gen.
+type probeResult struct {
+	at  time.Time
+	gen uint64
+	err error
 }
 
 type cachedKey struct {
@@ -90,6 +99,7 @@ var (
 	_ hsm.KeyManager    = (*KeyManager)(nil)
 	_ hsm.KeyCreator    = (*KeyManager)(nil)
 	_ hsm.HealthChecker = (*KeyManager)(nil)
+	_ hsm.ReadyReporter = (*KeyManager)(nil)
 )
 
 // Open configures crypto11 for the token cfg.TokenLabel in cfg.Module and logs in with cfg.PIN.
@@ -105,14 +115,17 @@ func open(ctx context.Context, cfg Config, o options) (*KeyManager, error) {
 		return nil, err
 	}
 	km := &KeyManager{
-		cfg:  cfg,
-		opts: o,
-		gen:  1,
-		keys: map[string]cachedKey{},
-		stop: make(chan struct{}),
+		cfg:   cfg,
+		opts:  o,
+		gen:   1,
+		keys:  map[string]cachedKey{},
+		found: map[string]uint64{},
+		stop:  make(chan struct{}),
 	}
+	km.life, km.endLife = context.WithCancel(context.Background())
 	p, err := km.configureWithin(ctx)
 	if err != nil {
+		km.endLife()
 		return nil, err
 	}
 	km.ctx = p
@@ -121,6 +134,10 @@ func open(ctx context.Context, cfg Config, o options) (*KeyManager, error) {
 			_ = km.Close()
 			return nil, fmt.Errorf("pkcs11: health key %s: %w", cfg.HealthKey, err)
 		}
+	}
+	if !o.noProber {
+		km.wg.Add(1)
+		go km.probeLoop()
 	}
 	return km, nil
 }
@@ -269,14 +286,31 @@ func (km *KeyManager) key(ctx context.Context, ref hsm.KeyRef, name string) (cry
 	}
 	key, err := exactlyOne(found, ref)
 	if err != nil {
+		if errors.Is(err, hsm.ErrKeyNotFound) && km.foundIn(name, gen) {
+			// The same context found this key before: keys do not vanish from a working
+			// token, so the device (or its storage) failed. Rebuild, and tell clients the HSM
+			// is unavailable rather than that their key does not exist.
+			e := fmt.Errorf("%w: key %s was found before and is gone: %w", hsm.ErrUnavailable, ref, err)
+			km.markDown(gen, e)
+			return nil, gen, e
+		}
 		return nil, gen, err
 	}
 	km.mu.Lock()
 	if km.gen == gen && !km.closed {
 		km.keys[name] = cachedKey{key: key, gen: gen}
+		km.found[name] = gen
 	}
 	km.mu.Unlock()
 	return key, gen, nil
+}
+
+// foundIn reports whether the context of generation gen has found the key named name.
+func (km *KeyManager) foundIn(name string, gen uint64) bool {
+	km.mu.Lock()
+	defer km.mu.Unlock()
+	g, ok := km.found[name]
+	return ok && g == gen
 }
 
 // exactlyOne checks a FindKeyPairs result: crypto11 answers (nil, nil) when nothing matches.
@@ -362,27 +396,33 @@ func (km *KeyManager) usableLocked() error {
 // nothing, which makes the rebuild single-flight.
 func (km *KeyManager) markDown(gen uint64, cause error) {
 	km.mu.Lock()
-	defer km.mu.Unlock()
 	if km.closed || km.ctx == nil || gen != km.gen {
+		km.mu.Unlock()
 		return
 	}
 	old := km.ctx
 	km.ctx = nil
 	km.gen++
 	km.down = cause
+	km.downSince = time.Now()
 	clear(km.keys)
+	clear(km.found)
 	km.wg.Add(1)
+	km.mu.Unlock()
+	km.notify(StateDown, cause, 0)
 	go km.rebuild(old)
 }
 
-// rebuild closes the old context and configures new ones with exponential backoff until one
-// works, the KeyManager is closed, or the PIN is refused (never retried).
+// rebuild closes the old context and then, every ProbeInterval (a fixed interval, so the
+// backend is back within one interval of the token's return however long it was away),
+// configures a new one until it works, the KeyManager is closed, or the PIN is refused (never
+// retried). A new context counts as working when it also finds the health key (when one is
+// configured): a token whose storage is missing opens but holds no keys.
 func (km *KeyManager) rebuild(old p11) {
 	defer km.wg.Done()
 	km.closeWithin(old)
-	delay := km.opts.backoffMin
 	for {
-		t := time.NewTimer(delay)
+		t := time.NewTimer(km.cfg.ProbeInterval)
 		select {
 		case <-km.stop:
 			t.Stop()
@@ -390,6 +430,11 @@ func (km *KeyManager) rebuild(old p11) {
 		case <-t.C:
 		}
 		p, err := km.opts.configure(km.c11Config())
+		if err != nil {
+			err = km.classifyConfigure(err)
+		} else if err = km.canary(p); err != nil {
+			km.closeWithin(p)
+		}
 		km.mu.Lock()
 		if km.closed {
 			km.mu.Unlock()
@@ -403,17 +448,124 @@ func (km *KeyManager) rebuild(old p11) {
 			km.gen++
 			km.down = nil
 			km.rebuilds++
+			if !km.cfg.HealthKey.IsZero() {
+				km.found[cacheName(km.cfg.HealthKey)] = km.gen
+			}
+			downFor := time.Since(km.downSince)
 			km.mu.Unlock()
+			km.notify(StateUp, nil, downFor)
 			return
 		}
-		cerr := km.classifyConfigure(err)
-		km.down = cerr
+		km.down = err
 		km.mu.Unlock()
-		if errors.Is(cerr, hsm.ErrLogin) {
+		if errors.Is(err, hsm.ErrLogin) {
+			km.notify(StateLoginRefused, err, 0)
 			return
 		}
-		delay = min(2*delay, km.opts.backoffMax)
 	}
+}
+
+// canary checks a freshly configured context: the health key, when configured, must be there.
+func (km *KeyManager) canary(p p11) error {
+	if km.cfg.HealthKey.IsZero() {
+		return nil
+	}
+	ref := km.cfg.HealthKey
+	var found []crypto11.Signer
+	err := callWithin(km.cfg.SignTimeout, func() (err error) {
+		found, err = p.FindKeyPairs(ref.ID, []byte(ref.Label))
+		return err
+	})
+	if err == nil {
+		_, err = exactlyOne(found, ref)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: token %q opened but its health key is not usable: %w", hsm.ErrUnavailable, km.cfg.TokenLabel, err)
+	}
+	return nil
+}
+
+// callWithin runs f in a goroutine and waits at most timeout for it.
+func callWithin(timeout time.Duration, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("%w: pkcs11 call did not finish within %s", hsm.ErrUnavailable, timeout)
+	}
+}
+
+// notify logs a change of state and reports it to Config.OnStateChange. km.mu is not held.
+func (km *KeyManager) notify(state string, cause error, downFor time.Duration) {
+	log := km.cfg.Logger
+	switch state {
+	case StateDown:
+		log.Error("hsm down: signing answers HSMUnavailable while the token is probed",
+			"token", km.cfg.TokenLabel, "probe_interval", km.cfg.ProbeInterval.String(), "cause", cause.Error())
+	case StateUp:
+		log.Warn("hsm back up: signing resumed", "token", km.cfg.TokenLabel, "down_for", downFor.Round(time.Millisecond).String())
+	case StateLoginRefused:
+		log.Error("hsm login refused while reopening the token: probing stopped, fix the PIN and restart dssd",
+			"token", km.cfg.TokenLabel, "cause", cause.Error())
+	}
+	if km.cfg.OnStateChange != nil {
+		km.cfg.OnStateChange(state)
+	}
+}
+
+// probeLoop runs a health check every ProbeInterval while the backend is up, so a failed
+// token is found (and its rebuild started) without waiting for a client, and Ready can
+// answer without a token call. While the backend is down, the rebuild loop probes instead.
+func (km *KeyManager) probeLoop() {
+	defer km.wg.Done()
+	t := time.NewTicker(km.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-km.stop:
+			return
+		case <-t.C:
+		}
+		km.mu.Lock()
+		up, gen := km.ctx != nil && !km.closed, km.gen
+		km.mu.Unlock()
+		if !up {
+			continue
+		}
+		err := km.Health(km.life)
+		if err != nil && isBusy(err) {
+			// No free session within PoolWaitTimeout: the token is busy serving clients,
+			// which says nothing against it. Keep the previous result.
+			continue
+		}
+		km.mu.Lock()
+		km.probe = probeResult{at: time.Now(), gen: gen, err: err}
+		km.mu.Unlock()
+	}
+}
+
+// Ready answers whether the backend can sign now without calling the token: hsm.ErrUnavailable
+// while it is down or closed, the error of the last background health probe when that probe
+// (on the current context, within the last few intervals) failed, else nil. It never waits
+// for a session, so readiness checks do not queue behind signing requests.
+func (km *KeyManager) Ready(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	km.mu.Lock()
+	defer km.mu.Unlock()
+	if err := km.usableLocked(); err != nil {
+		return err
+	}
+	fresh := 3*km.cfg.ProbeInterval + km.cfg.SignTimeout
+	if p := km.probe; p.err != nil && p.gen == km.gen && time.Since(p.at) < fresh {
+		return fmt.Errorf("%w: last health probe failed: %w", hsm.ErrUnavailable, p.err)
+	}
+	return nil
 }
 
 // closeWithin closes a context, waiting at most closeTimeout: crypto11's Close blocks until
@@ -615,6 +767,7 @@ func (km *KeyManager) Close() error {
 	}
 	km.closed = true
 	close(km.stop)
+	km.endLife()
 	p := km.ctx
 	km.ctx = nil
 	km.gen++

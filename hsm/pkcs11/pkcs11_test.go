@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -30,10 +31,9 @@ const testPIN = "canary-pin-5829"
 func testOptions(tok *fakeToken) options {
 	return options{
 		configure:     tok.configure,
-		backoffMin:    5 * time.Millisecond,
-		backoffMax:    20 * time.Millisecond,
 		closeTimeout:  time.Second,
 		keygenTimeout: time.Minute,
+		noProber:      true,
 	}
 }
 
@@ -41,6 +41,12 @@ func openFake(t *testing.T, tok *fakeToken, cfg Config) *KeyManager {
 	t.Helper()
 	if cfg.TokenLabel == "" {
 		cfg.TokenLabel = "fake"
+	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = 5 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.PIN = testPIN
 	km, err := open(context.Background(), cfg, testOptions(tok))
@@ -305,7 +311,7 @@ func TestDownBackendFailsFastAndReportsNotReady(t *testing.T) {
 	tok := newFakeToken()
 	addECKey(t, tok, "k", 1)
 	km := openFake(t, tok, Config{})
-	km.opts.backoffMin, km.opts.backoffMax = time.Hour, time.Hour // stay down
+	km.cfg.ProbeInterval = time.Hour // stay down
 	ctx := context.Background()
 	s, err := km.Signer(ctx, hsm.KeyRef{Label: "k"})
 	if err != nil {
@@ -410,7 +416,7 @@ func TestLoginErrors(t *testing.T) {
 			t.Fatalf("Signer = %v, want hsm.ErrUnavailable", err)
 		}
 		waitFor(t, "the failed rebuild", func() bool { return tok.configures.Load() == 2 })
-		time.Sleep(100 * time.Millisecond) // several backoff periods
+		time.Sleep(100 * time.Millisecond) // several probe intervals
 		if n := tok.configures.Load(); n != 2 {
 			t.Errorf("configure called %d times after a refused PIN, want 2", n)
 		}

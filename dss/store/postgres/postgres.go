@@ -108,6 +108,7 @@ var schema = []string{
 		seq BIGINT NOT NULL,
 		hash BYTEA NOT NULL)`,
 	`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT (id) DO NOTHING`,
+	`ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS mac BYTEA`, // the head MAC (store.HeadMAC)
 	`CREATE OR REPLACE FUNCTION dssd_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
 		$$BEGIN RAISE EXCEPTION 'audit_log is append-only'; END$$`,
 	`CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
@@ -157,7 +158,8 @@ func (s *Store) Append(ctx context.Context, ev dss.AuditEvent) error {
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO audit_log (`+store.RecordColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, rec.Values()...)
-		b.Queue(`UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, rec.Seq, rec.Hash)
+		h := store.NewHead(&rec, s.key)
+		b.Queue(`UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1`, h.Seq, h.Hash, h.MAC)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("write record: %w", err)
 		}
@@ -240,17 +242,27 @@ func (s *Store) Reset(ctx context.Context, credentialID string) error {
 }
 
 // Verify walks the audit chain in one REPEATABLE READ snapshot.
-func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) {
+func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) { return s.verify(ctx, nil) }
+
+// VerifyAgainst walks the audit chain in one REPEATABLE READ snapshot and requires the anchor.
+func (s *Store) VerifyAgainst(ctx context.Context, a store.Anchor) (store.VerifyReport, error) {
+	return s.verify(ctx, &a)
+}
+
+func (s *Store) verify(ctx context.Context, anchor *store.Anchor) (store.VerifyReport, error) {
 	if s.closed.Load() {
 		return store.VerifyReport{}, store.ErrClosed
 	}
 	var rep store.VerifyReport
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var head store.Head
-		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT seq, hash, mac FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash, &head.MAC); err != nil {
 			return fmt.Errorf("read chain head: %w", err)
 		}
 		v := store.NewVerifier(s.key, head)
+		if anchor != nil {
+			v.Expect(*anchor)
+		}
 		rows, err := tx.Query(ctx, `SELECT `+store.RecordColumns+` FROM audit_log ORDER BY seq`)
 		if err != nil {
 			return err

@@ -64,7 +64,7 @@ const (
 	sqlHead   = `SELECT seq, hash FROM audit_head WHERE id = 1`
 	sqlInsert = `INSERT INTO audit_log (` + store.RecordColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlUpdate = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
+	sqlUpdate = `UPDATE audit_head SET seq = ?, hash = ?, mac = ? WHERE id = 1`
 )
 
 // groupCommit is the queue of Appends waiting for the committer goroutine.
@@ -170,6 +170,7 @@ var schema = []string{
 		seq INTEGER NOT NULL,
 		hash BLOB NOT NULL)`,
 	`INSERT OR IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32))`,
+	// audit_head.mac (the head MAC, store.HeadMAC) is added by migrate when missing.
 	`CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`,
 	`CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -188,6 +189,16 @@ func (s *Store) migrate(ctx context.Context) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range schema {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("schema: %w", err)
+			}
+		}
+		// Stores created before head MACs lack the column (SQLite has no ADD COLUMN IF NOT EXISTS).
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('audit_head') WHERE name = 'mac'`).Scan(&n); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+		if n == 0 {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE audit_head ADD COLUMN mac BLOB`); err != nil {
 				return fmt.Errorf("schema: %w", err)
 			}
 		}
@@ -323,9 +334,9 @@ func (s *Store) commitBatch(batch []*appendReq) error {
 			if _, err := ins.ExecContext(ctx, rec.Values()...); err != nil {
 				return fmt.Errorf("insert record: %w", err)
 			}
-			head = store.Head{Seq: rec.Seq, Hash: rec.Hash}
+			head = store.NewHead(&rec, s.key)
 		}
-		if _, err := tx.StmtContext(ctx, s.stUpdate).ExecContext(ctx, head.Seq, head.Hash); err != nil {
+		if _, err := tx.StmtContext(ctx, s.stUpdate).ExecContext(ctx, head.Seq, head.Hash, nullBytes(head.MAC)); err != nil {
 			return fmt.Errorf("update chain head: %w", err)
 		}
 		return nil
@@ -408,8 +419,23 @@ func (s *Store) Reset(ctx context.Context, credentialID string) error {
 	return nil
 }
 
+// nullBytes stores a nil slice as NULL.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
 // Verify walks the audit chain in one read snapshot.
-func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) {
+func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) { return s.verify(ctx, nil) }
+
+// VerifyAgainst walks the audit chain in one read snapshot and requires the anchor.
+func (s *Store) VerifyAgainst(ctx context.Context, a store.Anchor) (store.VerifyReport, error) {
+	return s.verify(ctx, &a)
+}
+
+func (s *Store) verify(ctx context.Context, anchor *store.Anchor) (store.VerifyReport, error) {
 	if s.closed.Load() {
 		return store.VerifyReport{}, store.ErrClosed
 	}
@@ -419,10 +445,13 @@ func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) {
 	}
 	defer tx.Rollback()
 	var head store.Head
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash, mac FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash, &head.MAC); err != nil {
 		return store.VerifyReport{}, fmt.Errorf("audit verify: read chain head: %w", err)
 	}
 	v := store.NewVerifier(s.key, head)
+	if anchor != nil {
+		v.Expect(*anchor)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+store.RecordColumns+` FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)

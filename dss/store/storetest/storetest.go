@@ -121,6 +121,8 @@ func Run(t *testing.T, nb NewBackend) {
 	t.Run("AuditEmpty", func(t *testing.T) { testAuditEmpty(t, nb(t)) })
 	t.Run("AuditTamper", func(t *testing.T) { testAuditTamper(t, nb) })
 	t.Run("AuditRebuiltChain", func(t *testing.T) { testAuditRebuiltChain(t, nb(t)) })
+	t.Run("AuditTailTruncation", func(t *testing.T) { testAuditTailTruncation(t, nb) })
+	t.Run("AuditHeadMACUpgrade", func(t *testing.T) { testAuditHeadMACUpgrade(t, nb(t)) })
 	t.Run("AuditAppendOnlyTriggers", func(t *testing.T) { testAppendOnly(t, nb(t)) })
 	t.Run("AuditConcurrentTwoHandles", func(t *testing.T) { testAuditConcurrent(t, nb(t)) })
 	t.Run("AuditCancelled", func(t *testing.T) { testAuditCancelled(t, nb(t)) })
