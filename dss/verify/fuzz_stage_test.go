@@ -207,4 +207,3 @@ func FuzzContainers(f *testing.F) {
 		walk(c.sig)
 	})
 }
-
