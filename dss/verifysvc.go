@@ -531,6 +531,9 @@ func partialScope(r *verify.Result) string {
 	if len(r.UncoveredObjects) > 0 {
 		return strings.Join(r.UncoveredObjects, ", ") + " covered by no Reference"
 	}
+	if len(r.UnsignedContent) > 0 {
+		return strings.Join(r.UnsignedContent, "; ")
+	}
 	data, whole := false, false
 	for _, sc := range r.Scope {
 		switch sc.Kind {

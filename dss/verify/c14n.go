@@ -1,12 +1,12 @@
 package verify
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/beevik/etree"
-	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 
 	"dssd/dss/xades"
 )
@@ -56,65 +56,78 @@ func (x idIndex) lookup(id string) (*etree.Element, *verdict) {
 	return el, nil
 }
 
-// canonicalize returns the canonical form of el as a document subset in its own context,
-// without comments. alg is exclusive c14n (with prefixList, the InclusiveNamespaces
-// PrefixList), c14n 1.1 or c14n 1.0. skip, if not nil, is a descendant left out (the
-// signature, for the enveloped-signature transform); the tree is restored before returning.
-// el is not otherwise modified.
+// canonicalize returns the canonical form of el as a document subset in its own context.
+// alg is exclusive c14n (with prefixList, the InclusiveNamespaces PrefixList), c14n 1.1 or
+// c14n 1.0, each with or without comments. skip, if not nil, is a descendant left out (the
+// signature, for the enveloped-signature transform). el is not modified.
 func canonicalize(el *etree.Element, alg, prefixList string, skip *etree.Element) ([]byte, error) {
-	if alg == xades.ExcC14N {
-		// The signer's writer: the specification's rules where goxmldsig's transform departs
-		// from them ("#default" in the prefix list, xmlns="", attributes in several namespaces).
-		var list []string
-		for _, p := range strings.Fields(prefixList) {
-			if p == "#default" {
-				p = ""
-			}
-			list = append(list, p)
-		}
-		return xades.ExclusiveC14N(el, skip, list)
-	}
-	if alg == xades.C14N11 || alg == C14N10 {
-		inherited, err := inheritedXMLAttrs(el, alg == C14N10)
-		if err != nil {
-			return nil, err
-		}
-		if out, err := xades.InclusiveC14N(el, skip, inherited); err == nil {
-			return out, nil
-		}
-	}
-	if skip != nil {
-		parent := skip.Parent()
-		if parent == nil {
-			return nil, fmt.Errorf("the element to leave out has no parent")
-		}
-		idx := skip.Index()
-		parent.RemoveChildAt(idx)
-		defer parent.InsertChildAt(idx, skip)
-	}
-	ctx, err := etreeutils.NSBuildParentContext(el)
-	if err != nil {
-		return nil, err
-	}
-	d, err := etreeutils.NSDetatch(ctx, el)
-	if err != nil {
-		return nil, err
-	}
-	switch alg {
+	return canonicalizeSet(nil, el, alg, prefixList, skip, nil)
+}
+
+// canonicalizeSet is canonicalize of the node-set include selects (nil: all) in the subtree at
+// el, stopping when ctx ends (nil: never).
+func canonicalizeSet(ctx context.Context, el *etree.Element, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
+	base, comments := c14nBase(alg)
+	s := xades.Subset{Comments: comments, Skip: skip, Include: include, Ctx: ctx}
+	switch base {
+	case xades.ExcC14N:
+		s.Exclusive = true
+		s.Prefixes = prefixSet(prefixList)
 	case xades.C14N11, C14N10:
-		inherited, err := inheritedXMLAttrs(el, alg == C14N10)
-		if err != nil {
-			return nil, err
+		var ierr error
+		s.Inherit = func(e *etree.Element) []etree.Attr {
+			a, err := inheritedXMLAttrs(e, base == C14N10)
+			if err != nil && ierr == nil {
+				ierr = err
+			}
+			return a
 		}
-		for _, a := range inherited {
-			d.CreateAttr("xml:"+a.Key, a.Value)
+		out, err := xades.CanonicalSubset(el, s)
+		if err == nil && ierr != nil {
+			err = ierr
 		}
-		if alg == C14N10 {
-			return dsig.MakeC14N10RecCanonicalizer().Canonicalize(d)
-		}
-		return dsig.MakeC14N11Canonicalizer().Canonicalize(d)
+		return out, c14nErr(err)
+	default:
+		return nil, fmt.Errorf("canonicalization %s: %w", clip(alg), errNotAllowed)
 	}
-	return nil, fmt.Errorf("canonicalization %s: %w", clip(alg), errNotAllowed)
+	out, err := xades.CanonicalSubset(el, s)
+	return out, c14nErr(err)
+}
+
+func c14nErr(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", errCancelled, err)
+	}
+	return err
+}
+
+// errCancelled marks canonicalization stopped by the request context.
+var errCancelled = errors.New("the request deadline passed during canonicalization")
+
+// c14nBase returns the canonicalization method without comments and whether alg keeps them.
+func c14nBase(alg string) (string, bool) {
+	switch alg {
+	case C14N10Comments:
+		return C14N10, true
+	case C14N11Comments:
+		return xades.C14N11, true
+	case ExcC14NComments:
+		return xades.ExcC14N, true
+	}
+	return alg, false
+}
+
+// prefixSet splits a PrefixList already deduplicated and capped by inclusiveNamespaces
+// ("#default" is the default namespace).
+func prefixSet(prefixList string) []string {
+	var list []string
+	for _, p := range strings.Fields(prefixList) {
+		if p == "#default" {
+			p = ""
+		}
+		list = append(list, p)
+	}
+	return list
 }
 
 // inheritedXMLAttrs returns the attributes in the xml namespace that el inherits from its
@@ -150,13 +163,51 @@ func inheritedXMLAttrs(el *etree.Element, all bool) ([]etree.Attr, error) {
 
 // canonicalizeDocument returns the canonical form of the whole document (URI="", so without
 // comments), leaving out skip when not nil. Processing instructions outside the document
-// element belong to it.
+// element belong to it when include (nil: all) selects them.
 func canonicalizeDocument(doc *etree.Document, alg, prefixList string, skip *etree.Element) ([]byte, error) {
-	body, err := canonicalize(doc.Root(), alg, prefixList, skip)
+	return canonicalizeDocumentSet(nil, doc, alg, prefixList, skip, nil)
+}
+
+func canonicalizeDocumentSet(ctx context.Context, doc *etree.Document, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
+	body, err := canonicalizeSet(ctx, doc.Root(), alg, prefixList, skip, include)
 	if err != nil {
 		return nil, err
 	}
-	return xades.DocumentCanonicalForm(doc, body), nil
+	_, comments := c14nBase(alg)
+	var out []byte
+	seenRoot := false
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			out = append(out, body...)
+			seenRoot = true
+			continue
+		case *etree.ProcInst:
+			if t.Target == "xml" || (include != nil && !include(t)) {
+				continue
+			}
+			if seenRoot {
+				out = append(out, '\n')
+			}
+			out = xades.AppendProcInst(out, t)
+		case *etree.Comment:
+			if !comments || (include != nil && !include(t)) {
+				continue
+			}
+			if seenRoot {
+				out = append(out, '\n')
+			}
+			out = append(out, "<!--"...)
+			out = append(out, t.Data...)
+			out = append(out, "-->"...)
+		default:
+			continue
+		}
+		if !seenRoot {
+			out = append(out, '\n')
+		}
+	}
+	return out, nil
 }
 
 // text returns the character content of an element that must hold text only: child

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"crypto"
+	_ "crypto/md5" // integrity comparison only (integrityHashes)
 	"errors"
 	"fmt"
 	"slices"
@@ -166,8 +167,19 @@ func (p *Policy) hashAllowed(h crypto.Hash) bool {
 }
 
 // c14nMethods are the canonicalization methods accepted in CanonicalizationMethod and as a
-// transform. Variants with comments are refused.
-var c14nMethods = map[string]bool{xades.ExcC14N: true, xades.C14N11: true, C14N10: true}
+// transform, with and without comments.
+var c14nMethods = map[string]bool{xades.ExcC14N: true, xades.C14N11: true, C14N10: true,
+	ExcC14NComments: true, C14N11Comments: true, C14N10Comments: true}
+
+// integrityHashes are the DigestMethod URIs whose digests are compared before the policy is
+// applied (MD5 included: comparing it proves a change; the policy never accepts it).
+var integrityHashes = func() map[string]crypto.Hash {
+	m := map[string]crypto.Hash{DigestMD5: crypto.MD5}
+	for k, v := range digestHashes {
+		m[k] = v
+	}
+	return m
+}()
 
 // errNotAllowed marks a transform or canonicalization outside the allow-list.
 var errNotAllowed = errors.New("not allowed")

@@ -52,6 +52,8 @@ type sigCtx struct {
 	valCerts []*x509.Certificate // CertificateValues and TimeStampValidationData certificates
 	ocsps    [][]byte
 	crls     [][]byte
+
+	transformed map[int][]byte // Reference position -> the octets its digest covers (Input.ReturnTransformed)
 }
 
 // run validates the signature and fills c.res.
@@ -79,13 +81,21 @@ func (c *sigCtx) validate() *verdict {
 	if v := c.structure(); v != nil {
 		return v
 	}
-	if v := c.algorithms(); v != nil {
-		return v
-	}
 	if v := c.xadesLayout(); v != nil {
 		return v
 	}
 	if v := c.resolve(); v != nil {
+		return v
+	}
+	// Integrity first: every digest the package can compute is compared before the policy
+	// judges any algorithm, so changed data is HASH_FAILURE under every policy.
+	if v := c.digests(); v != nil {
+		return v
+	}
+	if v := c.algorithms(); v != nil {
+		return v
+	}
+	if v := c.containers(); v != nil {
 		return v
 	}
 	if v := c.certificates(); v != nil {
@@ -96,9 +106,6 @@ func (c *sigCtx) validate() *verdict {
 		return v
 	}
 	c.res.Signer = signer
-	if v := c.digests(); v != nil {
-		return v
-	}
 	if v := c.signatureValue(signer); v != nil {
 		return v
 	}
@@ -140,7 +147,7 @@ func (c *sigCtx) structure() *verdict {
 		return indeterminate(SigConstraintsFailure, ReasonFormat, "%d References; the limit is %d", len(si)-2, c.v.lim.MaxReferences)
 	}
 	c.c14n = si[0].SelectAttrValue("Algorithm", "")
-	prefix, v := inclusiveNamespaces(si[0], c.c14n)
+	prefix, v := inclusiveNamespaces(si[0], c.c14n, c.v.lim.MaxPrefixes)
 	if v != nil {
 		return v
 	}
@@ -153,7 +160,7 @@ func (c *sigCtx) structure() *verdict {
 		if !is(el, xades.NSXMLDSig, "Reference") {
 			return formatFailure("unexpected %s in SignedInfo", clip(el.FullTag()))
 		}
-		r, v := parseReference(el, i+1, c.v.lim.MaxTransforms)
+		r, v := parseReference(el, i+1, c.v.lim)
 		if v != nil {
 			return v
 		}
@@ -176,16 +183,29 @@ func onlyAttrs(el *etree.Element, names ...string) *verdict {
 }
 
 // inclusiveNamespaces reads the optional ec:InclusiveNamespaces/@PrefixList of an exclusive
-// c14n method or transform; any other child is refused.
-func inclusiveNamespaces(el *etree.Element, alg string) (string, *verdict) {
+// c14n method or transform; any other child is refused. The list is deduplicated; more than
+// max distinct prefixes is refused (issue 10: a million names cost names × elements).
+func inclusiveNamespaces(el *etree.Element, alg string, max int) (string, *verdict) {
 	kids := el.ChildElements()
 	if len(kids) == 0 {
 		return "", nil
 	}
-	if alg != xades.ExcC14N || len(kids) != 1 || !is(kids[0], xades.ExcC14N, "InclusiveNamespaces") {
+	if (alg != xades.ExcC14N && alg != ExcC14NComments) || len(kids) != 1 || !is(kids[0], xades.ExcC14N, "InclusiveNamespaces") {
 		return "", indeterminate(SigConstraintsFailure, ReasonTransform, "parameters of %s are not accepted", clip(alg))
 	}
-	return strings.Join(strings.Fields(kids[0].SelectAttrValue("PrefixList", "")), " "), nil
+	seen := map[string]bool{}
+	var list []string
+	for _, p := range strings.Fields(kids[0].SelectAttrValue("PrefixList", "")) {
+		if seen[p] {
+			continue
+		}
+		if len(list) == max {
+			return "", indeterminate(SigConstraintsFailure, ReasonTransform, "InclusiveNamespaces PrefixList names more than %d prefixes", max)
+		}
+		seen[p] = true
+		list = append(list, p)
+	}
+	return strings.Join(list, " "), nil
 }
 
 // reference is one parsed ds:Reference.
@@ -207,10 +227,60 @@ type reference struct {
 
 type transform struct {
 	alg    string
-	prefix string // exclusive c14n InclusiveNamespaces
+	prefix string     // exclusive c14n InclusiveNamespaces
+	ops    []filterOp // XPath Filter 2.0
+	rm     *selector  // XPath 1.0: the subtrees the expression removes
 }
 
-func parseReference(el *etree.Element, pos, maxTransforms int) (*reference, *verdict) {
+// transformParams parses the parameters of a transform: InclusiveNamespaces of exclusive c14n,
+// the XPath elements of XPath Filter 2.0 and XPath 1.0 (allow-listed shapes only).
+func transformParams(t *etree.Element, alg string, pos int, lim Limits) (transform, *verdict) {
+	tr := transform{alg: alg}
+	refused := func(what string) (transform, *verdict) {
+		return tr, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: %s is not accepted (docs/conformance.md lists the XPath shapes that are)", pos, what)
+	}
+	switch alg {
+	case TransformXPath2:
+		kids := t.ChildElements()
+		if len(kids) == 0 || len(kids) > maxFilterOps {
+			return refused(fmt.Sprintf("an XPath Filter 2.0 transform with %d XPath elements", len(kids)))
+		}
+		for _, k := range kids {
+			op := k.SelectAttrValue("Filter", "")
+			expr, ok := text(k)
+			if !is(k, TransformXPath2, "XPath") || !ok || (op != "intersect" && op != "subtract" && op != "union") {
+				return refused("an XPath Filter 2.0 element " + clip(k.FullTag()))
+			}
+			sel, ok := parseFilter2Expr(expr, k)
+			if !ok {
+				return refused("the XPath Filter 2.0 expression " + clip(strings.TrimSpace(expr)))
+			}
+			tr.ops = append(tr.ops, filterOp{op: op, sel: sel})
+		}
+		return tr, nil
+	case TransformXPath:
+		kids := t.ChildElements()
+		if len(kids) != 1 || !is(kids[0], xades.NSXMLDSig, "XPath") {
+			return refused("an XPath transform without one ds:XPath")
+		}
+		expr, ok := text(kids[0])
+		if !ok {
+			return refused("an XPath transform with markup in its expression")
+		}
+		sel, ok := parseXPathExpr(expr, kids[0])
+		if !ok {
+			return refused("the XPath expression " + clip(strings.TrimSpace(expr)))
+		}
+		tr.rm = &sel
+		return tr, nil
+	}
+	prefix, v := inclusiveNamespaces(t, alg, lim.MaxPrefixes)
+	tr.prefix = prefix
+	return tr, v
+}
+
+func parseReference(el *etree.Element, pos int, lim Limits) (*reference, *verdict) {
+	maxTransforms := lim.MaxTransforms
 	if v := onlyAttrs(el, "Id", "URI", "Type"); v != nil {
 		return nil, v
 	}
@@ -231,12 +301,11 @@ func parseReference(el *etree.Element, pos, maxTransforms int) (*reference, *ver
 			if !is(t, xades.NSXMLDSig, "Transform") {
 				return nil, formatFailure("reference %d: unexpected %s in Transforms", pos, clip(t.FullTag()))
 			}
-			alg := t.SelectAttrValue("Algorithm", "")
-			prefix, v := inclusiveNamespaces(t, alg)
+			tr, v := transformParams(t, t.SelectAttrValue("Algorithm", ""), pos, lim)
 			if v != nil {
 				return nil, v
 			}
-			r.transforms = append(r.transforms, transform{alg: alg, prefix: prefix})
+			r.transforms = append(r.transforms, tr)
 		}
 		kids = kids[1:]
 	}
@@ -279,7 +348,7 @@ func b64Value(el *etree.Element, what string) ([]byte, *verdict) {
 // computed with it.
 func (c *sigCtx) algorithms() *verdict {
 	if !c14nMethods[c.c14n] {
-		return indeterminate(SigConstraintsFailure, ReasonTransform, "canonicalization method %s is not accepted (exclusive c14n, c14n 1.1 and c14n 1.0 without comments are)", clip(c.c14n))
+		return indeterminate(SigConstraintsFailure, ReasonTransform, "canonicalization method %s is not accepted (exclusive c14n, c14n 1.1 and c14n 1.0, with or without comments, are)", clip(c.c14n))
 	}
 	m, v := c.v.policy.signatureMethod(c.res.SignatureMethod)
 	if v != nil {
@@ -287,15 +356,7 @@ func (c *sigCtx) algorithms() *verdict {
 	}
 	c.method = m
 	for _, r := range c.refs {
-		h, v := c.v.policy.digest(r.digestURI)
-		if v != nil {
-			return v
-		}
-		if len(r.digest) != h.Size() {
-			return fail(HashFailure, ReasonDigest, "reference %d: the digest value has %d bytes, %s has %d", r.pos, len(r.digest), clip(r.digestURI), h.Size())
-		}
-		r.hash = h
-		if v := checkChain(r); v != nil {
+		if _, v := c.v.policy.digest(r.digestURI); v != nil {
 			return v
 		}
 	}
@@ -307,12 +368,19 @@ func (c *sigCtx) algorithms() *verdict {
 //	[enveloped-signature] [c14n]   same-document references
 //	base64                         a ds:Object of this signature holding base64 text
 //	(none) | c14n                  detached data (c14n: detached XML)
+//
+// XPath Filter 2.0 and XPath 1.0 (their allow-listed shapes) may stand anywhere before the
+// canonicalization of a same-document reference.
 func checkChain(r *reference) *verdict {
 	for i, t := range r.transforms {
 		switch {
+		case t.alg == TransformXPath2 || t.alg == TransformXPath:
+			if r.detached != nil {
+				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: XPath transforms are accepted on same-document references only", r.pos)
+			}
 		case t.alg == xades.TransformEnveloped:
-			if i != 0 {
-				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: enveloped-signature must be the first transform", r.pos)
+			if r.detached != nil {
+				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: enveloped-signature on detached data", r.pos)
 			}
 		case c14nMethods[t.alg]:
 			if i != len(r.transforms)-1 {
@@ -323,7 +391,7 @@ func checkChain(r *reference) *verdict {
 				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: the base64 transform must be the only one", r.pos)
 			}
 		default:
-			return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: transform %s is not accepted (no XPath, XPath Filter 2.0, XSLT or comments)", r.pos, clip(t.alg))
+			return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: transform %s is not accepted (no XSLT, XPointer or decryption)", r.pos, clip(t.alg))
 		}
 	}
 	return nil
@@ -360,7 +428,9 @@ func (c *sigCtx) xadesLayout() *verdict {
 	}
 	qp := qps[0]
 	if c.res.ID == "" || qp.SelectAttrValue("Target", "") != "#"+c.res.ID {
-		return formatFailure("QualifyingProperties does not target this signature (Target %s, signature Id %s)", clip(qp.SelectAttrValue("Target", "")), clip(c.res.ID))
+		// INDETERMINATE (EN 319 102-1 FORMAT_FAILURE): the properties are not this signature's,
+		// which says nothing about its integrity (corpus: dss-xades-extended-xl.xml).
+		return indeterminate(FormatFailure, ReasonFormat, "QualifyingProperties does not target this signature (Target %s, signature Id %s)", clip(qp.SelectAttrValue("Target", "")), clip(c.res.ID))
 	}
 	var sps, usps []*etree.Element
 	for _, k := range qp.ChildElements() {
@@ -386,11 +456,13 @@ func (c *sigCtx) xadesLayout() *verdict {
 		return v
 	}
 	if target != c.sp {
-		return formatFailure("the SignedProperties reference does not point at this signature's SignedProperties")
+		// Signature wrapping (a SignedProperties elsewhere): the signed properties of this
+		// signature are not found; the signature itself may be intact.
+		return indeterminate(SignedDataNotFound, ReasonReference, "the SignedProperties reference does not point at this signature's SignedProperties")
 	}
 	for _, t := range r.transforms {
-		if !c14nMethods[t.alg] {
-			return formatFailure("the SignedProperties reference may only be canonicalized")
+		if !c14nMethods[t.alg] && t.alg != TransformXPath2 {
+			return formatFailure("the SignedProperties reference may only be canonicalized (or filtered with XPath Filter 2.0)")
 		}
 	}
 	if len(usps) == 1 {
@@ -513,15 +585,44 @@ func qname(el *etree.Element) string {
 	return el.Tag
 }
 
-// digests recomputes every Reference digest.
+// digests recomputes every Reference digest with whatever digest algorithm it names that the
+// package can compute, whether the policy accepts it or not: a changed document is
+// HASH_FAILURE under every policy (EN 319 102-1 orders cryptographic verification before the
+// acceptance of the algorithms). A Reference whose algorithm cannot be computed at all, or
+// whose transforms are outside the allow-list, leaves the signature INDETERMINATE after the
+// others were compared.
 func (c *sigCtx) digests() *verdict {
+	var later *verdict
 	for _, r := range c.refs {
 		if c.ctx != nil && c.ctx.Err() != nil {
 			return indeterminate(TryLater, ReasonFormat, "the request deadline passed during validation")
 		}
+		h, ok := integrityHashes[r.digestURI]
+		if !ok {
+			if later == nil {
+				later = indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "reference %d: digest method %s is not accepted by the validation policy (it cannot be computed)", r.pos, clip(r.digestURI))
+			}
+			continue
+		}
+		if len(r.digest) != h.Size() {
+			return fail(HashFailure, ReasonDigest, "reference %d: the digest value has %d bytes, %s has %d", r.pos, len(r.digest), clip(r.digestURI), h.Size())
+		}
+		r.hash = h
+		if v := checkChain(r); v != nil {
+			if later == nil {
+				later = v
+			}
+			continue
+		}
 		data, v := c.referenceData(r)
 		if v != nil {
-			return v
+			if v.sub == TryLater || v.ind == TotalFailed {
+				return v
+			}
+			if later == nil {
+				later = v
+			}
+			continue
 		}
 		if c.work != nil {
 			if *c.work += int64(len(data)); *c.work > c.v.lim.MaxC14NBytes {
@@ -537,16 +638,20 @@ func (c *sigCtx) digests() *verdict {
 			}
 			return fail(HashFailure, ReasonDigest, "reference %d (%s): the digest does not match: the signed data was changed", r.pos, what)
 		}
+		if c.transformed != nil {
+			c.transformed[r.pos] = data
+		}
 	}
-	return nil
+	return later
 }
 
 // referenceData applies the transform chain of r and returns the octets its digest covers.
 func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 	var (
-		skip *etree.Element
-		alg  = C14N10 // a node-set without a final canonicalization: c14n 1.0 (XMLDSig §4.4.3.2)
-		pfx  string
+		skip   *etree.Element
+		alg    = C14N10 // a node-set without a final canonicalization: c14n 1.0 (XMLDSig §4.4.3.2)
+		pfx    string
+		filter *nodeSetFilter
 	)
 	for _, t := range r.transforms {
 		switch {
@@ -554,7 +659,34 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 			skip = c.sig
 		case c14nMethods[t.alg]:
 			alg, pfx = t.alg, t.prefix
+		case t.alg == TransformXPath2:
+			if filter == nil {
+				filter = &nodeSetFilter{}
+			}
+			var ops []boundOp
+			for _, o := range t.ops {
+				b, v := c.bind(o.sel)
+				if v != nil {
+					v.detail = fmt.Sprintf("reference %d: XPath Filter 2.0: %s", r.pos, v.detail)
+					return nil, v
+				}
+				ops = append(ops, boundOp{op: o.op, sel: &b})
+			}
+			filter.xf2 = append(filter.xf2, ops)
+		case t.alg == TransformXPath:
+			if filter == nil {
+				filter = &nodeSetFilter{}
+			}
+			b, v := c.bind(*t.rm)
+			if v != nil {
+				return nil, v
+			}
+			filter.rm = append(filter.rm, &b)
 		}
+	}
+	var include func(etree.Token) bool
+	if filter != nil {
+		include = filter.include
 	}
 	if len(r.transforms) == 1 && r.transforms[0].alg == xades.TransformBase64 {
 		if r.target == nil || r.scope.Kind != ScopeObject {
@@ -574,14 +706,12 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 		if len(r.transforms) == 0 {
 			return r.detached.Data, nil
 		}
-		if skip != nil {
-			return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: enveloped-signature on detached data", r.pos)
-		}
 		d, err := parseDetachedXML(r.detached.Data, c.v.lim)
 		if err != nil {
 			return nil, formatFailure("reference %d: the detached data object %s is not acceptable XML: %v", r.pos, clip(r.detached.ID), err)
 		}
-		b, err := canonicalizeDocument(d, alg, pfx, nil)
+		// An octet stream parsed into a node-set keeps its comments (XMLDSig §4.4.3.2).
+		b, err := canonicalizeDocumentSet(c.ctx, d, alg, pfx, nil, nil)
 		if err != nil {
 			return nil, c14nVerdict(r.pos, err)
 		}
@@ -596,14 +726,17 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 			skip = nil // the transform removes nothing outside the referenced data
 		}
 	}
+	// A same-document reference ("" or "#id") selects its node-set without comments, whatever
+	// the canonicalization (XMLDSig §4.4.3.3).
+	alg, _ = c14nBase(alg)
 	var (
 		b   []byte
 		err error
 	)
 	if r.target == nil {
-		b, err = canonicalizeDocument(c.doc, alg, pfx, skip)
+		b, err = canonicalizeDocumentSet(c.ctx, c.doc, alg, pfx, skip, include)
 	} else {
-		b, err = canonicalize(r.target, alg, pfx, skip)
+		b, err = canonicalizeSet(c.ctx, r.target, alg, pfx, skip, include)
 	}
 	if err != nil {
 		return nil, c14nVerdict(r.pos, err)
@@ -612,6 +745,9 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 }
 
 func c14nVerdict(pos int, err error) *verdict {
+	if errors.Is(err, errCancelled) {
+		return indeterminate(TryLater, ReasonFormat, "reference %d: the request deadline passed during canonicalization", pos)
+	}
 	if errors.Is(err, errNotAllowed) {
 		return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: %v", pos, err)
 	}

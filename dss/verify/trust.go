@@ -292,7 +292,9 @@ func parseCertID(el *etree.Element, what string, v2 bool) (certID, *verdict) {
 			id.digestURI = kids[0].SelectAttrValue("Algorithm", "")
 			d, v := b64Value(kids[1], what+" DigestValue")
 			if v != nil {
-				return id, v
+				// The signer's own (signed) property names no certificate: not a changed
+				// signature, so not TOTAL-FAILED (corpus: dss-sign-cert-v2-wrong-digest.xml).
+				return id, indeterminate(NoSigningCertificateFound, ReasonSigningCertificate, "%s", v.detail)
 			}
 			id.digest = d
 		case v2 && is(k, xades.NSXAdES, "IssuerSerialV2"):

@@ -98,11 +98,16 @@ type Result struct {
 	// UncoveredObjects names the ds:Object elements of the signature that no Reference covers
 	// (their content is not signed).
 	UncoveredObjects []string
-	Level            string // XAdES: B-B, B-T, B-LT or B-LTA as far as present (not as validated)
-	Indication       Indication
-	SubIndication    SubIndication // empty for TOTAL-PASSED
-	Reason           Reason        // empty for TOTAL-PASSED
-	Detail           string        // client-safe explanation, in English
+	// UnsignedContent names content in a container of the signature (KeyInfo, X509Data, the
+	// ds:Object holding QualifyingProperties, SignedProperties, UnsignedProperties, a ds:Object
+	// a Reference covers only in part) that the XMLDSig and XAdES schemas do not allow there or
+	// that no Reference covers: each entry names the container and the content.
+	UnsignedContent []string
+	Level           string // XAdES: B-B, B-T, B-LT or B-LTA as far as present (not as validated)
+	Indication      Indication
+	SubIndication   SubIndication // empty for TOTAL-PASSED
+	Reason          Reason        // empty for TOTAL-PASSED
+	Detail          string        // client-safe explanation, in English
 
 	SignatureMethod string
 	Signer          *x509.Certificate   // the signing certificate, when identified
@@ -174,6 +179,7 @@ type Limits struct {
 	MaxTimestamps  int            // signature timestamps per signature (4)
 	MaxRevocation  int            // revocation values per signature (32)
 	MaxC14NBytes   int64          // canonical bytes digested per input, all signatures together (64 MiB)
+	MaxPrefixes    int            // distinct prefixes of one InclusiveNamespaces PrefixList (64)
 	// Revocation data and paths of one request, all signatures together (issue 10).
 	MaxRevocationValues int   // distinct OCSP responses and CRLs given or embedded (64)
 	MaxRevocationBytes  int64 // their total size (8 MiB)
@@ -191,7 +197,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		Document: d, MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
-		MaxC14NBytes:        64 << 20,
+		MaxC14NBytes: 64 << 20, MaxPrefixes: 64,
 		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 128,
 	}
 }
@@ -212,7 +218,7 @@ func (l Limits) normalize() Limits {
 		{&l.MaxTransforms, &d.MaxTransforms}, {&l.MaxCertsPerSig, &d.MaxCertsPerSig},
 		{&l.MaxCertBytes, &d.MaxCertBytes}, {&l.MaxTimestamps, &d.MaxTimestamps},
 		{&l.MaxRevocation, &d.MaxRevocation}, {&l.MaxRevocationValues, &d.MaxRevocationValues},
-		{&l.MaxPathBuilds, &d.MaxPathBuilds},
+		{&l.MaxPathBuilds, &d.MaxPathBuilds}, {&l.MaxPrefixes, &d.MaxPrefixes},
 	} {
 		if *p.v <= 0 {
 			*p.v = *p.def

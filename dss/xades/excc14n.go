@@ -1,6 +1,7 @@
 package xades
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -69,6 +70,52 @@ func InclusiveC14N(el, skip *etree.Element, inherited []etree.Attr) ([]byte, err
 	return writeC14N(&excWriter{skip: skip, inclusiveAll: true, inherited: inherited}, el)
 }
 
+// Subset selects a canonicalization of a document subset for CanonicalSubset.
+type Subset struct {
+	// Exclusive selects Exclusive XML Canonicalization 1.0; otherwise inclusive (1.0 or 1.1,
+	// which differ only in the xml:* attributes Inherit returns).
+	Exclusive bool
+	// Prefixes is the exclusive InclusiveNamespaces PrefixList ("" for the default namespace),
+	// deduplicated by the caller; prefixes are looked up in a set.
+	Prefixes []string
+	// Comments keeps comment nodes (the #WithComments variants).
+	Comments bool
+	// Skip is a subtree left out (the enveloped signature); nil: none.
+	Skip *etree.Element
+	// Include reports whether a node (element, text, comment, processing instruction) is in
+	// the node-set; the attributes and namespace nodes of an element go with it. nil: every
+	// node. An element outside the node-set is not written, but its children are visited.
+	Include func(etree.Token) bool
+	// Inherit returns, for an inclusive canonicalization, the xml:* attributes an element of
+	// the node-set whose parent is not written inherits from its ancestors. nil: none.
+	Inherit func(*etree.Element) []etree.Attr
+	// Ctx stops the work when done (checked every 256 nodes); nil: never.
+	Ctx context.Context
+}
+
+// CanonicalSubset writes the canonical form of the node-set s selects in the subtree at el, in
+// the namespace context of el's ancestors, with processing instructions and (with
+// s.Comments) comments. el is not modified. It returns errNotPlain-wrapped errors for a
+// subtree it cannot write (an undeclared prefix) and s.Ctx's error when the context ends.
+func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
+	c := &excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, subset: true, comments: s.Comments,
+		include: s.Include, inherit: s.Inherit, ctx: s.Ctx}
+	if s.Exclusive && len(s.Prefixes) > 0 {
+		c.prefixSet = make(map[string]bool, len(s.Prefixes))
+		for _, p := range s.Prefixes {
+			c.prefixSet[p] = true
+		}
+	}
+	out, err := writeC14N(c, el)
+	if errors.Is(err, errNotPlain) {
+		return nil, ErrNotCanonicalizable
+	}
+	return out, err
+}
+
+// ErrNotCanonicalizable is returned by CanonicalSubset for a subtree it cannot write.
+var ErrNotCanonicalizable = errors.New("the subtree cannot be canonicalized (an undeclared prefix or a CDATA node)")
+
 func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 	// The namespaces in scope at el, innermost declaration first: the apex renders every
 	// visibly utilized one, whichever ancestor declared it.
@@ -82,7 +129,7 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 	slices.Reverse(c.outer) // outermost first, as if declared in document order
 	c.scope = append(c.scope, c.outer...)
 	c.buf = make([]byte, 0, 1024)
-	if err := c.element(el); err != nil {
+	if err := c.element(el, false); err != nil {
 		return nil, err
 	}
 	return c.buf, nil
@@ -105,6 +152,75 @@ type excWriter struct {
 	out          []nsBinding // rendered on output ancestors; later entries shadow earlier ones
 	decls        []nsBinding
 	keys         []attrKey
+
+	// CanonicalSubset only.
+	subset    bool                              // write processing instructions
+	comments  bool                              // write comments
+	include   func(etree.Token) bool            // nil: every node
+	inherit   func(*etree.Element) []etree.Attr // xml:* for an element below an unwritten parent
+	prefixSet map[string]bool                   // exclusive PrefixList as a set
+	ctx       context.Context
+	nodes     int
+}
+
+func (c *excWriter) in(t etree.Token) bool { return c.include == nil || c.include(t) }
+
+// tick checks the context every 256 nodes.
+func (c *excWriter) tick() error {
+	c.nodes++
+	if c.ctx != nil && c.nodes&255 == 0 {
+		return c.ctx.Err()
+	}
+	return nil
+}
+
+// children writes the children of el (parentOut: el was written).
+func (c *excWriter) children(el *etree.Element, parentOut bool) error {
+	for _, t := range el.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			if t == c.skip {
+				continue
+			}
+			if err := c.element(t, parentOut); err != nil {
+				return err
+			}
+		case *etree.CharData:
+			if t.IsCData() {
+				return errNotPlain
+			}
+			if c.in(t) {
+				c.buf = appendEscaped(c.buf, t.Data, false)
+			}
+		case *etree.Comment:
+			if c.comments && c.in(t) {
+				c.buf = append(c.buf, "<!--"...)
+				c.buf = append(c.buf, t.Data...)
+				c.buf = append(c.buf, "-->"...)
+			}
+		case *etree.ProcInst:
+			if !c.subset {
+				return errNotPlain
+			}
+			if c.in(t) {
+				c.buf = AppendProcInst(c.buf, t)
+			}
+		default:
+			return errNotPlain
+		}
+	}
+	return nil
+}
+
+// AppendProcInst appends the canonical form of a processing instruction.
+func AppendProcInst(b []byte, t *etree.ProcInst) []byte {
+	b = append(b, "<?"...)
+	b = append(b, t.Target...)
+	if inst := strings.TrimLeft(t.Inst, " \t\r\n"); inst != "" {
+		b = append(b, ' ')
+		b = append(b, inst...)
+	}
+	return append(b, "?>"...)
 }
 
 type attrKey struct {
@@ -142,13 +258,19 @@ func lookup(list []nsBinding, prefix string) (string, bool) {
 	return "", false
 }
 
-func (c *excWriter) element(el *etree.Element) error {
+func (c *excWriter) element(el *etree.Element, parentOut bool) error {
 	scopeMark, outMark := len(c.scope), len(c.out)
 	defer func() { c.scope, c.out = c.scope[:scopeMark], c.out[:outMark] }()
+	if err := c.tick(); err != nil {
+		return err
+	}
 	for _, a := range el.Attr {
 		if prefix, ok := nsDecl(a); ok {
 			c.scope = append(c.scope, nsBinding{prefix, a.Value})
 		}
+	}
+	if !c.in(el) {
+		return c.children(el, false)
 	}
 
 	// Visibly utilized prefixes: the element's own ("" is the default namespace) and those of
@@ -184,7 +306,7 @@ func (c *excWriter) element(el *etree.Element) error {
 		// Every namespace in scope: at the apex all of them (the innermost binding of each
 		// prefix), below it those the element declares itself; use leaves out what the output
 		// ancestors already rendered.
-		if apex {
+		if apex || !parentOut {
 			for i := len(c.scope) - 1; i >= 0; i-- {
 				p := c.scope[i].prefix
 				if shadowed(c.scope[i+1:], p) {
@@ -214,10 +336,33 @@ func (c *excWriter) element(el *etree.Element) error {
 			}
 		}
 	}
+	if c.prefixSet != nil {
+		// Each binding in scope is looked up in the set: the cost is the scope's size, never
+		// the PrefixList's.
+		if c.prefixSet[""] {
+			if err := use(""); err != nil {
+				return err
+			}
+		}
+		for i := len(c.scope) - 1; i >= 0; i-- {
+			if p := c.scope[i].prefix; p != "" && c.prefixSet[p] && !shadowed(c.scope[i+1:], p) {
+				if err := use(p); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	inherited := c.inherited
+	if !apex {
+		inherited = nil
+	}
+	if !parentOut && c.inherit != nil {
+		inherited = c.inherit(el)
+	}
 	attrs := el.Attr
-	if apex && len(c.inherited) > 0 {
+	if len(inherited) > 0 {
 		attrs = slices.Clone(attrs)
-		for _, a := range c.inherited {
+		for _, a := range inherited {
 			if el.SelectAttr("xml:"+a.Key) == nil {
 				attrs = append(attrs, a)
 			}
@@ -276,25 +421,8 @@ func (c *excWriter) element(el *etree.Element) error {
 	}
 	c.buf = append(c.buf, '>')
 
-	for _, t := range el.Child {
-		switch t := t.(type) {
-		case *etree.Element:
-			if t == c.skip {
-				continue
-			}
-			if err := c.element(t); err != nil {
-				return err
-			}
-		case *etree.CharData:
-			if t.IsCData() {
-				return errNotPlain
-			}
-			c.buf = appendEscaped(c.buf, t.Data, false)
-		case *etree.Comment:
-			// without comments
-		default:
-			return errNotPlain
-		}
+	if err := c.children(el, true); err != nil {
+		return err
 	}
 	c.buf = append(c.buf, "</"...)
 	c.buf = appendQName(c.buf, el.Space, el.Tag)
