@@ -182,7 +182,7 @@ func DefaultLimits() Limits {
 	d.MaxBytes = d.MaxBytes/3*4 + 1<<20
 	d.MaxDepth += 8
 	d.MaxElements += 1000
-	d.MaxNSTotal += 16
+	d.MaxNSInScope += 16
 	return Limits{
 		Document: d, MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,

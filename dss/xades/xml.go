@@ -60,7 +60,7 @@ func outputLimits() xmlsafe.Limits {
 	l.MaxBytes = l.MaxBytes/3*4 + 1<<20
 	l.MaxDepth += 8
 	l.MaxElements += 1000
-	l.MaxNSTotal += 16
+	l.MaxNSInScope += 16
 	return l
 }
 
