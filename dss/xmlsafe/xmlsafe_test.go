@@ -427,4 +427,3 @@ func TestEtreeBehaviours(t *testing.T) {
 		}
 	}
 }
-
