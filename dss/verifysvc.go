@@ -12,6 +12,7 @@ import (
 
 	"dssd/dss/verify"
 	"dssd/dss/xades"
+	"dssd/dss/xmlsafe"
 )
 
 // VerifyConfig configures verification (Service.ConfigureVerify): the trust anchors for
@@ -62,7 +63,7 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 	cfg := verify.Config{
 		Anchors: c.Anchors, Clock: s.clock,
 		Policy: verify.Policy{Digests: c.Digests, SignatureMethods: c.SignatureMethods, MinRSABits: c.MinRSABits},
-		Limits: verify.Limits{MaxSignatures: c.MaxSignatures},
+		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, Document: verify.DocumentLimitsFor(s.maxBytes)},
 	}
 	if s.rev != nil {
 		cfg.Revocation = revocationAdapter{s.rev}
@@ -165,11 +166,17 @@ func (s *Service) augment(ctx context.Context, v *verify.Verifier, req *VerifyRe
 		resp.Result.Message += "; the signature is not valid, so it was not augmented"
 		return nil
 	}
+	// xades works on the UTF-8 form of a document in another encoding; the augmented signature
+	// goes back to the input's encoding.
+	u8, cs, err := xmlsafe.Decode(in.Signature)
+	if err != nil {
+		return Wrap(KindMalformed, err, "signature document: "+err.Error())
+	}
 	signed := &xades.Signed{SignatureID: r.ID}
 	if r.IsRoot {
-		signed.Signature = in.Signature
+		signed.Signature = u8
 	} else {
-		signed.Document = in.Signature
+		signed.Document = u8
 	}
 	var obj xades.Object
 	for _, sc := range r.Scope {
@@ -189,6 +196,9 @@ func (s *Service) augment(ctx context.Context, v *verify.Verifier, req *VerifyRe
 	data := out.Signature
 	if data == nil {
 		data = out.Document
+	}
+	if data, err = cs.Encode(data); err != nil {
+		return Wrap(KindInternal, err, "")
 	}
 	// The augmented signature must verify as the input did, at the new level.
 	check := in

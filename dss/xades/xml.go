@@ -56,7 +56,7 @@ func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
 // Object levels, its elements and declarations). Tests check all output
 // against them.
 func outputLimits() xmlsafe.Limits {
-	l := xmlsafe.DocumentLimits()
+	l := xmlsafe.DocumentLimitsFor(0)
 	l.MaxBytes = l.MaxBytes/3*4 + 1<<20
 	l.MaxDepth += 8
 	l.MaxElements += 1000
