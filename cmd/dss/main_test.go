@@ -63,12 +63,12 @@ type seenRequest struct {
 		IncludeObject []struct {
 			WhichData string `xml:"WhichData,attr"`
 		} `xml:"IncludeObject"`
-		Placement          *string `xml:"SignaturePlacement>XPathFirstChildOf"`
-		NsPrefixMapping    []struct {
+		Placement       *string `xml:"SignaturePlacement>XPathFirstChildOf"`
+		NsPrefixMapping []struct {
 			URI    string `xml:"NamespaceURI"`
 			Prefix string `xml:"NamespacePrefix"`
 		} `xml:"SignaturePlacement>NsPrefixMapping"`
-		SignatureAlgorithm string  `xml:"SignatureAlgorithm"`
+		SignatureAlgorithm string `xml:"SignatureAlgorithm"`
 	} `xml:"OptionalInputs"`
 }
 
