@@ -38,6 +38,11 @@ type Config struct {
 	MaxActivationFailures int                 // consecutive wrong PIN/OTP before a credential locks; default 5
 
 	MaxDocuments int // documents and hashes per request; default 16
+
+	// MaxDocumentBytes is the size limit of an XML document to sign or verify (after base64
+	// decoding); 0: xmlsafe.DefaultMaxDocumentBytes. Element limits follow it
+	// (xmlsafe.DocumentLimitsFor).
+	MaxDocumentBytes int64
 }
 
 // Service is the binding-neutral signing service.
@@ -54,6 +59,7 @@ type Service struct {
 	clock    func() time.Time
 	rand     io.Reader
 	maxDoc   int
+	maxBytes int64 // Config.MaxDocumentBytes
 	sad      *sad.Authority
 	factors  map[string]*Factors
 	maxFail  int
@@ -74,7 +80,7 @@ func New(cfg Config) (*Service, error) {
 		keys: cfg.Keys, dir: cfg.Directory, meter: cfg.Meter, log: cfg.Logger,
 		audit: cfg.Audit, tsa: cfg.Timestamps, rev: cfg.Revocation,
 		replay: cfg.Replay, lockout: cfg.Lockout,
-		clock: cfg.Clock, rand: cfg.Rand, maxDoc: cfg.MaxDocuments,
+		clock: cfg.Clock, rand: cfg.Rand, maxDoc: cfg.MaxDocuments, maxBytes: cfg.MaxDocumentBytes,
 		sad: cfg.SAD, factors: cfg.Factors, maxFail: cfg.MaxActivationFailures,
 		signers: map[string]crypto.Signer{}, pinSlots: make(chan struct{}, maxPINChecks),
 	}

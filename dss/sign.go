@@ -126,7 +126,7 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 			if p.placement != nil {
 				obj.XPath, obj.Namespaces = p.placement.XPath, p.placement.Namespaces
 			}
-			if err := xades.Precheck(obj, p.packaging); err != nil {
+			if err := xades.Precheck(obj, p.packaging, s.maxBytes); err != nil {
 				return nil, signError(err)
 			}
 		}
@@ -178,8 +178,14 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 		switch p.packaging {
 		case xades.Enveloped:
 			outID := "signed-" + p.doc.ID
+			// The signed document comes back in the input's encoding and declaration
+			// (xades works on its UTF-8 form).
+			data, err := reencode(p.doc.Data, signed.Document)
+			if err != nil {
+				return nil, err
+			}
 			resp.DocumentsWithSignature = append(resp.DocumentsWithSignature, DocumentWithSignature{
-				WhichDoc: p.doc.ID, ID: outID, MimeType: p.mimeType, Data: signed.Document,
+				WhichDoc: p.doc.ID, ID: outID, MimeType: p.mimeType, Data: data,
 			})
 			resp.Signatures = append(resp.Signatures, SignatureObject{
 				WhichDoc: p.doc.ID, Ptr: &SignaturePtr{WhichData: outID, XPath: signed.XPath},
@@ -291,6 +297,7 @@ func (s *Service) signXML(ctx context.Context, cred *Credential, signer crypto.S
 	params := xades.Params{
 		Type: j.sigType, Packaging: pk, SignatureMethod: j.alg,
 		Signer: signer, Chain: cred.Chain, SigningTime: now, SignatureID: id,
+		MaxDocumentBytes: s.maxBytes,
 	}
 	start := time.Now()
 	signed, err := xades.Sign(obj, params)
@@ -408,6 +415,20 @@ func isXML(d *Document) (bool, string) {
 		return true, "application/xml"
 	}
 	return false, "application/octet-stream"
+}
+
+// reencode returns out, the UTF-8 form of a document built from the document in, in the
+// encoding of in (xmlsafe.Decode, Charset.Encode).
+func reencode(in, out []byte) ([]byte, error) {
+	cs, err := xmlsafe.DetectCharset(in)
+	if err != nil {
+		return nil, signError(err)
+	}
+	b, err := cs.Encode(out)
+	if err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	return b, nil
 }
 
 // signError classifies a failure of the XML signature builder. The builder's messages are

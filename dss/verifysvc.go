@@ -12,6 +12,7 @@ import (
 
 	"dssd/dss/verify"
 	"dssd/dss/xades"
+	"dssd/dss/xmlsafe"
 )
 
 // VerifyConfig configures verification (Service.ConfigureVerify): the trust anchors for
@@ -69,8 +70,9 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 	cfg := verify.Config{
 		Anchors: c.Anchors, Clock: s.clock,
 		Policy: verify.Policy{Digests: c.Digests, SignatureMethods: c.SignatureMethods, MinRSABits: c.MinRSABits},
-		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, MaxRevocationValues: c.MaxRevocationValues,
-			MaxRevocationBytes: c.MaxRevocationBytes, MaxPathBuilds: c.MaxPathBuilds},
+		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, Document: verify.DocumentLimitsFor(s.maxBytes),
+			MaxRevocationValues: c.MaxRevocationValues, MaxRevocationBytes: c.MaxRevocationBytes,
+			MaxPathBuilds: c.MaxPathBuilds},
 		RevocationFreshness: c.RevocationFreshness, SignerEKUs: c.SignerEKUs,
 	}
 	if s.rev != nil {
@@ -174,11 +176,17 @@ func (s *Service) augment(ctx context.Context, v *verify.Verifier, req *VerifyRe
 		resp.Result.Message += "; the signature is not valid, so it was not augmented"
 		return nil
 	}
+	// xades works on the UTF-8 form of a document in another encoding; the augmented signature
+	// goes back to the input's encoding.
+	u8, cs, err := xmlsafe.Decode(in.Signature)
+	if err != nil {
+		return Wrap(KindMalformed, err, "signature document: "+err.Error())
+	}
 	signed := &xades.Signed{SignatureID: r.ID}
 	if r.IsRoot {
-		signed.Signature = in.Signature
+		signed.Signature = u8
 	} else {
-		signed.Document = in.Signature
+		signed.Document = u8
 	}
 	var obj xades.Object
 	for _, sc := range r.Scope {
@@ -198,6 +206,9 @@ func (s *Service) augment(ctx context.Context, v *verify.Verifier, req *VerifyRe
 	data := out.Signature
 	if data == nil {
 		data = out.Document
+	}
+	if data, err = cs.Encode(data); err != nil {
+		return Wrap(KindInternal, err, "")
 	}
 	// The augmented signature must verify as the input did, at the new level.
 	check := in

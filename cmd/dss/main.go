@@ -13,7 +13,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,8 +64,12 @@ connection flags (sign, verify, info):
 sign flags:
   --credential ID     credential to sign with (default: the user's only credential)
   --format F          xades (default) or xmldsig
-  --placement P       enveloped (default for XML files), enveloping (default otherwise) or detached
+  --placement P       enveloped (default for XML files), enveloping (default otherwise) or detached;
+                      dss never changes it: a document the server cannot sign enveloped fails with
+                      the server's message
   --xpath XPATH       enveloped: the signature becomes the first child of this element (default /*)
+  --ns PREFIX=URI     binds a prefix used in --xpath (repeatable; sent as NsPrefixMapping), e.g.
+                      --ns ext=urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2
   --algorithm A       signature algorithm: an XMLDSig URI or rsa-sha256|384|512, rsa-pss-sha256|384|512,
                       ecdsa-sha256|384|512 (default: the server's choice for the key)
   --level L           XAdES level B-B (default), B-T, B-LT or B-LTA
@@ -245,6 +248,7 @@ type signFlags struct {
 	format     string
 	placement  string
 	xpath      string
+	ns         nsFlags
 	algorithm  string
 	level      string
 	out        string
@@ -261,6 +265,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&f.format, "format", "xades", "")
 	fs.StringVar(&f.placement, "placement", "", "")
 	fs.StringVar(&f.xpath, "xpath", "", "")
+	fs.Var(&f.ns, "ns", "")
 	fs.StringVar(&f.algorithm, "algorithm", "", "")
 	fs.StringVar(&f.level, "level", "", "")
 	fs.StringVar(&f.out, "out", "", "")
@@ -298,6 +303,9 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
+	// Whether the server can sign it enveloped (encoding, well-formedness, limits) is the
+	// server's decision: the placement is the user's or follows the first bytes, never a
+	// local parse.
 	isXML := looksLikeXML(doc)
 	placement := strings.ToLower(f.placement)
 	switch placement {
@@ -306,16 +314,15 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		if isXML {
 			placement = "enveloped"
 		}
-	case "enveloped":
-		if !isXML {
-			return usagef("%s is not well-formed XML: an enveloped signature needs an XML document (use --placement enveloping or detached)", file)
-		}
-	case "enveloping", "detached":
+	case "enveloped", "enveloping", "detached":
 	default:
 		return usagef("--placement must be enveloped, enveloping or detached")
 	}
 	if f.xpath != "" && placement != "enveloped" {
 		return usagef("--xpath applies to --placement enveloped only")
+	}
+	if len(f.ns) > 0 && f.xpath == "" {
+		return usagef("--ns binds prefixes of --xpath; give --xpath")
 	}
 	out := f.out
 	if out == "" {
@@ -382,6 +389,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		Format:     format,
 		Placement:  placement,
 		XPath:      f.xpath,
+		Namespaces: f.ns,
 		Algorithm:  alg,
 		Level:      level,
 		Credential: credID,
@@ -460,37 +468,33 @@ func parseAlgorithm(s string) (string, error) {
 		"rsa-pss-sha256, rsa-pss-sha384, rsa-pss-sha512, ecdsa-sha256, ecdsa-sha384, ecdsa-sha512", s)
 }
 
-// looksLikeXML reports whether doc is a well-formed XML document.
+// looksLikeXML reports whether doc starts like an XML document: after a UTF-8 or UTF-16 byte
+// order mark and white space, a '<' (in UTF-16 too). It decides the default placement and the
+// media type sent; whether the document is acceptable XML (its encoding, well-formedness,
+// limits) is the server's decision, reported in its message.
 func looksLikeXML(doc []byte) bool {
 	d := doc
-	if len(d) >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF {
+	switch {
+	case len(d) >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF:
 		d = d[3:]
+	case len(d) >= 2 && (d[0] == 0xFE && d[1] == 0xFF || d[0] == 0xFF && d[1] == 0xFE):
+		// UTF-16: drop the zero bytes of the ASCII characters looked at.
+		be := d[0] == 0xFE
+		var a []byte
+		for i := 2; i+1 < len(d) && len(a) < 512; i += 2 {
+			hi, lo := d[i], d[i+1]
+			if !be {
+				hi, lo = lo, hi
+			}
+			if hi != 0 {
+				break
+			}
+			a = append(a, lo)
+		}
+		d = a
 	}
 	trimmed := strings.TrimLeft(string(d[:min(len(d), 512)]), " \t\r\n")
-	if !strings.HasPrefix(trimmed, "<") {
-		return false
-	}
-	dec := xml.NewDecoder(strings.NewReader(string(d)))
-	dec.Strict = true
-	roots, depth := 0, 0
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return roots == 1 && depth == 0
-		}
-		if err != nil {
-			return false
-		}
-		switch tok.(type) {
-		case xml.StartElement:
-			if depth == 0 {
-				roots++
-			}
-			depth++
-		case xml.EndElement:
-			depth--
-		}
-	}
+	return strings.HasPrefix(trimmed, "<")
 }
 
 // mimeTypeFor names the document's media type in Base64Data/@MimeType.

@@ -63,8 +63,12 @@ type seenRequest struct {
 		IncludeObject []struct {
 			WhichData string `xml:"WhichData,attr"`
 		} `xml:"IncludeObject"`
-		Placement          *string `xml:"SignaturePlacement>XPathFirstChildOf"`
-		SignatureAlgorithm string  `xml:"SignatureAlgorithm"`
+		Placement       *string `xml:"SignaturePlacement>XPathFirstChildOf"`
+		NsPrefixMapping []struct {
+			URI    string `xml:"NamespaceURI"`
+			Prefix string `xml:"NamespacePrefix"`
+		} `xml:"SignaturePlacement>NsPrefixMapping"`
+		SignatureAlgorithm string `xml:"SignatureAlgorithm"`
 	} `xml:"OptionalInputs"`
 }
 
@@ -135,6 +139,10 @@ func newFakeServer(t *testing.T) *fakeServer {
 		profile := "urn:dssd:level:B-B"
 		if len(req.Profile) == 1 {
 			profile = req.Profile[0]
+		}
+		if req.Opt.Placement != nil && req.Docs[0].Base64Data.MimeType != "application/xml" {
+			fmt.Fprintf(w, errorResponse, req.RequestID, majorReqEr, "urn:oasis:names:tc:dss:1.0:resultminor:InappropriateSignature", "an enveloped signature needs an XML document")
+			return
 		}
 		if req.Opt.Placement != nil {
 			signed := base64.StdEncoding.EncodeToString(append([]byte("<!--signed-->"), doc...))
@@ -395,6 +403,33 @@ func TestSign(t *testing.T) {
 		}
 	})
 
+	// The placement is the user's: the CLI sends an enveloped request for a binary file as it
+	// is asked, and the server's refusal is the answer.
+	t.Run("enveloped binary fails with the server's message", func(t *testing.T) {
+		code, _, stderr := runDSS(t, devEnv, "sign", "--dev", "--credential", "alice-rsa", "--placement", "enveloped", binFile)
+		if code != exitFail || !strings.Contains(stderr, "an enveloped signature needs an XML document") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+		if req := fs.lastRequest(t); req.Opt.Placement == nil || len(req.Opt.IncludeObject) != 0 {
+			t.Errorf("the request was not sent as enveloped: %+v", req.Opt)
+		}
+	})
+
+	t.Run("ns prefixes are sent as NsPrefixMapping", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "ns.signed.xml")
+		code, _, stderr := runDSS(t, devEnv, "sign", "--dev", "--credential", "alice-rsa", "--xpath", "/a:r/b:s",
+			"--ns", "a=urn:a", "--ns", "b = urn:b", "--out", out, xmlFile)
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %q", code, stderr)
+		}
+		req := fs.lastRequest(t)
+		m := req.Opt.NsPrefixMapping
+		if req.Opt.Placement == nil || *req.Opt.Placement != "/a:r/b:s" || len(m) != 2 ||
+			m[0].Prefix != "a" || m[0].URI != "urn:a" || m[1].Prefix != "b" || m[1].URI != "urn:b" {
+			t.Errorf("placement %v, mappings %+v", req.Opt.Placement, m)
+		}
+	})
+
 	usage := []struct {
 		name string
 		args []string
@@ -402,7 +437,8 @@ func TestSign(t *testing.T) {
 		{"no file", []string{"sign", "--dev"}},
 		{"two files", []string{"sign", "--dev", xmlFile, binFile}},
 		{"level with xmldsig", []string{"sign", "--dev", "--format", "xmldsig", "--level", "B-T", xmlFile}},
-		{"enveloped binary", []string{"sign", "--dev", "--placement", "enveloped", binFile}},
+		{"ns without xpath", []string{"sign", "--dev", "--credential", "alice-rsa", "--ns", "a=urn:a", xmlFile}},
+		{"ns without uri", []string{"sign", "--dev", "--credential", "alice-rsa", "--xpath", "/a:r", "--ns", "a", xmlFile}},
 		{"bad algorithm", []string{"sign", "--dev", "--algorithm", "md5", xmlFile}},
 		{"no server", []string{"sign", xmlFile}},
 		{"plain http", []string{"sign", "--url", "http://127.0.0.1:1", "--token", "x", xmlFile}},

@@ -113,7 +113,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return err
 	}
 	if !looksLikeXML(sig) {
-		return usagef("%s is not well-formed XML: dss verifies XML signatures (XMLDSig, XAdES)", file)
+		return usagef("%s is not XML: dss verifies XML signatures (XMLDSig, XAdES)", file)
 	}
 	t, err := conn.resolve(getenv)
 	if err != nil {

@@ -78,8 +78,15 @@ type includeObject struct {
 }
 
 type signaturePlacement struct {
-	WhichData         string `xml:"WhichData,attr"`
-	XPathFirstChildOf string `xml:"XPathFirstChildOf"`
+	WhichData         string            `xml:"WhichData,attr"`
+	XPathFirstChildOf string            `xml:"XPathFirstChildOf"`
+	NsPrefixMapping   []nsPrefixMapping `xml:"NsPrefixMapping"`
+}
+
+// nsPrefixMapping is nsl:NsPrefixMappingType: binds a prefix of the placement XPath.
+type nsPrefixMapping struct {
+	NamespaceURI    string `xml:"http://docs.oasis-open.org/dss-x/ns/nsList NamespaceURI"`
+	NamespacePrefix string `xml:"http://docs.oasis-open.org/dss-x/ns/nsList NamespacePrefix"`
 }
 
 // signParams is what the user asked for.
@@ -88,14 +95,38 @@ type signParams struct {
 	Doc        []byte
 	DocName    string // file base name: the Reference URI of a detached signature
 	MimeType   string
-	Format     string // "xades" or "xmldsig"
-	Placement  string // "enveloped", "enveloping" or "detached"
-	XPath      string // enveloped: XPathFirstChildOf
-	Algorithm  string // XMLDSig URI or empty for the server's default
-	Level      string // XAdES level (B-B ...) or empty
-	Credential string // KeyName, or empty for the user's only credential
-	User       string // ClaimedIdentity Name (with a SAD)
-	SAD        string // signature activation data, or empty
+	Format     string      // "xades" or "xmldsig"
+	Placement  string      // "enveloped", "enveloping" or "detached"
+	XPath      string      // enveloped: XPathFirstChildOf
+	Namespaces []nsBinding // enveloped: prefixes of XPath (NsPrefixMapping), in the order given
+	Algorithm  string      // XMLDSig URI or empty for the server's default
+	Level      string      // XAdES level (B-B ...) or empty
+	Credential string      // KeyName, or empty for the user's only credential
+	User       string      // ClaimedIdentity Name (with a SAD)
+	SAD        string      // signature activation data, or empty
+}
+
+// nsBinding is one --ns prefix=URI.
+type nsBinding struct{ Prefix, URI string }
+
+// nsFlags collects the repeatable --ns flag.
+type nsFlags []nsBinding
+
+func (n *nsFlags) String() string { return "" }
+
+func (n *nsFlags) Set(v string) error {
+	prefix, uri, ok := strings.Cut(v, "=")
+	prefix, uri = strings.TrimSpace(prefix), strings.TrimSpace(uri)
+	if !ok || prefix == "" || uri == "" || strings.ContainsAny(prefix, ": \t") {
+		return fmt.Errorf("--ns %q: want prefix=namespace-uri", v)
+	}
+	for _, b := range *n {
+		if b.Prefix == prefix && b.URI != uri {
+			return fmt.Errorf("--ns binds the prefix %q twice", prefix)
+		}
+	}
+	*n = append(*n, nsBinding{Prefix: prefix, URI: uri})
+	return nil
 }
 
 const docID = "doc-1"
@@ -127,7 +158,11 @@ func buildSignRequest(p signParams) ([]byte, error) {
 		if xp == "" {
 			xp = "/*"
 		}
-		opt.SignaturePlacement = &signaturePlacement{WhichData: docID, XPathFirstChildOf: xp}
+		sp := &signaturePlacement{WhichData: docID, XPathFirstChildOf: xp}
+		for _, n := range p.Namespaces {
+			sp.NsPrefixMapping = append(sp.NsPrefixMapping, nsPrefixMapping{NamespaceURI: n.URI, NamespacePrefix: n.Prefix})
+		}
+		opt.SignaturePlacement = sp
 	case "enveloping":
 		opt.IncludeObject = []includeObject{{WhichData: docID}}
 	case "detached":

@@ -56,6 +56,13 @@ func TestBuildSignRequestValidates(t *testing.T) {
 			notWant: []string{"IncludeObject", "SignatureAlgorithm", "ClaimedIdentity"},
 		},
 		{
+			name: "xades enveloped with namespace prefixes",
+			p: signParams{RequestID: "r1ns", Doc: xmlDoc, MimeType: "application/xml", Format: "xades",
+				Placement: "enveloped", XPath: "/inv:Invoice/ext:UBLExtensions", Namespaces: []nsBinding{{"inv", "urn:inv"}, {"ext", "urn:ext"}}},
+			want: []string{`<XPathFirstChildOf>/inv:Invoice/ext:UBLExtensions</XPathFirstChildOf><NsPrefixMapping><NamespaceURI xmlns="http://docs.oasis-open.org/dss-x/ns/nsList">urn:inv</NamespaceURI><NamespacePrefix xmlns="http://docs.oasis-open.org/dss-x/ns/nsList">inv</NamespacePrefix></NsPrefixMapping>`,
+				`<NamespacePrefix xmlns="http://docs.oasis-open.org/dss-x/ns/nsList">ext</NamespacePrefix>`},
+		},
+		{
 			name: "xmldsig enveloping binary with algorithm",
 			p: signParams{RequestID: "r2", Doc: bin, MimeType: "application/octet-stream", Format: "xmldsig",
 				Placement: "enveloping", Algorithm: "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"},
@@ -121,7 +128,8 @@ func checkNamespaces(t *testing.T, doc []byte) {
 		"OptionalInputs": nsCore, "SignatureType": nsCore, "KeySelector": nsCore, "KeyName": nsCore,
 		"SignaturePlacement": nsCore, "XPathFirstChildOf": nsCore, "IncludeObject": nsCore,
 		"ClaimedIdentity": nsCore, "Name": nsCore, "SupportingInfo": nsCore, "SignatureAlgorithm": nsCore,
-		"Profile": nsBase, "Value": nsBase,
+		"Profile": nsBase, "Value": nsBase, "NsPrefixMapping": nsCore,
+		"NamespaceURI": "http://docs.oasis-open.org/dss-x/ns/nsList", "NamespacePrefix": "http://docs.oasis-open.org/dss-x/ns/nsList",
 	}
 	dec := xml.NewDecoder(bytes.NewReader(doc))
 	for {
@@ -236,11 +244,13 @@ func TestLooksLikeXML(t *testing.T) {
 	for in, want := range map[string]bool{
 		`<a/>`: true,
 		"\xEF\xBB\xBF  <?xml version=\"1.0\"?>\n<a><b/></a>": true,
-		`<a>`:                false,
-		`<a/><b/>`:           false,
-		"%PDF-1.7":           false,
-		"":                   false,
-		"<a>&undefined;</a>": false,
+		`<a>`: true, // the server decides whether it is well-formed
+		"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>\xe9</a>": true,
+		"\xFF\xFE<\x00a\x00/\x00>\x00":                               true,
+		"\xFE\xFF\x00 \x00<\x00a\x00/\x00>":                          true,
+		"%PDF-1.7":                                                   false,
+		"":                                                           false,
+		"\xFF\xFEa\x00":                                              false,
 	} {
 		if got := looksLikeXML([]byte(in)); got != want {
 			t.Errorf("looksLikeXML(%q) = %v, want %v", in, got, want)

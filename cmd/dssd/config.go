@@ -29,7 +29,6 @@ import (
 // Defaults applied by LoadConfig to fields left empty.
 const (
 	defaultAddr            = "127.0.0.1:8443"
-	defaultMaxBodyBytes    = 64 << 20
 	defaultMaxDocuments    = 16
 	defaultRequestTimeout  = Duration(30 * time.Second)
 	defaultMaxSessions     = 8
@@ -44,6 +43,16 @@ const (
 	// maxConfigBytes bounds the configuration file read by LoadConfig.
 	maxConfigBytes = 4 << 20
 )
+
+// Document and body size defaults (issue 11). A verify request carries the signature base64
+// encoded, and an enveloping signature carries the document base64 encoded: the default body
+// limit holds both for a document of limits.max_document_bytes, plus 1 MiB of message each.
+const defaultMaxDocumentBytes = 64 << 20
+
+func defaultMaxBodyFor(doc int64) int64 {
+	sig := doc/3*4 + 1<<20
+	return max(sig/3*4+1<<20, 64<<20)
+}
 
 // Config is the whole dssd configuration, read from one YAML file (docs/config.md).
 type Config struct {
@@ -90,6 +99,10 @@ type TLSConfig struct {
 
 // LimitsConfig bounds every request.
 type LimitsConfig struct {
+	// MaxDocumentBytes bounds an XML document to sign or verify (after base64 decoding);
+	// MaxBodyBytes, when not set, follows it (defaultMaxBodyFor). Issue 11.
+	MaxDocumentBytes int64 `yaml:"max_document_bytes"`
+
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
 	MaxDocuments   int      `yaml:"max_documents"`
 	RequestTimeout Duration `yaml:"request_timeout"`
@@ -370,8 +383,11 @@ func (c *Config) applyDefaults() {
 	if c.Listen.Addr == "" {
 		c.Listen.Addr = defaultAddr
 	}
+	if c.Limits.MaxDocumentBytes == 0 {
+		c.Limits.MaxDocumentBytes = defaultMaxDocumentBytes
+	}
 	if c.Limits.MaxBodyBytes == 0 {
-		c.Limits.MaxBodyBytes = defaultMaxBodyBytes
+		c.Limits.MaxBodyBytes = defaultMaxBodyFor(c.Limits.MaxDocumentBytes)
 	}
 	if c.Limits.MaxDocuments == 0 {
 		c.Limits.MaxDocuments = defaultMaxDocuments
@@ -464,6 +480,9 @@ func (c *Config) Validate() error {
 	}
 
 	// limits
+	if c.Limits.MaxDocumentBytes < 0 {
+		add("limits.max_document_bytes", "must be positive")
+	}
 	if c.Limits.MaxBodyBytes < 0 {
 		add("limits.max_body_bytes", "must be positive")
 	}

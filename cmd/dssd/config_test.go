@@ -172,7 +172,8 @@ hsm: {module: /usr/lib/softhsm/libsofthsm2.so, token_label: t, pin_env: DSSD_TES
 		got, want any
 	}{
 		{"listen.addr", c.Listen.Addr, "127.0.0.1:8443"},
-		{"limits.max_body_bytes", c.Limits.MaxBodyBytes, int64(64 << 20)},
+		{"limits.max_document_bytes", c.Limits.MaxDocumentBytes, int64(64 << 20)},
+		{"limits.max_body_bytes", c.Limits.MaxBodyBytes, int64(121751320)}, // base64 of an enveloping signature of 64 MiB, base64 again
 		{"limits.max_documents", c.Limits.MaxDocuments, 16},
 		{"limits.request_timeout", c.Limits.RequestTimeout.Duration(), 30 * time.Second},
 		{"hsm.type", c.HSM.Type, "pkcs11"},
@@ -340,6 +341,8 @@ func TestConfigRejections(t *testing.T) {
 			wantErr: []string{"duration"}},
 		{name: "negative limit", edit: func(s string) string { return s + "limits: {max_body_bytes: -1}\n" },
 			wantErr: []string{"limits.max_body_bytes"}},
+		{name: "negative document limit", edit: func(s string) string { return s + "limits: {max_document_bytes: -1}\n" },
+			wantErr: []string{"limits.max_document_bytes"}},
 		{name: "bad hsm type", edit: rep("hsm:\n", "hsm:\n  type: magic\n"),
 			wantErr: []string{"hsm.type", "magic"}},
 		{name: "max sessions 1", edit: rep("hsm:\n", "hsm:\n  max_sessions: 1\n"),

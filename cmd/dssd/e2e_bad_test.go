@@ -173,11 +173,12 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
-// TestOversizeBody: a body above the configured limit (default 64 MiB) is refused with 413
-// without being read whole.
+// TestOversizeBody: a body above the configured limit (by default the one that holds a verify
+// request for an enveloping signature of a 64 MiB document) is refused with 413 without being
+// read whole.
 func TestOversizeBody(t *testing.T) {
 	s := start(t)
-	const limit = 64 << 20
+	limit := defaultMaxBodyFor(defaultMaxDocumentBytes)
 	prefix := `<soap:Envelope xmlns:soap="` + nsSOAP12 + `"><soap:Body><dss2:SignRequest xmlns:dss2="` + nsDSS2 + `"><dss2:InputDocuments><dss2:Document><dss2:Base64Data><dsb:Value xmlns:dsb="` + nsDSB + `">`
 	size := int64(limit + 1024)
 	body := io.MultiReader(strings.NewReader(prefix), io.LimitReader(repeatReader('A'), size-int64(len(prefix))))

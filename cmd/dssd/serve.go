@@ -107,8 +107,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	svc, err := dss.New(dss.Config{
 		Keys: keys, Directory: dir, Meter: meter, Logger: logger,
-		MaxDocuments: cfg.Limits.MaxDocuments,
-		Audit:        st.Audit, Timestamps: tsa, Revocation: rev,
+		MaxDocuments: cfg.Limits.MaxDocuments, MaxDocumentBytes: cfg.Limits.MaxDocumentBytes,
+		Audit: st.Audit, Timestamps: tsa, Revocation: rev,
 		Replay: st.Replay, Lockout: st.Lockout,
 		SAD: act.sad, Factors: act.factors, MaxActivationFailures: cfg.SAD.MaxFailures,
 	})

@@ -189,17 +189,24 @@ type Limits struct {
 // DefaultLimits returns the limits of hardening.md §2.6. The document limits are the gate's
 // DocumentLimits with room for the signature itself.
 func DefaultLimits() Limits {
-	d := xmlsafe.DocumentLimits()
-	d.MaxBytes = d.MaxBytes/3*4 + 1<<20
-	d.MaxDepth += 8
-	d.MaxElements += 1000
-	d.MaxNSTotal += 16
 	return Limits{
-		Document: d, MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
+		Document: DocumentLimitsFor(0), MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
 		MaxC14NBytes: 64 << 20, MaxPrefixes: 64,
 		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 128,
 	}
+}
+
+// DocumentLimitsFor returns the gate limits of a signature over documents of at most
+// maxDocBytes (xmlsafe.DocumentLimitsFor; 0: the default): room for the document base64-encoded
+// in an enveloping signature, and for the signature's own levels, elements and declarations.
+func DocumentLimitsFor(maxDocBytes int64) xmlsafe.Limits {
+	d := xmlsafe.DocumentLimitsFor(maxDocBytes)
+	d.MaxBytes = d.MaxBytes/3*4 + 1<<20
+	d.MaxDepth += 8
+	d.MaxElements += 1000
+	d.MaxNSInScope += 16
+	return d
 }
 
 func (l Limits) normalize() Limits {

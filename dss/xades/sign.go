@@ -83,6 +83,10 @@ type Params struct {
 	SigningTime     time.Time           // XAdES SigningTime (written in UTC, whole seconds)
 	SignatureID     string              // ds:Signature/@Id, an NCName; random in production, fixed in tests
 	Rand            io.Reader           // randomness for ECDSA and PSS; nil means crypto/rand
+
+	// MaxDocumentBytes is the size limit of the XML document to sign (enveloped, enveloping);
+	// 0: xmlsafe.DefaultMaxDocumentBytes. The other gate limits follow (xmlsafe.DocumentLimitsFor).
+	MaxDocumentBytes int64
 }
 
 // VerifyingSigner is a crypto.Signer that verifies every signature it returns with its own
@@ -354,7 +358,7 @@ func (b *builder) envelopedReference() error {
 	default:
 		return fmt.Errorf("%w: enveloped signature with the external reference %q", ErrInvalidRefURI, obj.URI)
 	}
-	doc, err := parseXML(obj.Data, xmlsafe.DocumentLimits())
+	doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(b.p.MaxDocumentBytes))
 	if err != nil {
 		return err
 	}
@@ -405,7 +409,7 @@ func (b *builder) envelopingReference() error {
 			mime = "text/xml"
 		}
 		o.CreateAttr("MimeType", mime)
-		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimits())
+		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(b.p.MaxDocumentBytes))
 		if err != nil {
 			return err
 		}
@@ -514,13 +518,14 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // well-formedness of an XML document that goes into the signature, and the XPath of an
 // enveloped placement — without building or signing anything. A caller that must not spend
 // anything on a request that will be refused (a SCAL2 activation, consumed once) runs it first.
-func Precheck(obj Object, pk Packaging) error {
+// maxDocBytes is Params.MaxDocumentBytes.
+func Precheck(obj Object, pk Packaging, maxDocBytes int64) error {
 	switch {
 	case pk == Enveloped:
 		if !obj.XML {
 			return fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
 		}
-		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimits())
+		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(maxDocBytes))
 		if err != nil {
 			return err
 		}
@@ -530,7 +535,7 @@ func Precheck(obj Object, pk Packaging) error {
 			}
 		}
 	case pk == Enveloping && obj.XML:
-		if _, err := parseXML(obj.Data, xmlsafe.DocumentLimits()); err != nil {
+		if _, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(maxDocBytes)); err != nil {
 			return err
 		}
 	}

@@ -56,11 +56,11 @@ func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
 // Object levels, its elements and declarations). Tests check all output
 // against them.
 func outputLimits() xmlsafe.Limits {
-	l := xmlsafe.DocumentLimits()
+	l := xmlsafe.DocumentLimitsFor(0)
 	l.MaxBytes = l.MaxBytes/3*4 + 1<<20
 	l.MaxDepth += 8
 	l.MaxElements += 1000
-	l.MaxNSTotal += 16
+	l.MaxNSInScope += 16
 	return l
 }
 

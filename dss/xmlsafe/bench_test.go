@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 )
 
 // benchDoc builds a namespaced invoice-like document of about size bytes.
@@ -27,8 +26,7 @@ var benchSizes = []struct {
 	size int
 }{{"2KB", 2 << 10}, {"1MB", 1 << 20}}
 
-// BenchmarkCheck measures the whole gate (character scan, declaration, tokenizing pass with
-// the round-trip check); BenchmarkEtree puts it in proportion.
+// BenchmarkCheck measures the whole gate (character scan, declaration, tokenizing pass); BenchmarkEtree puts it in proportion.
 func BenchmarkCheck(b *testing.B) {
 	for _, s := range benchSizes {
 		doc := benchDoc(s.size)
@@ -37,23 +35,6 @@ func BenchmarkCheck(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := Check(doc, DocumentLimits()); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkXRVValidate measures xrv.Validate on the same inputs, the reason the gate runs
-// xrv.CheckToken inside its own pass instead (see gate.roundTrip).
-func BenchmarkXRVValidate(b *testing.B) {
-	for _, s := range benchSizes {
-		doc := benchDoc(s.size)
-		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(int64(len(doc)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := xrv.Validate(bytes.NewReader(doc)); err != nil {
 					b.Fatal(err)
 				}
 			}

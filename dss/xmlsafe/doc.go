@@ -16,6 +16,12 @@
 //
 // Check makes a few linear passes over the raw bytes and builds no tree:
 //
+//  0. with Limits.AnyEncoding (documents to sign or verify), Decode reads the byte order mark
+//     and the XML declaration and transcodes UTF-16 (with its byte order mark), US-ASCII,
+//     ISO-8859-1 to 10 and 13 to 15 and windows-1250 to 1258 to UTF-8 with golang.org/x/text;
+//     an unknown encoding, a byte that is not a character of the declared one, or a byte order
+//     mark that contradicts the declaration is refused (ReasonEncoding, naming the encoding).
+//     The rest of the gate reads that UTF-8 form. SOAP envelopes and DSS messages are UTF-8 only;
 //  1. size (Limits.MaxBytes) and the byte order mark: a UTF-8 BOM is skipped, a UTF-16 or
 //     UTF-32 BOM is refused;
 //  2. every byte must be UTF-8 and every character an XML 1.0 Char (no C0 controls except
@@ -25,24 +31,25 @@
 //     and every other label are refused); its pseudo-attributes must be in order;
 //  4. one tokenizing pass that reads what encoding/xml's Decoder.RawToken reads with Strict
 //     set, no Entity map and a CharsetReader that refuses everything: for plain XML (ASCII
-//     names, predefined entities and character references, no CDATA or declarations) a
+//     names, predefined entities and character references, no declarations) a
 //     scanner that returns exactly RawToken's tokens and offsets (fastTokens; FuzzFastTokens
 //     compares the two), and for any input it has a doubt about, RawToken itself from the
 //     first byte, which then decides (an input that makes the scanner give up late costs two
 //     passes, never more). RawToken neither checks nesting nor resolves
 //     namespaces and keeps no element stack, so the gate tracks the element stack and the
 //     namespace scopes itself and stops at the first violation: depth, element, attribute,
-//     namespace-declaration and text limits are enforced while tokenizing, so a deeply
-//     nested input costs at most MaxDepth stack entries whatever its real depth;
-//  5. within that same pass, github.com/mattermost/xml-roundtrip-validator's per-token check
-//     (the check xrv.Validate applies to every token, xrv.CheckToken) as a second opinion on
-//     encoding/xml round trips, once per distinct element shape. The gate makes the same
-//     encode, decode and comparison as xrv.CheckToken but keeps its buffers instead of
-//     allocating a 4 KiB encoder buffer per token (roundTripper; tests compare the two token
-//     by token). xrv.Validate itself re-tokenizes byte by byte and allocates an encoder and a
-//     decoder per token (about 230 ms and 340 MB per MB of input, four times etree's parse),
-//     which would make the gate a denial-of-service lever; the tests and the fuzz target run
-//     xrv.Validate on everything the gate accepts.
+//     namespace-declaration (per element and in scope at any element) and text limits are
+//     enforced while tokenizing, so a deeply nested input costs at most MaxDepth stack
+//     entries whatever its real depth. Literal tab, LF and CR in attribute values, which
+//     encoding/xml keeps, are normalized to spaces there as XML 1.0 §3.3.3 says (CR LF is one
+//     space; character references keep their characters), from the raw bytes of the tag.
+//
+// Until issue 11 a fifth step ran github.com/mattermost/xml-roundtrip-validator's per-token
+// check as a second opinion. It refused valid documents (a prefixed attribute declared on the
+// same element followed by xml:lang: the encoder's generated prefixes do not come back in the
+// same order), and nothing in dssd re-reads the bytes with encoding/xml after the gate: the tree
+// and the message decoder are fed the gate's own tokens. The gate's tokenizer decides alone;
+// FuzzFastTokens keeps comparing it with encoding/xml.
 //
 // Parse builds the etree document from the tokens of that same pass, as they pass the checks:
 // no second parser reads the bytes, so the tree is made of exactly what the gate examined. The
@@ -52,14 +59,10 @@
 // verification and extraction and never re-parse the bytes into structs for a security
 // decision.
 //
-// The round-trip check of step 5 depends only on a token's shape (names and namespace
-// declarations), so the shapes that passed are remembered process-wide in a bounded set:
-// repeated message shapes are checked once per process, not once per message.
-//
 // # What is refused
 //
-//   - any <! directive (DOCTYPE, ENTITY, ...), anywhere: no DTD is read, nothing is fetched,
-//     no entity is expanded (ReasonDTD);
+//   - any <! directive (DOCTYPE, ENTITY, ...), anywhere, by policy: no DTD is read, nothing
+//     is fetched, no entity is expanded (ReasonDTD; the message, DTDRefused, says so);
 //   - any entity reference other than the five predefined ones, and character references to
 //     characters outside XML 1.0 Char, such as &#0; or &#xD800; (ReasonEntity; encoding/xml
 //     silently turns surrogate references into U+FFFD, the gate does not);
@@ -79,13 +82,9 @@
 //     still fail on mixed content (hardening.md §2.5);
 //   - no root element, several root elements, text or CDATA outside the root, unclosed or
 //     mismatched elements, missing whitespace between attributes (ReasonMalformed);
-//   - a literal tab, line feed or carriage return inside an attribute value
-//     (ReasonMalformed). XML 1.0 §3.3.3 normalizes them to spaces but encoding/xml keeps them,
-//     so dssd and a conforming verifier would canonicalize different values. Character
-//     references (&#xA;) remain allowed;
-//   - non-UTF-8 input, UTF-16/32 byte order marks, XML 1.1, malformed XML declarations
-//     (ReasonEncoding);
-//   - whatever xml-roundtrip-validator's token check reports (ReasonRoundTrip);
+//   - encodings other than those of Decode, bytes that are not characters of the declared
+//     encoding, UTF-32, UTF-16 without a byte order mark, any encoding but UTF-8 in messages,
+//     XML 1.1, malformed XML declarations (ReasonEncoding);
 //   - inputs beyond a Limits field (ReasonLimit; IsLimit reports it so bindings can answer
 //     413 or LimitExceeded).
 //

@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -90,8 +89,23 @@ func checkDecl(b []byte, base int64) error {
 }
 
 // parseDecl checks the pseudo-attributes of an XML declaration (XML 1.0 §2.8, §4.3.3) and
-// returns a client-safe message, or "" if they are acceptable.
+// returns a client-safe message, or "" if they are acceptable. The gate reads UTF-8 only:
+// documents in other encodings reach it through Decode, which names UTF-8 in the declaration.
 func parseDecl(s string) string {
+	es, ee, msg := scanDecl(s)
+	if msg != "" {
+		return msg
+	}
+	if es >= 0 && !strings.EqualFold(s[es:ee], "UTF-8") {
+		return "encoding " + clip(s[es:ee]) + " refused here; only utf-8 is accepted"
+	}
+	return ""
+}
+
+// scanDecl checks the syntax of the pseudo-attributes of an XML declaration and returns the
+// offsets of the encoding value (-1, -1 without one), or a client-safe message.
+func scanDecl(s string) (encStart, encEnd int, msg string) {
+	encStart, encEnd = -1, -1
 	names := [...]string{"version", "encoding", "standalone"}
 	next := 0
 	i := 0
@@ -101,7 +115,7 @@ func parseDecl(s string) string {
 			break
 		}
 		if j == i {
-			return "missing whitespace in the xml declaration"
+			return -1, -1, "missing whitespace in the xml declaration"
 		}
 		k := j
 		for k < len(s) && s[k] >= 'a' && s[k] <= 'z' {
@@ -116,45 +130,63 @@ func parseDecl(s string) string {
 			}
 		}
 		if idx < 0 {
-			return "unknown, repeated or misplaced pseudo-attribute in the xml declaration"
+			return -1, -1, "unknown, repeated or misplaced pseudo-attribute in the xml declaration"
 		}
 		if next == 0 && idx != 0 {
-			return "the xml declaration must start with version"
+			return -1, -1, "the xml declaration must start with version"
 		}
 		i = skipSpace(s, k)
 		if i >= len(s) || s[i] != '=' {
-			return "malformed xml declaration"
+			return -1, -1, "malformed xml declaration"
 		}
 		i = skipSpace(s, i+1)
 		if i >= len(s) || (s[i] != '"' && s[i] != '\'') {
-			return "malformed xml declaration"
+			return -1, -1, "malformed xml declaration"
 		}
 		e := strings.IndexByte(s[i+1:], s[i])
 		if e < 0 {
-			return "malformed xml declaration"
+			return -1, -1, "malformed xml declaration"
 		}
 		val := s[i+1 : i+1+e]
-		i += e + 2
 		switch idx {
 		case 0:
 			if val != "1.0" {
-				return "xml version " + clip(val) + " refused; only 1.0 is accepted"
+				return -1, -1, "xml version " + clip(val) + " refused; only 1.0 is accepted"
 			}
 		case 1:
-			if !strings.EqualFold(val, "UTF-8") {
-				return "encoding " + clip(val) + " refused; only utf-8 is accepted"
+			if !isEncName(val) {
+				return -1, -1, "malformed encoding name in the xml declaration"
 			}
+			encStart, encEnd = i+1, i+1+e
 		case 2:
 			if val != "yes" && val != "no" {
-				return "standalone must be yes or no"
+				return -1, -1, "standalone must be yes or no"
 			}
 		}
+		i += e + 2
 		next = idx + 1
 	}
 	if next == 0 {
-		return "the xml declaration has no version"
+		return -1, -1, "the xml declaration has no version"
 	}
-	return ""
+	return encStart, encEnd, ""
+}
+
+// isEncName reports whether s is an EncName (XML 1.0 §4.3.3): [A-Za-z] ([A-Za-z0-9._] | '-')*.
+func isEncName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // skipSpace returns the index of the first byte at or after i that is not XML white space.
@@ -192,7 +224,6 @@ type gate struct {
 	lim      Limits
 	depth    int
 	elements int
-	nsTotal  int
 	root     bool // the root element has started
 	closed   bool // the root element has ended
 	textRun  int64
@@ -201,9 +232,6 @@ type gate struct {
 	scope    map[string]int // prefix -> index of its innermost binding
 	rawSeen  map[xml.Name]struct{}
 	expSeen  map[xml.Name]struct{}
-	shapes   *shapeCache // token shapes that passed the round-trip check
-	key      []byte
-	rt       roundTripper
 }
 
 // tokenize is the tokenizing pass: encoding/xml RawToken plus the element stack, namespace
@@ -244,7 +272,7 @@ func (s *stdTokens) next() (xml.Token, int64, int64, error) {
 }
 
 func tokenizeFrom(src tokenSource, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
-	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int), shapes: &passedShapes}
+	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int)}
 	rootEnd := int64(-1)
 	for {
 		tok, start, end, err := src.next()
@@ -269,12 +297,9 @@ func tokenizeFrom(src tokenSource, b []byte, base int64, lim Limits, sink tokenS
 		case xml.ProcInst:
 			err = g.procInst(t, start)
 		case xml.Directive:
-			err = g.fail(ReasonDTD, start, "doctype and other <! declarations are not accepted")
+			err = g.fail(ReasonDTD, start, DTDRefused)
 		default:
 			err = g.fail(ReasonMalformed, start, "unexpected token")
-		}
-		if err == nil {
-			err = g.roundTrip(tok, start)
 		}
 		if err != nil {
 			return 0, err
@@ -341,7 +366,7 @@ func (g *gate) startElement(t xml.StartElement, start, end int64) error {
 	if len(t.Attr) > g.lim.MaxAttrs {
 		return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d attributes on one element", g.lim.MaxAttrs))
 	}
-	if err := g.checkTag(g.src[start:end], start); err != nil {
+	if err := g.checkTag(g.src[start:end], start, t.Attr); err != nil {
 		return err
 	}
 	if err := g.checkRawDuplicates(t.Attr, start); err != nil {
@@ -368,12 +393,12 @@ func (g *gate) startElement(t xml.StartElement, start, end int64) error {
 			continue
 		}
 		nsHere++
-		g.nsTotal++
 		if nsHere > g.lim.MaxNSPerElement {
 			return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d namespace declarations on one element", g.lim.MaxNSPerElement))
 		}
-		if g.nsTotal > g.lim.MaxNSTotal {
-			return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d namespace declarations", g.lim.MaxNSTotal))
+		// Declarations of this element and its ancestors, shadowed ones included.
+		if len(g.binds) >= g.lim.MaxNSInScope {
+			return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d namespace declarations in scope at one element", g.lim.MaxNSInScope))
 		}
 		if err := g.declare(prefix, a.Value, start); err != nil {
 			return err
@@ -511,10 +536,13 @@ func (g *gate) dupError(n xml.Name, start int64) error {
 
 // checkTag scans the raw bytes of a start tag. Quotes occur only around attribute values, so
 // the scan knows when it is inside one. It requires whitespace after each value (encoding/xml
-// accepts a="1"b="2"), refuses literal tab, LF and CR inside values (XML 1.0 §3.3.3 turns
-// them into spaces, encoding/xml keeps them) and checks character references in values.
-func (g *gate) checkTag(tag []byte, start int64) error {
+// accepts a="1"b="2") and checks character references in values. A literal tab, LF or CR
+// inside a value is normalized as XML 1.0 §3.3.3 says (every one becomes a space, CR LF one
+// space; references are not touched), which encoding/xml does not do: the values of attrs, in
+// the order of the tag, are then decoded again from the raw bytes.
+func (g *gate) checkTag(tag []byte, start int64, attrs []xml.Attr) error {
 	var q byte
+	white := false
 	for i := 0; i < len(tag); i++ {
 		c := tag[i]
 		if q == 0 {
@@ -534,13 +562,67 @@ func (g *gate) checkTag(tag []byte, start int64) error {
 				}
 			}
 		case '\t', '\n', '\r':
-			return g.fail(ReasonMalformed, start+int64(i),
-				"literal tab or line break in an attribute value; use a character reference")
+			white = true
 		case '&':
 			if err := g.checkCharRef(tag[i:], start+int64(i)); err != nil {
 				return err
 			}
 		}
+	}
+	if white {
+		return g.normalizeAttrs(tag, start, attrs)
+	}
+	return nil
+}
+
+// normalizeAttrs sets the value of every attribute in attrs to its raw value in tag (the n-th
+// quoted string of the tag is the n-th attribute) normalized as XML 1.0 §3.3.3 says.
+func (g *gate) normalizeAttrs(tag []byte, start int64, attrs []xml.Attr) error {
+	n := 0
+	var v []byte
+	for i := 0; i < len(tag); i++ {
+		q := tag[i]
+		if q != '"' && q != '\'' {
+			continue
+		}
+		end := bytes.IndexByte(tag[i+1:], q)
+		if end < 0 || n >= len(attrs) {
+			return g.fail(ReasonMalformed, start+int64(i), "not well-formed attribute value")
+		}
+		raw := tag[i+1 : i+1+end]
+		if bytes.IndexAny(raw, "\t\n\r") >= 0 {
+			v = v[:0]
+			for k := 0; k < len(raw); k++ {
+				switch c := raw[k]; c {
+				case '\r':
+					if k+1 < len(raw) && raw[k+1] == '\n' {
+						k++
+					}
+					v = append(v, ' ')
+				case '\t', '\n':
+					v = append(v, ' ')
+				case '&':
+					e := bytes.IndexByte(raw[k:], ';')
+					r, ok := rune(0), e > 0
+					if ok {
+						r, ok = ResolveReference(raw[k+1 : k+e])
+					}
+					if !ok {
+						return g.fail(ReasonEntity, start+int64(i+1+k), "only the predefined entities and character references are accepted")
+					}
+					v = utf8.AppendRune(v, r)
+					k += e
+				default:
+					v = append(v, c)
+				}
+			}
+			attrs[n].Value = string(v)
+		}
+		n++
+		i += end + 1
+	}
+	if n != len(attrs) {
+		return g.fail(ReasonMalformed, start, "not well-formed attribute value")
 	}
 	return nil
 }
@@ -641,105 +723,4 @@ func (g *gate) procInst(t xml.ProcInst, start int64) error {
 		return g.fail(ReasonProcInst, start, "colon in a processing instruction target")
 	}
 	return nil
-}
-
-// roundTrip runs xml-roundtrip-validator's per-token check (xrv.CheckToken, the check that
-// xrv.Validate applies to every token) on the tokens of this pass, through roundTripper,
-// which decides exactly what xrv.CheckToken decides without allocating an encoder buffer per
-// token.
-//
-// xrv.Validate itself tokenizes the input a second time, byte by byte, and allocates a new
-// encoder and decoder per token: about 230 ms and 340 MB per MB of input, four times etree's
-// parse and a denial-of-service lever of its own. The outcome of the check for an element
-// token depends only on its names and namespace declarations (attribute values and text
-// round-trip through escaping once checkChars has passed), so it runs once per distinct
-// element shape, and once per distinct processing instruction (target and content: its whole
-// token), for the life of the process (shapeCache). Character data and comments are not checked: the encoder
-// escapes text losslessly, and a comment the strict decoder accepts contains no "--" and does
-// not end in "-", the only comments the encoder cannot reproduce. The fuzz target checks that
-// xrv.Validate accepts whatever the gate accepts, with one known exception: xrv.Validate
-// refuses an empty CDATA section (its encoder writes nothing for empty character data, so its
-// decoder hits EOF), which the gate accepts.
-func (g *gate) roundTrip(tok xml.Token, start int64) error {
-	g.key = g.key[:0]
-	switch t := tok.(type) {
-	case xml.StartElement:
-		g.key = appendName(append(g.key, 's'), t.Name)
-		for _, a := range t.Attr {
-			g.key = appendName(g.key, a.Name)
-			if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
-				g.key = append(append(g.key, a.Value...), 0)
-			}
-		}
-	case xml.EndElement:
-		g.key = appendName(append(g.key, 'e'), t.Name)
-	case xml.ProcInst:
-		// In the prolog only; the XML declaration comes with almost every message.
-		g.key = append(append(append(g.key, 'p'), t.Target...), 0)
-		g.key = append(g.key, t.Inst...)
-	default:
-		return nil
-	}
-	if g.shapes.has(g.key) {
-		return nil
-	}
-	if err := g.rt.check(tok); err != nil {
-		return &Error{Reason: ReasonRoundTrip, Offset: g.base + start,
-			Detail: "a token does not survive an encoding/xml round trip", cause: err}
-	}
-	g.shapes.add(g.key)
-	return nil
-}
-
-// shapeCache is a bounded set of token shapes that passed the round-trip check. It is shared
-// by every gate of the process: the outcome depends on the shape alone (see roundTrip), and
-// the messages a service receives repeat the same few dozen shapes (SOAP envelope, DSS
-// request, the documents' vocabularies), so after the first request almost no token is
-// encoded and decoded again. Only passes are kept, never failures; a shape longer than
-// maxShapeKey is not kept, and the set is emptied when it holds maxShapes, so it never holds
-// more than maxShapes × maxShapeKey bytes of keys and input made of ever new shapes costs what
-// it cost without the cache.
-type shapeCache struct {
-	mu sync.RWMutex
-	m  map[string]struct{}
-}
-
-const (
-	maxShapes   = 4096
-	maxShapeKey = 512
-)
-
-var passedShapes shapeCache
-
-func (c *shapeCache) has(key []byte) bool {
-	c.mu.RLock()
-	_, ok := c.m[string(key)]
-	c.mu.RUnlock()
-	return ok
-}
-
-func (c *shapeCache) add(key []byte) {
-	if len(key) > maxShapeKey {
-		return
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxShapes {
-		c.m = make(map[string]struct{}, 64)
-	}
-	c.m[string(key)] = struct{}{}
-	c.mu.Unlock()
-}
-
-func (c *shapeCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
-}
-
-// appendName appends prefix, local name and a separator; XML names never contain NUL.
-func appendName(b []byte, n xml.Name) []byte {
-	b = append(b, n.Space...)
-	b = append(b, ':')
-	b = append(b, n.Local...)
-	return append(b, 0)
 }

@@ -18,9 +18,18 @@ type Limits struct {
 	MaxElements     int   // elements in the document
 	MaxAttrs        int   // attributes per element, namespace declarations included
 	MaxNSPerElement int   // xmlns declarations per element
-	MaxNSTotal      int   // xmlns declarations per document
+	MaxNSInScope    int   // xmlns declarations in scope at any element (its own and its ancestors')
 	MaxTextBytes    int64 // a single text node (adjacent text and CDATA joined) or attribute value; 0 = MaxBytes
+
+	// AnyEncoding lets documents use the encodings Decode reads (UTF-16 with its byte order
+	// mark, US-ASCII, ISO-8859-n, windows-125n): they are decoded to UTF-8 first, and offsets in
+	// errors count bytes of that UTF-8 form. False (the zero value, and EnvelopeLimits):
+	// UTF-8 only, as SOAP envelopes and DSS messages must be.
+	AnyEncoding bool
 }
+
+// DefaultMaxDocumentBytes is the default size limit of a document to sign or verify.
+const DefaultMaxDocumentBytes = 64 << 20
 
 // EnvelopeLimits are the limits for SOAP envelopes and DSS messages. Messages carry documents
 // as base64 text, so a single text node may use the whole size; the size matches the body
@@ -32,22 +41,50 @@ func EnvelopeLimits() Limits {
 		MaxElements:     100000,
 		MaxAttrs:        256,
 		MaxNSPerElement: 16,
-		MaxNSTotal:      256,
+		MaxNSInScope:    64,
 		MaxTextBytes:    0,
 	}
 }
 
-// DocumentLimits are the limits for XML documents to sign or verify (hardening.md §2.6).
+// DocumentLimits are the limits for XML documents to sign or verify (hardening.md §2.6), in
+// any encoding Decode reads. The element limit bounds the tree: at most about 300 bytes of
+// memory per element (docs/performance.md), whatever the size limit lets in. Namespace
+// declarations are bounded per element and in scope at any element, which bounds the work of
+// canonicalization per element, not per document: a SAML federation aggregate declares the same
+// namespaces again in every entity.
 func DocumentLimits() Limits {
 	return Limits{
-		MaxBytes:        10 << 20,
+		MaxBytes:        DefaultMaxDocumentBytes,
 		MaxDepth:        256,
-		MaxElements:     100000,
+		MaxElements:     MaxDocumentElements(DefaultMaxDocumentBytes),
 		MaxAttrs:        256,
-		MaxNSPerElement: 16,
-		MaxNSTotal:      256,
+		MaxNSPerElement: 32,
+		MaxNSInScope:    128,
 		MaxTextBytes:    0,
+		AnyEncoding:     true,
 	}
+}
+
+// DocumentLimitsFor returns DocumentLimits with the size limit maxBytes (DefaultMaxDocumentBytes
+// when not positive) and the element limit that goes with it.
+func DocumentLimitsFor(maxBytes int64) Limits {
+	l := DocumentLimits()
+	if maxBytes > 0 {
+		l.MaxBytes = maxBytes
+		l.MaxElements = MaxDocumentElements(maxBytes)
+	}
+	return l
+}
+
+// MaxDocumentElements is the element limit of a document of at most maxBytes: one element per
+// 32 bytes (real documents average 100 to 200 bytes per element; a SAML aggregate about 160),
+// and never fewer than 100 000.
+func MaxDocumentElements(maxBytes int64) int {
+	n := maxBytes / 32
+	if n < 100000 {
+		n = 100000
+	}
+	return int(min(n, 1<<30))
 }
 
 // normalize fills zero or negative fields from DocumentLimits.
@@ -68,8 +105,8 @@ func (l Limits) normalize() Limits {
 	if l.MaxNSPerElement <= 0 {
 		l.MaxNSPerElement = d.MaxNSPerElement
 	}
-	if l.MaxNSTotal <= 0 {
-		l.MaxNSTotal = d.MaxNSTotal
+	if l.MaxNSInScope <= 0 {
+		l.MaxNSInScope = d.MaxNSInScope
 	}
 	if l.MaxTextBytes <= 0 {
 		l.MaxTextBytes = l.MaxBytes
@@ -91,7 +128,7 @@ const (
 	ReasonUndeclaredPrefix               // a prefix without a declaration in scope
 	ReasonNamespace                      // a namespace rule broken (empty names, reserved prefixes, undeclaring)
 	ReasonProcInst                       // a processing instruction outside the prolog or with a reserved target
-	ReasonRoundTrip                      // refused by xml-roundtrip-validator
+	ReasonRoundTrip                      // no longer produced (the round-trip check was removed in issue 11); kept so reasons keep their numbers
 	reasonCount
 )
 
@@ -144,6 +181,11 @@ func IsLimit(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Reason == ReasonLimit
 }
+
+// DTDRefused is the message for a DOCTYPE or any other <! declaration: refused by policy,
+// although XML allows them, because a DTD can expand entities and fetch files.
+const DTDRefused = "doctype and other <! declarations are refused by policy: dssd reads no DTD, " +
+	"expands no entity and fetches nothing; remove the DOCTYPE"
 
 // errCharset is returned by the CharsetReader given to every decoder: only UTF-8 is read.
 var errCharset = errors.New("only utf-8 is accepted")
@@ -234,15 +276,22 @@ func (t *treeBuilder) add(tok xml.Token) {
 		// The gate refused colons in local names, so NewElement takes the name as it is.
 		e := etree.NewElement(tok.Name.Local)
 		e.Space = tok.Name.Space
-		if len(tok.Attr) > 0 {
-			e.Attr = make([]etree.Attr, 0, len(tok.Attr))
-		}
-		for _, a := range tok.Attr {
-			key := a.Name.Local
-			if a.Name.Space != "" {
-				key = a.Name.Space + ":" + key
+		if n := len(tok.Attr); n > 0 {
+			// CreateAttr looks for an attribute of the same name first, which made building an
+			// element quadratic in its attributes (5 000 elements of 255 attributes: 3 to 5 s).
+			// The gate has refused duplicates, so each attribute is created on an empty window
+			// at the end of one array and appended in place: linear, and etree still records
+			// the element on each attribute.
+			all := make([]etree.Attr, 0, n)
+			for i, a := range tok.Attr {
+				e.Attr = all[i:i]
+				if a.Name.Space != "" {
+					e.CreateAttr(a.Name.Space+":"+a.Name.Local, a.Value)
+				} else {
+					e.CreateAttr(a.Name.Local, a.Value)
+				}
 			}
-			e.CreateAttr(key, a.Value)
+			e.Attr = all[:n]
 		}
 		top.AddChild(e)
 		t.stack = append(t.stack, e)
@@ -266,6 +315,12 @@ func check(b []byte, lim Limits, sink tokenSink) ([]byte, int64, error) {
 	if int64(len(b)) > lim.MaxBytes {
 		return nil, 0, &Error{Reason: ReasonLimit, Offset: lim.MaxBytes,
 			Detail: fmt.Sprintf("input larger than %d bytes", lim.MaxBytes)}
+	}
+	if lim.AnyEncoding {
+		var err error
+		if b, _, err = Decode(b); err != nil {
+			return nil, 0, err
+		}
 	}
 	body, base, err := stripBOM(b)
 	if err != nil {
