@@ -20,6 +20,7 @@ if [ "$mode" = test ]; then
     "node nodejs"
     "npm npm"
     "curl curl"
+    "chromium chromium"
   )
 fi
 
