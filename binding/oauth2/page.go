@@ -55,7 +55,7 @@ var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <dt>Documents to sign</dt><dd id="count">{{len .Docs}}</dd>{{end}}
 </dl>
 {{if .Credential}}<table>
-<caption class="visually-hidden">Documents and their hashes ({{.HashAlg}})</caption>
+<caption>Documents and their hashes ({{.HashAlg}})</caption>
 <thead><tr><th scope="col">Document</th><th scope="col">Hash ({{.HashAlg}})</th></tr></thead>
 <tbody>{{range .Docs}}<tr><td>{{.Label}}</td><td class="h">{{.Hash}}</td></tr>{{end}}</tbody>
 </table>{{end}}

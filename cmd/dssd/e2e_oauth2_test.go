@@ -256,7 +256,6 @@ func signHashBody(cred string, hashes [][]byte, signAlgo string) map[string]any 
 	return map[string]any{"credentialID": cred, "hashes": hs, "hashAlgorithmOID": sha256OID, "signAlgo": signAlgo}
 }
 
-
 // auditMatching counts the audit records of the node's store that match.
 func auditMatching(t *testing.T, cfg string, match func(r store.Record) bool) int {
 	t.Helper()
@@ -472,7 +471,7 @@ func TestOAuth2LockoutAndExpiry(t *testing.T) {
 	// Expired: a token of 1 s, used after the tolerated skew.
 	tok := e.credentialToken(t, "alice", q.id, [][]byte{h}, q.pin, freshOTP(t, cfgPath, q))
 	waitSeconds(7)
-	audited(t, cfgPath, "expired token", detailHas(dss.AuditSign, "expired"), func() {
+	audited(t, cfgPath, "expired token", detailHas(dss.AuditAuthenticate, "expired"), func() {
 		a := cscAt(t, tg, "/csc/v2/", "signatures/signHash", tok, signHashBody(q.id, [][]byte{h}, oidRSA))
 		if a.status < 400 || a.json["signatures"] != nil {
 			t.Errorf("expired token: %d %s", a.status, a.raw)
@@ -514,3 +513,12 @@ func TestOAuth2LockoutAndExpiry(t *testing.T) {
 }
 
 func waitSeconds(n int) { time.Sleep(time.Duration(n) * time.Second) }
+
+// urlValues builds url.Values from key, value pairs.
+func urlValues(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}
