@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"dssd/binding/authn"
@@ -174,4 +178,23 @@ func mountOAuth2(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.
 
 type cscAuthenticator interface {
 	Authenticate(*http.Request) (dss.Caller, error)
+}
+
+// hashPassword reads a password (or PIN) from the first line of r and prints its argon2id
+// PHC string for users[].password_hash (or a credential's pin_file).
+func hashPassword(r io.Reader, w io.Writer) error {
+	line, err := bufio.NewReader(io.LimitReader(r, 1024)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return errors.New("hash-password: give the password on standard input")
+	}
+	h, err := dss.NewPINHash([]byte(pw), nil)
+	if err != nil {
+		return fmt.Errorf("hash-password: %w", err)
+	}
+	_, err = fmt.Fprintln(w, h.String())
+	return err
 }

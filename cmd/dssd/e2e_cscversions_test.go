@@ -145,7 +145,10 @@ func TestCSCv2Members(t *testing.T) {
 
 	// signatures/signDoc: §11.10.
 	a = cscAt(t, tg, "/csc/v2/", "signatures/signDoc", alice, map[string]any{"credentialID": "alice-rsa",
-		"documents": []map[string]any{{"document": base64.StdEncoding.EncodeToString([]byte("<doc>members</doc>")), "signature_format": "X", "conformance_level": "Ades-B-B"}}})
+		"documents": []map[string]any{{"document": base64.StdEncoding.EncodeToString([]byte("<doc>members</doc>")), "signature_format": "X", "conformance_level": "Ades-B-B", "signAlgo": "1.2.840.113549.1.1.11"}}})
+	if a.status != 200 {
+		t.Errorf("signDoc: %d %s", a.status, a.raw)
+	}
 	members(t, "signatures/signDoc", a.json, map[string]string{"DocumentWithSignature": "array"})
 
 	// Refusals keep their shape: duplicates, bad UTF-8, deep nesting.
