@@ -21,6 +21,7 @@ if [ "$mode" = test ]; then
     "npm npm"
     "curl curl"
     "p11-kit p11-kit"
+    "chromium chromium"
   )
 fi
 

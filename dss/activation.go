@@ -194,15 +194,12 @@ const MimeSAD = "application/jwt"
 // activate enforces signature activation before the device is used. A SCAL2 credential needs
 // a SAD in ClaimedIdentity/SupportingInfo, issued to the caller for this credential and for
 // exactly the hashes (algorithm and count included) of this request; it is consumed here,
-// once across all nodes, after every other check passed. A SCAL1 credential takes no SAD:
-// one sent anyway is refused as NotSupported rather than ignored (Authorize never issues a
-// SAD for a SCAL1 credential, so it could not be valid).
+// once across all nodes, after every other check passed. A SCAL1 credential needs no SAD;
+// one sent anyway (CSC v2 explicit mode, or an OAuth2 credential token) is checked and
+// consumed exactly like a SCAL2 one, never ignored.
 func (s *Service) activate(ctx context.Context, c Caller, cred *Credential, ci *ClaimedIdentity, hs []crypto.Hash, ds [][]byte) error {
 	hasSAD := ci != nil && len(ci.SupportingInfo) > 0
-	if cred.SCAL < 2 {
-		if hasSAD {
-			return Errorf(KindNotSupported, "ClaimedIdentity/SupportingInfo (signature activation data) applies to SCAL2 credentials; %s is SCAL1", cred.ID)
-		}
+	if cred.SCAL < 2 && !hasSAD {
 		return nil
 	}
 	if !hasSAD {

@@ -2,6 +2,7 @@ package dss
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"time"
 
@@ -61,11 +62,8 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 	if err != nil {
 		return nil, err
 	}
-	if cred.SCAL < 2 {
-		return nil, Errorf(KindNotSupported, "credential %s is SCAL1: it is used without signature activation", cred.ID)
-	}
 	f := s.factors[cred.ID]
-	if s.sad == nil || s.lockout == nil || s.replay == nil || f == nil || f.PIN == nil || f.TOTP == nil {
+	if s.sad == nil || s.replay == nil || (cred.SCAL >= 2 && (s.lockout == nil || f == nil || f.PIN == nil || f.TOTP == nil)) {
 		return nil, Wrap(KindInternal, fmt.Errorf("signature activation is not configured for %s", cred.ID), "")
 	}
 	h := hashOfOID(req.HashAlgorithmOID)
@@ -84,6 +82,15 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 		if len(d) != h.Size() {
 			return nil, Errorf(KindHashAlgorithm, "hash %d has %d bytes; %v needs %d", i+1, len(d), h, h.Size())
 		}
+	}
+	now := s.clock()
+	if cred.SCAL < 2 {
+		// CSC v2 explicit mode for a SCAL1 credential (issue 13): the bearer token is the
+		// authentication, no factor is asked; the SAD still binds the hashes and is single use.
+		if req.PIN != "" || req.OTP != "" {
+			return nil, Errorf(KindMalformed, "credential %s is SCAL1: it takes no PIN or OTP", cred.ID)
+		}
+		return s.issueSAD(c, cred, h, req.Hashes, now)
 	}
 	if req.PIN == "" || req.OTP == "" {
 		return nil, Errorf(KindSADInvalid, "PIN and OTP are both required")
@@ -104,7 +111,6 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 		ev.Detail = "credential locked"
 		return nil, Errorf(KindSADInvalid, "credential %s is locked after %d failed activations", cred.ID, s.maxFail)
 	}
-	now := s.clock()
 	pinOK := f.PIN.Verify(req.PIN)
 	step, otpOK := f.TOTP.Match(req.OTP, now)
 	if !pinOK || !otpOK {
@@ -136,7 +142,11 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 	if err := s.lockout.Reset(ctx, cred.ID); err != nil {
 		return nil, Wrap(KindInternal, fmt.Errorf("lockout store: %w", err), "")
 	}
-	tok, exp, err := s.sad.Issue(sad.Grant{User: c.User, Credential: cred.ID, Hash: h, Hashes: req.Hashes})
+	return s.issueSAD(c, cred, h, req.Hashes, now)
+}
+
+func (s *Service) issueSAD(c Caller, cred *Credential, h crypto.Hash, hashes [][]byte, now time.Time) (*Authorization, error) {
+	tok, exp, err := s.sad.Issue(sad.Grant{User: c.User, Credential: cred.ID, Hash: h, Hashes: hashes})
 	if err != nil {
 		return nil, Wrap(KindInternal, err, "")
 	}

@@ -43,6 +43,13 @@ type Config struct {
 	// decoding); 0: xmlsafe.DefaultMaxDocumentBytes. Element limits follow it
 	// (xmlsafe.DocumentLimitsFor).
 	MaxDocumentBytes int64
+
+	// The OAuth2 server of the CSC API (oauth2.go): users' password hashes for the sign-in
+	// page, the shared list of revoked access tokens, and lifetimes (0: defaults).
+	Passwords      map[string]*PINHash
+	Revocations    RevocationList
+	OAuth2CodeTTL  time.Duration
+	OAuth2TokenTTL time.Duration
 }
 
 // Service is the binding-neutral signing service.
@@ -65,6 +72,12 @@ type Service struct {
 	maxFail  int
 	pinSlots chan struct{} // bounds concurrent PIN checks
 
+	passwords     map[string]*PINHash
+	dummyPassword *PINHash
+	revoked       RevocationList
+	codeTTL       time.Duration
+	tokenTTL      time.Duration
+
 	mu      sync.Mutex
 	signers map[string]crypto.Signer // credential id → signer (key handles cached by the backend)
 
@@ -83,6 +96,19 @@ func New(cfg Config) (*Service, error) {
 		clock: cfg.Clock, rand: cfg.Rand, maxDoc: cfg.MaxDocuments, maxBytes: cfg.MaxDocumentBytes,
 		sad: cfg.SAD, factors: cfg.Factors, maxFail: cfg.MaxActivationFailures,
 		signers: map[string]crypto.Signer{}, pinSlots: make(chan struct{}, maxPINChecks),
+	}
+	s.passwords, s.revoked, s.codeTTL, s.tokenTTL = cfg.Passwords, cfg.Revocations, cfg.OAuth2CodeTTL, cfg.OAuth2TokenTTL
+	if s.codeTTL <= 0 {
+		s.codeTTL = DefaultOAuth2CodeTTL
+	}
+	if s.tokenTTL <= 0 || s.tokenTTL > maxOAuth2TokenTTL {
+		s.tokenTTL = DefaultOAuth2TokenTTL
+	}
+	if len(s.passwords) > 0 {
+		var err error
+		if s.dummyPassword, err = NewPINHash([]byte("no such user"), cfg.Rand); err != nil {
+			return nil, err
+		}
 	}
 	if s.maxFail <= 0 {
 		s.maxFail = DefaultMaxActivationFailures

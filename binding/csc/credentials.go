@@ -41,11 +41,29 @@ func (h *handler) info(_ context.Context, _ *reqlog.Event, _ dss.Caller, body []
 			levels = append(levels, c)
 		}
 	}
+	authTypes := append([]string(nil), h.opts.AuthTypes...)
+	var oauth2 string
+	methods := Methods()
+	if h.opts.OAuth2 {
+		authTypes = append(authTypes, "oauth2code")
+		oauth2 = "https://" + safeHost(r.Host) + strings.TrimSuffix(Prefix, "/")
+		methods = append(methods, "oauth2/authorize", "oauth2/pushed_authorize", "oauth2/token", "oauth2/revoke")
+	}
+	if isV1(r) {
+		return infoV1Response{
+			Specs: SpecsV1, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description,
+			AuthType: authTypes, OAuth2: oauth2,
+			Methods: []string{MethodInfo, MethodCredentialsList, MethodCredentialsInfo, MethodAuthorize, MethodSignHash},
+		}, nil
+	}
 	return infoResponse{
 		Specs: Specs, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description,
-		AuthType:       h.opts.AuthTypes,
-		Methods:        Methods(),
-		SignAlgorithms: signAlgorithms{Algos: append([]string(nil), hashSignAlgos...)},
+		AuthType:           authTypes,
+		Methods:            methods,
+		OAuth2:             oauth2,
+		OAuth2Issuer:       oauth2,
+		SupportedHashTypes: []string{OIDSHA256, OIDSHA384, OIDSHA512},
+		SignAlgorithms:     signAlgorithms{Algos: append([]string(nil), hashSignAlgos...)},
 		SignatureFormats: signatureFormats{
 			Formats:            []string{"X"},
 			EnvelopeProperties: [][]string{{"Enveloped", "Enveloping", "Detached"}},
@@ -85,7 +103,7 @@ func (h *handler) credentialsList(_ context.Context, ev *reqlog.Event, c dss.Cal
 	return resp, nil
 }
 
-func (h *handler) credentialsInfo(_ context.Context, ev *reqlog.Event, c dss.Caller, body []byte, _ *http.Request) (any, error) {
+func (h *handler) credentialsInfo(_ context.Context, ev *reqlog.Event, c dss.Caller, body []byte, r *http.Request) (any, error) {
 	var req infoCredRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -101,8 +119,35 @@ func (h *handler) credentialsInfo(_ context.Context, ev *reqlog.Event, c dss.Cal
 	if err != nil {
 		return nil, err
 	}
-	return h.credentialInfo(cred, req.Certificates, req.CertInfo, req.AuthInfo, h.opts.Now())
+	ci, err := h.credentialInfo(cred, req.Certificates, req.CertInfo, true, h.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	if isV1(r) {
+		return v1Info(cred, ci), nil
+	}
+	if !req.AuthInfo {
+		ci.Auth = nil
+	}
+	return ci, nil
 }
+
+// v1Info is the CSC 1.0.4 form of a credential's description: authMode, PIN and OTP.
+func v1Info(cred *dss.Credential, ci *credentialInfo) *credentialInfoV1 {
+	out := &credentialInfoV1{Description: ci.Description, Key: ci.Key, Cert: ci.Cert, AuthMode: "explicit",
+		SCAL: ci.SCAL, Multisign: ci.Multisign, Lang: ci.Lang}
+	if cred.SCAL >= 2 {
+		out.PIN = &pinInfo{Presence: "true", Format: "A", Label: "PIN", Description: pinText}
+		out.OTP = &otpInfo{Presence: "true", Type: "offline", Format: "N", Label: "OTP", Description: otpText,
+			ID: "totp", Provider: "dssd"}
+	}
+	return out
+}
+
+const (
+	pinText = "the signing PIN of the credential"
+	otpText = "TOTP code (RFC 6238: SHA-1, 30 s, 6 digits)"
+)
 
 func checkCertificatesParam(s string) error {
 	switch s {
@@ -175,21 +220,18 @@ func (h *handler) credentialInfo(cred *dss.Credential, certificates string, with
 		ci.Cert.ValidFrom = leaf.NotBefore.UTC().Format(generalizedTime)
 		ci.Cert.ValidTo = leaf.NotAfter.UTC().Format(generalizedTime)
 	}
-	if cred.SCAL >= 2 {
-		ci.AuthMode = "explicit"
-		ci.PIN = &pinInfo{Presence: "true", Format: "A", Label: "PIN", Description: "the signing PIN of the credential"}
-		ci.OTP = &otpInfo{Presence: "true", Type: "offline", Format: "N", Label: "OTP",
-			Description: "TOTP code (RFC 6238: SHA-1, 30 s, 6 digits)"}
-		if withAuthInfo {
-			ci.Auth = &authInfo{Mode: "explicit", Expression: "PIN AND OTP", Objects: []authObject{
-				{Type: "Password", ID: "PIN", Format: "A", Label: "PIN", Description: ci.PIN.Description},
-				{Type: "Password", ID: "OTP", Format: "N", Label: "OTP", Description: ci.OTP.Description, Generator: "totp"},
-			}}
-		}
-	} else {
-		ci.AuthMode = "implicit"
-		if withAuthInfo {
-			ci.Auth = &authInfo{Mode: "implicit"}
+	// CSC v2 defines the modes explicit and oauth2code; "explicit" is announced because
+	// credentials/authorize works for every credential (the OAuth2 flow does too, see info):
+	// a SCAL1 credential's authorization needs no factor (the access token is the
+	// authentication), a SCAL2 one needs the PIN and the OTP.
+	if withAuthInfo {
+		ci.Auth = &authInfo{Mode: "explicit"}
+		if cred.SCAL >= 2 {
+			ci.Auth.Expression = "PIN AND OTP"
+			ci.Auth.Objects = []authObject{
+				{Type: "Password", ID: "PIN", Format: "A", Label: "PIN", Description: pinText},
+				{Type: "Password", ID: "OTP", Format: "N", Label: "OTP", Description: otpText, Generator: "totp"},
+			}
 		}
 	}
 	return ci, nil

@@ -48,7 +48,7 @@ type Authenticator interface {
 type Provider struct {
 	Name        string // default "dssd"
 	Logo        string // URI of the logo (CSC requires one); a path ("/...") is taken on the request's host
-	Region      string // ISO 3166-1 alpha-2; default "ZZ" (unknown)
+	Region      string // ISO 3166-1 alpha-2 (configuration csc.region); default "ZZ" (unknown)
 	Lang        string // default "en"
 	Description string
 }
@@ -65,17 +65,31 @@ type Options struct {
 	// Multisign is the number of hashes one authorization (and one request) may carry;
 	// default 16, the service's default document limit.
 	Multisign int
-	MaxBody   int64            // request body limit in bytes; 0: 64 MiB
-	Logger    *slog.Logger     // one event per request; nil: no logging
-	Now       func() time.Time // nil: time.Now
-	NewID     func() string    // request ids (problem references); nil: random
+	MaxBody   int64        // request body limit in bytes; 0: 64 MiB
+	Logger    *slog.Logger // one event per request; nil: no logging
+	// OAuth2 advertises the OAuth2 authorization server (binding/oauth2) in info and the
+	// oauth2code auth type; V1 also serves the CSC 1.0.4 member names under PrefixV1.
+	OAuth2 bool
+	V1     bool
+	Now    func() time.Time // nil: time.Now
+	NewID  func() string    // request ids (problem references); nil: random
 }
 
-// Prefix is the path under which the handler serves the CSC methods.
-const Prefix = "/csc/v2/"
+// Prefix is the path under which the handler serves the CSC methods; PrefixV1 serves the
+// CSC 1.0.4 member names when Options.V1 is set (mount the handler there too).
+const (
+	Prefix   = "/csc/v2/"
+	PrefixV1 = "/csc/v1/"
+)
 
-// Specs is the CSC API version implemented.
-const Specs = "2.0.0.0"
+// Specs is the CSC API version implemented under Prefix, SpecsV1 under PrefixV1.
+const (
+	Specs   = "2.0.0.2"
+	SpecsV1 = "1.0.4.0"
+)
+
+// LogoPath is where the handler serves its PNG logo (CSC: JPEG or PNG, at most 256×256).
+const LogoPath = Prefix + "logo.png"
 
 // Method names.
 const (
@@ -125,6 +139,9 @@ func New(svc Service, auth Authenticator, opts Options) http.Handler {
 	if p.Name == "" {
 		p.Name = "dssd"
 	}
+	if p.Logo == "" {
+		p.Logo = LogoPath
+	}
 	if p.Region == "" {
 		p.Region = "ZZ"
 	}
@@ -152,7 +169,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 
-	name := strings.TrimPrefix(r.URL.Path, Prefix)
+	if r.URL.Path == LogoPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		ev.Operation = "logo"
+		ev.Status = http.StatusOK
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Header().Del("Pragma")
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Content-Length", strconv.Itoa(len(logoPNG)))
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(logoPNG)
+		}
+		return
+	}
+	name, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	if !ok && h.opts.V1 {
+		name = strings.TrimPrefix(r.URL.Path, PrefixV1)
+		if name == MethodSignDoc {
+			name = "" // not a CSC 1.0.4 method
+		}
+	}
 	fn, ok := h.methods[name]
 	if !ok {
 		h.fail(w, ev, apiError{http.StatusNotFound, ErrInvalidRequest, "unknown CSC method; see info for the methods served"}, nil)
@@ -171,6 +206,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.unauthorized(w, r, ev, err)
 			// Failed authentications are audited (when the service records them).
 			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, err, "")
+			return
+		}
+		if c.Via == dss.ViaOAuth2SAD && name != MethodSignHash && name != MethodSignDoc {
+			// A credential access token is signature activation data: it signs, nothing else.
+			err := dss.Errorf(dss.KindNotAuthenticated, "a credential access token is accepted by signatures/signHash and signatures/signDoc only")
+			h.unauthorized(w, r, ev, err)
 			return
 		}
 		caller = c
@@ -298,4 +339,21 @@ func decode(body []byte, v any) error {
 		return requestError("the body is not a valid JSON request")
 	}
 	return nil
+}
+
+// isV1 reports whether r came in under PrefixV1 (CSC 1.0.4 member names).
+func isV1(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, PrefixV1) }
+
+// bearerSAD returns the SAD of a signing request: the SAD member, or, for a caller
+// authenticated with an OAuth2 credential access token, that token (interface.md §7).
+func bearerSAD(c dss.Caller, r *http.Request, member string) (string, error) {
+	if c.Via != dss.ViaOAuth2SAD {
+		return member, nil
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if member != "" && member != tok {
+		return "", requestError("SAD differs from the credential access token")
+	}
+	return tok, nil
 }

@@ -184,7 +184,7 @@ func setup(t *testing.T, mod func(*Options)) *fixture {
 	f := &fixture{svc: newFake(t), logs: &bytes.Buffer{}}
 	n := 0
 	opts := Options{
-		Provider: Provider{Logo: "/logo.svg"},
+		Provider: Provider{},
 		Logger:   slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Now:      func() time.Time { return testNow },
 		NewID:    func() string { n++; return fmt.Sprintf("req-%d", n) },
@@ -266,9 +266,10 @@ func TestInfo(t *testing.T) {
 			t.Fatalf("info(%q): %d %s", body, a.status, a.body)
 		}
 		want := map[string]any{
-			"specs": "2.0.0.0", "name": "dssd", "region": "ZZ", "lang": "en",
-			"logo":     "https://" + strings.TrimPrefix(f.srv.URL, "http://") + "/logo.svg",
-			"authType": []any{"external"}, "oauth2FAPIsupport": false, "asynchronousOperationMode": false,
+			"specs": "2.0.0.2", "name": "dssd", "region": "ZZ", "lang": "en",
+			"logo":               "https://" + strings.TrimPrefix(f.srv.URL, "http://") + "/csc/v2/logo.png",
+			"supportedHashTypes": []any{OIDSHA256, OIDSHA384, OIDSHA512},
+			"authType":           []any{"external"}, "oauth2FAPIsupport": false, "asynchronousOperationMode": false,
 			"methods":            []any{"info", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash", "signatures/signDoc"},
 			"conformance_levels": []any{"Ades-B-B", "Ades-B-T"},
 			"signature_formats":  map[string]any{"formats": []any{"X"}, "envelope_properties": []any{[]any{"Enveloped", "Enveloping", "Detached"}}},
@@ -283,7 +284,11 @@ func TestInfo(t *testing.T) {
 			t.Errorf("signAlgorithms.algos = %v", algos)
 		}
 	}
-	f.call(t, "info", "", `{"lang":"en","extra":1}`).wantError(t, 400, ErrInvalidRequest, "unknown parameter extra")
+	// Unknown members are ignored (CSC v2.2 clients send members of newer versions); v1
+	// leftovers never appear on v2 paths.
+	if a := f.call(t, "info", "", `{"lang":"en","extra":1}`); a.status != 200 {
+		t.Errorf("info with an unknown member: %d %s", a.status, a.body)
+	}
 }
 
 func TestAuthentication(t *testing.T) {
@@ -359,10 +364,7 @@ func TestCredentialsInfo(t *testing.T) {
 			{Type: "Password", ID: "PIN", Format: "A", Label: "PIN", Description: "the signing PIN of the credential"},
 			{Type: "Password", ID: "OTP", Format: "N", Label: "OTP", Description: "TOTP code (RFC 6238: SHA-1, 30 s, 6 digits)", Generator: "totp"},
 		}},
-		AuthMode: "explicit",
-		PIN:      &pinInfo{Presence: "true", Format: "A", Label: "PIN", Description: "the signing PIN of the credential"},
-		OTP:      &otpInfo{Presence: "true", Type: "offline", Format: "N", Label: "OTP", Description: "TOTP code (RFC 6238: SHA-1, 30 s, 6 digits)"},
-		SCAL:     "2", Multisign: 16, Lang: "en",
+		SCAL: "2", Multisign: 16, Lang: "en",
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported()); diff != "" {
 		t.Errorf("credentials/info alice-qes (-want +got):\n%s", diff)
@@ -373,9 +375,18 @@ func TestCredentialsInfo(t *testing.T) {
 	if err := json.Unmarshal(a.body, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.AuthMode != "implicit" || got.SCAL != "1" || got.Key.Curve != OIDCurveP256 || got.Key.Len != 256 ||
-		len(got.Cert.Certificates) != 1 || got.Cert.SubjectDN != "" || got.PIN != nil || got.Auth != nil {
+	if got.SCAL != "1" || got.Key.Curve != OIDCurveP256 || got.Key.Len != 256 ||
+		len(got.Cert.Certificates) != 1 || got.Cert.SubjectDN != "" || got.Auth != nil {
 		t.Errorf("credentials/info alice-ec = %s", a.body)
+	}
+	for _, leftover := range []string{"authMode", "PIN", "OTP"} {
+		if _, ok := a.json[leftover]; ok {
+			t.Errorf("CSC 1.0 member %s on a v2 path: %s", leftover, a.body)
+		}
+	}
+	a = f.call(t, "credentials/info", aliceToken, `{"credentialID":"alice-ec","authInfo":true}`)
+	if auth, _ := a.json["auth"].(map[string]any); auth["mode"] != "explicit" || auth["objects"] != nil {
+		t.Errorf("SCAL1 auth = %v, want mode explicit without objects", a.json["auth"])
 	}
 	a = f.call(t, "credentials/info", aliceToken, `{"credentialID":"alice-ec","certificates":"none"}`)
 	if _, ok := a.json["cert"].(map[string]any)["certificates"]; ok {
@@ -394,8 +405,8 @@ func TestCredentialsInfo(t *testing.T) {
 func TestStrictDecoding(t *testing.T) {
 	f := setup(t, nil)
 	tests := []struct{ name, body, want string }{
-		{"unknown member", `{"credentialID":"alice-ec","colour":"red"}`, "unknown parameter colour"},
-		{"case-mismatched member", `{"credentialid":"alice-ec"}`, "unknown parameter credentialid"},
+		{"case-mismatched member", `{"credentialid":"alice-ec"}`, "case-sensitive"},
+		{"repeated unknown member", `{"credentialID":"alice-ec","x":{"a":1,"a":2}}`, "more than once"},
 		{"repeated member", `{"credentialID":"alice-ec","credentialID":"bob-ec"}`, "more than once"},
 		{"trailing data", `{"credentialID":"alice-ec"} {}`, "after the JSON object"},
 		{"not an object", `["alice-ec"]`, "JSON object"},
@@ -408,6 +419,9 @@ func TestStrictDecoding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f.call(t, "credentials/info", aliceToken, tt.body).wantError(t, 400, ErrInvalidRequest, tt.want)
 		})
+	}
+	if a := f.call(t, "credentials/info", aliceToken, `{"credentialID":"alice-ec","colour":{"deep":[1,2]}}`); a.status != 200 {
+		t.Errorf("unknown member: %d %s", a.status, a.body)
 	}
 }
 

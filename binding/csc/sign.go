@@ -15,12 +15,21 @@ import (
 // SADMimeType is the SupportingInfo MimeType under which the SAD reaches dss (interface.md §5).
 const SADMimeType = "application/jwt"
 
-func (h *handler) authorize(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, _ *http.Request) (any, error) {
+func (h *handler) authorize(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, r *http.Request) (any, error) {
 	var req authorizeRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
 	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
+	if isV1(r) {
+		// CSC 1.0.4: "hash", and no hashAlgorithmOID (SHA-256 is meant).
+		if len(req.Hashes) == 0 {
+			req.Hashes = req.Hash
+		}
+		if req.HashAlgorithmOID == "" && len(req.Hashes) > 0 {
+			req.HashAlgorithmOID = OIDSHA256
+		}
+	}
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}
@@ -86,12 +95,25 @@ func activationFactors(req *authorizeRequest) (pin, otp string, err error) {
 	return pin, otp, nil
 }
 
-func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, _ *http.Request) (any, error) {
+func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, r *http.Request) (any, error) {
 	var req signHashRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
 	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
+	if isV1(r) {
+		if len(req.Hashes) == 0 {
+			req.Hashes = req.Hash
+		}
+		if req.HashAlgorithmOID == "" {
+			req.HashAlgorithmOID = req.HashAlgo
+		}
+	}
+	sadTok, err := bearerSAD(c, r, req.SAD)
+	if err != nil {
+		return nil, err
+	}
+	req.SAD = sadTok
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}
@@ -198,12 +220,17 @@ type docParams struct {
 // signDoc maps CSC signatures/signDoc with signature_format "X" onto a DSS-X style sign
 // request: documents become InputDocuments/Document, documentDigests become DocumentHash
 // with SignatureType XAdES (detached), conformance_level becomes a dssd level profile.
-func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, _ *http.Request) (any, error) {
+func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, r *http.Request) (any, error) {
 	var req signDocRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
 	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
+	sadTok, err := bearerSAD(c, r, req.SAD)
+	if err != nil {
+		return nil, err
+	}
+	req.SAD = sadTok
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}

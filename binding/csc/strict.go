@@ -19,9 +19,10 @@ type decodeError struct{ msg string }
 
 func (e *decodeError) Error() string { return e.msg }
 
-// strictDecode decodes one JSON object into v (a pointer to a struct). Unlike encoding/json
-// alone it refuses member names that are not the exact (case-sensitive) json names of v's
-// fields, members given twice, invalid UTF-8, too deep nesting and anything after the value.
+// strictDecode decodes one JSON object into v (a pointer to a struct). Unknown members
+// (also misspelt ones: names are case-sensitive) are ignored, as CSC v2.2 clients send
+// members of newer versions; unlike encoding/json alone it refuses members given twice (at
+// any depth), invalid UTF-8, too deep nesting and anything after the value.
 func strictDecode(b []byte, v any) error {
 	if !utf8.Valid(b) {
 		return &decodeError{"the body is not UTF-8"}
@@ -38,7 +39,6 @@ func strictDecode(b []byte, v any) error {
 		return &decodeError{"the body holds data after the JSON object"}
 	}
 	d = json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -87,10 +87,17 @@ func checkValue(d *json.Decoder, t reflect.Type, path string, depth int) error {
 			}
 			seen[key] = true
 			ft, ok := fields[key]
-			if t.Kind() == reflect.Struct && !ok {
-				return &decodeError{fmt.Sprintf("unknown parameter %s", name)}
+			if !ok && t.Kind() == reflect.Struct {
+				// encoding/json would fill a field whose name differs only in case.
+				for known := range fields {
+					if strings.EqualFold(known, key) {
+						return &decodeError{fmt.Sprintf("parameter %s: member names are case-sensitive (%s)", name, known)}
+					}
+				}
 			}
 			if !ok {
+				// Unknown members are ignored (newer CSC versions add members); their
+				// values are still walked for duplicates and depth.
 				ft = reflect.TypeOf((*any)(nil)).Elem()
 			}
 			if err := checkValue(d, ft, name, depth+1); err != nil {

@@ -22,6 +22,22 @@ type infoResponse struct {
 	SignatureFormats          signatureFormats `json:"signature_formats"`
 	ConformanceLevels         []string         `json:"conformance_levels"`
 	OAuth2FAPISupport         bool             `json:"oauth2FAPIsupport"` // TS 119 432 V1.3.1 clause 7.2
+	OAuth2                    string           `json:"oauth2,omitempty"`
+	OAuth2Issuer              string           `json:"oauth2Issuer,omitempty"`
+	SupportedHashTypes        []string         `json:"supportedHashTypes"` // EUDI rQES client library
+}
+
+// infoV1Response is info under /csc/v1/ (CSC 1.0.4.0 member names).
+type infoV1Response struct {
+	Specs       string   `json:"specs"`
+	Name        string   `json:"name"`
+	Logo        string   `json:"logo"`
+	Region      string   `json:"region"`
+	Lang        string   `json:"lang"`
+	Description string   `json:"description"`
+	AuthType    []string `json:"authType"`
+	OAuth2      string   `json:"oauth2,omitempty"`
+	Methods     []string `json:"methods"`
 }
 
 type signAlgorithms struct {
@@ -59,21 +75,30 @@ type infoCredRequest struct {
 	ClientData   string `json:"clientData"`
 }
 
-// credentialInfo is the credentials/info answer (and a credentialInfos entry of
-// credentials/list, which adds credentialID). It carries the CSC v2 "auth" object and, for
-// clients of the 1.0 field names, authMode, PIN and OTP.
+// credentialInfo is the credentials/info answer of CSC v2 (and a credentialInfos entry of
+// credentials/list, which adds credentialID), with the "auth" object when asked for.
 type credentialInfo struct {
 	CredentialID string    `json:"credentialID,omitempty"`
 	Description  string    `json:"description,omitempty"`
 	Key          keyInfo   `json:"key"`
 	Cert         certInfo  `json:"cert"`
 	Auth         *authInfo `json:"auth,omitempty"`
-	AuthMode     string    `json:"authMode"`
-	PIN          *pinInfo  `json:"PIN,omitempty"`
-	OTP          *otpInfo  `json:"OTP,omitempty"`
 	SCAL         string    `json:"SCAL"`
 	Multisign    int       `json:"multisign"`
 	Lang         string    `json:"lang,omitempty"`
+}
+
+// credentialInfoV1 is credentials/info under /csc/v1/ (CSC 1.0.4.0: authMode, PIN, OTP).
+type credentialInfoV1 struct {
+	Description string   `json:"description,omitempty"`
+	Key         keyInfo  `json:"key"`
+	Cert        certInfo `json:"cert"`
+	AuthMode    string   `json:"authMode"`
+	PIN         *pinInfo `json:"PIN,omitempty"`
+	OTP         *otpInfo `json:"OTP,omitempty"`
+	SCAL        string   `json:"SCAL"`
+	Multisign   int      `json:"multisign"`
+	Lang        string   `json:"lang,omitempty"`
 }
 
 type keyInfo struct {
@@ -129,6 +154,7 @@ type authorizeRequest struct {
 	CredentialID     string     `json:"credentialID"`
 	NumSignatures    *int       `json:"numSignatures"`
 	Hashes           []string   `json:"hashes"`
+	Hash             []string   `json:"hash"` // CSC 1.0.4 (/csc/v1/ only)
 	HashAlgorithmOID string     `json:"hashAlgorithmOID"`
 	PIN              *string    `json:"PIN"`
 	OTP              *string    `json:"OTP"`
@@ -152,6 +178,8 @@ type signHashRequest struct {
 	SAD              string   `json:"SAD"`
 	Hashes           []string `json:"hashes"`
 	HashAlgorithmOID string   `json:"hashAlgorithmOID"`
+	Hash             []string `json:"hash"`     // CSC 1.0.4 (/csc/v1/ only)
+	HashAlgo         string   `json:"hashAlgo"` // CSC 1.0.4 (/csc/v1/ only)
 	SignAlgo         string   `json:"signAlgo"`
 	SignAlgoParams   string   `json:"signAlgoParams"`
 	OperationMode    string   `json:"operationMode"`

@@ -72,6 +72,9 @@ type Config struct {
 	// listener (config_guard.go).
 	Guard   GuardConfig   `yaml:"guard"`
 	Metrics MetricsConfig `yaml:"metrics"`
+	// The CSC API's OAuth2 server and CSC options (issue 13; config_oauth2.go).
+	OAuth2 OAuth2Config `yaml:"oauth2"`
+	CSC    CSCConfig    `yaml:"csc"`
 
 	// source is the file the configuration was loaded from (for the config audit event).
 	source configSource
@@ -158,6 +161,7 @@ type UserConfig struct {
 	Name             string   `yaml:"name"`
 	TokenSHA256      []string `yaml:"token_sha256"`       // hex SHA-256 of bearer tokens
 	ClientCertSHA256 []string `yaml:"client_cert_sha256"` // hex SHA-256 of certificate DER
+	PasswordHash     string   `yaml:"password_hash"`      // argon2id PHC string: sign-in page of the CSC OAuth2 server
 }
 
 // CredentialConfig is one signing credential: a key in the HSM and its certificate chain.
@@ -543,6 +547,7 @@ func (c *Config) Validate() error {
 
 	// timestamp, revocation
 	c.validateLevels(add)
+	c.validateOAuth2(add)
 
 	// users
 	users := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -431,4 +432,46 @@ func parseConfigInto(t *testing.T, yml string, dst *Config) (*Config, error) {
 		*dst = *c
 	}
 	return c, err
+}
+
+func TestOAuth2ConfigValidation(t *testing.T) {
+	bad := []struct {
+		name string
+		edit func(c *Config)
+		want string
+	}{
+		{"region", func(c *Config) { c.CSC.Region = "Germany" }, "csc.region"},
+		{"password hash", func(c *Config) { c.Users[0].PasswordHash = "plain" }, "password_hash"},
+		{"no secret", func(c *Config) {
+			c.OAuth2.Clients = []OAuth2ClientConfig{{ID: "c", RedirectURIs: []string{"https://app.example/cb"}}}
+		}, "client_secret_sha256"},
+		{"http redirect off loopback", func(c *Config) {
+			c.OAuth2.Clients = []OAuth2ClientConfig{{ID: "c", SecretSHA256: []string{strings.Repeat("ab", 32)}, RedirectURIs: []string{"http://app.example/cb"}}}
+		}, "loopback"},
+		{"fragment", func(c *Config) {
+			c.OAuth2.Clients = []OAuth2ClientConfig{{ID: "c", SecretSHA256: []string{strings.Repeat("ab", 32)}, RedirectURIs: []string{"https://app.example/cb#x"}}}
+		}, "fragment"},
+		{"duplicate client", func(c *Config) {
+			cl := OAuth2ClientConfig{ID: "c", SecretSHA256: []string{strings.Repeat("ab", 32)}, RedirectURIs: []string{"https://app.example/cb"}}
+			c.OAuth2.Clients = []OAuth2ClientConfig{cl, cl}
+		}, "duplicate client"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			c.Users = []UserConfig{{Name: "alice", TokenSHA256: []string{strings.Repeat("cd", 32)}}}
+			tt.edit(&c)
+			var msgs []string
+			c.validateOAuth2(func(field, format string, a ...any) { msgs = append(msgs, field+": "+fmt.Sprintf(format, a...)) })
+			if !strings.Contains(strings.Join(msgs, "\n"), tt.want) {
+				t.Errorf("validation %q, want %q", msgs, tt.want)
+			}
+		})
+	}
+	var ok Config
+	ok.CSC.Region = "DE"
+	ok.OAuth2.Clients = []OAuth2ClientConfig{{ID: "c", SecretSHA256: []string{strings.Repeat("ab", 32)}, RedirectURIs: []string{"http://127.0.0.1:9/cb", "https://app.example/cb"}}}
+	ok.validateOAuth2(func(field, format string, a ...any) {
+		t.Errorf("valid config refused: %s: %s", field, fmt.Sprintf(format, a...))
+	})
 }

@@ -184,7 +184,7 @@ func sha256s(parts ...string) ([][]byte, []string) {
 func TestCSCInfoAndMetadata(t *testing.T) {
 	s := start(t)
 	a := s.csc(t, "info", "", map[string]any{})
-	if a.status != 200 || a.json["specs"] != "2.0.0.0" || a.json["oauth2FAPIsupport"] != false {
+	if a.status != 200 || a.json["specs"] != "2.0.0.2" || a.json["oauth2FAPIsupport"] != false {
 		t.Fatalf("info: %d %s", a.status, a.raw)
 	}
 	methods := strings.Join(strs(a.json["methods"]), ",")
@@ -302,12 +302,13 @@ func TestCSCCredentials(t *testing.T) {
 		if cert["subjectDN"] != want[0].Subject.String() || cert["status"] != "valid" {
 			t.Errorf("%s: cert = %v", id, cert)
 		}
-		wantSCAL, wantMode := "1", "implicit"
+		wantSCAL := "1"
 		if id == "alice-qes" {
-			wantSCAL, wantMode = "2", "explicit"
+			wantSCAL = "2"
 		}
-		if a.json["SCAL"] != wantSCAL || a.json["authMode"] != wantMode {
-			t.Errorf("%s: SCAL %v authMode %v", id, a.json["SCAL"], a.json["authMode"])
+		auth, _ := a.json["auth"].(map[string]any)
+		if a.json["SCAL"] != wantSCAL || auth["mode"] != "explicit" || a.json["authMode"] != nil {
+			t.Errorf("%s: SCAL %v auth %v authMode %v", id, a.json["SCAL"], a.json["auth"], a.json["authMode"])
 		}
 	}
 	s.csc(t, "credentials/info", alice, map[string]any{"credentialID": "bob-rsa"}).refused(t, "alice asks for bob's credential")

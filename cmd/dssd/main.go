@@ -36,6 +36,7 @@ const usage = `usage:
   dssd serve --dev [--dev-dir var/dev] [--addr 127.0.0.1:8443]
   dssd check-config --config dssd.yaml
   dssd audit verify --config dssd.yaml | --dev [--dev-dir var/dev]
+  dssd hash-password < password.txt     (argon2id PHC string for users[].password_hash)
   dssd version
 
 Environment: DSSD_ADDR overrides the listen address.
@@ -80,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "audit":
 		return runAudit(args[1:], stdout, stderr)
+	case "hash-password":
+		return hashPassword(os.Stdin, stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "dssd", versionString())
 		return nil

@@ -105,12 +105,18 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	passwords, err := userPasswords(cfg)
+	if err != nil {
+		return err
+	}
 	svc, err := dss.New(dss.Config{
 		Keys: keys, Directory: dir, Meter: meter, Logger: logger,
 		MaxDocuments: cfg.Limits.MaxDocuments, MaxDocumentBytes: cfg.Limits.MaxDocumentBytes,
 		Audit: st.Audit, Timestamps: tsa, Revocation: rev,
 		Replay: st.Replay, Lockout: st.Lockout,
 		SAD: act.sad, Factors: act.factors, MaxActivationFailures: cfg.SAD.MaxFailures,
+		Passwords: passwords, Revocations: revocations{st.Lockout},
+		OAuth2CodeTTL: time.Duration(cfg.OAuth2.CodeTTL), OAuth2TokenTTL: time.Duration(cfg.OAuth2.TokenTTL),
 	})
 	if err != nil {
 		return err
@@ -153,7 +159,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if cfg.Metrics.Addr == "" {
 		mux.Handle("/metrics", metricsH)
 	}
-	mountCSC(mux, cfg, svc, auth, logger)
+	if err := mountCSC(mux, cfg, svc, auth, logger); err != nil {
+		return err
+	}
 	if err := mountDev(mux, cfg, logger); err != nil {
 		return err
 	}

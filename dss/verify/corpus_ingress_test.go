@@ -13,7 +13,7 @@ import (
 
 // corpusDir returns the real-world corpus: $DSSD_CORPUS, or ../shared/corpus beside the
 // repository root; the test is skipped (one line) without it.
-func corpusDir(t *testing.T, sub string) string {
+func corpusSubdir(t *testing.T, sub string) string {
 	t.Helper()
 	dir := os.Getenv("DSSD_CORPUS")
 	if dir == "" {
@@ -34,7 +34,7 @@ func corpusDir(t *testing.T, sub string) string {
 // first bytes are garbage (SOURCES.md: "malformed bytes"). Whether each signature is valid is
 // another test's business.
 func TestCorpusSignedPassesIngress(t *testing.T) {
-	dir := corpusDir(t, "signed")
+	dir := corpusSubdir(t, "signed")
 	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no signature files in %s", dir)

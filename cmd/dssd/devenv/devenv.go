@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"dssd/cmd/dssd/devenv/devjson"
+	"dssd/dss"
 )
 
 // DevJSON is the content of dev.json (interface.md §2); see package devjson, which clients
@@ -114,12 +115,52 @@ type state struct {
 	Users       []stateUser `json:"users"`
 	Credentials []stateCred `json:"credentials"`
 	HealthKeyID int         `json:"health_key_id"`
-	Created     time.Time   `json:"created"`
+	// The OAuth2 client of dev mode (added by issue 13; filled in on older environments).
+	OAuthSecret string    `json:"oauth_client_secret,omitempty"`
+	Created     time.Time `json:"created"`
 }
 
 type stateUser struct {
-	Name  string `json:"name"`
-	Token string `json:"token"`
+	Name         string `json:"name"`
+	Token        string `json:"token"`
+	Password     string `json:"password,omitempty"`      // for the sign-in page of the OAuth2 server
+	PasswordHash string `json:"password_hash,omitempty"` // its argon2id PHC string (dssd.yaml)
+}
+
+// DevOAuthClientID and DevRedirectURI describe the OAuth2 client dev mode registers
+// (interface.md §2).
+const (
+	DevOAuthClientID = "dev-client"
+	DevRedirectURI   = "http://127.0.0.1:8765/callback"
+)
+
+// fillOAuth2 gives users a password and the environment an OAuth2 client secret where they
+// have none yet; it reports whether anything changed.
+func fillOAuth2(st *state, r io.Reader) (bool, error) {
+	changed := false
+	for i := range st.Users {
+		u := &st.Users[i]
+		if u.Password != "" && u.PasswordHash != "" {
+			continue
+		}
+		pw, err := randomToken(r)
+		if err != nil {
+			return false, err
+		}
+		h, err := dss.NewPINHash([]byte(pw), r)
+		if err != nil {
+			return false, err
+		}
+		u.Password, u.PasswordHash, changed = pw, h.String(), true
+	}
+	if st.OAuthSecret == "" {
+		sec, err := randomToken(r)
+		if err != nil {
+			return false, err
+		}
+		st.OAuthSecret, changed = sec, true
+	}
+	return changed, nil
 }
 
 type stateCred struct {
@@ -227,6 +268,13 @@ func ensure(ctx context.Context, root, addr string, o options) (*Env, error) {
 	if err := e.checkComplete(st); err != nil {
 		return nil, err
 	}
+	if filled, err := fillOAuth2(st, o.rand); err != nil {
+		return nil, err
+	} else if filled {
+		if err := writeState(e.stateFile(), st); err != nil {
+			return nil, err
+		}
+	}
 	renew, err := e.needsReissue(o.now())
 	if err != nil {
 		return nil, err
@@ -279,6 +327,9 @@ func (e *Env) create(ctx context.Context, addr string, o options) error {
 			return err
 		}
 		st.Users = append(st.Users, stateUser{Name: name, Token: tok})
+	}
+	if _, err := fillOAuth2(st, o.rand); err != nil {
+		return err
 	}
 	for i, c := range devCredentials() {
 		sc := stateCred{ID: c.id, Owner: c.owner, KeyType: c.keyType, SCAL: c.scal, KeyID: i + 1}
@@ -375,7 +426,7 @@ func (e *Env) devJSON(st *state) *devjson.File {
 		OCSP: e.URL + "/dev/ocsp",
 	}
 	for _, u := range st.Users {
-		du := devjson.User{Name: u.Name, Token: u.Token, Credentials: []devjson.Credential{}}
+		du := devjson.User{Name: u.Name, Token: u.Token, Password: u.Password, Credentials: []devjson.Credential{}}
 		for _, c := range st.Credentials {
 			if c.Owner != u.Name {
 				continue
@@ -387,6 +438,7 @@ func (e *Env) devJSON(st *state) *devjson.File {
 		}
 		f.Users = append(f.Users, du)
 	}
+	f.OAuthClients = []devjson.OAuthClient{{ClientID: DevOAuthClientID, ClientSecret: st.OAuthSecret, RedirectURI: DevRedirectURI}}
 	return f
 }
 

@@ -24,6 +24,22 @@ type yamlConfig struct {
 	Credentials []yamlCred `yaml:"credentials"`
 	Log         yamlLog    `yaml:"log"`
 	Dev         yamlDev    `yaml:"dev"`
+	OAuth2      yamlOAuth2 `yaml:"oauth2"`
+	CSC         yamlCSC    `yaml:"csc"`
+}
+
+type yamlOAuth2 struct {
+	Clients []yamlOAuthClient `yaml:"clients"`
+}
+
+type yamlOAuthClient struct {
+	ID           string   `yaml:"client_id"`
+	SecretSHA256 []string `yaml:"client_secret_sha256"`
+	RedirectURIs []string `yaml:"redirect_uris"`
+}
+
+type yamlCSC struct {
+	V1 bool `yaml:"v1"`
 }
 
 type yamlListen struct {
@@ -66,8 +82,9 @@ type yamlRev struct {
 }
 
 type yamlUser struct {
-	Name        string   `yaml:"name"`
-	TokenSHA256 []string `yaml:"token_sha256"`
+	Name         string   `yaml:"name"`
+	TokenSHA256  []string `yaml:"token_sha256"`
+	PasswordHash string   `yaml:"password_hash,omitempty"`
 }
 
 type yamlCred struct {
@@ -119,8 +136,12 @@ func (e *Env) renderConfig(st *state) ([]byte, error) {
 	c.Listen.TLS.Cert = e.TLSCert
 	c.Listen.TLS.Key = e.TLSKey
 	for _, u := range st.Users {
-		c.Users = append(c.Users, yamlUser{Name: u.Name, TokenSHA256: []string{TokenSHA256(u.Token)}})
+		c.Users = append(c.Users, yamlUser{Name: u.Name, TokenSHA256: []string{TokenSHA256(u.Token)}, PasswordHash: u.PasswordHash})
 	}
+	if st.OAuthSecret != "" {
+		c.OAuth2.Clients = []yamlOAuthClient{{ID: DevOAuthClientID, SecretSHA256: []string{TokenSHA256(st.OAuthSecret)}, RedirectURIs: []string{DevRedirectURI}}}
+	}
+	c.CSC.V1 = true
 	for _, cr := range st.Credentials {
 		yc := yamlCred{
 			ID: cr.ID, Owner: cr.Owner, Key: keyRef(cr.ID, cr.KeyID).String(), KeyType: cr.KeyType,

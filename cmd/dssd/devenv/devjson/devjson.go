@@ -25,12 +25,22 @@ type File struct {
 	Users []User `json:"users"`
 	TSA   string `json:"tsa"`  // URL of the development timestamp authority
 	OCSP  string `json:"ocsp"` // URL of the development OCSP responder
+	// OAuthClients are the OAuth2 clients of the CSC API's authorization server (interface.md §7).
+	OAuthClients []OAuthClient `json:"oauth_clients,omitempty"`
+}
+
+// OAuthClient is one registered OAuth2 client with its secret.
+type OAuthClient struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"` // secret
+	RedirectURI  string `json:"redirect_uri"`
 }
 
 // User is one development user.
 type User struct {
 	Name        string       `json:"name"`
-	Token       string       `json:"token"` // bearer token (secret)
+	Token       string       `json:"token"`              // bearer token (secret)
+	Password    string       `json:"password,omitempty"` // password of dssd's sign-in page (secret)
 	Credentials []Credential `json:"credentials"`
 }
 
