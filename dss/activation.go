@@ -197,7 +197,7 @@ const MimeSAD = "application/jwt"
 // once across all nodes, after every other check passed. A SCAL1 credential takes no SAD:
 // one sent anyway is refused as NotSupported rather than ignored (Authorize never issues a
 // SAD for a SCAL1 credential, so it could not be valid).
-func (s *Service) activate(ctx context.Context, c Caller, cred *Credential, ci *ClaimedIdentity, hs []crypto.Hash, ds [][]byte) error {
+func (s *Service) activate(ctx context.Context, c Caller, cred *Credential, ci *ClaimedIdentity, hs []crypto.Hash, ds [][]byte) (err error) {
 	hasSAD := ci != nil && len(ci.SupportingInfo) > 0
 	if cred.SCAL < 2 {
 		if hasSAD {
@@ -205,6 +205,14 @@ func (s *Service) activate(ctx context.Context, c Caller, cred *Credential, ci *
 		}
 		return nil
 	}
+	defer func() {
+		switch {
+		case err == nil:
+			s.meter.Activation(SADConsumed)
+		case KindOf(err) == KindSADInvalid:
+			s.meter.Activation(SADRefused)
+		}
+	}()
 	if !hasSAD {
 		return Errorf(KindSADInvalid, "credential %s is SCAL2: the request needs signature activation data in ClaimedIdentity/SupportingInfo", cred.ID)
 	}

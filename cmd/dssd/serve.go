@@ -18,9 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"dssd/binding/authn"
 	"dssd/binding/httpxml"
 	"dssd/binding/ops"
@@ -28,7 +25,6 @@ import (
 	"dssd/binding/soap"
 	"dssd/cmd/dssd/devenv"
 	"dssd/dss"
-	"dssd/dss/metrics"
 	"dssd/hsm"
 	"dssd/hsm/pkcs11"
 )
@@ -75,11 +71,18 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 
+	reg, meter, err := newMetrics()
+	if err != nil {
+		return err
+	}
 	keys, err := openHSM(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer keys.Close()
+	if keys, err = meter.KeyManager(keys); err != nil {
+		return err
+	}
 
 	dir, err := loadDirectory(ctx, cfg, keys)
 	if err != nil {
@@ -90,13 +93,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer st.Close()
-	tsa, rev, err := levelSources(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	meter, err := metrics.New(reg)
+	st.Audit = meter.AuditSink(st.Audit)
+	tsa, rev, err := levelSources(ctx, cfg, logger, meter)
 	if err != nil {
 		return err
 	}
@@ -146,6 +144,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 
+	httpMetrics, err := ops.NewHTTPMetrics(reg)
+	if err != nil {
+		return err
+	}
 	tlsCfg, err := serverTLS(cfg)
 	if err != nil {
 		return err
@@ -153,7 +155,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	timeout := cfg.Limits.RequestTimeout.Duration()
 	srv := &http.Server{
 		Addr:              cfg.Listen.Addr,
-		Handler:           http.TimeoutHandler(mux, timeout, ""),
+		Handler:           httpMetrics.Wrap(mux, http.TimeoutHandler(mux, timeout, "")),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       timeout,

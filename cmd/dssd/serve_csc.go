@@ -19,11 +19,16 @@ func mountCSC(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.Aut
 		authTypes = append(authTypes, "tls")
 	}
 	multisign := cfg.Limits.MaxDocuments
-	mux.Handle(csc.Prefix, csc.New(svc, auth, csc.Options{
+	cscH := csc.New(svc, auth, csc.Options{
 		Provider:  csc.Provider{Logo: metadata.LogoPath},
 		AuthTypes: authTypes, Levels: levels, Multisign: multisign,
 		MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger,
-	}))
+	})
+	mux.Handle(csc.Prefix, cscH)
+	// Each method is also its own pattern, so that HTTP metrics name it as a route.
+	for _, m := range csc.Methods() {
+		mux.Handle(csc.Prefix+m, cscH)
+	}
 	md := metadata.New(metadata.Options{Levels: levels, TLSClientAuth: tlsAuth, CSCMethods: csc.Methods()})
 	mux.Handle(metadata.Path, md)
 	mux.Handle(metadata.LogoPath, md)
