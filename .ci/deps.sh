@@ -20,6 +20,8 @@ if [ "$mode" = test ]; then
     "node nodejs"
     "npm npm"
     "curl curl"
+    "promtool prometheus"
+    "systemd-analyze systemd"
   )
 fi
 
@@ -37,6 +39,8 @@ if [ "$mode" = test ]; then
   /usr/bin/python3 -c 'import zeep, lxml, xmlschema' >/dev/null 2>&1 || missing+=(python3-zeep python3-lxml python3-xmlschema)
   # The private PostgreSQL server of the postgres-tagged tests (.ci/postgres.sh).
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  # openssl's PKCS#11 engine: docs/deploy.md makes certificate requests with keys in the token.
+  compgen -G '/usr/lib/*/engines-3/pkcs11.so' >/dev/null || missing+=(libengine-pkcs11-openssl)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
