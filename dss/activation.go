@@ -197,11 +197,19 @@ const MimeSAD = "application/jwt"
 // once across all nodes, after every other check passed. A SCAL1 credential needs no SAD;
 // one sent anyway (CSC v2 explicit mode, or an OAuth2 credential token) is checked and
 // consumed exactly like a SCAL2 one, never ignored.
-func (s *Service) activate(ctx context.Context, c Caller, cred *Credential, ci *ClaimedIdentity, hs []crypto.Hash, ds [][]byte) error {
+func (s *Service) activate(ctx context.Context, c Caller, cred *Credential, ci *ClaimedIdentity, hs []crypto.Hash, ds [][]byte) (err error) {
 	hasSAD := ci != nil && len(ci.SupportingInfo) > 0
 	if cred.SCAL < 2 && !hasSAD {
 		return nil
 	}
+	defer func() {
+		switch {
+		case err == nil:
+			s.meter.Activation(SADConsumed)
+		case KindOf(err) == KindSADInvalid:
+			s.meter.Activation(SADRefused)
+		}
+	}()
 	if !hasSAD {
 		return Errorf(KindSADInvalid, "credential %s is SCAL2: the request needs signature activation data in ClaimedIdentity/SupportingInfo", cred.ID)
 	}

@@ -108,6 +108,7 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 		return nil, Wrap(KindInternal, fmt.Errorf("lockout store: %w", err), "")
 	}
 	if n > s.maxFail {
+		s.meter.Activation(ActivationFailed)
 		ev.Detail = "credential locked"
 		return nil, Errorf(KindSADInvalid, "credential %s is locked after %d failed activations", cred.ID, s.maxFail)
 	}
@@ -123,8 +124,10 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 			ev.Detail = "wrong OTP"
 		}
 		ev.Detail += fmt.Sprintf(" (failure %d of %d)", n, s.maxFail)
+		s.meter.Activation(ActivationFailed)
 		if n == s.maxFail {
 			ev.Detail += "; credential now locked"
+			s.meter.Activation(CredentialLocked)
 		}
 		return nil, Errorf(KindSADInvalid, "PIN or OTP refused")
 	}
@@ -137,6 +140,10 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 	}
 	if !fresh {
 		ev.Detail = fmt.Sprintf("OTP replayed (failure %d of %d)", n, s.maxFail)
+		s.meter.Activation(ActivationFailed)
+		if n == s.maxFail {
+			s.meter.Activation(CredentialLocked)
+		}
 		return nil, Errorf(KindSADInvalid, "this OTP was already used; wait for the next one")
 	}
 	if err := s.lockout.Reset(ctx, cred.ID); err != nil {
@@ -150,6 +157,7 @@ func (s *Service) issueSAD(c Caller, cred *Credential, h crypto.Hash, hashes [][
 	if err != nil {
 		return nil, Wrap(KindInternal, err, "")
 	}
+	s.meter.Activation(SADIssued)
 	secs := int(exp.Sub(now).Round(time.Second) / time.Second)
 	secs = max(1, min(secs, int(sad.MaxTTL/time.Second)))
 	return &Authorization{SAD: tok, ExpiresIn: secs}, nil

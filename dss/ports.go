@@ -26,7 +26,20 @@ type Meter interface {
 	HSM(keyType string, d time.Duration, class string)
 	// SelfCheckFailed counts a produced signature that failed its own verification: an alert.
 	SelfCheckFailed()
+	// Activation counts one signature activation event (SCAL2).
+	Activation(ev ActivationEvent)
 }
+
+// ActivationEvent names what happened to signature activation data (SAD).
+type ActivationEvent string
+
+const (
+	SADIssued        ActivationEvent = "issued"         // Authorize issued a SAD
+	SADConsumed      ActivationEvent = "consumed"       // a signing request used a SAD (once)
+	SADRefused       ActivationEvent = "refused"        // a signing request carried a SAD that was refused
+	ActivationFailed ActivationEvent = "factor_refused" // Authorize refused the PIN or OTP, a replayed OTP, or a locked credential
+	CredentialLocked ActivationEvent = "lockout"        // this failure locked the credential (counted once per lockout)
+)
 
 // NoopMeter is a Meter that discards everything.
 type NoopMeter struct{}
@@ -34,6 +47,7 @@ type NoopMeter struct{}
 func (NoopMeter) Signature(string, string, string)  {}
 func (NoopMeter) HSM(string, time.Duration, string) {}
 func (NoopMeter) SelfCheckFailed()                  {}
+func (NoopMeter) Activation(ActivationEvent)        {}
 
 // Audit actions.
 const (

@@ -105,7 +105,7 @@ revocation: {enabled: true}
 	}
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tsa, rev, err := levelSources(context.Background(), c, logger)
+	tsa, rev, err := levelSources(context.Background(), c, logger, nil)
 	if err != nil || tsa == nil || rev == nil {
 		t.Fatalf("levelSources = %v, %v, %v", tsa, rev, err)
 	}
@@ -113,7 +113,7 @@ revocation: {enabled: true}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tsa, rev, err := levelSources(context.Background(), c2, logger); err != nil || tsa != nil || rev != nil {
+	if tsa, rev, err := levelSources(context.Background(), c2, logger, nil); err != nil || tsa != nil || rev != nil {
 		t.Fatalf("unconfigured levelSources = %v, %v, %v; want nil, nil, nil", tsa, rev, err)
 	}
 }

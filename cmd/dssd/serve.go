@@ -18,9 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"dssd/binding/authn"
 	"dssd/binding/httpxml"
 	"dssd/binding/ops"
@@ -75,12 +72,23 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 
+	reg, meter, err := newMetrics()
+	if err != nil {
+		return err
+	}
 	hsmState := metrics.NewHSMState()
+	reg.MustRegister(hsmState)
 	keys, err := openHSM(ctx, cfg, logger, hsmState.Changed)
 	if err != nil {
 		return err
 	}
 	defer keys.Close()
+	// base is the backend itself: readiness asks it directly (hsm.ReadyReporter), while every
+	// other use goes through the instrumented decorator.
+	base := keys
+	if keys, err = meter.KeyManager(keys); err != nil {
+		return err
+	}
 
 	dir, err := loadDirectory(ctx, cfg, keys)
 	if err != nil {
@@ -91,13 +99,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer st.Close()
-	tsa, rev, err := levelSources(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), hsmState)
-	meter, err := metrics.New(reg)
+	st.Audit = meter.AuditSink(st.Audit)
+	tsa, rev, err := levelSources(ctx, cfg, logger, meter)
 	if err != nil {
 		return err
 	}
@@ -135,7 +138,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	// unauthenticated, so one check runs at a time and its answer serves every probe of the
 	// next second.
 	ready := onePerSecond(func(ctx context.Context) error {
-		if rr, ok := keys.(hsm.ReadyReporter); ok {
+		if rr, ok := base.(hsm.ReadyReporter); ok {
 			return rr.Ready(ctx)
 		}
 		if hc, ok := keys.(hsm.HealthChecker); ok {
@@ -166,6 +169,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 
+	httpMetrics, err := ops.NewHTTPMetrics(reg)
+	if err != nil {
+		return err
+	}
 	tlsCfg, err := serverTLS(cfg)
 	if err != nil {
 		return err
@@ -174,7 +181,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	grd := newGuard(cfg) // inside the timeout: request bytes are released when the handler returns
 	srv := &http.Server{
 		Addr:              cfg.Listen.Addr,
-		Handler:           http.TimeoutHandler(grd.Handler(mux), timeout, ""),
+		Handler:           httpMetrics.Wrap(mux, http.TimeoutHandler(grd.Handler(mux), timeout, "")),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       timeout,

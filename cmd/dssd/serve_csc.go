@@ -30,6 +30,10 @@ func mountCSC(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.Aut
 		OAuth2: withOAuth2, V1: cfg.CSC.V1,
 	})
 	mux.Handle(csc.Prefix, cscH)
+	// Each method is also its own pattern, so that HTTP metrics name it as a route.
+	for _, m := range csc.Methods() {
+		mux.Handle(csc.Prefix+m, cscH)
+	}
 	if cfg.CSC.V1 {
 		mux.Handle(csc.PrefixV1, cscH)
 	}

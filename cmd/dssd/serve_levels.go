@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,13 +17,15 @@ import (
 
 	"dssd/cmd/dssd/devenv"
 	"dssd/dss"
+	"dssd/dss/metrics"
 	"dssd/dss/revocation"
 	"dssd/dss/tsp"
 )
 
 // levelSources builds the timestamp and revocation clients used for XAdES B-T and above. Either
 // is nil when its section is not configured; the service then refuses the levels that need it.
-func levelSources(_ context.Context, cfg *Config, logger *slog.Logger) (dss.Timestamper, dss.RevocationSource, error) {
+// Both are measured by meter, their exchanges with each authority too.
+func levelSources(_ context.Context, cfg *Config, logger *slog.Logger, meter *metrics.Meter) (dss.Timestamper, dss.RevocationSource, error) {
 	var (
 		tsa dss.Timestamper
 		rev dss.RevocationSource
@@ -34,6 +37,7 @@ func levelSources(_ context.Context, cfg *Config, logger *slog.Logger) (dss.Time
 		}
 		tc := tsp.Config{Anchors: anchors}
 		names := make([]string, len(auths))
+		router := hostRouter{}
 		for i, a := range auths {
 			pool, err := certPool(fmt.Sprintf("timestamp authority %d ca", i+1), a.CA)
 			if err != nil {
@@ -41,12 +45,20 @@ func levelSources(_ context.Context, cfg *Config, logger *slog.Logger) (dss.Time
 			}
 			tc.Authorities = append(tc.Authorities, tsp.Authority{URL: a.URL, Timeout: a.Timeout.Duration(), RootCAs: pool})
 			names[i] = safeURL(a.URL)
+			if u, err := url.Parse(a.URL); err == nil && router[u.Scheme+"://"+u.Host] == nil {
+				to := a.Timeout.Duration()
+				if to <= 0 {
+					to = tsp.DefaultTimeout
+				}
+				router[u.Scheme+"://"+u.Host] = authorityTransport(pool, to)
+			}
 		}
+		tc.Transport = meter.Transport(metrics.ServiceTSA, router)
 		c, err := tsp.New(tc)
 		if err != nil {
 			return nil, nil, err
 		}
-		tsa = c
+		tsa = meter.Timestamper(c)
 		logger.Info("timestamp authorities", "urls", names)
 	}
 	if r := cfg.Revocation; r.Enabled {
@@ -58,15 +70,16 @@ func levelSources(_ context.Context, cfg *Config, logger *slog.Logger) (dss.Time
 		if err != nil {
 			return nil, nil, err
 		}
-		rev = revocationSource{revocation.New(revocation.Config{
+		rev = meter.RevocationSource(revocationSource{revocation.New(revocation.Config{
 			RootCAs:      pool,
+			Transport:    meter.Transport("", authorityTransport(pool, r.OCSPTimeout.Duration())),
 			OCSPTimeout:  r.OCSPTimeout.Duration(),
 			CRLTimeout:   r.CRLTimeout.Duration(),
 			MaxAge:       r.MaxAge.Duration(),
 			CacheEntries: r.CacheEntries,
 			MaxCRLBytes:  r.MaxCRLBytes,
 			Anchors:      anchors,
-		})}
+		})})
 		logger.Info("revocation checking enabled", "max_age", r.MaxAge.String())
 	}
 	return tsa, rev, nil

@@ -1,0 +1,386 @@
+package metrics
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"dssd/dss"
+	"dssd/hsm"
+	"dssd/hsm/hsmtest"
+	"dssd/hsm/soft"
+)
+
+func newMeter(t *testing.T) (*prometheus.Registry, *Meter) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, m
+}
+
+func counter(t *testing.T, c prometheus.Collector, labels ...string) float64 {
+	t.Helper()
+	switch v := c.(type) {
+	case *prometheus.CounterVec:
+		return testutil.ToFloat64(v.WithLabelValues(labels...))
+	case *prometheus.GaugeVec:
+		return testutil.ToFloat64(v.WithLabelValues(labels...))
+	}
+	return testutil.ToFloat64(c)
+}
+
+// The decorated KeyManager still passes the conformance suite every backend passes, and keeps
+// exactly the optional abilities of what it wraps.
+func TestKeyManagerConformance(t *testing.T) {
+	_, m := newMeter(t)
+	km, err := m.KeyManager(soft.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, ok := km.(hsm.KeyCreator)
+	if !ok {
+		t.Fatal("the decorator hides hsm.KeyCreator")
+	}
+	if _, ok := km.(hsm.HealthChecker); !ok {
+		t.Fatal("the decorator hides hsm.HealthChecker")
+	}
+	hsmtest.Run(t, km, kc)
+
+	_, m2 := newMeter(t)
+	plain, err := m2.KeyManager(onlyKM{soft.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plain.(hsm.HealthChecker); ok {
+		t.Error("the decorator adds hsm.HealthChecker to a backend without it")
+	}
+	if _, ok := plain.(hsm.KeyCreator); ok {
+		t.Error("the decorator adds hsm.KeyCreator to a backend without it")
+	}
+}
+
+type onlyKM struct{ hsm.KeyManager }
+
+func TestKeyManagerCounts(t *testing.T) {
+	reg, m := newMeter(t)
+	backend := soft.New()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := hsm.KeyRef{Label: "k1"}
+	if err := backend.AddKey(ref, key); err != nil {
+		t.Fatal(err)
+	}
+	km, err := m.KeyManager(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := km.Signer(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.(interface{ VerifiesSignatures() }); !ok {
+		t.Error("the instrumented signer lost the VerifiesSignatures marker of hsm.Guard")
+	}
+	d := sha256.Sum256([]byte("x"))
+	for range 3 {
+		if _, err := s.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Sign(rand.Reader, d[:5], crypto.SHA256); !errors.Is(err, hsm.ErrInvalidDigest) {
+		t.Fatalf("short digest: %v", err)
+	}
+	if _, err := km.Signer(ctx, hsm.KeyRef{Label: "missing"}); err == nil {
+		t.Fatal("missing key found")
+	}
+	hc := km.(hsm.HealthChecker)
+	if err := hc.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter(t, m.hsmOps.up); got != 1 {
+		t.Errorf("dssd_hsm_up = %v after a good health check, want 1", got)
+	}
+	backend.SetFault(fmt.Errorf("pulled: %w", hsm.ErrUnavailable))
+	if _, err := s.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Fatalf("Sign during a fault: %v", err)
+	}
+	if err := hc.Health(ctx); err == nil {
+		t.Fatal("Health during a fault: nil")
+	}
+	backend.SetFault(nil)
+
+	for _, c := range []struct {
+		op, outcome string
+		want        float64
+	}{
+		{OpSigner, "ok", 1}, {OpSigner, "key_not_found", 1},
+		{OpSign, "ok", 3}, {OpSign, "invalid_digest", 1}, {OpSign, "unavailable", 1},
+		{OpHealth, "ok", 1}, {OpHealth, "unavailable", 1},
+	} {
+		if got := counter(t, m.hsmOps.ops, c.op, c.outcome); got != c.want {
+			t.Errorf("dssd_hsm_operations_total{operation=%q,outcome=%q} = %v, want %v", c.op, c.outcome, got, c.want)
+		}
+	}
+	if got := counter(t, m.hsmOps.up); got != 0 {
+		t.Errorf("dssd_hsm_up = %v after a failed health check, want 0", got)
+	}
+	if got := testutil.ToFloat64(m.hsmOps.inFlight); got != 0 {
+		t.Errorf("dssd_hsm_operations_in_flight = %v at rest, want 0", got)
+	}
+	// Every operation has its duration observed: the histogram counts match the counters.
+	n, err := testutil.GatherAndCount(reg, "dssd_hsm_operation_duration_seconds")
+	if err != nil || n != 3 {
+		t.Errorf("dssd_hsm_operation_duration_seconds series = %d (%v), want 3 (signer, sign, health)", n, err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP dssd_hsm_rebuilds_total Completed rebuilds of the HSM backend's device context after a device failure.
+# TYPE dssd_hsm_rebuilds_total counter
+`), "dssd_hsm_rebuilds_total"); err != nil {
+		t.Errorf("a backend without a rebuild count exports dssd_hsm_rebuilds_total: %v", err)
+	}
+}
+
+type rebuilding struct {
+	hsm.KeyManager
+	n uint64
+}
+
+func (r *rebuilding) Rebuilds() uint64 { return r.n }
+
+func TestKeyManagerRebuilds(t *testing.T) {
+	reg, m := newMeter(t)
+	b := &rebuilding{KeyManager: soft.New()}
+	if _, err := m.KeyManager(b); err != nil {
+		t.Fatal(err)
+	}
+	b.n = 2
+	want := `
+# HELP dssd_hsm_rebuilds_total Completed rebuilds of the HSM backend's device context after a device failure.
+# TYPE dssd_hsm_rebuilds_total counter
+dssd_hsm_rebuilds_total 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dssd_hsm_rebuilds_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestActivationAndBuildInfo(t *testing.T) {
+	reg, m := newMeter(t)
+	for _, ev := range []dss.ActivationEvent{dss.SADIssued, dss.SADIssued, dss.SADConsumed, dss.SADRefused, dss.ActivationFailed, dss.ActivationFailed, dss.ActivationFailed, dss.CredentialLocked, "unknown"} {
+		m.Activation(ev)
+	}
+	if err := BuildInfo(reg, "v1.2.3", "go1.26.8"); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP dssd_sad_issued_total Signature activation data issued by Authorize (SCAL2).
+# TYPE dssd_sad_issued_total counter
+dssd_sad_issued_total 2
+# HELP dssd_sad_consumed_total Signature activation data accepted and consumed by a signing request.
+# TYPE dssd_sad_consumed_total counter
+dssd_sad_consumed_total 1
+# HELP dssd_sad_refused_total Signing requests whose signature activation data was refused (invalid, expired, replayed, not bound to the request).
+# TYPE dssd_sad_refused_total counter
+dssd_sad_refused_total 1
+# HELP dssd_activation_failures_total Authorize requests refused for a wrong PIN or OTP, a replayed OTP or a locked credential.
+# TYPE dssd_activation_failures_total counter
+dssd_activation_failures_total 3
+# HELP dssd_credential_lockouts_total Credentials locked by consecutive activation failures (once per lockout).
+# TYPE dssd_credential_lockouts_total counter
+dssd_credential_lockouts_total 1
+# HELP dssd_build_info The dssd build: version and Go version as labels, value 1.
+# TYPE dssd_build_info gauge
+dssd_build_info{goversion="go1.26.8",version="v1.2.3"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"dssd_sad_issued_total", "dssd_sad_consumed_total", "dssd_sad_refused_total",
+		"dssd_activation_failures_total", "dssd_credential_lockouts_total", "dssd_build_info"); err != nil {
+		t.Error(err)
+	}
+}
+
+type auditFunc func(context.Context, dss.AuditEvent) error
+
+func (f auditFunc) Append(ctx context.Context, ev dss.AuditEvent) error { return f(ctx, ev) }
+
+func TestAuditSink(t *testing.T) {
+	reg, m := newMeter(t)
+	fail := errors.New("disk full")
+	var n int
+	a := m.AuditSink(auditFunc(func(context.Context, dss.AuditEvent) error {
+		n++
+		if n == 3 {
+			return fail
+		}
+		return nil
+	}))
+	for range 3 {
+		_ = a.Append(context.Background(), dss.AuditEvent{})
+	}
+	if got := testutil.ToFloat64(m.audit.failures); got != 1 {
+		t.Errorf("dssd_audit_commit_failures_total = %v, want 1", got)
+	}
+	if err := a.Append(context.Background(), dss.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "dssd_audit_commit_duration_seconds_count 4\n"
+	if got := gatherText(t, reg); !strings.Contains(got, want) {
+		t.Errorf("scrape lacks %q", want)
+	}
+}
+
+func gatherText(t *testing.T, reg prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		for _, mm := range mf.GetMetric() {
+			if h := mm.GetHistogram(); h != nil {
+				fmt.Fprintf(&b, "%s_count %d\n", mf.GetName(), h.GetSampleCount())
+			}
+		}
+	}
+	return b.String()
+}
+
+type tsaFunc func() ([]byte, error)
+
+func (f tsaFunc) Timestamp(context.Context, crypto.Hash, []byte) ([]byte, error) { return f() }
+
+type revFunc func() error
+
+func (f revFunc) Validation(context.Context, []*x509.Certificate) ([][]byte, [][]byte, error) {
+	return nil, nil, f()
+}
+
+func TestAuthorities(t *testing.T) {
+	_, m := newMeter(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/down") {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write([]byte("answer"))
+	}))
+	defer srv.Close()
+	host := srv.URL // http://127.0.0.1:port
+
+	do := func(rt http.RoundTripper, method, path string) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := (&http.Client{Transport: rt}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	tsa := m.Transport(ServiceTSA, nil)
+	do(tsa, http.MethodPost, "/tsa")
+	do(tsa, http.MethodPost, "/down")
+	rev := m.Transport("", nil)
+	do(rev, http.MethodPost, "/ocsp")
+	do(rev, http.MethodGet, "/crl")
+	do(rev, http.MethodGet, "/crl")
+	// A refused connection is an "error" of the authority.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	req, _ := http.NewRequest(http.MethodPost, deadURL, nil)
+	if _, err := (&http.Client{Transport: tsa}).Do(req); err == nil {
+		t.Fatal("request to a closed server succeeded")
+	}
+	for _, c := range []struct {
+		svc, auth, outcome string
+		want               float64
+	}{
+		{ServiceTSA, host, "ok", 1}, {ServiceTSA, host, "http_5xx", 1}, {ServiceTSA, deadURL, "error", 1},
+		{ServiceOCSP, host, "ok", 1}, {ServiceCRL, host, "ok", 2},
+	} {
+		if got := counter(t, m.authorities.requests, c.svc, c.auth, c.outcome); got != c.want {
+			t.Errorf("dssd_authority_requests_total{service=%q,authority=%q,outcome=%q} = %v, want %v", c.svc, c.auth, c.outcome, got, c.want)
+		}
+	}
+
+	ts := m.Timestamper(tsaFunc(func() ([]byte, error) { return []byte{1}, nil }))
+	_, _ = ts.Timestamp(context.Background(), crypto.SHA256, nil)
+	tsBad := m.Timestamper(tsaFunc(func() ([]byte, error) { return nil, errors.New("no authority answered") }))
+	_, _ = tsBad.Timestamp(context.Background(), crypto.SHA256, nil)
+	_, _ = tsBad.Timestamp(context.Background(), crypto.SHA256, nil)
+	if got, want := counter(t, m.authorities.timestamps, "ok"), 1.0; got != want {
+		t.Errorf("dssd_timestamps_total{outcome=ok} = %v, want %v", got, want)
+	}
+	if got, want := counter(t, m.authorities.timestamps, "failed"), 2.0; got != want {
+		t.Errorf("dssd_timestamps_total{outcome=failed} = %v, want %v", got, want)
+	}
+	for _, err := range []error{nil, fmt.Errorf("leaf: %w", dss.ErrRevoked), errors.New("responder down")} {
+		_, _, _ = m.RevocationSource(revFunc(func() error { return err })).Validation(context.Background(), nil)
+	}
+	for _, o := range []string{"ok", "revoked", "failed"} {
+		if got := counter(t, m.authorities.revocation, o); got != 1 {
+			t.Errorf("dssd_revocation_checks_total{outcome=%q} = %v, want 1", o, got)
+		}
+	}
+	var nilMeter *Meter
+	if nilMeter.Timestamper(ts) != ts || nilMeter.RevocationSource(nil) != nil || nilMeter.Transport(ServiceTSA, tsa) != tsa {
+		t.Error("a nil Meter decorates")
+	}
+}
+
+// Past maxAuthorities distinct hosts, the authority label is "other": certificates name the
+// OCSP and CRL addresses, so the label set stays bounded.
+func TestAuthorityLabelBounded(t *testing.T) {
+	_, m := newMeter(t)
+	for i := range maxAuthorities + 5 {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://h%d.invalid/crl", i), nil)
+		m.authorities.authority(req)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://late.invalid/crl", nil)
+	if got := m.authorities.authority(req); got != "other" {
+		t.Errorf("authority label %q past the bound, want other", got)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://h1.invalid/crl", nil)
+	if got := m.authorities.authority(req); got != "http://h1.invalid" {
+		t.Errorf("known authority label %q", got)
+	}
+}
+
+// nopSigner returns a fixed value: the benchmark measures the decorator alone.
+type nopSigner struct{ crypto.Signer }
+
+func (nopSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, nil }
+
+// BenchmarkInstrumentedSign: the cost the KeyManager decorator adds to one Sign call.
+func BenchmarkInstrumentedSign(b *testing.B) {
+	m, err := New(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := instrumentSigner(nopSigner{}, m.hsmOps)
+	d := make([]byte, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = s.Sign(nil, d, crypto.SHA256)
+	}
+}
