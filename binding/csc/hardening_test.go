@@ -54,7 +54,8 @@ func TestRefusalsAudited(t *testing.T) {
 		{"signatures/signDoc", `{"credentialID":"alice-ec","documents":[{"document":"!!","signature_format":"X"}]}`, "sign alice alice-ec malformed"},
 		{"credentials/list", `{"userID":"bob"}`, "credentials alice  malformed"},
 		{"credentials/info", `{"credentialID":"alice-ec","certificates":"all"}`, "credentials alice alice-ec malformed"},
-		{"credentials/list", `{"bogus":1}`, "credentials alice  malformed"},
+		// Unknown members are ignored (issue 13); duplicate members stay refused.
+		{"credentials/list", `{"maxResults":5,"maxResults":6}`, "credentials alice  malformed"},
 	}
 	for i, c := range cases {
 		a := f.call(t, c.method, aliceToken, c.body)
