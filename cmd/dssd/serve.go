@@ -139,7 +139,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	// next second.
 	ready := onePerSecond(func(ctx context.Context) error {
 		if rr, ok := base.(hsm.ReadyReporter); ok {
-			return rr.Ready(ctx)
+			err := rr.Ready(ctx)
+			meter.ObserveReady(err)
+			return err
 		}
 		if hc, ok := keys.(hsm.HealthChecker); ok {
 			return hc.Health(ctx)

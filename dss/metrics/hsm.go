@@ -224,3 +224,14 @@ type verifyingSigner struct{ *instrumentedSigner }
 
 // VerifiesSignatures forwards the marker of the decorated signer.
 func (verifyingSigner) VerifiesSignatures() {}
+
+// ObserveReady sets dssd_hsm_up from a readiness answer that did not go through the
+// decorator's Health: a backend that probes itself in the background (hsm.ReadyReporter)
+// answers readiness from its last probe, and that answer is what dssd_hsm_up reports.
+func (m *Meter) ObserveReady(err error) {
+	up := 0.0
+	if err == nil {
+		up = 1
+	}
+	m.hsmOps.up.WithLabelValues().Set(up)
+}
