@@ -139,9 +139,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	// next second.
 	ready := onePerSecond(func(ctx context.Context) error {
 		if rr, ok := base.(hsm.ReadyReporter); ok {
-			err := rr.Ready(ctx)
-			meter.ObserveReady(err)
-			return err
+			return rr.Ready(ctx)
 		}
 		if hc, ok := keys.(hsm.HealthChecker); ok {
 			return hc.Health(ctx)

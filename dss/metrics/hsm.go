@@ -24,7 +24,6 @@ type hsmCollectors struct {
 	ops      *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
-	up       *prometheus.GaugeVec // no labels: exported once the first health check ran
 	reg      prometheus.Registerer
 }
 
@@ -44,12 +43,8 @@ func newHSMCollectors(reg prometheus.Registerer) (*hsmCollectors, error) {
 			Name: "dssd_hsm_operations_in_flight",
 			Help: "HSM operations under way; each holds one PKCS#11 session (crypto11 does not expose its pool), so this is the number of sessions in use by operations.",
 		}),
-		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dssd_hsm_up",
-			Help: "1 when the last HSM health check (the readiness operation) succeeded, 0 when it failed.",
-		}, nil),
 	}
-	for _, col := range []prometheus.Collector{c.ops, c.duration, c.inFlight, c.up} {
+	for _, col := range []prometheus.Collector{c.ops, c.duration, c.inFlight} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}
@@ -168,14 +163,7 @@ type healthKM struct {
 
 func (h healthKM) Health(ctx context.Context) (err error) {
 	done := h.c.start(OpHealth)
-	defer func() {
-		done(err)
-		up := 0.0
-		if err == nil {
-			up = 1
-		}
-		h.c.up.WithLabelValues().Set(up)
-	}()
+	defer func() { done(err) }()
 	return h.inner.Health(ctx)
 }
 
@@ -224,14 +212,3 @@ type verifyingSigner struct{ *instrumentedSigner }
 
 // VerifiesSignatures forwards the marker of the decorated signer.
 func (verifyingSigner) VerifiesSignatures() {}
-
-// ObserveReady sets dssd_hsm_up from a readiness answer that did not go through the
-// decorator's Health: a backend that probes itself in the background (hsm.ReadyReporter)
-// answers readiness from its last probe, and that answer is what dssd_hsm_up reports.
-func (m *Meter) ObserveReady(err error) {
-	up := 0.0
-	if err == nil {
-		up = 1
-	}
-	m.hsmOps.up.WithLabelValues().Set(up)
-}
