@@ -144,9 +144,27 @@ func (c *sigCtx) parseCert(el *etree.Element, what string) (*x509.Certificate, *
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
+		if wellFormedCertificate(der) {
+			// An X.509 certificate whose key or extensions Go's parser does not support (a
+			// brainpool curve, say): the signature may well be intact, so this is no
+			// FORMAT_FAILURE, only a verdict dssd cannot reach.
+			return nil, indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "%s uses a public key or encoding dssd does not support: %s", what, clip(err.Error()))
+		}
 		return nil, formatFailure("%s is not an X.509 certificate", what)
 	}
 	return cert, nil
+}
+
+// wellFormedCertificate reports whether der is DER of the Certificate SEQUENCE of RFC 5280
+// §4.1 (tbsCertificate, signatureAlgorithm, signatureValue) with nothing after it.
+func wellFormedCertificate(der []byte) bool {
+	var c struct {
+		TBS       asn1.RawValue
+		Algorithm asn1.RawValue
+		Signature asn1.BitString
+	}
+	rest, err := asn1.Unmarshal(der, &c)
+	return err == nil && len(rest) == 0 && c.TBS.Tag == asn1.TagSequence && c.Algorithm.Tag == asn1.TagSequence
 }
 
 // candidates are every certificate that may be the signer's or on its path.
