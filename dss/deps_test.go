@@ -22,6 +22,8 @@ func TestDependencyDirection(t *testing.T) {
 		{"dssd/binding/soap", true, []string{"dssd/hsm", "dssd/dss/xades", "dssd/dss/store", "github.com/ThalesGroup/crypto11"}},
 		{"dssd/binding/httpxml", true, []string{"dssd/hsm", "dssd/dss/xades", "dssd/dss/store", "github.com/ThalesGroup/crypto11"}},
 		{"dssd/binding/authn", true, []string{"dssd/hsm", "dssd/dss/xades", "dssd/dss/store"}},
+		{"dssd/binding/oauth2", true, []string{"dssd/hsm", "dssd/dss/xades", "dssd/dss/store", "dssd/dss/sad", "github.com/ThalesGroup/crypto11"}},
+		{"dssd/binding/csc", true, []string{"dssd/hsm", "dssd/dss/xades", "dssd/dss/store", "dssd/dss/sad", "github.com/ThalesGroup/crypto11"}},
 	}
 	for _, r := range rules {
 		args := []string{"list", "-deps", r.pkg}

@@ -302,7 +302,6 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request, ev *reqlog.Event
 		h.jsonError(w, http.StatusInternalServerError, "server_error", "internal error (problem reference "+ev.ID+")")
 		return
 	}
-	ev.User = "(oauth2 token)"
 	out := map[string]any{"access_token": at.Token, "token_type": "Bearer", "expires_in": at.ExpiresIn, "scope": at.Scope}
 	if at.CredentialID != "" {
 		out["credentialID"] = at.CredentialID

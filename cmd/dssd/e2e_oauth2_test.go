@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -521,4 +522,54 @@ func urlValues(kv ...string) url.Values {
 		v.Set(kv[i], kv[i+1])
 	}
 	return v
+}
+
+// TestReadmeOAuth2Curl runs the README's OAuth2 steps with curl (steps 1, 3 and 4; step 2,
+// the browser, is done by the form POST of a user agent) against the dev server.
+func TestReadmeOAuth2Curl(t *testing.T) {
+	s := start(t)
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is missing: apt-get install curl")
+	}
+	tg := s.target()
+	e := newOAuthEnv(t, s.devDir, tg)
+	q := s.qes(t, "alice-qes")
+	curl := func(args ...string) map[string]any {
+		t.Helper()
+		out, err := exec.Command("curl", append([]string{"-sS", "--fail-with-body", "--cacert", s.dev.CA}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("curl %v: %v\n%s", args, err, out)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("curl %v: not JSON: %s", args, out)
+		}
+		return m
+	}
+	url0 := s.dev.URL + "/csc/v2"
+	verifier := strings.Repeat("0123456789abcdef", 4) // like `openssl rand -hex 32`
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	doc := sha256.Sum256([]byte("<invoice/>"))
+	hash := base64.StdEncoding.EncodeToString(doc[:])
+	par := curl("-u", "dev-client:"+e.secret, "-d", "response_type=code", "-d", "client_id=dev-client",
+		"-d", "redirect_uri=http://127.0.0.1:8765/callback", "-d", "code_challenge="+challenge, "-d", "code_challenge_method=S256",
+		"-d", "state=xyz", "-d", "scope=credential", "-d", "credentialID=alice-qes", "-d", "numSignatures=1",
+		"--data-urlencode", "hashes="+hash, "-d", "hashAlgorithmOID=2.16.840.1.101.3.4.2.1", url0+"/oauth2/pushed_authorize")
+	ru, _ := par["request_uri"].(string)
+	if ru == "" || par["expires_in"] != 90.0 {
+		t.Fatalf("pushed_authorize: %v", par)
+	}
+	t.Logf("request_uri: %d characters", len(ru))
+	code := e.code(t, url.Values{"client_id": {"dev-client"}, "request_uri": {ru}, "state": {"xyz"}}, verifier,
+		urlValues("username", "alice", "password", e.passwords["alice"], "pin", q.pin, "otp", freshOTP(t, tg.cfg, q)))
+	tok := curl("-u", "dev-client:"+e.secret, "-d", "grant_type=authorization_code", "-d", "code="+code,
+		"-d", "code_verifier="+verifier, "-d", "redirect_uri=http://127.0.0.1:8765/callback", url0+"/oauth2/token")
+	access, _ := tok["access_token"].(string)
+	if access == "" || tok["credentialID"] != "alice-qes" || tok["scope"] != "credential" {
+		t.Fatalf("token: %v", tok)
+	}
+	body := fmt.Sprintf(`{"credentialID":"alice-qes","hashes":["%s"],"hashAlgorithmOID":"2.16.840.1.101.3.4.2.1","signAlgo":"1.2.840.113549.1.1.1"}`, hash)
+	sig := curl("-H", "Authorization: Bearer "+access, "-H", "Content-Type: application/json", "-d", body, url0+"/signatures/signHash")
+	verifyRaw(t, s.credChain(t, "alice-qes")[0], crypto.SHA256, [][]byte{doc[:]}, strs(sig["signatures"]))
 }
