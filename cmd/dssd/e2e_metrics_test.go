@@ -68,6 +68,10 @@ func TestMetricsEndToEnd(t *testing.T) {
 	if refused != http.StatusUnauthorized && refused != http.StatusTooManyRequests {
 		t.Fatalf("bad token: HTTP %d, want 401 (or 429)", refused)
 	}
+	// A CSC method is its own route, not the /csc/v2/ prefix.
+	if status, raw := s.post(t, "/csc/v2/info", "application/json", "", []byte("{}")); status != http.StatusOK {
+		t.Fatalf("CSC info: HTTP %d %s", status, raw)
+	}
 	for _, p := range []string{"/no/such/route/1", "/no/such/route/2"} {
 		resp, err := s.client.Get(s.dev.URL + p)
 		if err != nil {
@@ -89,6 +93,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 	}{
 		{`dssd_http_requests_total{code="200",method="POST",route="/sign"}`, 2},
 		{`dssd_http_requests_total{code="404",method="GET",route="unmatched"}`, 2},
+		{`dssd_http_requests_total{code="200",method="POST",route="/csc/v2/info"}`, 1},
 		{`dssd_http_request_duration_seconds_count{method="POST",route="/sign"}`, 3},
 		{`dssd_hsm_operations_total{operation="sign",outcome="ok"}`, 2},
 		{`dssd_hsm_operation_duration_seconds_count{operation="sign"}`, 2},
