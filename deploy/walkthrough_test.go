@@ -15,13 +15,18 @@ import (
 	"time"
 )
 
-var walkthroughRE = regexp.MustCompile("(?s)<!-- walkthrough -->\n```sh\n(.*?)```")
+var walkthroughRE = regexp.MustCompile("(?s)<!-- walkthrough( postgres)? -->\n```sh\n(.*?)```")
+
+// walkthroughPG returns the DSN of a fresh PostgreSQL schema for the blocks marked
+// "walkthrough postgres"; it is set when the tests are built with the postgres tag.
+var walkthroughPG func(t *testing.T) string
 
 // TestDeployWalkthrough runs the commands of docs/deploy.md, "From an empty HSM to the first
 // signature", as written: a fresh SoftHSM2 token, keys generated in it with pkcs11-tool,
 // certificate requests signed in the token through openssl's PKCS#11 engine, a throwaway CA,
 // `dssd check-config`, `dssd serve` without dev mode, two signatures with `dss sign`, each
-// verified by xmlsec1 up to the CA.
+// verified by xmlsec1 up to the CA; with the postgres tag, then two nodes on one PostgreSQL
+// database, each signing once, and `dssd audit verify` over their shared chain.
 func TestDeployWalkthrough(t *testing.T) {
 	for _, tool := range [][2]string{
 		{"softhsm2-util", "softhsm2"}, {"pkcs11-tool", "opensc"}, {"openssl", "openssl"},
@@ -33,8 +38,23 @@ func TestDeployWalkthrough(t *testing.T) {
 		t.Fatal("openssl's PKCS#11 engine is missing: apt-get install libengine-pkcs11-openssl (bash .ci/deps.sh test installs it)")
 	}
 	blocks := walkthroughRE.FindAllStringSubmatch(string(read(t, "../docs/deploy.md")), -1)
-	if len(blocks) < 6 {
-		t.Fatalf("%d walkthrough blocks in docs/deploy.md, want the 7 steps", len(blocks))
+	var steps, pgSteps []string
+	for _, b := range blocks {
+		if b[1] == "" {
+			steps = append(steps, b[2])
+		} else {
+			pgSteps = append(pgSteps, b[2])
+		}
+	}
+	if len(steps) < 7 || len(pgSteps) < 1 {
+		t.Fatalf("%d walkthrough blocks and %d for PostgreSQL in docs/deploy.md, want 7 and 1", len(steps), len(pgSteps))
+	}
+	pgDSN := ""
+	if walkthroughPG != nil {
+		pgDSN = walkthroughPG(t)
+		steps = append(steps, pgSteps...)
+	} else {
+		t.Log("the PostgreSQL part of the walkthrough runs with -tags postgres (make test)")
 	}
 	root := t.TempDir()
 	bin := filepath.Join(root, "bin")
@@ -44,19 +64,27 @@ func TestDeployWalkthrough(t *testing.T) {
 			t.Fatalf("go build %s: %v\n%s", p, err, out)
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// Two free ports (both held while choosing, so they differ), released for the nodes.
+	var addrs []string
+	var ls []net.Listener
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().String())
 	}
-	addr := l.Addr().String()
-	l.Close()
+	for _, l := range ls {
+		l.Close()
+	}
 
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
 	// The walkthrough stops its server; this stops it when a step fails first.
-	script.WriteString(`trap 'if [ -n "${DSSD_PID:-}" ]; then kill "$DSSD_PID" 2>/dev/null || true; fi' EXIT` + "\n")
-	for _, b := range blocks {
-		script.WriteString(b[1])
+	script.WriteString(`trap 'if [ -n "${NODES:-}" ]; then kill $NODES 2>/dev/null || true; fi; if [ -n "${DSSD_PID:-}" ]; then kill "$DSSD_PID" 2>/dev/null || true; fi' EXIT` + "\n")
+	for _, b := range steps {
+		script.WriteString(b)
 	}
 	home := filepath.Join(root, "etc-dssd")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -64,17 +92,18 @@ func TestDeployWalkthrough(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(),
-		"DSSD_HOME="+home, "ADDR="+addr, "HOME="+root,
+		"DSSD_HOME="+home, "ADDR="+addrs[0], "ADDR2="+addrs[1], "PG_DSN="+pgDSN, "HOME="+root,
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(home, "data", "dssd.log"))
-		t.Fatalf("the walkthrough failed: %v\n%s\n--- dssd log ---\n%s", err, out, log)
+		nodes, _ := os.ReadFile(filepath.Join(home, "data", "nodes.log"))
+		t.Fatalf("the walkthrough failed: %v\n%s\n--- dssd log ---\n%s\n--- nodes log (PostgreSQL) ---\n%s", err, out, log, nodes)
 	}
 	text := string(out)
-	if n := strings.Count(text, "\nOK\n"); n != 2 {
+	if n := strings.Count(text, "\nOK\n"); pgDSN == "" && n != 2 {
 		t.Errorf("xmlsec1 accepted %d signatures, want 2:\n%s", n, text)
 	}
 	for _, want := range []string{
@@ -84,6 +113,14 @@ func TestDeployWalkthrough(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the walkthrough output lacks %q:\n%s", want, text)
+		}
+	}
+	if pgDSN != "" {
+		if n := strings.Count(text, "\nOK\n"); n != 4 {
+			t.Errorf("xmlsec1 accepted %d signatures, want 4 (two nodes sign once each)", n)
+		}
+		if !strings.Contains(text, "records: 4") {
+			t.Errorf("dssd audit verify does not count 4 records (two starts, two signatures) on PostgreSQL:\n%s", text)
 		}
 	}
 	// The keys are in the token and cannot leave it.

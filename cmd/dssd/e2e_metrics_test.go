@@ -63,8 +63,14 @@ func TestMetricsEndToEnd(t *testing.T) {
 	} else if _, r := parseResponse(t, raw); !r.ok() {
 		t.Fatalf("B-LT: %s %s %s", r.major, r.minor, r.message)
 	}
-	if status, _ := s.send(t, viaPOST, "not-a-token", signRequestXML("metrics-401", bb, invoice)); status != http.StatusUnauthorized {
-		t.Fatalf("bad token: HTTP %d, want 401", status)
+	// 401, or 429 once failed authentications from this address are rate-limited.
+	refused, _ := s.send(t, viaPOST, "not-a-token", signRequestXML("metrics-401", bb, invoice))
+	if refused != http.StatusUnauthorized && refused != http.StatusTooManyRequests {
+		t.Fatalf("bad token: HTTP %d, want 401 (or 429)", refused)
+	}
+	// A CSC method is its own route, not the /csc/v2/ prefix.
+	if status, raw := s.post(t, "/csc/v2/info", "application/json", "", []byte("{}")); status != http.StatusOK {
+		t.Fatalf("CSC info: HTTP %d %s", status, raw)
 	}
 	for _, p := range []string{"/no/such/route/1", "/no/such/route/2"} {
 		resp, err := s.client.Get(s.dev.URL + p)
@@ -86,8 +92,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		want   float64
 	}{
 		{`dssd_http_requests_total{code="200",method="POST",route="/sign"}`, 2},
-		{`dssd_http_requests_total{code="401",method="POST",route="/sign"}`, 1},
 		{`dssd_http_requests_total{code="404",method="GET",route="unmatched"}`, 2},
+		{`dssd_http_requests_total{code="200",method="POST",route="/csc/v2/info"}`, 1},
 		{`dssd_http_request_duration_seconds_count{method="POST",route="/sign"}`, 3},
 		{`dssd_hsm_operations_total{operation="sign",outcome="ok"}`, 2},
 		{`dssd_hsm_operation_duration_seconds_count{operation="sign"}`, 2},
@@ -98,6 +104,9 @@ func TestMetricsEndToEnd(t *testing.T) {
 		if got := delta(c.series); got != c.want {
 			t.Errorf("%s moved by %v, want %v", c.series, got, c.want)
 		}
+	}
+	if got := delta(`dssd_http_requests_total{code="` + strconv.Itoa(refused) + `",method="POST",route="/sign"}`); got != 1 {
+		t.Errorf("the refused request (HTTP %d) moved its counter by %v, want 1", refused, got)
 	}
 	for _, series := range []string{
 		`dssd_revocation_checks_total{outcome="ok"}`,
