@@ -86,7 +86,7 @@ func judge(obs []observation, now, poe time.Time, window time.Duration) certStat
 		}
 		fresh := o.online ||
 			(!poe.IsZero() && !o.thisUpdate.Before(poe)) ||
-			(!o.thisUpdate.Before(now.Add(-window-clockSkew)) && (o.nextUpdate.IsZero() || !now.After(o.nextUpdate)))
+			(!o.thisUpdate.Before(now.Add(-window)) && (o.nextUpdate.IsZero() || !now.After(o.nextUpdate)))
 		if fresh {
 			st.state = statusGood
 		} else if st.state == statusUnknown {
