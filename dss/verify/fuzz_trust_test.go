@@ -36,7 +36,7 @@ func FuzzRevocationData(f *testing.F) {
 		st := newRevStore(lim)
 		var items []*revItem
 		for _, isCRL := range []bool{false, true} {
-			it, err := st.add(b, isCRL, false)
+			it, err := st.add(b, isCRL, fromRequest)
 			if err != nil {
 				return
 			}
