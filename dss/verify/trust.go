@@ -480,7 +480,7 @@ func (c *sigCtx) pathVerdict(err error, signer *x509.Certificate) *verdict {
 	var uae x509.UnknownAuthorityError
 	switch {
 	case errors.Is(err, errPathBudget):
-		return indeterminate(ChainConstraintsFailure, ReasonChain, "the request needs more than %d certificate paths; the limit is %d", c.v.lim.MaxPathBuilds, c.v.lim.MaxPathBuilds)
+		return indeterminate(ChainConstraintsFailure, ReasonChain, "the request needs more certificate paths than the limit of %d per request", c.v.lim.MaxPathBuilds)
 	case errors.As(err, &uae):
 		return indeterminate(NoCertificateChainFound, ReasonChain, "the signing certificate %q does not chain to a trust anchor", signer.Subject.String())
 	case errors.As(err, &cie):

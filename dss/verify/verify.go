@@ -177,7 +177,7 @@ type Limits struct {
 	// Revocation data and paths of one request, all signatures together (issue 10).
 	MaxRevocationValues int   // distinct OCSP responses and CRLs given or embedded (64)
 	MaxRevocationBytes  int64 // their total size (8 MiB)
-	MaxPathBuilds       int   // certificate paths built for signers and TSAs (128)
+	MaxPathBuilds       int   // certificate paths built for signers and TSAs (256)
 }
 
 // DefaultLimits returns the limits of hardening.md §2.6. The document limits are the gate's
@@ -192,7 +192,7 @@ func DefaultLimits() Limits {
 		Document: d, MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
 		MaxC14NBytes:        64 << 20,
-		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 128,
+		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 256,
 	}
 }
 
