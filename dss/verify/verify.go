@@ -175,7 +175,7 @@ type Limits struct {
 	MaxRevocation  int            // revocation values per signature (32)
 	MaxC14NBytes   int64          // canonical bytes digested per input, all signatures together (64 MiB)
 	// Revocation data and paths of one request, all signatures together (issue 10).
-	MaxRevocationValues int   // distinct OCSP responses and CRLs given or embedded (64)
+	MaxRevocationValues int   // distinct OCSP responses and CRLs in Input.OCSP and Input.CRLs (64)
 	MaxRevocationBytes  int64 // their total size (8 MiB)
 	MaxPathBuilds       int   // certificate paths built for signers and TSAs (256)
 }
@@ -231,7 +231,7 @@ type Config struct {
 	// RevocationFreshness is how old a "good" OCSP response or CRL given with the request or
 	// embedded in the signature may be (its thisUpdate before the verifier's clock) to count
 	// without a proof of existence of the signature; 0: it must be issued at or after the
-	// validation (status.go).
+	// verifier's clock, i.e. in practice the online source decides (status.go).
 	RevocationFreshness time.Duration
 	// SignerEKUs are the extended key usages (dotted OIDs) that allow a signing certificate
 	// with that extension to sign documents; nil: DefaultSignerEKUs.
