@@ -191,7 +191,7 @@ type VerifyConfig struct {
 	SignerEKUs          []string `yaml:"signer_ekus"`           // dotted OIDs allowing document signing; default documentSigning, emailProtection, MS and Adobe document signing, any
 	MaxRevocationValues int      `yaml:"max_revocation_values"` // OCSP responses and CRLs per request, default 64
 	MaxRevocationBytes  int64    `yaml:"max_revocation_bytes"`  // their total size per request, default 8 MiB
-	MaxPathBuilds       int      `yaml:"max_path_builds"`       // certificate paths built per request, default 128
+	MaxPathBuilds       int      `yaml:"max_path_builds"`       // certificate paths built per request, default 256
 }
 
 // LogConfig configures logging.

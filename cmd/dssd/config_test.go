@@ -319,6 +319,19 @@ func TestConfigRejections(t *testing.T) {
 			wantErr: []string{"credentials[2].certificate", "holds a EC-P384 key, key_type says EC-P256"}},
 		{name: "missing certificate file", edit: rep("certs/alice-rsa.pem", "certs/gone.pem"),
 			wantErr: []string{"credentials[0].certificate", "does not exist"}},
+		{name: "credential certificate for TLS only", edit: rep("certs/alice-rsa.pem", "certs/tls-only.pem"),
+			setup: func(t *testing.T, dir string) {
+				key := testKey(t, "RSA-2048")
+				tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "tls only"},
+					NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+					KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+				der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Join(dir, "certs", "tls-only.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+			},
+			wantErr: []string{"credentials[0].certificate", "not for document signing", "serverAuth"}},
 		{name: "certificate not pem", edit: rep("certs/alice-rsa.pem", "secrets/hsm.pin"),
 			wantErr: []string{"credentials[0].certificate", "no PEM certificate"}},
 		{name: "no tls", edit: rep("    cert: tls/server.pem\n    key: tls/server.key\n", ""),

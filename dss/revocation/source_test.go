@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -248,6 +249,11 @@ func TestRevoked(t *testing.T) {
 	var re *RevokedError
 	if !errors.As(err, &re) || !re.RevokedAt.Equal(at) || re.Source != "OCSP" || re.Serial.Cmp(e.leaf.SerialNumber) != 0 {
 		t.Fatalf("RevokedError = %+v", re)
+	}
+	// dss/verify reads the time through this interface, across dss's wrapping.
+	var timer interface{ RevocationTime() time.Time }
+	if !errors.As(fmt.Errorf("dss: %w", err), &timer) || !timer.RevocationTime().Equal(at) {
+		t.Errorf("RevocationTime through a wrapped error: %v", timer)
 	}
 	for _, want := range []string{`"CN=alice"`, "revoked at 2025-03-04T05:06:07Z", "keyCompromise"} {
 		if !strings.Contains(err.Error(), want) {

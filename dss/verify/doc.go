@@ -45,19 +45,29 @@
 //     canonicalized SignedInfo (SIG_CRYPTO_FAILURE). ECDSA values must be exactly 2×n bytes
 //     (DER is refused) with 0 < r, s < n; RSA keys must have Policy.MinRSABits..8192 bits;
 //   - signature timestamps (xades:SignatureTimeStamp): the token's CMS signature, its TSA
-//     certificate chain to the anchors with the timeStamping usage, and its message imprint
-//     over the canonicalized ds:SignatureValue. A timestamp that fails makes the signature
-//     INDETERMINATE with Reason "timestamp"; a good one is the proof of existence used below;
+//     certificate chain to the anchors with the timeStamping usage, the revocation status of
+//     that chain (the token's time is its proof of existence), and its message imprint over
+//     the canonicalized ds:SignatureValue. A timestamp that fails makes the signature
+//     INDETERMINATE with Reason "timestamp"; a good one is the proof of existence used below.
+//     An archive timestamp (xades141:ArchiveTimeStamp) is checked the same way, its imprint
+//     recomputed over the EN 319 132-1 §5.5.2 input (xades.ArchiveTimestampParts); only then
+//     is the level B-LTA, a mismatch is INDETERMINATE with Reason "archive-timestamp";
+//   - the signer's purpose (purpose.go): keyUsage digitalSignature or nonRepudiation, an
+//     extendedKeyUsage that allows document signing (Config.SignerEKUs), on the leaf and on
+//     the intermediates of the path, else INDETERMINATE/CHAIN_CONSTRAINTS_FAILURE;
 //   - the certificate path: x509.Verify from the signing certificate to Config.Anchors with
 //     the KeyInfo, CertificateValues and extra certificates as intermediates, at the
-//     validation time; an expired or not yet valid signer is INDETERMINATE
-//     (OUT_OF_BOUNDS_NO_POE, NOT_YET_VALID) unless a signature timestamp proves the
-//     signature existed while the certificate was valid;
-//   - revocation of every certificate of the path below the anchor: embedded
-//     xades:RevocationValues, xades141:TimeStampValidationData and the extra OCSP responses
-//     and CRLs first, then Config.Revocation (online), else INDETERMINATE/TRY_LATER.
-//     A revoked certificate is TOTAL-FAILED/REVOKED when a signature timestamp shows the
-//     signature was made after the revocation, INDETERMINATE/REVOKED_NO_POE otherwise.
+//     validation time, at most Limits.MaxPathBuilds paths per request; an expired or not yet
+//     valid signer is INDETERMINATE (OUT_OF_BOUNDS_NO_POE, NOT_YET_VALID) unless a signature
+//     timestamp proves the signature existed while the certificate was valid;
+//   - revocation of every certificate of the path below the anchor, as status.go describes:
+//     every OCSP response and CRL of the request parsed once, used only when its issuer (or
+//     delegated responder) signed it and it covers the certificate; "revoked" wins; "good"
+//     only when fresh (issued after a signature timestamp, or within
+//     Config.RevocationFreshness before the clock and before its nextUpdate), else
+//     Config.Revocation (online), else INDETERMINATE/TRY_LATER. A revoked certificate is
+//     TOTAL-FAILED/REVOKED when a signature timestamp shows the signature was made after the
+//     revocation, INDETERMINATE/REVOKED_NO_POE when none shows it was made before.
 //
 // What was signed is reported exactly, per Reference (Scope): the whole document (URI=""),
 // the element with an id (its name and id), an Object of the signature, the SignedProperties

@@ -63,23 +63,46 @@ func parseOID(s string) (asn1.ObjectIdentifier, error) {
 	return oid, nil
 }
 
-// ekusOf returns the extended key usages of cert, dotted, and whether it has the extension.
+// goEKUs are the dotted OIDs of crypto/x509's named extended key usages.
+var goEKUs = map[x509.ExtKeyUsage]string{
+	x509.ExtKeyUsageAny:                            oidAnyEKU,
+	x509.ExtKeyUsageServerAuth:                     "1.3.6.1.5.5.7.3.1",
+	x509.ExtKeyUsageClientAuth:                     "1.3.6.1.5.5.7.3.2",
+	x509.ExtKeyUsageCodeSigning:                    "1.3.6.1.5.5.7.3.3",
+	x509.ExtKeyUsageEmailProtection:                "1.3.6.1.5.5.7.3.4",
+	x509.ExtKeyUsageIPSECEndSystem:                 "1.3.6.1.5.5.7.3.5",
+	x509.ExtKeyUsageIPSECTunnel:                    "1.3.6.1.5.5.7.3.6",
+	x509.ExtKeyUsageIPSECUser:                      "1.3.6.1.5.5.7.3.7",
+	x509.ExtKeyUsageTimeStamping:                   "1.3.6.1.5.5.7.3.8",
+	x509.ExtKeyUsageOCSPSigning:                    "1.3.6.1.5.5.7.3.9",
+	x509.ExtKeyUsageMicrosoftServerGatedCrypto:     "1.3.6.1.4.1.311.10.3.3",
+	x509.ExtKeyUsageNetscapeServerGatedCrypto:      "2.16.840.1.113730.4.1",
+	x509.ExtKeyUsageMicrosoftCommercialCodeSigning: "1.3.6.1.4.1.311.2.1.22",
+	x509.ExtKeyUsageMicrosoftKernelCodeSigning:     "1.3.6.1.4.1.311.61.1.1",
+}
+
+// ekusOf returns the extended key usages of cert, dotted, as crypto/x509 parsed them, and
+// whether it has the extension.
 func ekusOf(cert *x509.Certificate) ([]string, bool) {
+	has := false
 	for _, e := range cert.Extensions {
-		if !e.Id.Equal(oidExtKeyUsage) {
-			continue
+		if e.Id.Equal(oidExtKeyUsage) {
+			has = true
 		}
-		var oids []asn1.ObjectIdentifier
-		if rest, err := asn1.Unmarshal(e.Value, &oids); err != nil || len(rest) != 0 {
-			return nil, true // unreadable: allows nothing
-		}
-		out := make([]string, len(oids))
-		for i, o := range oids {
-			out[i] = o.String()
-		}
-		return out, true
 	}
-	return nil, false
+	if !has {
+		return nil, false
+	}
+	var out []string
+	for _, u := range cert.ExtKeyUsage {
+		if o, ok := goEKUs[u]; ok {
+			out = append(out, o)
+		}
+	}
+	for _, o := range cert.UnknownExtKeyUsage {
+		out = append(out, o.String())
+	}
+	return out, true
 }
 
 // signer checks the signing certificate itself: keyUsage digitalSignature or nonRepudiation

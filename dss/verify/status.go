@@ -86,7 +86,7 @@ func judge(obs []observation, now, poe time.Time, window time.Duration) certStat
 		}
 		fresh := o.online ||
 			(!poe.IsZero() && !o.thisUpdate.Before(poe)) ||
-			(!o.thisUpdate.Before(now.Add(-window-clockSkew)) && (o.nextUpdate.IsZero() || !now.After(o.nextUpdate)))
+			(!o.thisUpdate.Before(now.Add(-window)) && (o.nextUpdate.IsZero() || !now.After(o.nextUpdate)))
 		if fresh {
 			st.state = statusGood
 		} else if st.state == statusUnknown {
@@ -98,12 +98,13 @@ func judge(obs []observation, now, poe time.Time, window time.Duration) certStat
 
 // revStore holds the parsed revocation items of one request.
 type revStore struct {
-	maxItems int
-	maxBytes int64
-	items    map[[32]byte]*revItem
-	order    []*revItem
-	bytes    int64
-	spki     map[*x509.Certificate][]byte // issuer → subjectPublicKey bits (OCSP key hash)
+	maxItems     int
+	maxBytes     int64
+	items        map[[32]byte]*revItem
+	order        []*revItem
+	bytes        int64 // of request items
+	requestItems int
+	spki         map[*x509.Certificate][]byte // issuer → subjectPublicKey bits (OCSP key hash)
 }
 
 func newRevStore(lim Limits) *revStore {
@@ -113,22 +114,34 @@ func newRevStore(lim Limits) *revStore {
 
 var errRevocationLimit = errors.New("revocation data limit")
 
+// Where a revocation item comes from.
+type revSource int
+
+const (
+	fromRequest  revSource = iota // AdditionalKeyInfo: capped by Limits.MaxRevocationValues/Bytes
+	fromEmbedded                  // a signature's RevocationValues, TimeStampValidationData (Limits.MaxRevocation per signature)
+	fromOnline                    // the configured online source
+)
+
 // add parses der (once per request) and returns its item. The request's count and size
-// limits apply to distinct items.
-func (s *revStore) add(der []byte, isCRL, online bool) (*revItem, error) {
+// limits apply to the distinct items of AdditionalKeyInfo; embedded items are bounded per
+// signature (Limits.MaxRevocation) and by the document size.
+func (s *revStore) add(der []byte, isCRL bool, src revSource) (*revItem, error) {
+	online := src == fromOnline
 	k := sha256.Sum256(der)
 	if it, ok := s.items[k]; ok {
 		it.online = it.online || online
 		return it, nil
 	}
-	if !online {
-		if len(s.order) >= s.maxItems {
+	if src == fromRequest {
+		if s.requestItems >= s.maxItems {
 			return nil, fmt.Errorf("%w: more than %d OCSP responses and CRLs in one request", errRevocationLimit, s.maxItems)
 		}
 		if s.bytes+int64(len(der)) > s.maxBytes {
 			return nil, fmt.Errorf("%w: more than %d bytes of OCSP responses and CRLs in one request", errRevocationLimit, s.maxBytes)
 		}
 		s.bytes += int64(len(der))
+		s.requestItems++
 	}
 	it := &revItem{isCRL: isCRL, online: online, issuerOK: map[*x509.Certificate]bool{}}
 	if isCRL {

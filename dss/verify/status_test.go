@@ -334,3 +334,34 @@ func BenchmarkManySignaturesJunkCRL(b *testing.B) {
 		}
 	}
 }
+
+// TestPathBudget: certificate paths are built at most Limits.MaxPathBuilds times per
+// request; the same signer again costs nothing.
+func TestPathBudget(t *testing.T) {
+	p := newPKI(t)
+	v := newVerifier(t, p, func(c *Config) { c.Limits.MaxPathBuilds = 1 })
+	rep, err := v.Verify(context.Background(), Input{Signature: manySignatures(t, p, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Signatures {
+		if r.Indication != TotalPassed {
+			t.Fatalf("same signer: %s %s", r.Indication, r.Detail)
+		}
+	}
+	a := bytesOf(sign(t, p.ec, p.chainOf(p.ec), xades.Object{ID: "a", Data: []byte("first"), MimeType: "text/plain"}, xades.TypeXAdES, xades.Enveloping, ""))
+	b := bytesOf(sign(t, p.rsa, p.chainOf(p.rsa), xades.Object{ID: "b", Data: []byte("second")}, xades.TypeXMLDSig, xades.Enveloping, ""))
+	b = resign(t, []byte(strings.ReplaceAll(string(b), "sig-1", "sig-2")), p.rsa.key)
+	doc := `<signatures xmlns="urn:example:container">` + strings.TrimPrefix(string(a), `<?xml version="1.0" encoding="UTF-8"?>`) +
+		strings.TrimPrefix(string(b), `<?xml version="1.0" encoding="UTF-8"?>`) + `</signatures>`
+	rep, err = v.Verify(context.Background(), Input{Signature: []byte(doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Signatures[0]; r.Indication != TotalPassed {
+		t.Fatalf("first signer: %s %s", r.Indication, r.Detail)
+	}
+	if r := rep.Signatures[1]; r.SubIndication != ChainConstraintsFailure || !strings.Contains(r.Detail, "limit of 1 per request") {
+		t.Fatalf("second signer over the budget: %s/%s %s", r.Indication, r.SubIndication, r.Detail)
+	}
+}

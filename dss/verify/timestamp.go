@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -104,7 +105,7 @@ func (c *sigCtx) verifyToken(tok []byte) (*timestamp.Timestamp, *verdict) {
 	bad := func(format string, a ...any) (*timestamp.Timestamp, *verdict) {
 		return nil, indeterminate(SigConstraintsFailure, ReasonTimestamp, "signature timestamp: "+format, a...)
 	}
-	p7, err := pkcs7.Parse(tok)
+	p7, err := safeParse(pkcs7.Parse, tok)
 	if err != nil {
 		return bad("the token is not a CMS SignedData")
 	}
@@ -117,7 +118,7 @@ func (c *sigCtx) verifyToken(tok []byte) (*timestamp.Timestamp, *verdict) {
 	}
 	// Parse verifies the CMS signature (message digest and signed attributes) with the
 	// certificate the token carries; the path is checked below.
-	ts, err := timestamp.Parse(tok)
+	ts, err := safeParse(timestamp.Parse, tok)
 	if err != nil {
 		return bad("the token does not verify")
 	}
@@ -180,4 +181,15 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// safeParse runs a third-party parser on attacker bytes; a panic in it (digitorus/pkcs7
+// indexes past short BER input, found by FuzzTimestampToken) is a parse error.
+func safeParse[T any](parse func([]byte) (T, error), b []byte) (out T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parser panic: %v", r)
+		}
+	}()
+	return parse(b)
 }

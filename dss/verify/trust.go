@@ -405,7 +405,7 @@ func newReqState(v *Verifier, in *Input) (*reqState, error) {
 		isCRL bool
 	}{{in.OCSP, false}, {in.CRLs, true}} {
 		for _, der := range list.ders {
-			it, err := r.rev.add(der, list.isCRL, false)
+			it, err := r.rev.add(der, list.isCRL, fromRequest)
 			if err != nil {
 				return nil, err
 			}
@@ -500,7 +500,7 @@ func (c *sigCtx) pathVerdict(err error, signer *x509.Certificate) *verdict {
 	var uae x509.UnknownAuthorityError
 	switch {
 	case errors.Is(err, errPathBudget):
-		return indeterminate(ChainConstraintsFailure, ReasonChain, "the request needs more than %d certificate paths; the limit is %d", c.v.lim.MaxPathBuilds, c.v.lim.MaxPathBuilds)
+		return indeterminate(ChainConstraintsFailure, ReasonChain, "the request needs more certificate paths than the limit of %d per request", c.v.lim.MaxPathBuilds)
 	case errors.As(err, &uae):
 		return indeterminate(NoCertificateChainFound, ReasonChain, "the signing certificate %q does not chain to a trust anchor", signer.Subject.String())
 	case errors.As(err, &cie):
@@ -511,21 +511,18 @@ func (c *sigCtx) pathVerdict(err error, signer *x509.Certificate) *verdict {
 
 // revItems are the offline revocation items of this signature: the request's and the
 // signature's own (RevocationValues, TimeStampValidationData), each parsed once per request.
-func (c *sigCtx) revItems(reason Reason) ([]*revItem, *verdict) {
+func (c *sigCtx) revItems() []*revItem {
 	items := append([]*revItem{}, c.req.reqItems...)
 	for _, list := range []struct {
 		ders  [][]byte
 		isCRL bool
 	}{{c.ocsps, false}, {c.crls, true}} {
 		for _, der := range list.ders {
-			it, err := c.req.rev.add(der, list.isCRL, false)
-			if err != nil {
-				return nil, indeterminate(SigConstraintsFailure, reason, "%v", err)
-			}
+			it, _ := c.req.rev.add(der, list.isCRL, fromEmbedded) // embedded items are not capped here
 			items = append(items, it)
 		}
 	}
-	return items, nil
+	return items
 }
 
 // revocationTimer is implemented by the errors of a RevocationSource that know when the
@@ -541,10 +538,7 @@ func (c *sigCtx) chainStatus(chain []*x509.Certificate, poe []time.Time, reason 
 	if len(chain) < 2 {
 		return nil // the certificate is itself an anchor
 	}
-	items, v := c.revItems(reason)
-	if v != nil {
-		return v
-	}
+	items := c.revItems()
 	now := c.v.clock()
 	best := earliest(poe)
 	certs := chain[:len(chain)-1]
@@ -595,7 +589,7 @@ func (c *sigCtx) chainStatus(chain []*x509.Certificate, poe []time.Time, reason 
 		isCRL bool
 	}{{o, false}, {cr, true}} {
 		for _, der := range list.ders {
-			if it, err := c.req.rev.add(der, list.isCRL, true); err == nil {
+			if it, err := c.req.rev.add(der, list.isCRL, fromOnline); err == nil {
 				online = append(online, it)
 			}
 		}

@@ -181,9 +181,9 @@ type Limits struct {
 	MaxC14NBytes   int64          // canonical bytes digested per input, all signatures together (64 MiB)
 	MaxPrefixes    int            // distinct prefixes of one InclusiveNamespaces PrefixList (64)
 	// Revocation data and paths of one request, all signatures together (issue 10).
-	MaxRevocationValues int   // distinct OCSP responses and CRLs given or embedded (64)
+	MaxRevocationValues int   // distinct OCSP responses and CRLs in Input.OCSP and Input.CRLs (64)
 	MaxRevocationBytes  int64 // their total size (8 MiB)
-	MaxPathBuilds       int   // certificate paths built for signers and TSAs (128)
+	MaxPathBuilds       int   // certificate paths built for signers and TSAs (256)
 }
 
 // DefaultLimits returns the limits of hardening.md §2.6. The document limits are the gate's
@@ -193,7 +193,7 @@ func DefaultLimits() Limits {
 		Document: DocumentLimitsFor(0), MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
 		MaxC14NBytes: 64 << 20, MaxPrefixes: 64,
-		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 128,
+		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 256,
 	}
 }
 
@@ -244,7 +244,7 @@ type Config struct {
 	// RevocationFreshness is how old a "good" OCSP response or CRL given with the request or
 	// embedded in the signature may be (its thisUpdate before the verifier's clock) to count
 	// without a proof of existence of the signature; 0: it must be issued at or after the
-	// validation (status.go).
+	// verifier's clock, i.e. in practice the online source decides (status.go).
 	RevocationFreshness time.Duration
 	// SignerEKUs are the extended key usages (dotted OIDs) that allow a signing certificate
 	// with that extension to sign documents; nil: DefaultSignerEKUs.

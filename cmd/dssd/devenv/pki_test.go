@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"dssd/cmd/dssd/devenv/devjson"
+	"dssd/dss/verify"
 )
 
 // newTestEnv lays out an environment in a temporary directory with a state whose keys are
@@ -97,6 +98,16 @@ func TestPKI(t *testing.T) {
 		}
 		if err := chain[0].CheckSignatureFrom(ca.Cert); err != nil {
 			t.Errorf("%s: not issued by the issuing CA: %v", c.ID, err)
+		}
+		// The verifier's (and the configuration's) rule for signing certificates.
+		if err := verify.CheckSignerCertificate(chain[0], nil); err != nil {
+			t.Errorf("%s: %v", c.ID, err)
+		}
+	}
+	// The TLS server and TSA certificates are not signers.
+	for _, c := range []*x509.Certificate{tlsCert, tsa.Cert} {
+		if err := verify.CheckSignerCertificate(c, nil); err == nil {
+			t.Errorf("%s accepted as a document signer", c.Subject)
 		}
 	}
 	for _, k := range []string{e.rootKey(), e.IssuingCAKey, e.TLSKey, e.OCSPKey, e.TSAKey} {
