@@ -211,7 +211,9 @@ func hostileCases(p *benchPKI) ([]hostileCase, error) {
 	lim := verify.DefaultLimits()
 	maxBytes := int(lim.Document.MaxBytes)
 	var cases []hostileCase
-	add := func(name string, doc []byte) { cases = append(cases, hostileCase{name: name, in: verify.Input{Signature: doc}}) }
+	add := func(name string, doc []byte) {
+		cases = append(cases, hostileCase{name: name, in: verify.Input{Signature: doc}})
+	}
 
 	// PrefixList: a million names over 3 000 elements.
 	{
