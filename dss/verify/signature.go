@@ -637,8 +637,9 @@ func (c *sigCtx) digests() *verdict {
 			}
 			return fail(HashFailure, ReasonDigest, "reference %d (%s): the digest does not match: the signed data was changed", r.pos, what)
 		}
-		if c.transformed != nil {
+		if c.transformed != nil && slices.Contains(c.in.ReturnTransformed, r.pos) {
 			c.transformed[r.pos] = data
+			c.res.Transformed = c.transformed
 		}
 	}
 	return later
