@@ -25,6 +25,7 @@ type VerifyConfig struct {
 	SignatureMethods []string // allowed SignatureMethod URIs
 	MinRSABits       int
 	MaxSignatures    int
+	MaxPrefixList    int // distinct prefixes of one InclusiveNamespaces PrefixList
 }
 
 // verifyState is the service's verifier, built on first use or by ConfigureVerify.
@@ -63,7 +64,7 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 	cfg := verify.Config{
 		Anchors: c.Anchors, Clock: s.clock,
 		Policy: verify.Policy{Digests: c.Digests, SignatureMethods: c.SignatureMethods, MinRSABits: c.MinRSABits},
-		Limits: verify.Limits{MaxSignatures: c.MaxSignatures},
+		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, MaxPrefixes: c.MaxPrefixList},
 	}
 	if s.rev != nil {
 		cfg.Revocation = revocationAdapter{s.rev}

@@ -163,6 +163,7 @@ type VerifyConfig struct {
 	SignatureMethods []string `yaml:"signature_methods"` // rsa-sha256 ... ecdsa-sha512 (default: SHA-2 RSA, RSA-PSS, ECDSA), or URIs
 	MinRSABits       int      `yaml:"min_rsa_bits"`      // default 2048
 	MaxSignatures    int      `yaml:"max_signatures"`    // per document, default 32
+	MaxPrefixList    int      `yaml:"max_prefix_list"`   // distinct InclusiveNamespaces prefixes, default 64
 }
 
 // LogConfig configures logging.

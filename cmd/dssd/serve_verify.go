@@ -90,6 +90,9 @@ func (v *VerifyConfig) validate(add func(field, format string, a ...any)) {
 	if v.MaxSignatures < 0 || v.MaxSignatures > 1000 {
 		add("verify.max_signatures", "must be between 1 and 1000")
 	}
+	if v.MaxPrefixList < 0 || v.MaxPrefixList > 1024 {
+		add("verify.max_prefix_list", "must be between 1 and 1024")
+	}
 }
 
 // verifyOptions builds the verification configuration of the service from the verify
@@ -116,7 +119,7 @@ func verifyOptions(cfg *Config) (dss.VerifyConfig, error) {
 	if out.SignatureMethods, err = algURIs(v.SignatureMethods, verifySignatureMethods, "verify.signature_methods"); err != nil {
 		return out, err
 	}
-	out.MinRSABits, out.MaxSignatures = v.MinRSABits, v.MaxSignatures
+	out.MinRSABits, out.MaxSignatures, out.MaxPrefixList = v.MinRSABits, v.MaxSignatures, v.MaxPrefixList
 	return out, nil
 }
 
