@@ -40,7 +40,8 @@ type filterOp struct {
 	sel selector
 }
 
-// maxFilterOps bounds the XPath elements of one XPath Filter 2.0 transform.
+// maxFilterOps bounds the XPath operations of one Reference: the XPath elements of its XPath
+// Filter 2.0 transforms and its XPath transforms together (real profiles use one or two).
 const maxFilterOps = 4
 
 var (
