@@ -2,6 +2,7 @@ package dss
 
 import (
 	"crypto/x509"
+	"fmt"
 	"time"
 
 	"dssd/hsm"
@@ -191,6 +192,11 @@ type VerifyOptions struct {
 	// CredentialID is AdditionalKeyInfo/KeyName (or, leniently, KeySelector/KeyName): the
 	// credential whose certificate a signer-certificate request asks for.
 	CredentialID string
+
+	// ReturnTransformedDocuments are the WhichReference values of ReturnTransformedDocument:
+	// 1-based positions of References of the (first) signature whose transformed octets are
+	// returned, exactly the bytes the digest covers.
+	ReturnTransformedDocuments []int
 }
 
 // VerifyResponse is the answer to a VerifyRequest.
@@ -206,6 +212,23 @@ type VerifyResponse struct {
 	SignerIdentity    *NameID               // ReturnSignerIdentity
 	Other             []OtherOutput         // dsb:Other outputs (the signer certificate of clause 8.3.1)
 	Augmented         []AugmentedSignature  // ReturnAugmentedSignature
+	Transformed       []TransformedDocument // ReturnTransformedDocument
+}
+
+// TransformedDocument is the octets one Reference of the verified signature covers (the
+// input of its digest), returned for ReturnTransformedDocument.
+type TransformedDocument struct {
+	WhichReference int
+	Data           []byte
+}
+
+// TransformedMimeType is the MimeType of a returned TransformedDocument.
+const TransformedMimeType = "application/octet-stream"
+
+// TransformedDocumentID names the dsb:Other that carries the TransformedDocument of a
+// Reference on the wire (xs:ID).
+func TransformedDocumentID(whichReference int) string {
+	return fmt.Sprintf("TransformedDocument-%d", whichReference)
 }
 
 // SigningTimeInfo is dss2:SigningTimeInfo: the claimed or proven signing time.

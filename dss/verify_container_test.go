@@ -2,6 +2,8 @@ package dss
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,5 +72,52 @@ func TestVerifyContainerInjection(t *testing.T) {
 				t.Fatalf("got %s: %s; want a verdict naming %q", vr.Result.Minor, vr.Result.Message, tt.want)
 			}
 		})
+	}
+}
+
+// TestVerifyReturnTransformedDocument: ReturnTransformedDocument gives exactly the octets each
+// Reference's digest covers (their SHA-256 is the signed DigestValue), only for a Reference
+// whose digest matched, and says so for the others.
+func TestVerifyReturnTransformedDocument(t *testing.T) {
+	f, signed := signedInvoice(t)
+	var digests []string
+	for _, m := range regexp.MustCompile(`<ds:DigestValue>([^<]+)</ds:DigestValue>`).FindAllStringSubmatch(string(signed), -1) {
+		digests = append(digests, m[1])
+	}
+	if len(digests) < 2 {
+		t.Fatalf("%d References in the signed document", len(digests))
+	}
+	req := func(b []byte) *VerifyResponse {
+		t.Helper()
+		vr, err := f.svc.Verify(context.Background(), alice, &VerifyRequest{Documents: []Document{{ID: "d", Data: b}},
+			Options: VerifyOptions{VerificationTime: time.Now(), ReturnTransformedDocuments: []int{1, 2, 9, 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vr
+	}
+	vr := req(signed)
+	if vr.Result.Minor != MinorValidOnAllDocuments || len(vr.Transformed) != 2 {
+		t.Fatalf("%s: %s; %d transformed documents", vr.Result.Minor, vr.Result.Message, len(vr.Transformed))
+	}
+	for i, td := range vr.Transformed {
+		sum := sha256.Sum256(td.Data)
+		if td.WhichReference != i+1 || base64.StdEncoding.EncodeToString(sum[:]) != digests[i] {
+			t.Errorf("reference %d: the returned octets do not digest to the signed DigestValue", td.WhichReference)
+		}
+	}
+	if !strings.Contains(string(vr.Transformed[0].Data), "<amount") && !strings.Contains(string(vr.Transformed[0].Data), "Invoice") {
+		t.Errorf("reference 1 octets: %.200s", vr.Transformed[0].Data)
+	}
+	if !strings.Contains(vr.Result.Message, "no TransformedDocument for reference 9") {
+		t.Errorf("message: %s", vr.Result.Message)
+	}
+	// A changed document: its first Reference no longer matches, nothing of it is returned.
+	changed := []byte(strings.Replace(string(signed), "10.00", "99.00", 1))
+	if string(changed) == string(signed) {
+		t.Fatal("nothing changed")
+	}
+	if vr := req(changed); vr.Result.Minor != MinorIncorrectSignature || len(vr.Transformed) != 0 {
+		t.Fatalf("changed document: %s, %d transformed documents", vr.Result.Minor, len(vr.Transformed))
 	}
 }

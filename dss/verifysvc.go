@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type VerifyConfig struct {
 	SignatureMethods []string // allowed SignatureMethod URIs
 	MinRSABits       int
 	MaxSignatures    int
+	MaxPrefixList    int // distinct prefixes of one InclusiveNamespaces PrefixList
 	// RevocationFreshness, SignerEKUs and the per-request caps: verify.Config and
 	// verify.Limits (zero: the package defaults).
 	RevocationFreshness time.Duration
@@ -72,7 +74,7 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 		Policy: verify.Policy{Digests: c.Digests, SignatureMethods: c.SignatureMethods, MinRSABits: c.MinRSABits},
 		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, Document: verify.DocumentLimitsFor(s.maxBytes),
 			MaxRevocationValues: c.MaxRevocationValues, MaxRevocationBytes: c.MaxRevocationBytes,
-			MaxPathBuilds: c.MaxPathBuilds},
+			MaxPathBuilds: c.MaxPathBuilds, MaxPrefixes: c.MaxPrefixList},
 		RevocationFreshness: c.RevocationFreshness, SignerEKUs: c.SignerEKUs,
 	}
 	if s.rev != nil {
@@ -250,6 +252,14 @@ func clientText(err error) string {
 func verifyInput(req *VerifyRequest) (verify.Input, string, error) {
 	opts := &req.Options
 	in := verify.Input{Time: opts.VerificationTime, CRLs: opts.CRLs, OCSP: opts.OCSP}
+	for _, n := range opts.ReturnTransformedDocuments {
+		if !slices.Contains(in.ReturnTransformed, n) {
+			in.ReturnTransformed = append(in.ReturnTransformed, n)
+		}
+	}
+	if len(in.ReturnTransformed) > maxTransformedDocuments {
+		return in, "", Errorf(KindLimit, "%d ReturnTransformedDocument options; the limit is %d", len(in.ReturnTransformed), maxTransformedDocuments)
+	}
 	for i, der := range opts.Certificates {
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
@@ -389,8 +399,22 @@ func (s *Service) verifyResponse(req *VerifyRequest, rep *verify.Report, in veri
 	if opts.ReturnProcessingDetails {
 		resp.ProcessingDetails = processingDetails(rep, sigDocID)
 	}
+	// ReturnTransformedDocument: exactly the octets each named Reference of the first
+	// signature covers, and only when its digest matched them.
+	for _, n := range in.ReturnTransformed {
+		if data, ok := first.Transformed[n]; ok {
+			resp.Transformed = append(resp.Transformed, TransformedDocument{WhichReference: n, Data: data})
+		} else {
+			fmt.Fprintf(&msg, "; no TransformedDocument for reference %d (no such Reference, or its digest was not verified)", n)
+			resp.Result.Message = msg.String()
+		}
+	}
 	return resp
 }
+
+// maxTransformedDocuments bounds ReturnTransformedDocument options per request (the
+// verifier's References per signature).
+const maxTransformedDocuments = 8
 
 // verdictText is the one-line verdict of a signature for ResultMessage.
 func verdictText(r *verify.Result) string {
@@ -509,7 +533,7 @@ func (s *Service) signerCertificate(ctx context.Context, c Caller, req *VerifyRe
 	if !opts.ReturnSignerIdentity {
 		return nil, Errorf(KindMalformed, "a VerifyRequest without SignatureObject and InputDocuments is a signer-certificate request and needs ReturnSignerIdentity")
 	}
-	if opts.ReturnSigningTimeInfo || opts.ReturnProcessingDetails || opts.ReturnAugmentedSignature != "" ||
+	if opts.ReturnSigningTimeInfo || opts.ReturnProcessingDetails || opts.ReturnAugmentedSignature != "" || len(opts.ReturnTransformedDocuments) > 0 ||
 		len(opts.Certificates) > 0 || len(opts.CRLs) > 0 || len(opts.OCSP) > 0 || !opts.VerificationTime.IsZero() {
 		return nil, Errorf(KindNotSupported, "a signer-certificate request takes only ReturnSignerIdentity, ClaimedIdentity and the credential's KeyName")
 	}

@@ -53,6 +53,7 @@ type options struct {
 	keep        bool     // keep the scratch directory
 	serverEnv   []string // extra environment of dssd (experiments, e.g. GOGC=400)
 	only        string   // run only these parts (comma-separated: raw, e2e, peers, profile); empty: all
+	hostileRuns int      // requests per hostile input
 }
 
 func main() {
@@ -74,7 +75,8 @@ func main() {
 	flag.StringVar(&render, "render", "", "only re-render the table and bench.svg from this bench.json")
 	var serverEnv string
 	flag.StringVar(&serverEnv, "server-env", "", "extra environment entries for dssd, comma-separated (experiments, e.g. GOGC=400)")
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, profile (a partial run is for investigation: its targets are incomplete)")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, hostile, profile (a partial run is for investigation: its targets are incomplete)")
+	flag.IntVar(&o.hostileRuns, "hostile-runs", 3, "requests per hostile input (the table gives the median)")
 	flag.Parse()
 	var err error
 	if o.conc, err = parseInts(conc); err != nil {
@@ -183,6 +185,16 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return fmt.Errorf("peers: %w", err)
 		}
 		rep.Peers = peers
+	}
+
+	// Hostile inputs (issue 10): CPU per verification request of each attack.
+	if part("hostile") {
+		logf("hostile inputs: CPU per verification request (dss/verify, in process)")
+		h, err := hostileBench(ctx, o.hostileRuns, logf)
+		if err != nil {
+			return fmt.Errorf("hostile inputs: %w", err)
+		}
+		rep.Hostile = h
 	}
 
 	// 4. Profile.

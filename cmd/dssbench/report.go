@@ -29,6 +29,7 @@ type Report struct {
 	Ratios     Ratios       `json:"ratios"`
 	Targets    []Target     `json:"targets"`
 	Profiles   []Profile    `json:"profiles,omitempty"`
+	Hostile    []HostileRow `json:"hostile_inputs,omitempty"` // issue 10: CPU per verification request
 
 	Valid    bool     `json:"valid"`
 	Problems []string `json:"problems,omitempty"`
@@ -229,6 +230,9 @@ func (r *Report) finish() {
 		}
 		r.Targets = append(r.Targets, Target{Name: name, Want: want, Got: got, Met: met})
 	}
+	for _, h := range r.Hostile {
+		add("hostile input: "+h.Name+": CPU ms per request", "< 1000", h.CPUms, h.CPUms < 1000)
+	}
 	rsa := ratio("RSA-2048")
 	add("e2e RSA-2048 / raw PKCS#11 RSA-2048 at concurrency 4", ">= 0.8", rsa, rsa >= 0.8)
 	ec := ratio("EC-P256")
@@ -287,6 +291,15 @@ func printTable(w io.Writer, r *Report) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, s := range p.Stages {
 			fmt.Fprintf(tw, "  %s\t%5.1f %%\t%6.0f µs/req\t\n", s.Stage, s.Percent, s.MicrosPerRequest)
+		}
+		tw.Flush()
+	}
+	if len(r.Hostile) > 0 {
+		fmt.Fprintf(w, "\nhostile inputs (issue 10): one verification request each, median of the runs; then the same with a %.0f ms deadline\n", r.Hostile[0].DeadlineMs)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "input\tbytes\tCPU ms\twall ms\toutcome\tms after deadline\t")
+		for _, h := range r.Hostile {
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%s\t%.1f\t\n", h.Name, h.InputBytes, h.CPUms, h.WallMs, h.Outcome, h.OverrunMs)
 		}
 		tw.Flush()
 	}

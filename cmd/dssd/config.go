@@ -185,6 +185,7 @@ type VerifyConfig struct {
 	SignatureMethods []string `yaml:"signature_methods"` // rsa-sha256 ... ecdsa-sha512 (default: SHA-2 RSA, RSA-PSS, ECDSA), or URIs
 	MinRSABits       int      `yaml:"min_rsa_bits"`      // default 2048
 	MaxSignatures    int      `yaml:"max_signatures"`    // per document, default 32
+	MaxPrefixList    int      `yaml:"max_prefix_list"`   // distinct InclusiveNamespaces prefixes, default 64
 
 	// Revocation freshness, signer purpose and per-request revocation caps (issue 10).
 	RevocationFreshness Duration `yaml:"revocation_freshness"`  // how old a given "good" may be without a timestamp; default 0

@@ -197,7 +197,11 @@ func TestVerifyEndToEnd(t *testing.T) {
 			majorInsuffURI, minorRefNotThere, "urn:dssd:subindication:SIGNED_DATA_NOT_FOUND"},
 		{"second SignedInfo", viaPOST, verifyReq{docs: []string{docElem("doc-1", "", secondSignedInfo(t, enveloped))}},
 			majorSuccessURI, minorIncorrect, "urn:dssd:subindication:FORMAT_FAILURE"},
-		{"SHA-1 digest", viaSOAP11, verifyReq{docs: []string{docElem("doc-1", "", []byte(strings.Replace(string(enveloped), xades.DigestSHA256, "http://www.w3.org/2000/09/xmldsig#sha1", 1)))}},
+		// Integrity first (issue 10): a 32-byte value cannot be a SHA-1 digest, whatever the policy.
+		{"SHA-1 digest method over a SHA-256 value", viaSOAP11, verifyReq{docs: []string{docElem("doc-1", "", []byte(strings.Replace(string(enveloped), xades.DigestSHA256, "http://www.w3.org/2000/09/xmldsig#sha1", 1)))}},
+			majorSuccessURI, minorIncorrect, "urn:dssd:subindication:HASH_FAILURE"},
+		// Intact digests, a signature method the policy refuses: INDETERMINATE on the policy.
+		{"SHA-1 signature method", viaSOAP11, verifyReq{docs: []string{docElem("doc-1", "", sha1Method(t, enveloped))}},
 			majorInsuffURI, "urn:dssd:resultminor:indeterminate:CRYPTO_CONSTRAINTS_FAILURE", "urn:dssd:subindication:CRYPTO_CONSTRAINTS_FAILURE"},
 		{"untrusted root", viaPOST, verifyReq{docs: []string{docElem("doc-1", "", untrusted)}},
 			majorInsuffURI, minorChain, "urn:dssd:subindication:NO_CERTIFICATE_CHAIN_FOUND"},
@@ -321,4 +325,16 @@ func TestVerifyCLI(t *testing.T) {
 		t.Errorf("tampered: exit %d\n%s", code, out)
 	}
 	t.Logf("dss verify output:\n%s", out)
+}
+
+// sha1Method names the SHA-1 variant of the signature's method in its SignatureMethod.
+func sha1Method(t *testing.T, signed []byte) []byte {
+	t.Helper()
+	for old, sha1 := range map[string]string{xades.RSASHA256: "http://www.w3.org/2000/09/xmldsig#rsa-sha1", xades.ECDSASHA256: "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1"} {
+		if m := `SignatureMethod Algorithm="` + old + `"`; strings.Contains(string(signed), m) {
+			return []byte(strings.Replace(string(signed), m, `SignatureMethod Algorithm="`+sha1+`"`, 1))
+		}
+	}
+	t.Fatal("no SHA-256 SignatureMethod in the signed document")
+	return nil
 }

@@ -105,6 +105,9 @@ func (v *VerifyConfig) validate(add func(field, format string, a ...any)) {
 	if v.MaxPathBuilds < 0 || v.MaxPathBuilds > 100000 {
 		add("verify.max_path_builds", "must be between 1 and 100000")
 	}
+	if v.MaxPrefixList < 0 || v.MaxPrefixList > 1024 {
+		add("verify.max_prefix_list", "must be between 1 and 1024")
+	}
 }
 
 // verifyOptions builds the verification configuration of the service from the verify
@@ -134,6 +137,7 @@ func verifyOptions(cfg *Config) (dss.VerifyConfig, error) {
 	out.MinRSABits, out.MaxSignatures = v.MinRSABits, v.MaxSignatures
 	out.RevocationFreshness, out.SignerEKUs = v.RevocationFreshness.Duration(), v.SignerEKUs
 	out.MaxRevocationValues, out.MaxRevocationBytes, out.MaxPathBuilds = v.MaxRevocationValues, v.MaxRevocationBytes, v.MaxPathBuilds
+	out.MaxPrefixList = v.MaxPrefixList
 	return out, nil
 }
 

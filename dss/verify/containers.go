@@ -164,9 +164,13 @@ func (c *sigCtx) coverage(el *etree.Element) cover {
 	return res
 }
 
-// uncoveredIn reports the content of el (partly covered) that no Reference covers.
+// uncoveredIn reports the content of el (partly covered) that no Reference covers; it stops
+// once maxContainerFindings are reported (the cost stays bounded on a wide Object).
 func (c *sigCtx) uncoveredIn(el *etree.Element, where string, add func(string, ...any)) {
 	for _, t := range el.Child {
+		if len(c.res.UnsignedContent) >= maxContainerFindings {
+			return
+		}
 		switch t := t.(type) {
 		case *etree.Element:
 			switch c.coverage(t) {

@@ -215,3 +215,40 @@ func TestSHA1ChangedIsHashFailure(t *testing.T) {
 	check("one byte changed", changed, TotalFailed, HashFailure)
 	check("comment changed", comment, Indeterminate, CryptoConstraintsFailure)
 }
+
+// TestCorpusTransformsCatchChanges: the ETSI plugtest files that now reach their digests
+// through XPath Filter 2.0, c14n with comments and c14n 1.1 are HASH_FAILURE after a change
+// inside the data their References cover (the transforms select the signed data, they do not
+// wave changes through).
+func TestCorpusTransformsCatchChanges(t *testing.T) {
+	dir := corpusDir(t)
+	legacy := DefaultPolicy()
+	legacy.Digests = append(legacy.Digests, DigestSHA1)
+	legacy.SignatureMethods = append(legacy.SignatureMethods, RSASHA1)
+	v, err := New(Config{Policy: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, old, new string }{
+		{"dss-Signature-X-AT-1.xml", `<dsig:Object Id="signed-data-0"><html xmlns="http://www.w3.org/1999/xhtml">`, `<dsig:Object Id="signed-data-0"><html xmlns="http://www.w3.org/1999/xhtml">X`}, // XPath Filter 2.0 id()/node()
+		{"dss-Signature-X-BE_ECON-3.xml", "Hello World", "Hello W0rld"},                                    // XPath Filter 2.0 subtract
+		{"dss-Signature-X-CZ_ICZ-1.xml", "<AIPType>TS</AIPType>", "<AIPType>TX</AIPType>"},                 // c14n with comments
+		{"dss-Signature-X-CZ_SEF-4.xml", "v1.0.1</oba:SignatureVersion>", "v1.0.2</oba:SignatureVersion>"}, // c14n 1.1
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, "signed", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := bytes.Replace(b, []byte(tc.old), []byte(tc.new), 1)
+		if bytes.Equal(changed, b) {
+			t.Fatalf("%s: %q not found", tc.file, tc.old)
+		}
+		rep, err := v.Verify(context.Background(), Input{Signature: changed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rep.Signatures[0]; r.Indication != TotalFailed || r.SubIndication != HashFailure {
+			t.Errorf("%s changed: %s/%s %s, want HASH_FAILURE", tc.file, r.Indication, r.SubIndication, r.Detail)
+		}
+	}
+}

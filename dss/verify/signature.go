@@ -297,6 +297,7 @@ func parseReference(el *etree.Element, pos int, lim Limits) (*reference, *verdic
 		if len(ts) > maxTransforms {
 			return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: %d transforms; the limit is %d", pos, len(ts), maxTransforms)
 		}
+		filterOps := 0 // XPath Filter 2.0 operations and XPath transforms of the Reference together
 		for _, t := range ts {
 			if !is(t, xades.NSXMLDSig, "Transform") {
 				return nil, formatFailure("reference %d: unexpected %s in Transforms", pos, clip(t.FullTag()))
@@ -304,6 +305,12 @@ func parseReference(el *etree.Element, pos int, lim Limits) (*reference, *verdic
 			tr, v := transformParams(t, t.SelectAttrValue("Algorithm", ""), pos, lim)
 			if v != nil {
 				return nil, v
+			}
+			if tr.rm != nil {
+				filterOps++
+			}
+			if filterOps += len(tr.ops); filterOps > maxFilterOps {
+				return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: more than %d XPath filter operations", pos, maxFilterOps)
 			}
 			r.transforms = append(r.transforms, tr)
 		}
@@ -638,8 +645,9 @@ func (c *sigCtx) digests() *verdict {
 			}
 			return fail(HashFailure, ReasonDigest, "reference %d (%s): the digest does not match: the signed data was changed", r.pos, what)
 		}
-		if c.transformed != nil {
+		if c.transformed != nil && slices.Contains(c.in.ReturnTransformed, r.pos) {
 			c.transformed[r.pos] = data
+			c.res.Transformed = c.transformed
 		}
 	}
 	return later

@@ -116,6 +116,10 @@ type Result struct {
 	TimestampTimes  []time.Time         // genTime of each signature timestamp that verified
 	Scope           []Scope             // one entry per Reference
 	Notes           []string            // what was seen but not (fully) validated
+	// Transformed holds, for the Reference positions of Input.ReturnTransformed (first
+	// signature only), the octets the Reference's digest covers, kept only when that digest
+	// matched.
+	Transformed map[int][]byte
 }
 
 // Name returns the signature's Id, or "#<index>" when it has none.
@@ -149,6 +153,9 @@ type Input struct {
 	OCSP         [][]byte            // extra DER OCSP responses
 	CRLs         [][]byte            // extra DER CRLs
 	Time         time.Time           // validation time; zero: Config.Clock()
+	// ReturnTransformed are 1-based Reference positions of the first signature whose
+	// transformed octets (what the digest covers) are kept in Result.Transformed.
+	ReturnTransformed []int
 }
 
 // RevocationSource fetches revocation material online. It has the shape of
@@ -331,6 +338,9 @@ func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 		c := &sigCtx{v: v, ctx: ctx, doc: doc, ids: ids, sig: s, in: &in, at: at, work: &work, req: req}
+		if i == 0 && len(in.ReturnTransformed) > 0 {
+			c.transformed = map[int][]byte{}
+		}
 		c.res = Result{Index: i + 1, ID: s.SelectAttrValue("Id", ""), IsRoot: s == doc.Root()}
 		c.run()
 		rep.Signatures = append(rep.Signatures, c.res)

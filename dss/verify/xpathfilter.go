@@ -40,7 +40,8 @@ type filterOp struct {
 	sel selector
 }
 
-// maxFilterOps bounds the XPath elements of one XPath Filter 2.0 transform.
+// maxFilterOps bounds the XPath operations of one Reference: the XPath elements of its XPath
+// Filter 2.0 transforms and its XPath transforms together (real profiles use one or two).
 const maxFilterOps = 4
 
 var (
@@ -152,8 +153,9 @@ func parseXPathExpr(expr string, el *etree.Element) (selector, bool) {
 
 // boundSelector is a selector resolved against one document and signature.
 type boundSelector struct {
-	s   selector
-	set map[etree.Token]bool // selID, selHereSig: the selected nodes
+	s    selector
+	set  map[etree.Token]bool    // selID, selHereSig: the selected nodes
+	memo map[*etree.Element]bool // within, per element
 }
 
 // bind resolves s; an id that is missing or used twice is a verdict.
@@ -211,17 +213,25 @@ func (b *boundSelector) selects(t etree.Token) bool {
 	return b.set[t]
 }
 
-// within reports whether t is in the subtree of a selected node.
+// within reports whether t is in the subtree of a selected node. The answer for each element
+// is remembered, so a whole tree costs one step per node, whatever its depth.
 func (b *boundSelector) within(t etree.Token) bool {
 	if b.selects(t) {
 		return true
 	}
-	for p := t.Parent(); p != nil; p = p.Parent() {
-		if b.selects(p) {
-			return true
-		}
+	p := t.Parent()
+	if p == nil {
+		return false
 	}
-	return false
+	if in, ok := b.memo[p]; ok {
+		return in
+	}
+	in := b.within(p)
+	if b.memo == nil {
+		b.memo = map[*etree.Element]bool{}
+	}
+	b.memo[p] = in
+	return in
 }
 
 // nodeSetFilter is the membership test of the node-set after a reference's XPath transforms:

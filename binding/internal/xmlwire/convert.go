@@ -2,6 +2,7 @@ package xmlwire
 
 import (
 	"encoding/xml"
+	"strconv"
 	"strings"
 	"time"
 
@@ -638,6 +639,13 @@ func verifyOptionsFromWire(o *OptionalInputsVerify, opt *dss.VerifyOptions, u *u
 			return err
 		}
 	}
+	for _, rt := range o.ReturnTransformedDocument {
+		n, err := strconv.Atoi(strings.TrimSpace(rt.WhichReference))
+		if err != nil || n < 1 {
+			return malformed("ReturnTransformedDocument/@WhichReference %q is not a positive integer", rt.WhichReference)
+		}
+		opt.ReturnTransformedDocuments = append(opt.ReturnTransformedDocuments, n)
+	}
 	if o.ReturnAugmentedSignature != nil {
 		opt.ReturnAugmentedSignature = strings.TrimSpace(*o.ReturnAugmentedSignature)
 		if opt.ReturnAugmentedSignature == "" {
@@ -735,6 +743,11 @@ func VerifyResponseToWire(r *dss.VerifyResponse) *VerifyResponse {
 	o := &OptionalOutputsVerify{}
 	for _, x := range r.Other {
 		o.Other = append(o.Other, Base64Data{MimeType: x.MimeType, Value: NewBase64(x.Data)})
+	}
+	// dss2:TransformedDocument has no place in OptionalOutputsVerifyType (protocol.md §15 #4):
+	// each goes in a dsb:Other named by its ID (docs/conformance.md).
+	for _, t := range r.Transformed {
+		o.Other = append(o.Other, Base64Data{MimeType: dss.TransformedMimeType, ID: dss.TransformedDocumentID(t.WhichReference), Value: NewBase64(t.Data)})
 	}
 	if st := r.SigningTime; st != nil {
 		o.SigningTimeInfo = &SigningTimeInfo{SigningTime: xsTime(st.Time)}

@@ -168,7 +168,15 @@ type OptionalInputsVerify struct {
 	ReturnTimestampedSignature    []string             `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnTimestampedSignature"`
 	VerifyManifests               *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyManifests"`
 	KeySelector                   []KeySelector        `xml:"http://docs.oasis-open.org/dss-x/ns/core KeySelector"`
-	Unknown                       []Any                `xml:",any"`
+	// ReturnTransformedDocument is defined by DSS-X 2.0 (§4.4.33) but left out of the Verify
+	// types (protocol.md §15 #4): accepted here as the prose defines it.
+	ReturnTransformedDocument []ReturnTransformedDocument `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnTransformedDocument"`
+	Unknown                   []Any                       `xml:",any"`
+}
+
+// ReturnTransformedDocument is dss2:ReturnTransformedDocumentType.
+type ReturnTransformedDocument struct {
+	WhichReference string `xml:"WhichReference,attr"`
 }
 
 // UseVerificationTime is dss2:UseVerificationTimeType, a choice.
