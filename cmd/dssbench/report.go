@@ -29,6 +29,7 @@ type Report struct {
 	Ratios     Ratios       `json:"ratios"`
 	Targets    []Target     `json:"targets"`
 	Profiles   []Profile    `json:"profiles,omitempty"`
+	BigDocs    *BigDocs     `json:"large_documents,omitempty"` // bigdoc.go (issue 11)
 
 	Valid    bool     `json:"valid"`
 	Problems []string `json:"problems,omitempty"`
