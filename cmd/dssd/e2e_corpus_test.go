@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"golang.org/x/text/encoding/charmap"
 
 	"dssd/dss/xades/interop"
 )
@@ -321,52 +323,69 @@ func compareOutsideSignature(t *testing.T, work string, cases []corpusCase) {
 	t.Logf("enveloped outputs equal to their inputs outside the signature: %d (encodings %v)", ok, encodings)
 }
 
-// TestCorpusSUNATPlacement signs the SUNAT invoice of the corpus through the CLI with a
-// prefixed placement XPath (--ns): the signature lands in the second
+// TestCorpusSUNATPlacement signs the SUNAT invoice and debit note of the corpus through the CLI
+// with a prefixed placement XPath (--ns): the signature lands in the second
 // ext:UBLExtension/ext:ExtensionContent, as the UBL profiles of SUNAT, DIAN and ZATCA require,
-// and xmlsec1 accepts it.
+// and xmlsec1 accepts it. The debit note is ISO-8859-1 and comes back in ISO-8859-1.
 func TestCorpusSUNATPlacement(t *testing.T) {
-	doc := filepath.Join(corpusDir(t, "docs"), "sunat-invoice-anticipos-extcontent.xml")
+	dir := corpusDir(t, "docs")
 	interop.Require(t)
 	s := start(t)
-	const (
-		nsInv = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
-		nsExt = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
-	)
-	out := filepath.Join(t.TempDir(), "sunat.signed.xml")
-	cmd := exec.Command(s.cli, "sign", "--dev", "--dev-dir", s.devDir, "--credential", "alice-rsa",
-		"--xpath", "/inv:Invoice/ext:UBLExtensions/ext:UBLExtension[2]/ext:ExtensionContent",
-		"--ns", "inv="+nsInv, "--ns", "ext="+nsExt, "--out", out, doc)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("dss sign: %v\n%s", err, b)
-	}
-	signed := etree.NewDocument()
-	if err := signed.ReadFromFile(out); err != nil {
-		t.Fatal(err)
-	}
-	exts := signed.Root().FindElements("./ext:UBLExtensions/ext:UBLExtension")
-	if len(exts) != 2 {
-		t.Fatalf("%d UBLExtension elements", len(exts))
-	}
-	content := exts[1].SelectElement("ext:ExtensionContent")
-	if content == nil || len(content.ChildElements()) == 0 {
-		t.Fatal("no ExtensionContent in the second UBLExtension")
-	}
-	sig := content.ChildElements()[0]
-	if sig.Tag != "Signature" || sig.NamespaceURI() != "http://www.w3.org/2000/09/xmldsig#" {
-		t.Fatalf("the first child of the second ExtensionContent is %s:%s", sig.Space, sig.Tag)
-	}
-	n := 0
-	for _, e := range signed.FindElements("//Signature") { // cac:Signature is UBL's, not a signature
-		if e.NamespaceURI() == "http://www.w3.org/2000/09/xmldsig#" {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d ds:Signature elements in the output", n)
-	}
-	v := interop.Xmlsec1(context.Background(), interop.Case{Name: "sunat", File: out, Cert: s.certFile(t, "alice-rsa"), XAdES: true})
-	if !v.OK {
-		t.Errorf("xmlsec1: %v", v)
+	const nsExt = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
+	for _, tc := range []struct{ file, root, ns, decl string }{
+		{"sunat-invoice-anticipos-extcontent.xml", "Invoice", "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2", `<?xml version="1.0" encoding="utf-8"?>`},
+		{"sunat-debitnote-iso-8859-1.xml", "DebitNote", "urn:oasis:names:specification:ubl:schema:xsd:DebitNote-2", `<?xml version="1.0" encoding="ISO-8859-1" standalone="no"?>`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "sunat.signed.xml")
+			cmd := exec.Command(s.cli, "sign", "--dev", "--dev-dir", s.devDir, "--credential", "alice-rsa",
+				"--xpath", "/d:"+tc.root+"/ext:UBLExtensions/ext:UBLExtension[2]/ext:ExtensionContent",
+				"--ns", "d="+tc.ns, "--ns", "ext="+nsExt, "--out", out, filepath.Join(dir, tc.file))
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("dss sign: %v\n%s", err, b)
+			}
+			raw, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(raw, []byte(tc.decl)) {
+				t.Errorf("the output starts with %q, want the input's declaration %s", raw[:min(len(raw), 60)], tc.decl)
+			}
+			signed := etree.NewDocument()
+			signed.ReadSettings.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
+				if !strings.EqualFold(label, "ISO-8859-1") {
+					return nil, fmt.Errorf("unexpected encoding %s", label)
+				}
+				return charmap.ISO8859_1.NewDecoder().Reader(r), nil
+			}
+			if err := signed.ReadFromBytes(raw); err != nil {
+				t.Fatal(err)
+			}
+			exts := signed.Root().FindElements("./ext:UBLExtensions/ext:UBLExtension")
+			if len(exts) != 2 {
+				t.Fatalf("%d UBLExtension elements", len(exts))
+			}
+			content := exts[1].SelectElement("ext:ExtensionContent")
+			if content == nil || len(content.ChildElements()) == 0 {
+				t.Fatal("no ExtensionContent in the second UBLExtension")
+			}
+			sig := content.ChildElements()[0]
+			if sig.Tag != "Signature" || sig.NamespaceURI() != "http://www.w3.org/2000/09/xmldsig#" {
+				t.Fatalf("the first child of the second ExtensionContent is %s:%s", sig.Space, sig.Tag)
+			}
+			n := 0
+			for _, e := range signed.FindElements("//Signature") { // cac:Signature is UBL's, not a signature
+				if e.NamespaceURI() == "http://www.w3.org/2000/09/xmldsig#" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d ds:Signature elements in the output", n)
+			}
+			v := interop.Xmlsec1(context.Background(), interop.Case{Name: "sunat", File: out, Cert: s.certFile(t, "alice-rsa"), XAdES: true})
+			if !v.OK {
+				t.Errorf("xmlsec1: %v", v)
+			}
+		})
 	}
 }
