@@ -74,13 +74,24 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 		Policy: verify.Policy{Digests: c.Digests, SignatureMethods: c.SignatureMethods, MinRSABits: c.MinRSABits},
 		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, Document: verify.DocumentLimitsFor(s.maxBytes),
 			MaxRevocationValues: c.MaxRevocationValues, MaxRevocationBytes: c.MaxRevocationBytes,
-			MaxPathBuilds: c.MaxPathBuilds, MaxPrefixes: c.MaxPrefixList},
+			MaxPathBuilds: c.MaxPathBuilds, MaxPrefixes: c.MaxPrefixList,
+			MaxC14NBytes: maxC14NBytes(s.maxBytes)},
 		RevocationFreshness: c.RevocationFreshness, SignerEKUs: c.SignerEKUs,
 	}
 	if s.rev != nil {
 		cfg.Revocation = revocationAdapter{s.rev}
 	}
 	return verify.New(cfg)
+}
+
+// maxC14NBytes bounds the canonical bytes digested per verified input: four times the
+// document size limit (canonical forms write empty elements in full and repeat namespace
+// declarations), at least verify's default.
+func maxC14NBytes(maxDocBytes int64) int64 {
+	if maxDocBytes <= 0 {
+		maxDocBytes = xmlsafe.DefaultMaxDocumentBytes
+	}
+	return max(4*maxDocBytes, verify.DefaultLimits().MaxC14NBytes)
 }
 
 // revocationAdapter turns dss.ErrRevoked into verify.ErrRevoked.

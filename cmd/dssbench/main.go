@@ -75,9 +75,18 @@ func main() {
 	flag.StringVar(&render, "render", "", "only re-render the table and bench.svg from this bench.json")
 	var serverEnv string
 	flag.StringVar(&serverEnv, "server-env", "", "extra environment entries for dssd, comma-separated (experiments, e.g. GOGC=400)")
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, hostile, profile (a partial run is for investigation: its targets are incomplete)")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, hostile, profile, bigdoc (a partial run is for investigation: its targets are incomplete)")
 	flag.IntVar(&o.hostileRuns, "hostile-runs", 3, "requests per hostile input (the table gives the median)")
+	var bigDocKind string
+	flag.StringVar(&bigDocKind, "bigdoc-child", "", "internal: measure one large document in this process (bigdoc.go)")
 	flag.Parse()
+	if bigDocKind != "" {
+		if err := bigDocChild(bigDocKind, o.repo); err != nil {
+			fmt.Fprintln(os.Stderr, "dssbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	if o.conc, err = parseInts(conc); err != nil {
 		fmt.Fprintln(os.Stderr, "dssbench: -concurrency:", err)
@@ -207,6 +216,15 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		rep.Profiles = prof
 	}
 
+	// 5. Large documents (issue 11), each in a child process: time and peak memory.
+	if part("bigdoc") {
+		big, err := bigDocBench(ctx, o, logf)
+		if err != nil {
+			return fmt.Errorf("large documents: %w", err)
+		}
+		rep.BigDocs = big
+	}
+
 	rep.Elapsed = time.Since(t0).Round(time.Second).String()
 	rep.finish()
 	rep.Machine.LoadAfter = loadAvg()
@@ -219,6 +237,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	printTable(stdout, rep)
+	printBigDocs(stdout, rep.BigDocs)
 	fmt.Fprintf(stdout, "\nwrote %s and %s\n", jsonPath, svgPath)
 	if !rep.Valid {
 		return errors.New("the run is invalid: " + strings.Join(rep.Problems, "; "))

@@ -29,7 +29,8 @@ type Report struct {
 	Ratios     Ratios       `json:"ratios"`
 	Targets    []Target     `json:"targets"`
 	Profiles   []Profile    `json:"profiles,omitempty"`
-	Hostile    []HostileRow `json:"hostile_inputs,omitempty"` // issue 10: CPU per verification request
+	Hostile    []HostileRow `json:"hostile_inputs,omitempty"`  // issue 10: CPU per verification request
+	BigDocs    *BigDocs     `json:"large_documents,omitempty"` // bigdoc.go (issue 11)
 
 	Valid    bool     `json:"valid"`
 	Problems []string `json:"problems,omitempty"`

@@ -78,6 +78,18 @@ func etreeValidatedSame(b []byte, lim Limits, doc *etree.Document) error {
 	if err := v.ReadFromBytes(normalizeRawAttrs(body)); err != nil {
 		return errors.New("etree with ValidateInput refuses what the gate accepted: " + err.Error())
 	}
+	// ValidateInput refuses an epilog, which Parse keeps: the tree is compared with etree's
+	// parse of the whole input (decoded, without its byte order mark) and ValidateInput off.
+	whole := b
+	if lim.AnyEncoding {
+		whole, _, _ = Decode(b)
+	}
+	whole, _, _ = stripBOM(whole)
+	v = etree.NewDocument()
+	v.ReadSettings = readSettings(lim.normalize())
+	if err := v.ReadFromBytes(normalizeRawAttrs(whole)); err != nil {
+		return errors.New("etree refuses what the gate accepted: " + err.Error())
+	}
 	if err := etreecmp.Equal(&v.Element, &doc.Element); err != nil {
 		return err
 	}

@@ -304,7 +304,7 @@ func tokenizeFrom(src tokenSource, b []byte, base int64, lim Limits, sink tokenS
 		if err != nil {
 			return 0, err
 		}
-		if sink != nil && rootEnd < 0 {
+		if sink != nil && (rootEnd < 0 || sink.epilog()) {
 			sink.add(tok)
 		}
 		if g.closed && rootEnd < 0 {

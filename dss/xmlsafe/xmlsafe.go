@@ -203,8 +203,9 @@ func Check(b []byte, lim Limits) error {
 // pass: the tree is made of exactly the tokens the gate checked, and no second parser reads
 // the bytes. The tree is the one etree's own parse (ReadFromBytes with the default
 // ReadSettings) would build from the same bytes; TestParseTreeMatchesEtree and FuzzParse
-// compare the two. Neither a UTF-8 byte order mark nor the epilog (the whitespace and
-// comments Check allows after the root element) is part of the tree.
+// compare the two. A UTF-8 byte order mark is not part of the tree; the epilog (the whitespace
+// and comments Check allows after the root element) is, as etree's parse without ValidateInput
+// keeps it, so that a document signed enveloped keeps its last comments.
 //
 // Building the tree from the gate's tokens halves the cost of Parse: etree's parse was a second
 // encoding/xml tokenizing pass over the same bytes.
@@ -235,13 +236,15 @@ func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
 // tokens are RawToken's: valid only until the next one is read.
 type tokenSink interface {
 	add(xml.Token)
-	reset() // forget everything added: the pass starts again from the first byte
+	reset()       // forget everything added: the pass starts again from the first byte
+	epilog() bool // also hand over the tokens after the root element
 }
 
 type tokenRecorder struct{ toks []xml.Token }
 
 func (r *tokenRecorder) add(t xml.Token) { r.toks = append(r.toks, xml.CopyToken(t)) }
 func (r *tokenRecorder) reset()          { r.toks = r.toks[:0] }
+func (r *tokenRecorder) epilog() bool    { return false }
 
 // readSettings are the ReadSettings recorded on documents Parse returns, for callers that read
 // more XML into them: only UTF-8, and the gate's depth limit.
@@ -260,6 +263,8 @@ func readSettings(lim Limits) etree.ReadSettings {
 type treeBuilder struct {
 	stack []*etree.Element
 }
+
+func (t *treeBuilder) epilog() bool { return true }
 
 func (t *treeBuilder) reset() {
 	doc := t.stack[0]

@@ -249,6 +249,12 @@ func JDK(ctx context.Context, cases []Case) (map[string]Verdict, error) {
 	return single(runJava(ctx, cases, []string{NameJDK}))
 }
 
+// SantuarioAndJDK verifies the cases with Apache Santuario and the JDK in one Java process:
+// two verdicts per case, Santuario's first.
+func SantuarioAndJDK(ctx context.Context, cases []Case) (map[string][]Verdict, error) {
+	return runJava(ctx, cases, []string{NameSantuario, NameJDK})
+}
+
 func single(m map[string][]Verdict, err error) (map[string]Verdict, error) {
 	if err != nil {
 		return nil, err
