@@ -35,8 +35,10 @@ type Config struct {
 	Exempt func(*http.Request) bool
 }
 
-// step is the unit in which body bytes are reserved against the in-flight limits: a body
-// holds at most one step more than it has read.
+// step is the unit in which the bytes of a chunked body are reserved against the in-flight
+// limits: such a body holds at most one step more than it has read. A body with a
+// Content-Length reserves it at its first read. (The bindings never read a body announced
+// larger than they accept, so an unauthenticated request reserves at most 64 KiB.)
 const step = 64 << 10
 
 // Guard enforces a Config. Use Listener (or ConnContext and ConnState of the http.Server),
@@ -314,14 +316,20 @@ func (b *body) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if b.used >= b.reserved {
-		if !b.g.reserve(b.client, step) {
+		// An announced length is reserved whole at the first read (a body that cannot be
+		// held is refused before any of it is read); a chunked body in steps.
+		n := int64(step)
+		if b.reserved == 0 && b.contentLength > 0 {
+			n = b.contentLength
+		}
+		if !b.g.reserve(b.client, n) {
 			b.failed = true
 			b.g.mu.Lock()
 			b.g.busyAnswers++
 			b.g.mu.Unlock()
 			return 0, ErrBusy
 		}
-		b.reserved += step
+		b.reserved += n
 	}
 	if room := b.reserved - b.used; int64(len(p)) > room {
 		p = p[:room]

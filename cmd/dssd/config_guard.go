@@ -50,13 +50,14 @@ func (c *Config) guardDefaults() {
 	if g.MaxConnectionsPerClient == 0 {
 		g.MaxConnectionsPerClient = defaultMaxConnectionsPerClient
 	}
-	// One request of the largest body per client address at a time, two overall: request
-	// bytes are reserved in 64 KiB steps, a body of the limit reads one byte more.
+	// One request of the largest body at a time, per client address and overall, with room
+	// beside it for smaller requests (docs/performance.md: a 60 MiB request peaks at about
+	// 200 MiB of RSS, so two at once would not fit the memory dssd is given).
 	if g.MaxInflightBytesPerClient == 0 {
 		g.MaxInflightBytesPerClient = c.Limits.MaxBodyBytes + 1<<20
 	}
 	if g.MaxInflightBytes == 0 {
-		g.MaxInflightBytes = 2*c.Limits.MaxBodyBytes + 2<<20
+		g.MaxInflightBytes = c.Limits.MaxBodyBytes + 16<<20
 	}
 	if g.RetryAfter == 0 {
 		g.RetryAfter = defaultGuardRetryAfter

@@ -28,8 +28,9 @@ func newGuard(cfg *Config) *guard.Guard {
 }
 
 // limitFailures throttles and aggregates the failed authentications of auth (binding/authn)
-// and records them through svc; the summaries run until ctx ends.
-func limitFailures(ctx context.Context, cfg *Config, auth *authn.Authenticator, svc *dss.Service) {
+// and records them through svc; the summaries run until ctx ends. Flush the returned
+// limiter after the server has stopped, before the store closes.
+func limitFailures(ctx context.Context, cfg *Config, auth *authn.Authenticator, svc *dss.Service) *authn.Failures {
 	g := cfg.Guard
 	rate := g.AuthFailureRate
 	if rate < 0 {
@@ -40,6 +41,7 @@ func limitFailures(ctx context.Context, cfg *Config, auth *authn.Authenticator, 
 	}, svc)
 	auth.LimitFailures(f)
 	go f.Run(ctx)
+	return f
 }
 
 // guardServer applies the guard to srv and ln (its Handler is already in srv.Handler):
