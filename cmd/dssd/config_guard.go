@@ -109,9 +109,9 @@ func (c *Config) validateGuard(add func(field, format string, a ...any)) {
 		add("guard.auth_failure_window", "must be positive")
 	}
 	if a := c.Metrics.Addr; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
+		if _, port, err := net.SplitHostPort(a); err != nil {
 			add("metrics.addr", "not host:port (%v)", err)
-		} else if a == c.Listen.Addr {
+		} else if a == c.Listen.Addr && port != "0" {
 			add("metrics.addr", "is listen.addr; leave it empty to serve /metrics there")
 		}
 	}
