@@ -126,8 +126,8 @@ func (c *Config) validateGuard(add func(field, format string, a ...any)) {
 	}
 }
 
-// limit is n, or 0 (no limit) for -1.
-func limit[T int | int64](n T) T {
+// guardLimit is n, or 0 (no limit) for -1.
+func guardLimit[T int | int64](n T) T {
 	if n < 0 {
 		return 0
 	}

@@ -39,7 +39,7 @@ func TestGuardConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit(c.Guard.MaxConnections) != 0 || limit(c.Guard.MaxInflightBytes) != 0 || c.Guard.AuthFailureWindow.Duration() != 5*time.Second {
+	if guardLimit(c.Guard.MaxConnections) != 0 || guardLimit(c.Guard.MaxInflightBytes) != 0 || c.Guard.AuthFailureWindow.Duration() != 5*time.Second {
 		t.Errorf("explicit values %+v", c.Guard)
 	}
 	for _, tc := range []struct{ extra, want string }{

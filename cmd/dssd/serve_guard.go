@@ -20,8 +20,8 @@ import (
 func newGuard(cfg *Config) *guard.Guard {
 	g := cfg.Guard
 	return guard.New(guard.Config{
-		MaxConns: limit(g.MaxConnections), MaxConnsPerClient: limit(g.MaxConnectionsPerClient),
-		MaxInflight: limit(g.MaxInflightBytes), MaxInflightPerClient: limit(g.MaxInflightBytesPerClient),
+		MaxConns: guardLimit(g.MaxConnections), MaxConnsPerClient: guardLimit(g.MaxConnectionsPerClient),
+		MaxInflight: guardLimit(g.MaxInflightBytes), MaxInflightPerClient: guardLimit(g.MaxInflightBytesPerClient),
 		RetryAfter: g.RetryAfter.Duration(),
 		Exempt:     func(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" },
 	})
