@@ -59,3 +59,24 @@ func TestOverloadAndThrottle(t *testing.T) {
 		t.Error("a refused request reached the service")
 	}
 }
+
+// TestWrongNamespaceInEnvelopeVersion: a dss2:Value where dsb:Value belongs is
+// MalformedRequest naming dsb:Value, answered in the envelope's SOAP version even when the
+// Content-Type names the other one (real clients mislabel).
+func TestWrongNamespaceInEnvelopeVersion(t *testing.T) {
+	s := newServer(t, soap.Options{})
+	const s12 = "http://www.w3.org/2003/05/soap-envelope"
+	body := []byte(`<s:Envelope xmlns:s="` + s12 + `"><s:Body><dss2:SignRequest xmlns:dss2="http://docs.oasis-open.org/dss-x/ns/core" RequestID="r-ns">` +
+		`<dss2:InputDocuments><dss2:Document ID="d"><dss2:Base64Data><dss2:Value>aGk=</dss2:Value></dss2:Base64Data></dss2:Document></dss2:InputDocuments>` +
+		`</dss2:SignRequest></s:Body></s:Envelope>`)
+	r := s.post(t, ct11, token, body) // SOAP 1.2 envelope labelled as SOAP 1.1
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != ct12 || !bytes.Contains(r.body, []byte(s12)) {
+		t.Fatalf("status %d, Content-Type %q:\n%s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	if !bytes.Contains(r.body, []byte(dss.MinorMalformed)) || !bytes.Contains(r.body, []byte("the schema expects dsb:Value")) || !bytes.Contains(r.body, []byte("r-ns")) {
+		t.Errorf("answer:\n%s", r.body)
+	}
+	if len(s.svc.Signs) != 0 {
+		t.Error("a request with a wrong namespace reached the service")
+	}
+}
