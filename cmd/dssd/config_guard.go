@@ -33,8 +33,8 @@ type MetricsConfig struct {
 
 // Guard defaults (docs/config.md, docs/performance.md "Hardening").
 const (
-	defaultMaxConnections          = 512
-	defaultMaxConnectionsPerClient = 64
+	defaultMaxConnections          = 2048
+	defaultMaxConnectionsPerClient = 256
 	defaultGuardRetryAfter         = Duration(2 * time.Second)
 	defaultAuthFailureRate         = 1.0
 	defaultAuthFailureBurst        = 10

@@ -30,7 +30,7 @@ func TestGuardConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := c.Guard
-	if g.MaxConnections != 512 || g.MaxConnectionsPerClient != 64 || g.MaxInflightBytesPerClient != 2<<20 ||
+	if g.MaxConnections != 2048 || g.MaxConnectionsPerClient != 256 || g.MaxInflightBytesPerClient != 2<<20 ||
 		g.MaxInflightBytes != 17<<20 || g.RetryAfter.Duration() != 2*time.Second || g.AuthFailureRate != 1 ||
 		g.AuthFailureBurst != 10 || g.AuthFailureWindow.Duration() != time.Minute || g.AuthFailureClients != 10000 {
 		t.Errorf("defaults %+v", g)

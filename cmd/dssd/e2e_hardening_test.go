@@ -169,25 +169,28 @@ func TestHardening(t *testing.T) {
 		}
 		wg.Wait()
 		peak := peakRSS(t, pid)
-		busy := 0
+		busy, admitted := 0, 0
 		for _, o := range out {
 			switch {
-			case o.err != nil:
-				t.Errorf("authenticated body: %v", o.err)
-			case o.status == 503:
+			case o.err == nil && o.status == 503:
 				busy++
 				if o.retryAfter == "" || o.minor != dss.MinorBusy {
 					t.Errorf("503 without Retry-After or ServerBusy: %v", o)
 				}
-			case o.status != 200:
+			case o.err == nil && o.status != 200:
 				t.Errorf("authenticated body: %v", o)
+			default:
+				// 200, or on a machine so loaded that the request outlives limits.request_timeout
+				// a cut connection: admitted either way.
+				admitted++
 			}
 		}
 		t.Logf("4 × 60 MiB authenticated from 4 addresses: %v in %v; peak RSS %d MiB", out, time.Since(start).Round(time.Millisecond), peak/1024)
-		if busy == 4 {
-			t.Error("every body was refused as busy")
+		if busy < 2 || admitted > 2 {
+			t.Errorf("%d admitted, %d busy: the in-flight limit admits one body of the largest size at a time", admitted, busy)
 		}
-		// One client address: one body of the largest size at a time.
+		// One client address: one body of the largest size at a time (both may be busy while
+		// an admitted request of the phase above still runs on a loaded machine).
 		c := clientFrom(n, "127.0.0.30")
 		var wg2 sync.WaitGroup
 		two := make([]outcome, 2)
@@ -195,28 +198,35 @@ func TestHardening(t *testing.T) {
 			wg2.Add(1)
 			go func() {
 				defer wg2.Done()
-				two[i] = post(c, n.url+"/sign", "application/xml", n.token, bigSignRequest(body60), -1)
+				two[i] = post(c, n.url+"/sign", "application/xml", n.token, bigSignRequest(body60), bigLen(body60))
 			}()
 		}
 		wg2.Wait()
 		t.Logf("2 × 60 MiB authenticated from one address: %v; peak RSS %d MiB", two, peakRSS(t, pid)/1024)
+		if two[0].status == 200 && two[1].status == 200 {
+			t.Error("two bodies of the largest size from one address were admitted at once")
+		}
 	})
 
 	t.Run("connection limit", func(t *testing.T) {
 		tlsCfg := n.client.Transport.(*http.Transport).TLSClientConfig.Clone()
 		tlsCfg.NextProtos = []string{"http/1.1"}
-		const total = 200
+		const total, perClient = 700, 256 // guard.max_connections_per_client default
 		conns := make([]*tls.Conn, total)
-		handshakeFailed := 0
-		for i := range conns {
-			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.40")}, Timeout: 5 * time.Second}
+		for i := range conns { // in order: the first perClient are within the limit
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.40")}, Timeout: 10 * time.Second}
 			c, err := tls.DialWithDialer(d, "tcp", addr, tlsCfg)
 			if err != nil {
-				handshakeFailed++
 				continue
 			}
 			conns[i] = c
 			defer c.Close()
+		}
+		handshakeFailed := 0
+		for _, c := range conns {
+			if c == nil {
+				handshakeFailed++
+			}
 		}
 		answers := map[string]int{}
 		for _, c := range conns {
@@ -240,8 +250,8 @@ func TestHardening(t *testing.T) {
 		}
 		ok := answers[`200 close=false retry-after=""`]
 		t.Logf("%d connections from one address: %d handshakes refused; answers %v", total, handshakeFailed, answers)
-		if ok > 64 || handshakeFailed+answers["no answer (closed)"] < total-2*64 {
-			t.Errorf("per-client connection limit (64) not enforced: %d served, %d refused at accept", ok, handshakeFailed+answers["no answer (closed)"])
+		if ok > perClient || handshakeFailed+answers["no answer (closed)"] < total-2*perClient {
+			t.Errorf("per-client connection limit (%d) not enforced: %d served, %d refused at accept", perClient, ok, handshakeFailed+answers["no answer (closed)"])
 		}
 		// Another address is served meanwhile.
 		if o := post(clientFrom(n, "127.0.0.41"), n.url+"/csc/v2/info", "application/json", "", strings.NewReader(`{}`), 2); o.status != 200 {
