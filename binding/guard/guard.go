@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -100,10 +101,24 @@ type conn struct {
 	client string
 	over   bool // accepted over a limit: one 503 answer, then closed
 	once   sync.Once
+	linger atomic.Bool // closed with a request body unread: lingering close
 }
 
+// Lingering close: a connection closed while the client may still be sending a body the
+// server did not read would be reset by the kernel (unread data in the receive buffer), and
+// the client would lose the answer already sent. So such a connection is shut for writing
+// (FIN after the answer), and what the client still sends is discarded as raw bytes, neither
+// decrypted nor kept, for at most lingerTime or lingerBytes, before it is closed (as nginx's
+// lingering_close does).
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 4 << 20
+)
+
 func (c *conn) Close() error {
+	first := false
 	c.once.Do(func() {
+		first = true
 		g := c.g
 		g.mu.Lock()
 		g.conns--
@@ -113,6 +128,16 @@ func (c *conn) Close() error {
 		delete(g.idle, c)
 		g.mu.Unlock()
 	})
+	if tc, ok := c.Conn.(*net.TCPConn); ok && first && c.linger.Load() {
+		if err := tc.CloseWrite(); err == nil {
+			go func() {
+				_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
+				_, _ = io.Copy(io.Discard, io.LimitReader(tc, lingerBytes))
+				_ = tc.Close()
+			}()
+			return nil
+		}
+	}
 	return c.Conn.Close()
 }
 
@@ -272,7 +297,11 @@ func (g *Guard) Handler(h http.Handler) http.Handler {
 		h.ServeHTTP(gw, r)
 		if ci != nil && r.ProtoMajor == 1 && gw.closing {
 			// The answer closes the connection because the body was not read to its end:
-			// make the server's own clean-up read (up to 256 KiB of the rest) fail at once.
+			// make the server's own clean-up read (up to 256 KiB of the rest) fail at once,
+			// and close with a lingering close so that the client still reads the answer.
+			if gc := own(ci.conn); gc != nil {
+				gc.linger.Store(true)
+			}
 			_ = ci.conn.SetReadDeadline(time.Now())
 		}
 	})
