@@ -1,6 +1,7 @@
 package csc
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"dssd/binding/authn"
+	"dssd/binding/guard"
 )
 
 // countingReader is an endless body that counts what was read of it.
@@ -76,5 +78,23 @@ func TestRefusalsAudited(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+aliceToken)
 	if a := do(t, f.srv.Client(), req); a.status != 415 || len(f.svc.refusals) != len(cases)+1 {
 		t.Errorf("415: status %d, refusals %q", a.status, f.svc.refusals)
+	}
+}
+
+// TestBusyNotAudited: an overload answer (503 temporarily_unavailable with Retry-After) is
+// not a refusal of the request and leaves no audit record.
+func TestBusyNotAudited(t *testing.T) {
+	svc := newFake(t)
+	auth := authn.New([]authn.User{{Name: "alice", TokenSHA256: [][32]byte{sha256.Sum256([]byte(aliceToken))}}})
+	g := guard.New(guard.Config{MaxInflight: 1 << 10})
+	srv := httptest.NewServer(g.Handler(New(svc, auth, Options{})))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+Prefix+"credentials/list", strings.NewReader(`{"clientData":"`+strings.Repeat("x", 4<<10)+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	a := do(t, srv.Client(), req)
+	a.wantError(t, 503, ErrTemporarilyUnavailable, "busy")
+	if a.header.Get("Retry-After") == "" || len(svc.refusals) != 0 {
+		t.Errorf("Retry-After %q, refusals %q", a.header.Get("Retry-After"), svc.refusals)
 	}
 }

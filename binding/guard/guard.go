@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,8 +36,10 @@ type Config struct {
 	Exempt func(*http.Request) bool
 }
 
-// step is the unit in which body bytes are reserved against the in-flight limits: a body
-// holds at most one step more than it has read.
+// step is the unit in which the bytes of a chunked body are reserved against the in-flight
+// limits: such a body holds at most one step more than it has read. A body with a
+// Content-Length reserves it at its first read. (The bindings never read a body announced
+// larger than they accept, so an unauthenticated request reserves at most 64 KiB.)
 const step = 64 << 10
 
 // Guard enforces a Config. Use Listener (or ConnContext and ConnState of the http.Server),
@@ -98,10 +101,24 @@ type conn struct {
 	client string
 	over   bool // accepted over a limit: one 503 answer, then closed
 	once   sync.Once
+	linger atomic.Bool // closed with a request body unread: lingering close
 }
 
+// Lingering close: a connection closed while the client may still be sending a body the
+// server did not read would be reset by the kernel (unread data in the receive buffer), and
+// the client would lose the answer already sent. So such a connection is shut for writing
+// (FIN after the answer), and what the client still sends is discarded as raw bytes, neither
+// decrypted nor kept, for at most lingerTime or lingerBytes, before it is closed (as nginx's
+// lingering_close does).
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 4 << 20
+)
+
 func (c *conn) Close() error {
+	first := false
 	c.once.Do(func() {
+		first = true
 		g := c.g
 		g.mu.Lock()
 		g.conns--
@@ -111,6 +128,16 @@ func (c *conn) Close() error {
 		delete(g.idle, c)
 		g.mu.Unlock()
 	})
+	if tc, ok := c.Conn.(*net.TCPConn); ok && first && c.linger.Load() {
+		if err := tc.CloseWrite(); err == nil {
+			go func() {
+				_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
+				_, _ = io.Copy(io.Discard, io.LimitReader(tc, lingerBytes))
+				_ = tc.Close()
+			}()
+			return nil
+		}
+	}
 	return c.Conn.Close()
 }
 
@@ -270,7 +297,11 @@ func (g *Guard) Handler(h http.Handler) http.Handler {
 		h.ServeHTTP(gw, r)
 		if ci != nil && r.ProtoMajor == 1 && gw.closing {
 			// The answer closes the connection because the body was not read to its end:
-			// make the server's own clean-up read (up to 256 KiB of the rest) fail at once.
+			// make the server's own clean-up read (up to 256 KiB of the rest) fail at once,
+			// and close with a lingering close so that the client still reads the answer.
+			if gc := own(ci.conn); gc != nil {
+				gc.linger.Store(true)
+			}
 			_ = ci.conn.SetReadDeadline(time.Now())
 		}
 	})
@@ -314,14 +345,20 @@ func (b *body) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if b.used >= b.reserved {
-		if !b.g.reserve(b.client, step) {
+		// An announced length is reserved whole at the first read (a body that cannot be
+		// held is refused before any of it is read); a chunked body in steps.
+		n := int64(step)
+		if b.reserved == 0 && b.contentLength > 0 {
+			n = b.contentLength
+		}
+		if !b.g.reserve(b.client, n) {
 			b.failed = true
 			b.g.mu.Lock()
 			b.g.busyAnswers++
 			b.g.mu.Unlock()
 			return 0, ErrBusy
 		}
-		b.reserved += step
+		b.reserved += n
 	}
 	if room := b.reserved - b.used; int64(len(p)) > room {
 		p = p[:room]

@@ -33,8 +33,8 @@ type MetricsConfig struct {
 
 // Guard defaults (docs/config.md, docs/performance.md "Hardening").
 const (
-	defaultMaxConnections          = 512
-	defaultMaxConnectionsPerClient = 64
+	defaultMaxConnections          = 2048
+	defaultMaxConnectionsPerClient = 256
 	defaultGuardRetryAfter         = Duration(2 * time.Second)
 	defaultAuthFailureRate         = 1.0
 	defaultAuthFailureBurst        = 10
@@ -50,13 +50,14 @@ func (c *Config) guardDefaults() {
 	if g.MaxConnectionsPerClient == 0 {
 		g.MaxConnectionsPerClient = defaultMaxConnectionsPerClient
 	}
-	// One request of the largest body per client address at a time, two overall: request
-	// bytes are reserved in 64 KiB steps, a body of the limit reads one byte more.
+	// One request of the largest body at a time, per client address and overall, with room
+	// beside it for smaller requests (docs/performance.md: a 60 MiB request peaks at about
+	// 200 MiB of RSS, so two at once would not fit the memory dssd is given).
 	if g.MaxInflightBytesPerClient == 0 {
 		g.MaxInflightBytesPerClient = c.Limits.MaxBodyBytes + 1<<20
 	}
 	if g.MaxInflightBytes == 0 {
-		g.MaxInflightBytes = 2*c.Limits.MaxBodyBytes + 2<<20
+		g.MaxInflightBytes = c.Limits.MaxBodyBytes + 16<<20
 	}
 	if g.RetryAfter == 0 {
 		g.RetryAfter = defaultGuardRetryAfter
@@ -108,9 +109,9 @@ func (c *Config) validateGuard(add func(field, format string, a ...any)) {
 		add("guard.auth_failure_window", "must be positive")
 	}
 	if a := c.Metrics.Addr; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
+		if _, port, err := net.SplitHostPort(a); err != nil {
 			add("metrics.addr", "not host:port (%v)", err)
-		} else if a == c.Listen.Addr {
+		} else if a == c.Listen.Addr && port != "0" {
 			add("metrics.addr", "is listen.addr; leave it empty to serve /metrics there")
 		}
 	}
@@ -125,8 +126,8 @@ func (c *Config) validateGuard(add func(field, format string, a ...any)) {
 	}
 }
 
-// limit is n, or 0 (no limit) for -1.
-func limit[T int | int64](n T) T {
+// guardLimit is n, or 0 (no limit) for -1.
+func guardLimit[T int | int64](n T) T {
 	if n < 0 {
 		return 0
 	}

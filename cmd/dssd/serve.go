@@ -196,7 +196,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	// Overload limits (connections, request bytes in flight) and failed-authentication limits.
 	ln = guardServer(grd, srv, ln)
-	limitFailures(ctx, cfg, auth, svc)
+	failures := limitFailures(ctx, cfg, auth, svc)
 	if cfg.Metrics.Addr != "" {
 		if err := serveMetrics(ctx, cfg, tlsCfg, metricsH, logger); err != nil {
 			ln.Close()
@@ -219,6 +219,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return err
 	}
+	failures.Flush() // the counts of open failure windows, before the store closes
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -20,16 +20,17 @@ import (
 func newGuard(cfg *Config) *guard.Guard {
 	g := cfg.Guard
 	return guard.New(guard.Config{
-		MaxConns: limit(g.MaxConnections), MaxConnsPerClient: limit(g.MaxConnectionsPerClient),
-		MaxInflight: limit(g.MaxInflightBytes), MaxInflightPerClient: limit(g.MaxInflightBytesPerClient),
+		MaxConns: guardLimit(g.MaxConnections), MaxConnsPerClient: guardLimit(g.MaxConnectionsPerClient),
+		MaxInflight: guardLimit(g.MaxInflightBytes), MaxInflightPerClient: guardLimit(g.MaxInflightBytesPerClient),
 		RetryAfter: g.RetryAfter.Duration(),
 		Exempt:     func(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" },
 	})
 }
 
 // limitFailures throttles and aggregates the failed authentications of auth (binding/authn)
-// and records them through svc; the summaries run until ctx ends.
-func limitFailures(ctx context.Context, cfg *Config, auth *authn.Authenticator, svc *dss.Service) {
+// and records them through svc; the summaries run until ctx ends. Flush the returned
+// limiter after the server has stopped, before the store closes.
+func limitFailures(ctx context.Context, cfg *Config, auth *authn.Authenticator, svc *dss.Service) *authn.Failures {
 	g := cfg.Guard
 	rate := g.AuthFailureRate
 	if rate < 0 {
@@ -40,6 +41,7 @@ func limitFailures(ctx context.Context, cfg *Config, auth *authn.Authenticator, 
 	}, svc)
 	auth.LimitFailures(f)
 	go f.Run(ctx)
+	return f
 }
 
 // guardServer applies the guard to srv and ln (its Handler is already in srv.Handler):

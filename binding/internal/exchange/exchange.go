@@ -134,7 +134,7 @@ type RefusalAuditor interface {
 // request and are not recorded.
 func ReportRefusal(ctx context.Context, svc any, c dss.Caller, action, requestID, credential string, err error) error {
 	a, ok := svc.(RefusalAuditor)
-	if !ok || err == nil || dss.Audited(err) || errors.Is(err, ErrBusy) {
+	if !ok || err == nil || dss.Audited(err) || errors.Is(err, ErrBusy) || dss.KindOf(err) == dss.KindBusy {
 		return err
 	}
 	return a.AuditRefusal(ctx, c, action, requestID, credential, err)

@@ -1,0 +1,64 @@
+package httpxml_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"dssd/binding/authn"
+	"dssd/binding/guard"
+	"dssd/binding/httpxml"
+	"dssd/binding/internal/fakesvc"
+	"dssd/binding/internal/xsdtest"
+	"dssd/dss"
+	"dssd/schemas"
+)
+
+// TestOverloadAndThrottle: a body over the in-flight limit is answered 503 with Retry-After
+// and a DSS response (ResponderError, ServerBusy) before any of it is read; a client address
+// that failed authentication too often is answered 429 with Retry-After and a DSS response,
+// without its body being read.
+func TestOverloadAndThrottle(t *testing.T) {
+	svc := &fakesvc.Service{}
+	auth := authn.New([]authn.User{{Name: "bob", TokenSHA256: [][32]byte{sha256.Sum256([]byte(token))}}})
+	auth.LimitFailures(authn.NewFailures(authn.FailureLimits{Rate: 0.001, Burst: 1}, svc))
+	g := guard.New(guard.Config{MaxInflight: 4 << 10})
+	srv := httptest.NewServer(g.Handler(httpxml.New(svc, auth, httpxml.Options{})))
+	defer srv.Close()
+	send := func(tok string, body []byte) (int, http.Header, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/sign", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/xml")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, raw
+	}
+	big := []byte(`<SignRequest xmlns="http://docs.oasis-open.org/dss-x/ns/core" RequestID="r">` + strings.Repeat(" ", 8<<10) + `</SignRequest>`)
+	st, h, raw := send(token, big)
+	if st != 503 || h.Get("Retry-After") == "" || !bytes.Contains(raw, []byte(dss.MinorBusy)) {
+		t.Errorf("over the in-flight limit: %d %v %s", st, h, raw)
+	}
+	xsdtest.Validate(t, schemas.CoreXSD, raw)
+	if len(svc.Signs) != 0 {
+		t.Error("a busy request reached the service")
+	}
+	if st, _, _ := send("wrong", []byte(`<SignRequest xmlns="http://docs.oasis-open.org/dss-x/ns/core"/>`)); st != 401 {
+		t.Errorf("first failure: %d", st)
+	}
+	st, h, raw = send("wrong", []byte(`<SignRequest xmlns="http://docs.oasis-open.org/dss-x/ns/core" RequestID="r2"/>`))
+	if st != 429 || h.Get("Retry-After") == "" || !bytes.Contains(raw, []byte(dss.MinorNotAuthenticated)) || bytes.Contains(raw, []byte("r2")) {
+		t.Errorf("throttled failure: %d %v %s", st, h, raw)
+	}
+	xsdtest.Validate(t, schemas.CoreXSD, raw)
+	if st, _, _ := send(token, []byte(`<SignRequest xmlns="http://docs.oasis-open.org/dss-x/ns/core"/>`)); st != 200 {
+		t.Errorf("a valid token from the throttled address: %d", st)
+	}
+}
