@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -72,6 +73,7 @@ func postgresAuditFixture(t *testing.T) auditFixture {
 		cfgPath:   path,
 		exec:      exec,
 		unprotect: []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`},
+		blob:      func(b []byte) string { return fmt.Sprintf("decode('%x', 'hex')", b) },
 	}
 }
 

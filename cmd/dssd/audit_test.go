@@ -23,6 +23,7 @@ type auditFixture struct {
 	cfgPath   string
 	exec      func(t *testing.T, sql string)
 	unprotect []string
+	blob      func(b []byte) string // an SQL literal of b
 }
 
 // auditKeyYAML is appended to baseConfig: an audit key for every fixture.
@@ -46,6 +47,7 @@ func sqliteAuditFixture(t *testing.T) auditFixture {
 			}
 		},
 		unprotect: []string{`DROP TRIGGER audit_log_no_update`, `DROP TRIGGER audit_log_no_delete`},
+		blob:      func(b []byte) string { return fmt.Sprintf("X'%x'", b) },
 	}
 }
 

@@ -134,6 +134,9 @@ type StoreConfig struct {
 	// AuditKeyFile holds at least 32 bytes of secret; with it every audit record carries an
 	// HMAC, so someone who can write to the database cannot rebuild the chain.
 	AuditKeyFile string `yaml:"audit_key_file"`
+	// AuditCheckpointKey is the RFC 7512 URI of the key in the HSM (hsm.token_label) that
+	// signs `dssd audit checkpoint` files and verifies them (`audit verify --checkpoint`).
+	AuditCheckpointKey string `yaml:"audit_checkpoint_key"`
 }
 
 // SADConfig configures signature activation data (interface.md §5).
@@ -528,6 +531,13 @@ func (c *Config) Validate() error {
 			add("store.audit_key_file", "cannot read: %v", errors.Unwrap(err))
 		} else if len(bytes.TrimSpace(b)) < 32 {
 			add("store.audit_key_file", "must hold at least 32 bytes of secret")
+		}
+	}
+	if k := c.Store.AuditCheckpointKey; k != "" {
+		if ref, err := hsm.ParseKeyRef(k); err != nil {
+			add("store.audit_checkpoint_key", "%v", err)
+		} else if ref.Token != "" && c.HSM.TokenLabel != "" && ref.Token != c.HSM.TokenLabel {
+			add("store.audit_checkpoint_key", "token %q is not hsm.token_label %q", ref.Token, c.HSM.TokenLabel)
 		}
 	}
 

@@ -28,6 +28,9 @@ func TestDevConfigLoads(t *testing.T) {
 	if !c.Dev.Enabled || c.Dev.Dir != env.Root || c.HSM.SoftHSM2Conf != env.SoftHSM2Conf || c.Listen.Addr != "127.0.0.1:18445" {
 		t.Errorf("unexpected configuration: %+v", c)
 	}
+	if c.Store.AuditKeyFile == "" || c.Store.AuditCheckpointKey == "" {
+		t.Errorf("dev mode has no audit key or no checkpoint key: %+v", c.Store)
+	}
 	if len(c.Users) != 2 || len(c.Credentials) != 5 {
 		t.Errorf("%d users, %d credentials; want 2 and 5", len(c.Users), len(c.Credentials))
 	}

@@ -262,7 +262,7 @@ func (r *VerifyReport) String() string {
 	}
 	fmt.Fprintf(&b, "\nhead: seq %d hash %s\n", r.Head.Seq, hex.EncodeToString(r.Head.Hash))
 	if r.MACChecked {
-		b.WriteString("mac: every record and the chain head authenticated with the audit key\n")
+		b.WriteString("mac: every record authenticated with the audit key, and the chain head\n")
 	} else {
 		b.WriteString("mac: not checked (no audit key): the hash chain shows edits but not a rebuilt chain or a rewound head\n")
 	}
@@ -395,17 +395,17 @@ func (v *Verifier) Finish() VerifyReport {
 				Reason: fmt.Sprintf("the chain head is at seq %d but the last record is %d", head.Seq, last)}
 		case !hmac.Equal(head.Hash, v.prev):
 			v.report.Break = &Break{Seq: last, Kind: "edited", Reason: "the chain head's hash differs from the last record's"}
+		case v.anchor != nil && v.anchor.Seq > last:
+			a := v.anchor
+			v.report.Break = &Break{Seq: last + 1, Kind: "rolled-back",
+				Reason: fmt.Sprintf("records %d..%d missing: the checkpoint of %s covers the log up to seq %d but it ends at seq %d (newest records deleted or the database rolled back)",
+					last+1, a.Seq, a.Time.UTC().Format(time.RFC3339), a.Seq, last)}
 		case v.key != nil && head.Seq > 0 && len(head.MAC) == 0:
 			v.report.Break = &Break{Seq: head.Seq, Kind: "head-mac",
 				Reason: "the chain head carries no MAC but an audit key is configured (head rewound or replaced, or not rewritten since an upgrade: one append adds it)"}
 		case v.key != nil && head.Seq > 0 && !hmac.Equal(HeadMAC(v.key, head.Seq, head.Hash), head.MAC):
 			v.report.Break = &Break{Seq: head.Seq, Kind: "head-mac",
 				Reason: "the chain head's MAC does not verify with the audit key (head rewound to an earlier record, or key differs)"}
-		case v.anchor != nil && v.anchor.Seq > last:
-			a := v.anchor
-			v.report.Break = &Break{Seq: last + 1, Kind: "rolled-back",
-				Reason: fmt.Sprintf("records %d..%d missing: the checkpoint of %s covers the log up to seq %d but it ends at seq %d (newest records deleted or the database rolled back)",
-					last+1, a.Seq, a.Time.UTC().Format(time.RFC3339), a.Seq, last)}
 		}
 	}
 	return v.report

@@ -244,3 +244,34 @@ func TestReadyAnswersFromTheProbe(t *testing.T) {
 	tok.inject("sign", p11err(pkcs11.CKR_DEVICE_REMOVED))
 	waitFor(t, "the probe to mark the backend down", func() bool { return km.rebuildCount() == 1 })
 }
+
+// TestVanishedKeyWhileAnotherCallMarksDown: the key search of one call runs while another
+// call (or the probe) takes the context out of service; the first still answers
+// hsm.ErrUnavailable, never ErrKeyNotFound (seen as one GeneralError in the outage test).
+func TestVanishedKeyWhileAnotherCallMarksDown(t *testing.T) {
+	tok := newFakeToken()
+	addECKey(t, tok, "k", 1)
+	km := openFake(t, tok, Config{})
+	ctx := context.Background()
+	s, err := km.Signer(ctx, hsm.KeyRef{Label: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	km.mu.Lock()
+	gen := km.gen
+	km.mu.Unlock()
+	tok.mu.Lock()
+	tok.findResult = func() []crypto11.Signer {
+		km.markDown(gen, errors.New("test: the probe found the device gone"))
+		return nil
+	}
+	tok.mu.Unlock()
+	tok.inject("sign", p11err(pkcs11.CKR_KEY_HANDLE_INVALID))
+	if _, err := s.Sign(rand.Reader, digest(), crypto.SHA256); !errors.Is(err, hsm.ErrUnavailable) {
+		t.Fatalf("Sign = %v, want hsm.ErrUnavailable", err)
+	}
+	tok.mu.Lock()
+	tok.findResult = nil
+	tok.mu.Unlock()
+	waitFor(t, "the rebuild", func() bool { return km.rebuildCount() == 1 })
+}

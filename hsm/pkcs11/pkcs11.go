@@ -286,13 +286,20 @@ func (km *KeyManager) key(ctx context.Context, ref hsm.KeyRef, name string) (cry
 	}
 	key, err := exactlyOne(found, ref)
 	if err != nil {
-		if errors.Is(err, hsm.ErrKeyNotFound) && km.foundIn(name, gen) {
-			// The same context found this key before: keys do not vanish from a working
-			// token, so the device (or its storage) failed. Rebuild, and tell clients the HSM
-			// is unavailable rather than that their key does not exist.
-			e := fmt.Errorf("%w: key %s was found before and is gone: %w", hsm.ErrUnavailable, ref, err)
-			km.markDown(gen, e)
-			return nil, gen, e
+		if errors.Is(err, hsm.ErrKeyNotFound) {
+			found, stale := km.foundIn(name, gen)
+			if found {
+				// The same context found this key before: keys do not vanish from a working
+				// token, so the device (or its storage) failed. Rebuild, and tell clients the
+				// HSM is unavailable rather than that their key does not exist.
+				e := fmt.Errorf("%w: key %s was found before and is gone: %w", hsm.ErrUnavailable, ref, err)
+				km.markDown(gen, e)
+				return nil, gen, e
+			}
+			if stale {
+				// The context was taken out of service while we searched it.
+				return nil, gen, fmt.Errorf("%w: the token was reopened during the key search: %w", hsm.ErrUnavailable, err)
+			}
 		}
 		return nil, gen, err
 	}
@@ -305,12 +312,13 @@ func (km *KeyManager) key(ctx context.Context, ref hsm.KeyRef, name string) (cry
 	return key, gen, nil
 }
 
-// foundIn reports whether the context of generation gen has found the key named name.
-func (km *KeyManager) foundIn(name string, gen uint64) bool {
+// foundIn reports whether the context of generation gen has found the key named name, and
+// whether gen is no longer the current generation.
+func (km *KeyManager) foundIn(name string, gen uint64) (found, stale bool) {
 	km.mu.Lock()
 	defer km.mu.Unlock()
 	g, ok := km.found[name]
-	return ok && g == gen
+	return ok && g == gen, km.gen != gen
 }
 
 // exactlyOne checks a FindKeyPairs result: crypto11 answers (nil, nil) when nothing matches.
@@ -405,8 +413,8 @@ func (km *KeyManager) markDown(gen uint64, cause error) {
 	km.gen++
 	km.down = cause
 	km.downSince = time.Now()
-	clear(km.keys)
-	clear(km.found)
+	clear(km.keys) // km.found is kept: its entries name their generation, and a search that
+	// was running on the old context must still see what that context had found
 	km.wg.Add(1)
 	km.mu.Unlock()
 	km.notify(StateDown, cause, 0)

@@ -57,6 +57,9 @@ const TokenLabel = "dssd-dev"
 // HealthKeyLabel is the label of the key used by readiness checks.
 const HealthKeyLabel = "dssd-health"
 
+// AuditCheckpointKeyLabel is the label of the key that signs audit checkpoints.
+const AuditCheckpointKeyLabel = "dssd-audit-checkpoint"
+
 // Env describes a development environment. All paths are absolute.
 type Env struct {
 	Root        string // the development directory
@@ -116,8 +119,11 @@ type state struct {
 	Credentials []stateCred `json:"credentials"`
 	HealthKeyID int         `json:"health_key_id"`
 	// The OAuth2 client of dev mode (added by issue 13; filled in on older environments).
-	OAuthSecret string    `json:"oauth_client_secret,omitempty"`
-	Created     time.Time `json:"created"`
+	OAuthSecret string `json:"oauth_client_secret,omitempty"`
+	// AuditCheckpointKeyID is set in environments that have an audit key
+	// (secrets/audit.key) and a checkpoint key, as production should; 0 in older ones.
+	AuditCheckpointKeyID int       `json:"audit_checkpoint_key_id,omitempty"`
+	Created              time.Time `json:"created"`
 }
 
 type stateUser struct {
@@ -347,13 +353,16 @@ func (e *Env) create(ctx context.Context, addr string, o options) error {
 		st.Credentials = append(st.Credentials, sc)
 	}
 	st.HealthKeyID = len(st.Credentials) + 1
+	st.AuditCheckpointKeyID = st.HealthKeyID + 1
 
-	sad, err := randomToken(o.rand)
-	if err != nil {
-		return err
-	}
-	if err := writeSecret(e.secretFile("sad.key"), []byte(sad+"\n")); err != nil {
-		return err
+	for _, f := range []string{"sad.key", "audit.key"} {
+		k, err := randomToken(o.rand)
+		if err != nil {
+			return err
+		}
+		if err := writeSecret(e.secretFile(f), []byte(k+"\n")); err != nil {
+			return err
+		}
 	}
 
 	pubs, err := e.createKeys(ctx, st, o)
@@ -378,6 +387,9 @@ func (e *Env) checkComplete(st *state) error {
 	}
 	need := []string{e.SoftHSM2Conf, e.userPINFile(), e.RootCACert, e.rootKey(), e.IssuingCACert, e.IssuingCAKey,
 		e.TLSCert, e.TLSKey, e.OCSPCert, e.OCSPKey, e.TSACert, e.TSAKey, e.secretFile("sad.key")}
+	if st.AuditCheckpointKeyID != 0 {
+		need = append(need, e.secretFile("audit.key"))
+	}
 	for _, c := range st.Credentials {
 		need = append(need, e.credCert(c.ID))
 		if c.SCAL == 2 {

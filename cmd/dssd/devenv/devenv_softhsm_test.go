@@ -204,6 +204,9 @@ func TestEnsureSoftHSM(t *testing.T) {
 	if _, err := km.Signer(ctx, keyRef(HealthKeyLabel, 6)); err != nil {
 		t.Errorf("health key: %v", err)
 	}
+	if _, err := km.Signer(ctx, keyRef(AuditCheckpointKeyLabel, 7)); err != nil {
+		t.Errorf("audit checkpoint key: %v", err)
+	}
 
 	cfg, err := os.ReadFile(env.ConfigPath)
 	if err != nil {
@@ -213,6 +216,8 @@ func TestEnsureSoftHSM(t *testing.T) {
 		"addr: 127.0.0.1:18443", "pin_file: " + filepath.Join(root, "hsm", "user.pin"),
 		"softhsm2_conf: " + env.SoftHSM2Conf, "token_label: dssd-dev", TokenSHA256(tokens["alice"]),
 		"key: pkcs11:token=dssd-dev;object=alice-qes;id=%04", "totp_secret_file:", "enabled: true",
+		"audit_key_file: " + filepath.Join(root, "secrets", "audit.key"),
+		"audit_checkpoint_key: pkcs11:token=dssd-dev;object=dssd-audit-checkpoint;id=%07",
 	} {
 		if !strings.Contains(string(cfg), want) {
 			t.Errorf("dssd.yaml lacks %q", want)
@@ -376,7 +381,7 @@ func checkModes(t *testing.T, root string) {
 	}
 	secret := []string{"state.json", "dev.json", "dssd.yaml", "hsm/user.pin", "hsm/so.pin", "pki/root.key",
 		"pki/issuing-ca.key", "pki/tls.key", "pki/ocsp.key", "pki/tsa.key", "secrets/alice-qes.pin",
-		"secrets/alice-qes.totp", "secrets/sad.key"}
+		"secrets/alice-qes.totp", "secrets/sad.key", "secrets/audit.key"}
 	for _, f := range secret {
 		st, err := os.Stat(filepath.Join(root, f))
 		if err != nil {

@@ -71,5 +71,10 @@ func (e *Env) createKeys(ctx context.Context, st *state, o options) (map[string]
 		return nil, fmt.Errorf("devenv: generating the health key: %w", err)
 	}
 	pubs[HealthKeyLabel] = s.Public()
+	if st.AuditCheckpointKeyID != 0 {
+		if _, err := km.CreateKey(ctx, keyRef(AuditCheckpointKeyLabel, st.AuditCheckpointKeyID), hsm.ECP256); err != nil {
+			return nil, fmt.Errorf("devenv: generating the audit checkpoint key: %w", err)
+		}
+	}
 	return pubs, nil
 }

@@ -60,8 +60,10 @@ type yamlHSM struct {
 }
 
 type yamlStore struct {
-	Type string `yaml:"type"`
-	Path string `yaml:"path"`
+	Type               string `yaml:"type"`
+	Path               string `yaml:"path"`
+	AuditKeyFile       string `yaml:"audit_key_file,omitempty"`
+	AuditCheckpointKey string `yaml:"audit_checkpoint_key,omitempty"`
 }
 
 type yamlSAD struct {
@@ -131,6 +133,12 @@ func (e *Env) renderConfig(st *state) ([]byte, error) {
 		Revocation: yamlRev{Enabled: true, CA: e.RootCACert, TrustAnchors: []string{e.RootCACert}, MaxAge: "1m"},
 		Log:        yamlLog{Level: "info"},
 		Dev:        yamlDev{Enabled: true, Dir: e.Root},
+	}
+	if st.AuditCheckpointKeyID != 0 {
+		// Audit records and the chain head carry a MAC, and checkpoints can be signed, as in
+		// production (docs/decisions.md §10).
+		c.Store.AuditKeyFile = e.secretFile("audit.key")
+		c.Store.AuditCheckpointKey = keyRef(AuditCheckpointKeyLabel, st.AuditCheckpointKeyID).String()
 	}
 	c.Listen.Addr = e.Addr
 	c.Listen.TLS.Cert = e.TLSCert

@@ -1,0 +1,7 @@
+//go:build softhsm && postgres
+
+package main
+
+import "testing"
+
+func TestAuditCheckpointPostgres(t *testing.T) { testAuditCheckpoint(t, postgresAuditFixture) }
