@@ -492,6 +492,9 @@ func TestMetricNamesExist(t *testing.T) {
 	if err := metrics.BuildInfo(reg, "v", "go"); err != nil {
 		t.Fatal(err)
 	}
+	if err := reg.Register(metrics.NewHSMState()); err != nil {
+		t.Fatal(err)
+	}
 	known := map[string]bool{}
 	ch := make(chan *prometheus.Desc)
 	go func() { reg.Describe(ch); close(ch) }()
