@@ -29,7 +29,7 @@ deps-test:
 # and prints its DSN; tests under the tag fail when DSSD_TEST_PG_DSN is missing.
 test: deps-test lint
 	DSSD_TEST_PG_DSN="$$(bash .ci/postgres.sh start)" && export DSSD_TEST_PG_DSN && \
-	$(GO) test -tags '$(TAGS)' -count=1 -timeout 20m ./...
+	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
 
 pg-start:
 	@bash .ci/postgres.sh start
