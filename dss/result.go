@@ -53,6 +53,7 @@ const (
 	KindInappropriate                    // the request is understood but cannot be served as asked (e.g. key type vs algorithm)
 	KindAuthorityUnavailable             // no timestamp or revocation authority could serve (B-T and above); the message names the cause
 	KindCertificateRevoked               // the credential's certificate chain holds a revoked certificate
+	KindResponseIDUnknown                // a PendingRequest for an unknown, expired or foreign ResponseID: one answer for all
 	kindCount
 )
 
@@ -79,6 +80,7 @@ var results = [kindCount]resultInfo{
 	KindInappropriate:        {MajorRequesterError, MinorInappropriateSig, true, "inappropriate signature request"},
 	KindAuthorityUnavailable: {MajorResponderError, MinorAuthority, true, "timestamp or revocation authority unavailable; retry later"},
 	KindCertificateRevoked:   {MajorRequesterError, MinorRevoked, true, "the signer certificate is revoked"},
+	KindResponseIDUnknown:    {MajorRequesterError, MinorResponseIDUnknown, false, "unknown ResponseID"},
 }
 
 // Error is the error type of package dss.
@@ -114,7 +116,7 @@ func Wrap(k Kind, cause error, detail string) *Error {
 var kindNames = [kindCount]string{
 	"internal", "malformed", "not supported", "hash algorithm", "key lookup", "not authenticated",
 	"SAD invalid", "RefURI omitted", "invalid RefURI", "document not found", "limit", "HSM unavailable",
-	"inappropriate", "authority unavailable", "certificate revoked",
+	"inappropriate", "authority unavailable", "certificate revoked", "ResponseID unknown",
 }
 
 func (k Kind) String() string {

@@ -58,6 +58,7 @@ type Config struct {
 	Log         LogConfig          `yaml:"log"`
 	Dev         DevConfig          `yaml:"dev"`
 	Verify      VerifyConfig       `yaml:"verify"`
+	Async       AsyncConfig        `yaml:"async"` // config_async.go
 
 	// source is the file the configuration was loaded from (for the config audit event).
 	source configSource
@@ -389,6 +390,7 @@ func (c *Config) applyDefaults() {
 		c.SAD.MaxFailures = defaultSADMaxFailures
 	}
 	c.applyLevelDefaults()
+	c.Async.applyDefaults()
 	if c.Log.Level == "" {
 		c.Log.Level = defaultLogLevel
 	}
@@ -509,6 +511,9 @@ func (c *Config) Validate() error {
 
 	// timestamp, revocation
 	c.validateLevels(add)
+
+	// async
+	c.Async.validate(add)
 
 	// users
 	users := map[string]bool{}
