@@ -24,7 +24,7 @@ func mountCSC(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.Aut
 		AuthTypes: authTypes, Levels: levels, Multisign: multisign,
 		MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger,
 	}))
-	md := metadata.New(metadata.Options{Levels: levels, TLSClientAuth: tlsAuth, CSCMethods: csc.Methods()})
+	md := metadata.New(metadata.Options{Levels: levels, TLSClientAuth: tlsAuth, CSCMethods: csc.Methods(), Async: svc.AsyncEnabled()})
 	mux.Handle(metadata.Path, md)
 	mux.Handle(metadata.LogoPath, md)
 }
