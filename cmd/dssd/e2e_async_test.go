@@ -228,9 +228,10 @@ func pollAnswer(t *testing.T, s *server, b binding, token, id string) string {
 	return fmt.Sprintf("%d %s %s %s", status, r.major, r.minor, r.message)
 }
 
-// TestAsyncRefusedAtSubmission: a request that cannot be signed is refused at once, not
-// turned into a job (here: an unknown credential), and the SCAL2 path consumes the SAD at
-// submission: the same SAD sent again is refused as a replay while the first job completes.
+// TestAsyncSCAL2ConsumedAtSubmission: a request that cannot be signed is refused at once,
+// not turned into a job (here: another user's credential), and the SCAL2 path consumes the
+// SAD at submission: the same SAD sent again is refused as a replay while the first job
+// completes; the audit log has the submission and the completion, without the SAD.
 func TestAsyncSCAL2ConsumedAtSubmission(t *testing.T) {
 	s := start(t)
 	alice := s.token("alice")
