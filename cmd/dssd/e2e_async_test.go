@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -335,4 +336,30 @@ func TestAsyncBatchBLTA(t *testing.T) {
 	for _, c := range cases {
 		judge(t, c, verdicts[c.Name], true)
 	}
+}
+
+// TestCLISignAsync: `dss sign --async` submits with EnforceAsynchronousProcessing, reports the
+// accepted job, polls until the result is there and writes a signature the independent
+// verifiers accept; the detached signature's data is the file itself.
+func TestCLISignAsync(t *testing.T) {
+	s := start(t)
+	interop.Require(t)
+	dir := t.TempDir()
+	content := readFile(t, "../../testdata/documents/invoice.xml")
+	doc := writeOut(t, filepath.Join(dir, "invoice.xml"), content)
+	out := filepath.Join(dir, "invoice-async.sig.xml")
+	cmd := exec.Command(s.cli, "sign", "--dev", "--dev-dir", s.devDir, "--credential", "alice-rsa", "--async",
+		"--level", "B-T", "--placement", "detached", "--out", out, doc)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dss sign --async: %v\n%s", err, b)
+	}
+	if m := regexp.MustCompile(`accepted as asynchronous request ([0-9a-f]{32})`).FindSubmatch(b); m == nil {
+		t.Errorf("dss sign --async did not report the accepted job:\n%s", b)
+	}
+	if !bytes.Contains(readFile(t, out), []byte("SignatureTimeStamp")) {
+		t.Error("the B-T signature has no SignatureTimeStamp")
+	}
+	verifyFiles(t, []interop.Case{{Name: "cli-async", File: out, Cert: s.certFile(t, "alice-rsa"), XAdES: true,
+		Detached: map[string]string{"invoice.xml": doc}}})
 }
