@@ -99,7 +99,9 @@ func Audited(err error) bool {
 // for a credential that is not the caller's is recorded as a key-lookup event.
 func (s *Service) record(ctx context.Context, ev *AuditEvent, err error) error {
 	res := ResultOf(err, ev.ProblemRef)
-	ev.Major, ev.Minor = res.Major, res.Minor
+	if err != nil || ev.Major == "" {
+		ev.Major, ev.Minor = res.Major, res.Minor
+	}
 	if err != nil {
 		if ev.Detail != "" {
 			ev.Detail += ": "

@@ -65,6 +65,9 @@ type SignOptions struct {
 
 	ClaimedIdentity *ClaimedIdentity
 
+	// Async is EnforceAsynchronousProcessing=true: answer Pending and sign in a job (async.go).
+	Async bool
+
 	// Unsupported lists the optional inputs present in the request that the binding
 	// recognised (or could not recognise) but dss does not implement, by element name.
 	// dss refuses such a request with NotSupported naming the first one: no optional

@@ -54,6 +54,7 @@ const (
 	AuditAuthenticate = "authenticate" // a failed (or, when configured, successful) authentication
 	AuditAuthorize    = "authorize"    // a signature activation (SAD) request
 	AuditSign         = "sign"         // a signing request, successful or refused
+	AuditSubmit       = "sign-submit"  // an asynchronous signing request accepted (Pending) or refused
 	AuditKeyLookup    = "key-lookup"   // a request for a credential that is not the caller's
 	AuditConfig       = "config"       // the service started with a configuration (its digest)
 	AuditVerify       = "verify"       // a verification request refused (verifications themselves are not audited)

@@ -55,6 +55,7 @@ const (
 	KindAuthorityUnavailable             // no timestamp or revocation authority could serve (B-T and above); the message names the cause
 	KindCertificateRevoked               // the credential's certificate chain holds a revoked certificate
 	KindBusy                             // the server is over a limit on connections or request bytes in flight; retry later
+	KindResponseIDUnknown                // a PendingRequest for an unknown, expired or foreign ResponseID: one answer for all
 	kindCount
 )
 
@@ -82,6 +83,7 @@ var results = [kindCount]resultInfo{
 	KindAuthorityUnavailable: {MajorResponderError, MinorAuthority, true, "timestamp or revocation authority unavailable; retry later"},
 	KindCertificateRevoked:   {MajorRequesterError, MinorRevoked, true, "the signer certificate is revoked"},
 	KindBusy:                 {MajorResponderError, MinorBusy, false, "server busy; retry later"},
+	KindResponseIDUnknown:    {MajorRequesterError, MinorResponseIDUnknown, false, "unknown ResponseID"},
 }
 
 // Error is the error type of package dss.
@@ -117,7 +119,7 @@ func Wrap(k Kind, cause error, detail string) *Error {
 var kindNames = [kindCount]string{
 	"internal", "malformed", "not supported", "hash algorithm", "key lookup", "not authenticated",
 	"SAD invalid", "RefURI omitted", "invalid RefURI", "document not found", "limit", "HSM unavailable",
-	"inappropriate", "authority unavailable", "certificate revoked", "busy",
+	"inappropriate", "authority unavailable", "certificate revoked", "busy", "ResponseID unknown",
 }
 
 func (k Kind) String() string {

@@ -82,6 +82,8 @@ type Service struct {
 	signers map[string]crypto.Signer // credential id → signer (key handles cached by the backend)
 
 	verify verifyState // the verifier (verifysvc.go)
+
+	async *asyncState // asynchronous processing (async.go); nil: not enabled
 }
 
 // New returns a Service.
@@ -132,12 +134,6 @@ func New(cfg Config) (*Service, error) {
 		s.maxDoc = 16
 	}
 	return s, nil
-}
-
-// Pending answers every PendingRequest as for an unknown ResponseID: dssd does not process
-// requests asynchronously yet.
-func (s *Service) Pending(_ context.Context, _ Caller, req *PendingRequest) (*SignResponse, error) {
-	return nil, Errorf(KindNotSupported, "asynchronous processing is not supported")
 }
 
 // Credentials returns the caller's credentials.

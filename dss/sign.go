@@ -54,6 +54,11 @@ func (j *job) bound() (hs []crypto.Hash, ds [][]byte) {
 // refused or not, yields exactly one audit record, and a response with signatures is
 // returned only after that record is stored.
 func (s *Service) Sign(ctx context.Context, c Caller, req *SignRequest) (*SignResponse, error) {
+	if async, rest := asyncRequested(req); async {
+		r := *req
+		r.Profiles = rest
+		return s.submit(ctx, c, &r)
+	}
 	ev := s.event(ctx, c, AuditSign, req.RequestID, req.Options.CredentialID)
 	resp, err := s.sign(ctx, c, req, &ev)
 	if err = s.record(ctx, &ev, err); err != nil {
@@ -63,6 +68,17 @@ func (s *Service) Sign(ctx context.Context, c Caller, req *SignRequest) (*SignRe
 }
 
 func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *AuditEvent) (*SignResponse, error) {
+	j, cred, err := s.prepare(ctx, c, req, ev, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.execute(ctx, req, j, cred)
+}
+
+// prepare validates a signing request, resolves its credential and, unless activated says
+// that was done when an asynchronous job was submitted, checks and consumes its signature
+// activation data. Nothing is signed yet.
+func (s *Service) prepare(ctx context.Context, c Caller, req *SignRequest, ev *AuditEvent, activated bool) (*job, *Credential, error) {
 	opts := &req.Options
 	for i := range req.Documents {
 		d := sha256.Sum256(req.Documents[i].Data)
@@ -75,23 +91,23 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 		}
 	}
 	if len(opts.Unsupported) > 0 {
-		return nil, Errorf(KindNotSupported, "optional input %s is not supported", opts.Unsupported[0])
+		return nil, nil, Errorf(KindNotSupported, "optional input %s is not supported", opts.Unsupported[0])
 	}
 	n := len(req.Documents) + len(req.Hashes)
 	switch {
 	case n == 0:
-		return nil, Errorf(KindMalformed, "InputDocuments holds no Document or DocumentHash")
+		return nil, nil, Errorf(KindMalformed, "InputDocuments holds no Document or DocumentHash")
 	case n > s.maxDoc:
-		return nil, Errorf(KindLimit, "%d inputs in one request; the limit is %d", n, s.maxDoc)
+		return nil, nil, Errorf(KindLimit, "%d inputs in one request; the limit is %d", n, s.maxDoc)
 	case len(req.Documents) > 0 && len(req.Hashes) > 0:
-		return nil, Errorf(KindNotSupported, "a request signs either Documents or DocumentHashes, not both")
+		return nil, nil, Errorf(KindNotSupported, "a request signs either Documents or DocumentHashes, not both")
 	}
 	if opts.ClaimedIdentity != nil && opts.ClaimedIdentity.Name != "" && opts.ClaimedIdentity.Name != c.User {
-		return nil, Errorf(KindNotAuthenticated, "ClaimedIdentity/Name is not the authenticated user")
+		return nil, nil, Errorf(KindNotAuthenticated, "ClaimedIdentity/Name is not the authenticated user")
 	}
 	cred, err := s.credential(c, opts.CredentialID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ev.Credential = cred.ID
 
@@ -108,14 +124,14 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 		j, err = planDocumentJob(req, cred)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.levelAvailable(j.applied); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A revoked signer certificate is refused before the SAD is consumed and before the HSM signs.
 	if err := s.checkSignerStatus(ctx, cred); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A SCAL2 activation is consumed once: refuse a request whose documents cannot be signed
 	// before spending it.
@@ -127,15 +143,21 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 				obj.XPath, obj.Namespaces = p.placement.XPath, p.placement.Namespaces
 			}
 			if err := xades.Precheck(obj, p.packaging, s.maxBytes); err != nil {
-				return nil, signError(err)
+				return nil, nil, signError(err)
 			}
 		}
 	}
-	hs, ds := j.bound()
-	if err := s.activate(ctx, c, cred, opts.ClaimedIdentity, hs, ds); err != nil {
-		return nil, err
+	if !activated {
+		hs, ds := j.bound()
+		if err := s.activate(ctx, c, cred, opts.ClaimedIdentity, hs, ds); err != nil {
+			return nil, nil, err
+		}
 	}
+	return j, cred, nil
+}
 
+// execute signs a prepared request.
+func (s *Service) execute(ctx context.Context, req *SignRequest, j *job, cred *Credential) (*SignResponse, error) {
 	signer, err := s.signer(ctx, cred, cred.Ref)
 	if err != nil {
 		return nil, err

@@ -42,6 +42,8 @@ type Options struct {
 	TLSClientAuth bool
 	// CSCMethods lists the CSC methods served under /csc/v2/ (none: the binding is not listed).
 	CSCMethods []string
+	// Async says whether asynchronous processing (DSS-X 2.0 §7) is enabled.
+	Async bool
 }
 
 // New returns the handler of Path and LogoPath.
@@ -200,10 +202,18 @@ func Build(opts Options, base string) *Provider {
 		signOptions = append(signOptions, Parameter{Name: "AddTimestamp", Description: en("Asks for at least level B-T."),
 			Formats: []Format{{ID: dss.TimestampRFC3161}}})
 	}
+	signDesc := "POST /sign (DSS-X HTTP POST binding, application/xml) or the SignRequest operation of POST /soap (SOAP 1.2 and 1.1). Synchronous."
+	pendingDesc := "POST /retrievePending or the PendingRequest operation of POST /soap. Asynchronous processing is not enabled on this service, so every PendingRequest is answered with RequesterError and ResultMinor NotSupported."
+	if opts.Async {
+		signOptions = append(signOptions, Parameter{Name: "EnforceAsynchronousProcessing",
+			Description: en("true (or the dsb:Profile " + dss.ProfileAsync + "): the answer is Pending with a ResponseID; the signing runs in a job stored in the shared store, on any node.")})
+		signDesc = "POST /sign (DSS-X HTTP POST binding, application/xml) or the SignRequest operation of POST /soap (SOAP 1.2 and 1.1). Synchronous, or asynchronous with EnforceAsynchronousProcessing or the asynchronous processing profile."
+		pendingDesc = "POST /retrievePending or the PendingRequest operation of POST /soap, with the ResponseID of a Pending answer in its RequestID attribute: Pending until the job is done, then the complete SignResponse. An unknown, expired or another user's ResponseID gets RequesterError and ResultMinor " + dss.MinorResponseIDUnknown + "."
+	}
 	signOp := Operation{
 		Name:          "sign",
 		Specification: specDSSX,
-		Description:   en("POST /sign (DSS-X HTTP POST binding, application/xml) or the SignRequest operation of POST /soap (SOAP 1.2 and 1.1). Synchronous."),
+		Description:   en(signDesc),
 		Inputs: []Parameter{
 			{Name: "Document", Description: en("InputDocuments/Document: data to sign (document signing, TS 119 432 clause 8.6.1); XML or any other data.")},
 			{Name: "DocumentHash", Description: en("InputDocuments/DocumentHash with DigestInfos (hash signing, TS 119 432 clause 8.5.1): raw signature values without SignatureType, a detached XMLDSig or XAdES signature with it."), Formats: digests},
@@ -227,7 +237,7 @@ func Build(opts Options, base string) *Provider {
 	}
 	pendingOp := Operation{
 		Name: "retrievePending", Specification: specDSSX,
-		Description: en("POST /retrievePending or the PendingRequest operation of POST /soap. dssd answers synchronously, so every PendingRequest is answered with RequesterError and ResultMinor NotSupported."),
+		Description: en(pendingDesc),
 	}
 	dssx := Protocol{
 		Specifications: []string{specDSSX},
@@ -239,6 +249,14 @@ func Build(opts Options, base string) *Provider {
 			Description:    en("The ETSI TS 119 432 V1.3.1 clause 8 profile of DSS-X 2.0 as implemented by dssd."),
 			Operations:     []Operation{signOp, verifyOp, pendingOp},
 		}},
+	}
+	if opts.Async {
+		dssx.Profiles = append(dssx.Profiles, Profile{
+			Identifier:     dss.ProfileAsync,
+			Specifications: []string{specDSSX},
+			Description:    en("DSS-X 2.0 asynchronous processing (section 7): a SignRequest with EnforceAsynchronousProcessing=true or this profile is answered Pending with a ResponseID; PendingRequest retrieves the result. Jobs live in the shared store and finish even when the node that accepted them dies."),
+			Operations:     []Operation{{Name: "sign", Specification: specDSSX, Description: en(signDesc)}, pendingOp},
+		})
 	}
 	p := &Provider{
 		Name: opts.Name, Logo: logo, Region: opts.Region,

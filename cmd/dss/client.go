@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // maxResponseBytes bounds what dss reads from the server: a signed document of the server's
@@ -95,6 +96,72 @@ func (c *client) sign(ctx context.Context, body []byte, reqID string) (*signResp
 		return nil, fmt.Errorf("POST /sign: HTTP %d with a Success result", resp.StatusCode)
 	default:
 		return nil, fmt.Errorf("POST /sign: HTTP %d: %v%s", resp.StatusCode, perr, snippet(data))
+	}
+}
+
+// pendingPoll is the interval between two PendingRequests of dss sign --async.
+var pendingPoll = 500 * time.Millisecond
+
+// signAsync posts an asynchronous SignRequest to /sign, then polls /retrievePending with
+// the ResponseID of the Pending answer until the result is no longer Pending (or ctx ends).
+// progress, when not nil, gets one line when the server accepted the job.
+func (c *client) signAsync(ctx context.Context, body []byte, reqID string, progress io.Writer) (*signResponse, error) {
+	resp, data, err := c.do(ctx, http.MethodPost, "/sign", "application/xml", body)
+	if err != nil {
+		return nil, err
+	}
+	r, perr := parseSignResponse(data, reqID)
+	switch {
+	case errors.Is(perr, errPending) && resp.StatusCode == http.StatusOK:
+	case perr == nil:
+		return r, nil // answered at once
+	default:
+		return c.signAnswer(resp.StatusCode, data, nil, perr)
+	}
+	id := r.ResponseID
+	if id == "" || len(id) > 256 || strings.ContainsAny(id, "<>&\"'") {
+		return nil, fmt.Errorf("the Pending answer has no usable ResponseID (%q)", id)
+	}
+	if progress != nil {
+		fmt.Fprintf(progress, "accepted as asynchronous request %s; waiting for the result\n", id)
+	}
+	poll := []byte(`<dss2:PendingRequest xmlns:dss2="` + nsCore + `" RequestID="` + id + `"/>`)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("asynchronous request %s not finished: %w", id, ctx.Err())
+		case <-t.C:
+		}
+		resp, data, err := c.do(ctx, http.MethodPost, "/retrievePending", "application/xml", poll)
+		if err != nil {
+			return nil, err
+		}
+		r, perr := parseSignResponse(data, id)
+		if errors.Is(perr, errPending) && resp.StatusCode == http.StatusOK {
+			t.Reset(pendingPoll)
+			continue
+		}
+		return c.signAnswer(resp.StatusCode, data, r, perr)
+	}
+}
+
+// signAnswer turns the outcome of parseSignResponse into the result of a signing call.
+func (c *client) signAnswer(status int, data []byte, r *signResponse, perr error) (*signResponse, error) {
+	var de *dssError
+	switch {
+	case perr == nil && status == http.StatusOK:
+		return r, nil
+	case errors.As(perr, &de):
+		if status == http.StatusUnauthorized {
+			return nil, fmt.Errorf("authentication failed (HTTP 401)\n%w", perr)
+		}
+		return nil, perr
+	case perr == nil:
+		return nil, fmt.Errorf("HTTP %d with a Success result", status)
+	default:
+		return nil, fmt.Errorf("HTTP %d: %v%s", status, perr, snippet(data))
 	}
 }
 

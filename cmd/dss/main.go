@@ -75,6 +75,8 @@ sign flags:
   --level L           XAdES level B-B (default), B-T, B-LT or B-LTA
   --out PATH          output file (default FILE.signed.xml for enveloped, FILE.sig.xml otherwise)
   --pin PIN, --otp OTP  activation data for a scal 2 credential (with --dev they come from dev.json)
+  --async             ask for asynchronous processing: the server answers Pending and dss polls
+                      POST /retrievePending until the result is there (within --timeout)
 
 verify flags:
   --data FILE         detached data signed by FILE's signature (repeatable)
@@ -254,6 +256,7 @@ type signFlags struct {
 	out        string
 	pin        string
 	otp        string
+	async      bool
 }
 
 func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -271,6 +274,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&f.out, "out", "", "")
 	fs.StringVar(&f.pin, "pin", "", "")
 	fs.StringVar(&f.otp, "otp", "", "")
+	fs.BoolVar(&f.async, "async", false, "")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -395,11 +399,17 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		Credential: credID,
 		User:       userName,
 		SAD:        sad,
+		Async:      f.async,
 	})
 	if err != nil {
 		return err
 	}
-	resp, err := cl.sign(ctx, body, reqID)
+	var resp *signResponse
+	if f.async {
+		resp, err = cl.signAsync(ctx, body, reqID, stderr)
+	} else {
+		resp, err = cl.sign(ctx, body, reqID)
+	}
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,7 @@ type base64Data struct {
 // optionalInputs follows the schema order of OptionalInputsSignType (protocol.md §4.4).
 type optionalInputs struct {
 	ClaimedIdentity    *claimedIdentity    `xml:"ClaimedIdentity"`
+	EnforceAsync       string              `xml:"EnforceAsynchronousProcessing,omitempty"`
 	SignatureType      string              `xml:"SignatureType,omitempty"`
 	KeySelector        []keySelector       `xml:"KeySelector"`
 	IncludeObject      []includeObject     `xml:"IncludeObject"`
@@ -104,6 +105,7 @@ type signParams struct {
 	Credential string      // KeyName, or empty for the user's only credential
 	User       string      // ClaimedIdentity Name (with a SAD)
 	SAD        string      // signature activation data, or empty
+	Async      bool        // EnforceAsynchronousProcessing: the server answers Pending, dss polls
 }
 
 // nsBinding is one --ns prefix=URI.
@@ -136,6 +138,9 @@ func buildSignRequest(p signParams) ([]byte, error) {
 	req := signRequest{RequestID: p.RequestID}
 	doc := document{ID: docID, Base64Data: base64Data{MimeType: p.MimeType, Value: base64.StdEncoding.EncodeToString(p.Doc)}}
 	opt := &optionalInputs{}
+	if p.Async {
+		opt.EnforceAsync = "true"
+	}
 	switch p.Format {
 	case "xades":
 		opt.SignatureType = sigTypeXAdES
@@ -199,6 +204,7 @@ func buildSignRequest(p signParams) ([]byte, error) {
 type signResponse struct {
 	XMLName         xml.Name `xml:""`
 	RequestID       string   `xml:"RequestID,attr"`
+	ResponseID      string   `xml:"ResponseID,attr"`
 	Result          result   `xml:"Result"`
 	AppliedProfile  []string `xml:"AppliedProfile"`
 	OptionalOutputs struct {
@@ -252,6 +258,9 @@ func (e *dssError) Error() string {
 	return b.String()
 }
 
+// errPending is returned with the response when the server answered Pending.
+var errPending = errors.New("the server answered Pending (the request was not sent with --async)")
+
 // parseSignResponse decodes a SignResponse (or a generic dss2:Response) and returns an error
 // of type *dssError when the result is not Success.
 func parseSignResponse(body []byte, wantRequestID string) (*signResponse, error) {
@@ -269,7 +278,7 @@ func parseSignResponse(body []byte, wantRequestID string) (*signResponse, error)
 	}
 	if r.Result.Major != majorSuccess {
 		if r.Result.Major == majorPending {
-			return nil, fmt.Errorf("the server answered Pending (ResponseID-based polling is not supported by dss)")
+			return &r, errPending
 		}
 		return &r, &dssError{Result: r.Result}
 	}

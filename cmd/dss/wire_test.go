@@ -63,6 +63,12 @@ func TestBuildSignRequestValidates(t *testing.T) {
 				`<NamespacePrefix xmlns="http://docs.oasis-open.org/dss-x/ns/nsList">ext</NamespacePrefix>`},
 		},
 		{
+			name: "xades detached async",
+			p: signParams{RequestID: "r-async", Doc: bin, MimeType: "application/octet-stream", Format: "xades",
+				Placement: "detached", Level: "B-T", Async: true},
+			want: []string{`<EnforceAsynchronousProcessing>true</EnforceAsynchronousProcessing><SignatureType>`},
+		},
+		{
 			name: "xmldsig enveloping binary with algorithm",
 			p: signParams{RequestID: "r2", Doc: bin, MimeType: "application/octet-stream", Format: "xmldsig",
 				Placement: "enveloping", Algorithm: "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"},
@@ -128,7 +134,7 @@ func checkNamespaces(t *testing.T, doc []byte) {
 		"OptionalInputs": nsCore, "SignatureType": nsCore, "KeySelector": nsCore, "KeyName": nsCore,
 		"SignaturePlacement": nsCore, "XPathFirstChildOf": nsCore, "IncludeObject": nsCore,
 		"ClaimedIdentity": nsCore, "Name": nsCore, "SupportingInfo": nsCore, "SignatureAlgorithm": nsCore,
-		"Profile": nsBase, "Value": nsBase, "NsPrefixMapping": nsCore,
+		"EnforceAsynchronousProcessing": nsCore, "Profile": nsBase, "Value": nsBase, "NsPrefixMapping": nsCore,
 		"NamespaceURI": "http://docs.oasis-open.org/dss-x/ns/nsList", "NamespacePrefix": "http://docs.oasis-open.org/dss-x/ns/nsList",
 	}
 	dec := xml.NewDecoder(bytes.NewReader(doc))

@@ -75,6 +75,7 @@ type Config struct {
 	// The CSC API's OAuth2 server and CSC options (issue 13; config_oauth2.go).
 	OAuth2 OAuth2Config `yaml:"oauth2"`
 	CSC    CSCConfig    `yaml:"csc"`
+	Async  AsyncConfig  `yaml:"async"` // config_async.go
 
 	// source is the file the configuration was loaded from (for the config audit event).
 	source configSource
@@ -426,6 +427,7 @@ func (c *Config) applyDefaults() {
 		c.SAD.MaxFailures = defaultSADMaxFailures
 	}
 	c.applyLevelDefaults()
+	c.Async.applyDefaults()
 	if c.Log.Level == "" {
 		c.Log.Level = defaultLogLevel
 	}
@@ -559,6 +561,9 @@ func (c *Config) Validate() error {
 	// timestamp, revocation
 	c.validateLevels(add)
 	c.validateOAuth2(add)
+
+	// async
+	c.Async.validate(add)
 
 	// users
 	users := map[string]bool{}

@@ -127,6 +127,13 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err := configureVerify(svc, cfg); err != nil {
 		return err
 	}
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	waitJobs, err := startAsync(jobsCtx, svc, cfg, st, logger)
+	if err != nil {
+		stopJobs()
+		return err
+	}
+	defer func() { stopJobs(); waitJobs() }()
 	auth, err := authenticator(cfg)
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ func mountCSC(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.Aut
 	if cfg.CSC.V1 {
 		mux.Handle(csc.PrefixV1, cscH)
 	}
-	md := metadata.New(metadata.Options{Levels: levels, TLSClientAuth: tlsAuth, CSCMethods: csc.Methods()})
+	md := metadata.New(metadata.Options{Levels: levels, TLSClientAuth: tlsAuth, CSCMethods: csc.Methods(), Async: svc.AsyncEnabled()})
 	mux.Handle(metadata.Path, md)
 	mux.Handle(metadata.LogoPath, md)
 	return nil

@@ -282,9 +282,7 @@ func optionsFromWire(o *OptionalInputsSign, opt *dss.SignOptions, u *unsupported
 	if err != nil {
 		return err
 	}
-	if async {
-		u.add("EnforceAsynchronousProcessing")
-	}
+	opt.Async = async
 	if o.Nonce != nil {
 		u.add("Nonce")
 	}

@@ -122,7 +122,6 @@ func TestUnsupportedListed(t *testing.T) {
 		"ServicePolicy",
 		"Other",
 		"Schemas",
-		"EnforceAsynchronousProcessing",
 		"Nonce",
 		"IntendedAudience",
 		"KeySelector/X509SubjectName",
@@ -134,6 +133,9 @@ func TestUnsupportedListed(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got.Options.Unsupported); diff != "" {
 		t.Errorf("Unsupported (-want +got):\n%s", diff)
+	}
+	if !got.Options.Async {
+		t.Error("EnforceAsynchronousProcessing=true did not set Options.Async")
 	}
 	if len(got.Documents) != 1 || string(got.Documents[0].Data) != invoice {
 		t.Errorf("document not decoded: %+v", got.Documents)

@@ -1,0 +1,9 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"dssd/dss/store/storetest"
+)
+
+func TestJobs(t *testing.T) { storetest.Jobs(t, backend) }
