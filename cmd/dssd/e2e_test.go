@@ -127,11 +127,14 @@ func startServer() (*server, error) {
 		cancel()
 		return nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// exited is closed when dssd has exited (waitErr then holds why): both the start-up loop
+	// and stopSrv wait on it, so a dssd that dies at start does not leave TestMain waiting.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	stopSrv = func() {
 		cancel()
-		<-done
+		<-exited
 		logf.Close()
 		os.RemoveAll(root)
 	}
@@ -145,8 +148,8 @@ func startServer() (*server, error) {
 	devPath := filepath.Join(s.devDir, "dev.json")
 	for {
 		select {
-		case err := <-done:
-			return fail(fmt.Errorf("dssd exited: %v", err))
+		case <-exited:
+			return fail(fmt.Errorf("dssd exited: %v", waitErr))
 		default:
 		}
 		if b, err := os.ReadFile(devPath); err == nil && json.Unmarshal(b, &s.dev) == nil && s.dev.CA != "" {

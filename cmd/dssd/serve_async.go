@@ -17,8 +17,8 @@ func startAsync(ctx context.Context, svc *dss.Service, cfg *Config, st *stores, 
 		logger.Info("asynchronous processing disabled (async.enabled: false)")
 		return func() {}, nil
 	}
-	jobs, ok := st.Audit.(dss.JobStore)
-	if !ok {
+	jobs := st.Jobs
+	if jobs == nil {
 		return nil, errors.New("async: the store keeps no jobs")
 	}
 	err = svc.EnableAsync(dss.AsyncConfig{

@@ -20,7 +20,10 @@ type stores struct {
 	Audit   dss.AuditSink
 	Replay  dss.ReplayStore
 	Lockout dss.LockoutStore
-	Close   func() error
+	// Jobs is the asynchronous job queue of the same store (nil when the backend has none);
+	// kept apart from Audit, which decorators such as the metrics wrapper may replace.
+	Jobs  dss.JobStore
+	Close func() error
 }
 
 // openStore opens the configured store (SQLite by default, PostgreSQL for several nodes) and
@@ -43,7 +46,11 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (*stores, 
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	logger.Info("store open", "type", cfg.Store.Type, "audit_mac", cfg.Store.AuditKeyFile != "")
-	return &stores{Audit: st, Replay: st, Lockout: st, Close: st.Close}, nil
+	out := &stores{Audit: st, Replay: st, Lockout: st, Close: st.Close}
+	if jobs, ok := any(st).(dss.JobStore); ok {
+		out.Jobs = jobs
+	}
+	return out, nil
 }
 
 // openStoreBackend is the one place that names the store backends. mustExist: the SQLite
