@@ -230,14 +230,21 @@ func (h *handler) authenticateClient(w http.ResponseWriter, r *http.Request, for
 	return c, true
 }
 
-// par is the pushed authorization request endpoint (RFC 9126).
-func (h *handler) par(w http.ResponseWriter, r *http.Request, ev *reqlog.Event) {
+// clientRequest reads the form of a client endpoint (par, token, revoke) and authenticates the
+// client; when it answers false, the error response has been written.
+func (h *handler) clientRequest(w http.ResponseWriter, r *http.Request) (url.Values, *Client, bool) {
 	form, err := readForm(w, r)
 	if err != nil {
 		h.jsonError(w, http.StatusBadRequest, "invalid_request", err.Error())
-		return
+		return nil, nil, false
 	}
 	c, ok := h.authenticateClient(w, r, form)
+	return form, c, ok
+}
+
+// par is the pushed authorization request endpoint (RFC 9126).
+func (h *handler) par(w http.ResponseWriter, r *http.Request, ev *reqlog.Event) {
+	form, c, ok := h.clientRequest(w, r)
 	if !ok {
 		return
 	}
@@ -270,12 +277,7 @@ func (h *handler) par(w http.ResponseWriter, r *http.Request, ev *reqlog.Event) 
 
 // token is the token endpoint (grant_type authorization_code).
 func (h *handler) token(w http.ResponseWriter, r *http.Request, ev *reqlog.Event) {
-	form, err := readForm(w, r)
-	if err != nil {
-		h.jsonError(w, http.StatusBadRequest, "invalid_request", err.Error())
-		return
-	}
-	c, ok := h.authenticateClient(w, r, form)
+	form, c, ok := h.clientRequest(w, r)
 	if !ok {
 		return
 	}
@@ -312,12 +314,7 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request, ev *reqlog.Event
 // revoke is the revocation endpoint (RFC 7009): 200 for every well-formed request of an
 // authenticated client, whether or not the token was known.
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request, ev *reqlog.Event) {
-	form, err := readForm(w, r)
-	if err != nil {
-		h.jsonError(w, http.StatusBadRequest, "invalid_request", err.Error())
-		return
-	}
-	c, ok := h.authenticateClient(w, r, form)
+	form, c, ok := h.clientRequest(w, r)
 	if !ok {
 		return
 	}
