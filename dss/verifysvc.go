@@ -271,7 +271,13 @@ func verifyInput(req *VerifyRequest) (verify.Input, string, error) {
 	if len(in.ReturnTransformed) > maxTransformedDocuments {
 		return in, "", Errorf(KindLimit, "%d ReturnTransformedDocument options; the limit is %d", len(in.ReturnTransformed), maxTransformedDocuments)
 	}
+	if len(opts.Certificates) > maxAdditionalCertificates {
+		return in, "", Errorf(KindLimit, "%d AdditionalKeyInfo certificates; the limit is %d", len(opts.Certificates), maxAdditionalCertificates)
+	}
 	for i, der := range opts.Certificates {
+		if len(der) > maxAdditionalCertificateBytes {
+			return in, "", Errorf(KindLimit, "AdditionalKeyInfo/X509Certificate %d has %d bytes; the limit is %d", i+1, len(der), maxAdditionalCertificateBytes)
+		}
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			return in, "", Errorf(KindMalformed, "AdditionalKeyInfo/X509Certificate %d is not an X.509 certificate", i+1)
@@ -426,6 +432,14 @@ func (s *Service) verifyResponse(req *VerifyRequest, rep *verify.Report, in veri
 // maxTransformedDocuments bounds ReturnTransformedDocument options per request (the
 // verifier's References per signature).
 const maxTransformedDocuments = 8
+
+// AdditionalKeyInfo certificates only help build paths; these bound what a request can make the
+// service parse and offer to path building (the verifier's own per-signature limits: 10
+// certificates of at most 16 KiB in KeyInfo).
+const (
+	maxAdditionalCertificates     = 64
+	maxAdditionalCertificateBytes = 16 << 10
+)
 
 // verdictText is the one-line verdict of a signature for ResultMessage.
 func verdictText(r *verify.Result) string {

@@ -107,6 +107,8 @@ func TestVerifyRefused(t *testing.T) {
 		{"other claimed identity", VerifyRequest{Documents: []Document{d}, Options: VerifyOptions{ClaimedIdentity: &ClaimedIdentity{Name: "bob"}}}, KindNotAuthenticated},
 		{"bad additional certificate", VerifyRequest{Documents: []Document{d}, Options: VerifyOptions{Certificates: [][]byte{{1}}}}, KindMalformed},
 		{"KeyName with a signature", VerifyRequest{Documents: []Document{d}, Options: VerifyOptions{CredentialID: "alice-rsa"}}, KindNotSupported},
+		{"too many additional certificates", VerifyRequest{Documents: []Document{d}, Options: VerifyOptions{Certificates: make([][]byte, maxAdditionalCertificates+1)}}, KindLimit},
+		{"oversized additional certificate", VerifyRequest{Documents: []Document{d}, Options: VerifyOptions{Certificates: [][]byte{make([]byte, maxAdditionalCertificateBytes+1)}}}, KindLimit},
 		{"too many documents", VerifyRequest{Signature: &SignatureObject{Value: signed}, Documents: []Document{{ID: "a", HasRefURI: true, RefURI: "a"}, {ID: "b", HasRefURI: true, RefURI: "b"}, {ID: "c", HasRefURI: true, RefURI: "c"}, {ID: "e", HasRefURI: true, RefURI: "e"}}}, KindLimit},
 	}
 	for _, tt := range tests {
