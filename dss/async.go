@@ -208,6 +208,7 @@ func (s *Service) submitJob(ctx context.Context, c Caller, req *SignRequest, ev 
 	stored := *req
 	stored.Options.ClaimedIdentity = nil // the SAD was consumed; it is never stored
 	stored.Options.Async = false
+	stored.Options.AsyncRetention = 0
 	p, err := json.Marshal(jobPayload{
 		Version: jobPayloadVersion, Request: &stored, Via: c.Via,
 		Activated: cred.SCAL >= 2, ProblemRef: ev.ProblemRef,
@@ -219,9 +220,13 @@ func (s *Service) submitJob(ctx context.Context, c Caller, req *SignRequest, ev 
 	if err != nil {
 		return nil, Wrap(KindInternal, err, "")
 	}
+	retention := a.cfg.Retention
+	if r := req.Options.AsyncRetention; r > 0 && r < retention {
+		retention = r
+	}
 	j := &Job{
 		ID: id, Owner: c.User, RequestID: req.RequestID, State: JobQueued, Payload: env,
-		Created: now.UTC(), Expires: now.Add(a.cfg.Retention).UTC(),
+		Created: now.UTC(), Expires: now.Add(retention).UTC(),
 	}
 	if err := a.cfg.Jobs.SubmitJob(ctx, j); err != nil {
 		return nil, Wrap(KindInternal, fmt.Errorf("store job: %w", err), "")
@@ -436,7 +441,27 @@ func (s *Service) execJob(ctx context.Context, j *Job) *SignResponse {
 		ev.Detail += ", cut short"
 	}
 	if err = s.record(ctx, &ev, err); err != nil {
-		return fail(p.ProblemRef, err)
+		resp = fail(p.ProblemRef, err)
 	}
+	resp.Tag = p.Request.Tag
 	return resp
+}
+
+// JobFailure returns the error a finished asynchronous job's failure Result stands for (the
+// Kind whose ResultMinor it carries, KindInternal when none does, with the Result's message
+// as its detail), marked as audited: the job's run has its sign record. It returns nil for a
+// Result that is not a failure (Success or Pending). Bindings whose wire form of a failure is
+// an error (CSC) use it to answer a poll.
+func JobFailure(r Result) error {
+	if r.Major == MajorSuccess || r.Major == MajorPending || r.Major == "" {
+		return nil
+	}
+	kind := KindInternal
+	for k := range kindCount {
+		if results[k].major == r.Major && results[k].minor == r.Minor {
+			kind = k
+			break
+		}
+	}
+	return &auditedError{&Error{Kind: kind, Detail: r.Message}}
 }

@@ -285,3 +285,39 @@ func TestAsyncDisabled(t *testing.T) {
 		t.Errorf("poll without async: %v", err)
 	}
 }
+
+// A request's AsyncRetention (CSC validity_period) shortens the job's life, never lengthens
+// it past the configured retention; the request's Tag comes back with the answer.
+func TestAsyncRetentionAndTag(t *testing.T) {
+	f, jobs, _ := asyncFixture(t, 10)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		asked, want time.Duration
+	}{{0, DefaultAsyncRetention}, {90 * time.Second, 90 * time.Second}, {48 * time.Hour, DefaultAsyncRetention}} {
+		req := asyncRequest("r")
+		req.Options.AsyncRetention, req.Tag = tt.asked, "binding:shape"
+		resp, err := f.svc.Sign(ctx, alice, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := jobs.jobs[resp.ResponseID]
+		if got := j.Expires.Sub(j.Created); got != tt.want {
+			t.Errorf("retention asked %v: job kept %v, want %v", tt.asked, got, tt.want)
+		}
+		runOne(t, f, jobs)
+		p, err := f.svc.Pending(ctx, alice, &PendingRequest{RequestID: resp.ResponseID})
+		if err != nil || p.Result.Major != MajorSuccess || p.Tag != "binding:shape" {
+			t.Errorf("answer %+v, %v; want Success with the request's Tag", p, err)
+		}
+	}
+	// A stored failure Result maps back to its Kind, marked as audited.
+	for k := range kindCount {
+		err := JobFailure(ResultOf(Errorf(k, "x"), "ref"))
+		if KindOf(err) != k || !Audited(err) {
+			t.Errorf("JobFailure(kind %v) = %v (kind %v, audited %v)", k, err, KindOf(err), Audited(err))
+		}
+	}
+	if JobFailure(Result{Major: MajorSuccess}) != nil || JobFailure(Result{Major: MajorPending}) != nil {
+		t.Error("JobFailure of Success or Pending is not nil")
+	}
+}

@@ -24,6 +24,11 @@ type SignRequest struct {
 	Hashes    []DocumentHash // InputDocuments/DocumentHash, in request order
 
 	Options SignOptions
+
+	// Tag is opaque to dss: a binding's note of the request's shape (the CSC binding's method
+	// and envelope, for example). It is stored with an asynchronous job and echoed in the
+	// SignResponse, so that a poll is answered in the shape of the original request.
+	Tag string
 }
 
 // Document is an InputDocuments/Document: data to be signed.
@@ -67,6 +72,9 @@ type SignOptions struct {
 
 	// Async is EnforceAsynchronousProcessing=true: answer Pending and sign in a job (async.go).
 	Async bool
+	// AsyncRetention bounds how long an asynchronous job and its answer are kept (CSC
+	// validity_period); zero means the configured retention, which also caps it.
+	AsyncRetention time.Duration
 
 	// Unsupported lists the optional inputs present in the request that the binding
 	// recognised (or could not recognise) but dss does not implement, by element name.
@@ -110,6 +118,8 @@ type SignResponse struct {
 
 	Signatures             []SignatureObject       // one per signed document or hash, in request order
 	DocumentsWithSignature []DocumentWithSignature // enveloped results
+
+	Tag string // the request's Tag (asynchronous answers)
 }
 
 // SignatureObject is one produced signature.

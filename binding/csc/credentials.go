@@ -43,7 +43,7 @@ func (h *handler) info(_ context.Context, _ *reqlog.Event, _ dss.Caller, body []
 	}
 	authTypes := append([]string(nil), h.opts.AuthTypes...)
 	var oauth2 string
-	methods := Methods()
+	methods := Methods(h.opts.Async)
 	if h.opts.OAuth2 {
 		authTypes = append(authTypes, "oauth2code")
 		oauth2 = "https://" + safeHost(r.Host) + strings.TrimSuffix(Prefix, "/")
@@ -68,7 +68,8 @@ func (h *handler) info(_ context.Context, _ *reqlog.Event, _ dss.Caller, body []
 			Formats:            []string{"X"},
 			EnvelopeProperties: [][]string{{"Enveloped", "Enveloping", "Detached"}},
 		},
-		ConformanceLevels: levels,
+		ConformanceLevels:         levels,
+		AsynchronousOperationMode: h.opts.Async,
 	}, nil
 }
 

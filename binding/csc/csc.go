@@ -1,6 +1,7 @@
 // Package csc is the ETSI TS 119 432 clause 7 JSON binding: the Cloud Signature Consortium
 // API v2 methods info, credentials/list, credentials/info, credentials/authorize,
-// signatures/signHash and signatures/signDoc under /csc/v2/, synchronous only.
+// signatures/signHash and signatures/signDoc under /csc/v2/, synchronous, or asynchronous
+// (operationMode "A" and signatures/signPolling, async.go) when the service runs jobs.
 //
 // Every method is POST with a JSON body (info may have none). The caller is authenticated
 // like on the XML side (bearer token or TLS client certificate, binding/authn), except for
@@ -37,6 +38,7 @@ type Service interface {
 	Credential(c dss.Caller, id string) (*dss.Credential, error)
 	Credentials(c dss.Caller) []*dss.Credential
 	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
+	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
 }
 
 // Authenticator establishes the caller of a request.
@@ -71,8 +73,11 @@ type Options struct {
 	// oauth2code auth type; V1 also serves the CSC 1.0.4 member names under PrefixV1.
 	OAuth2 bool
 	V1     bool
-	Now    func() time.Time // nil: time.Now
-	NewID  func() string    // request ids (problem references); nil: random
+	// Async offers the asynchronous mode (operationMode "A", signatures/signPolling) under
+	// Prefix; set it when the service runs asynchronous jobs (dss.Service.AsyncEnabled).
+	Async bool
+	Now   func() time.Time // nil: time.Now
+	NewID func() string    // request ids (problem references); nil: random
 }
 
 // Prefix is the path under which the handler serves the CSC methods; PrefixV1 serves the
@@ -101,9 +106,14 @@ const (
 	MethodSignDoc         = "signatures/signDoc"
 )
 
-// Methods returns the CSC methods served, in the order info names them.
-func Methods() []string {
-	return []string{MethodInfo, MethodCredentialsList, MethodCredentialsInfo, MethodAuthorize, MethodSignHash, MethodSignDoc}
+// Methods returns the CSC methods served, in the order info names them; signPolling only
+// when the asynchronous mode is offered.
+func Methods(async bool) []string {
+	m := []string{MethodInfo, MethodCredentialsList, MethodCredentialsInfo, MethodAuthorize, MethodSignHash, MethodSignDoc}
+	if async {
+		m = append(m, MethodSignPolling)
+	}
+	return m
 }
 
 type methodFunc func(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, r *http.Request) (any, error)
@@ -159,6 +169,7 @@ func New(svc Service, auth Authenticator, opts Options) http.Handler {
 		MethodAuthorize:       h.authorize,
 		MethodSignHash:        h.signHash,
 		MethodSignDoc:         h.signDoc,
+		MethodSignPolling:     h.signPolling,
 	}
 	return h
 }
@@ -184,7 +195,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, Prefix)
 	if !ok && h.opts.V1 {
 		name = strings.TrimPrefix(r.URL.Path, PrefixV1)
-		if name == MethodSignDoc {
+		if name == MethodSignDoc || name == MethodSignPolling {
 			name = "" // not a CSC 1.0.4 method
 		}
 	}
@@ -229,9 +240,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if name != MethodInfo {
 			err = exchange.ReportRefusal(ctx, h.svc, caller, actionOf(name), ev.RequestID, ev.Credential, err)
 		}
-		res := dss.ResultOf(err, ev.ID)
+		ref := pollRef(err, ev.ID)
+		res := dss.ResultOf(err, ref)
 		ev.Major, ev.Minor = res.Major, res.Minor
-		h.fail(w, ev, errorOf(err, ev.ID), err)
+		h.fail(w, ev, errorOf(err, ref), err)
 	}
 	body, err := exchange.ReadBody(w, r, max)
 	if err != nil {
@@ -262,6 +274,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(err)
 		return
 	}
+	if a, ok := resp.(statusAnswer); ok {
+		ev.Major = a.major
+		h.write(w, ev, a.status, a.body)
+		return
+	}
 	ev.Major = dss.MajorSuccess
 	h.write(w, ev, http.StatusOK, resp)
 }
@@ -273,6 +290,8 @@ func actionOf(method string) string {
 		return dss.AuditAuthorize
 	case MethodSignHash, MethodSignDoc:
 		return dss.AuditSign
+	case MethodSignPolling:
+		return dss.AuditPending
 	}
 	return dss.AuditCredentials
 }

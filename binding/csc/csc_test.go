@@ -51,6 +51,7 @@ type fakeService struct {
 	err        error // returned by Authorize and Sign when set
 	authFails  []string
 	refusals   []string // "action user credential kind" of each AuditRefusal
+	jobs       map[string]*fakeJob
 }
 
 // AuditRefusal makes the fake an exchange.RefusalAuditor.
@@ -155,7 +156,14 @@ func (f *fakeService) Sign(_ context.Context, c dss.Caller, req *dss.SignRequest
 	if f.err != nil {
 		return nil, f.err
 	}
-	resp := &dss.SignResponse{Result: dss.Result{Major: dss.MajorSuccess}}
+	if req.Options.Async {
+		return f.submit(c, req, fakeSign(req)), nil
+	}
+	return fakeSign(req), nil
+}
+
+func fakeSign(req *dss.SignRequest) *dss.SignResponse {
+	resp := &dss.SignResponse{Result: dss.Result{Major: dss.MajorSuccess}, Tag: req.Tag}
 	for _, h := range req.Hashes {
 		resp.Signatures = append(resp.Signatures, dss.SignatureObject{WhichDoc: h.ID, MimeType: "application/octet-stream",
 			Value: append([]byte("sig:"), h.Digests[0].Value...)})
@@ -168,7 +176,21 @@ func (f *fakeService) Sign(_ context.Context, c dss.Caller, req *dss.SignRequest
 		}
 		resp.Signatures = append(resp.Signatures, dss.SignatureObject{WhichDoc: d.ID, MimeType: "application/xml", Value: append([]byte("xsig:"), d.Data...)})
 	}
-	return resp, nil
+	return resp
+}
+
+// Pending makes the fake answer polls of its asynchronous jobs (async_test.go).
+func (f *fakeService) Pending(_ context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := f.jobs[req.RequestID]
+	if j == nil || j.owner != c.User {
+		return nil, dss.Errorf(dss.KindResponseIDUnknown, "no pending request with this ResponseID")
+	}
+	if !j.done {
+		return &dss.SignResponse{ResponseID: req.RequestID, Result: dss.Result{Major: dss.MajorPending}}, nil
+	}
+	return j.resp, nil
 }
 
 type fixture struct {
@@ -490,6 +512,7 @@ func TestSignHash(t *testing.T) {
 		},
 		Options: dss.SignOptions{CredentialID: "alice-qes", SignatureAlgorithm: OIDSHA256WithRSA,
 			ClaimedIdentity: &dss.ClaimedIdentity{Name: "alice", SupportingInfo: []byte(testSAD), SupportingInfoMimeType: "application/jwt"}},
+		Tag: tagSignHash,
 	}
 	if diff := cmp.Diff(want, f.svc.signs[0]); diff != "" {
 		t.Errorf("SignRequest (-want +got):\n%s", diff)
@@ -560,6 +583,7 @@ func TestSignDoc(t *testing.T) {
 		Documents: []dss.Document{{ID: "doc-1", Data: doc}},
 		Options: dss.SignOptions{CredentialID: "alice-ec", SignatureType: dss.TypeXAdES, SignatureAlgorithm: uriECDSASHA256,
 			Placement: &dss.Placement{WhichData: "doc-1", XPath: "/*", CreateEnveloped: true}},
+		Tag: tagSignDoc + envEnveloped,
 	}
 	if diff := cmp.Diff(want, f.svc.signs[0]); diff != "" {
 		t.Errorf("SignRequest (-want +got):\n%s", diff)

@@ -117,7 +117,8 @@ func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, 
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}
-	if err := synchronous(req.OperationMode, req.ValidityPeriod, req.ResponseURI); err != nil {
+	async, retention, err := h.operationMode(r, req.OperationMode, req.ValidityPeriod, req.ResponseURI)
+	if err != nil {
 		return nil, err
 	}
 	if len(req.Hashes) == 0 {
@@ -143,6 +144,10 @@ func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, 
 			ID: fmt.Sprintf("hash-%d", i+1), Digests: []dss.Digest{{Method: alg.hashOID, Value: v}},
 		})
 	}
+	sr.Tag = tagSignHash
+	if async {
+		return h.submit(ctx, c, sr, retention)
+	}
 	resp, err := h.svc.Sign(ctx, c, sr)
 	if err != nil {
 		return nil, err
@@ -150,10 +155,18 @@ func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, 
 	if resp == nil || len(resp.Signatures) != len(hashes) {
 		return nil, errors.New("service returned a signature count that differs from the hash count")
 	}
-	out := signHashResponse{Signatures: make([]string, len(hashes))}
+	return hashOutput(resp)
+}
+
+// hashOutput is the signHash answer of a SignResponse of raw signature values.
+func hashOutput(resp *dss.SignResponse) (signHashResponse, error) {
+	if len(resp.Signatures) == 0 {
+		return signHashResponse{}, errors.New("service returned no signature")
+	}
+	out := signHashResponse{Signatures: make([]string, len(resp.Signatures))}
 	for i, s := range resp.Signatures {
 		if len(s.Value) == 0 || s.Ptr != nil {
-			return nil, fmt.Errorf("service returned no raw signature value for hash %d", i+1)
+			return signHashResponse{}, fmt.Errorf("service returned no raw signature value for hash %d", i+1)
 		}
 		out.Signatures[i] = base64.StdEncoding.EncodeToString(s.Value)
 	}
@@ -167,22 +180,6 @@ func claimedIdentity(c dss.Caller, sad string) *dss.ClaimedIdentity {
 		return nil
 	}
 	return &dss.ClaimedIdentity{Name: c.User, SupportingInfo: []byte(sad), SupportingInfoMimeType: SADMimeType}
-}
-
-// synchronous refuses the asynchronous mode and its parameters (TS 119 432 clause 7.5: only
-// the synchronous mode is required).
-func synchronous(mode string, validity *int, responseURI string) error {
-	switch mode {
-	case "", "S":
-	case "A":
-		return dss.Errorf(dss.KindNotSupported, "operationMode A (asynchronous) is not supported")
-	default:
-		return requestError(`invalid parameter operationMode: use "S"`)
-	}
-	if validity != nil || responseURI != "" {
-		return dss.Errorf(dss.KindNotSupported, "validity_period and response_uri apply to the asynchronous mode, which is not supported")
-	}
-	return nil
 }
 
 func decodeHashes(in []string) ([][]byte, error) {
@@ -234,7 +231,8 @@ func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, b
 	if req.CredentialID == "" {
 		return nil, requestError("missing (or invalid type) string parameter credentialID")
 	}
-	if err := synchronous(req.OperationMode, req.ValidityPeriod, req.ResponseURI); err != nil {
+	async, retention, err := h.operationMode(r, req.OperationMode, req.ValidityPeriod, req.ResponseURI)
+	if err != nil {
 		return nil, err
 	}
 	if req.SignatureQualifier != "" {
@@ -335,6 +333,10 @@ func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, b
 			})
 		}
 	}
+	sr.Tag = tagSignDoc + env
+	if async {
+		return h.submit(ctx, c, sr, retention)
+	}
 	resp, err := h.svc.Sign(ctx, c, sr)
 	if err != nil {
 		return nil, err
@@ -342,6 +344,13 @@ func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, b
 	if resp == nil {
 		return nil, errors.New("service returned no SignResponse")
 	}
+	return docOutput(resp, env)
+}
+
+// docOutput is the signDoc answer of a SignResponse of XAdES signatures made with the
+// signed_envelope_property env: enveloped and enveloping results are documents with their
+// signature, detached ones signature objects.
+func docOutput(resp *dss.SignResponse, env string) (signDocResponse, error) {
 	var out signDocResponse
 	for _, d := range resp.DocumentsWithSignature {
 		out.DocumentWithSignature = append(out.DocumentWithSignature, base64.StdEncoding.EncodeToString(d.Data))
@@ -356,7 +365,7 @@ func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, b
 		}
 	}
 	if len(out.DocumentWithSignature)+len(out.SignatureObject) == 0 {
-		return nil, errors.New("service returned no signature")
+		return signDocResponse{}, errors.New("service returned no signature")
 	}
 	return out, nil
 }

@@ -266,13 +266,17 @@ func Build(opts Options, base string) *Provider {
 	}
 	if len(opts.CSCMethods) > 0 {
 		var ops []Operation
+		mode := "synchronous only"
+		if opts.Async {
+			mode = "synchronous, or asynchronous (operationMode A, then signatures/signPolling)"
+		}
 		for _, m := range opts.CSCMethods {
 			ops = append(ops, Operation{Name: "/csc/v2/" + m, Specification: specCSC})
 		}
 		p.Protocols = append(p.Protocols, Protocol{
 			Specifications: []string{specCSC},
 			Version:        "2.0.0.0",
-			Description:    en("The Cloud Signature Consortium API v2 as profiled by ETSI TS 119 432 V1.3.1 clause 7: JSON over POST, synchronous only, signature formats XAdES."),
+			Description:    en("The Cloud Signature Consortium API v2 as profiled by ETSI TS 119 432 V1.3.1 clause 7: JSON over POST, " + mode + ", signature formats XAdES."),
 			Profiles: []Profile{{
 				Identifier:     ProfileCSC,
 				Specifications: []string{specTS19432},

@@ -27,17 +27,17 @@ func mountCSC(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.Aut
 		Provider:  csc.Provider{Region: cfg.CSC.Region},
 		AuthTypes: authTypes, Levels: levels, Multisign: multisign,
 		MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger,
-		OAuth2: withOAuth2, V1: cfg.CSC.V1,
+		OAuth2: withOAuth2, V1: cfg.CSC.V1, Async: svc.AsyncEnabled(),
 	})
 	mux.Handle(csc.Prefix, cscH)
 	// Each method is also its own pattern, so that HTTP metrics name it as a route.
-	for _, m := range csc.Methods() {
+	for _, m := range csc.Methods(true) {
 		mux.Handle(csc.Prefix+m, cscH)
 	}
 	if cfg.CSC.V1 {
 		mux.Handle(csc.PrefixV1, cscH)
 	}
-	md := metadata.New(metadata.Options{Levels: levels, TLSClientAuth: tlsAuth, CSCMethods: csc.Methods(), Async: svc.AsyncEnabled()})
+	md := metadata.New(metadata.Options{Levels: levels, TLSClientAuth: tlsAuth, CSCMethods: csc.Methods(svc.AsyncEnabled()), Async: svc.AsyncEnabled()})
 	mux.Handle(metadata.Path, md)
 	mux.Handle(metadata.LogoPath, md)
 	return nil
