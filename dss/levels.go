@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"dssd/dss/verify"
 	"dssd/dss/xades"
 )
 
@@ -67,7 +68,7 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 		return nil, Wrap(KindInternal, errors.New("applyLevel without a signature or a signer chain"), "")
 	}
 	if rank < 2 && s.rev != nil {
-		if _, _, err := s.rev.Validation(ctx, cred.Chain); err != nil {
+		if _, _, err := s.rev.Validation(ctx, cred.Chain, nil); err != nil {
 			return nil, signerRevocationError(cred, err)
 		}
 	}
@@ -80,7 +81,7 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 	if err != nil {
 		return nil, Wrap(KindInternal, err, "")
 	}
-	token, tsaCerts, err := s.timestamp(ctx, "signature", in)
+	token, tsaCerts, genTime, err := s.timestamp(ctx, "signature", in)
 	if err != nil {
 		return nil, err
 	}
@@ -92,16 +93,18 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 		return out, nil
 	}
 
-	// B-LT
+	// B-LT: revocation data the verifier will count as fresh with the signature timestamp as
+	// the proof of existence (a cached answer issued before it is fetched again).
 	var vd validationData
-	ocsps, crls, err := s.rev.Validation(ctx, cred.Chain)
+	fresh := s.freshAfter(genTime)
+	ocsps, crls, err := s.rev.Validation(ctx, cred.Chain, fresh)
 	if err != nil {
 		return nil, signerRevocationError(cred, err)
 	}
 	vd.add(cred.Chain, ocsps, crls)
 	tsaChain := chainOf(tsaCerts, cred.Chain)
 	if len(tsaChain) > 0 {
-		ocsps, crls, err := s.rev.Validation(ctx, tsaChain)
+		ocsps, crls, err := s.rev.Validation(ctx, tsaChain, fresh)
 		if err != nil {
 			return nil, authorityRevocationError("timestamp authority", err)
 		}
@@ -126,7 +129,7 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 		}
 		return nil, Wrap(KindInternal, err, "")
 	}
-	token, atsaCerts, err := s.timestamp(ctx, "archive", in)
+	token, atsaCerts, archiveTime, err := s.timestamp(ctx, "archive", in)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +140,7 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 	if vd.covers(atsaChain) {
 		return out, nil
 	}
-	ocsps, crls, err = s.rev.Validation(ctx, atsaChain)
+	ocsps, crls, err = s.rev.Validation(ctx, atsaChain, s.freshAfter(archiveTime))
 	if err != nil {
 		return nil, authorityRevocationError("archive timestamp authority", err)
 	}
@@ -151,25 +154,38 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 	return out, nil
 }
 
+// freshAfter is the freshness B-LT and B-LTA demand of the revocation data they embed: the
+// verifier's rule (verify.RevocationFresh) with the timestamp of genTime as the proof of
+// existence, applied at genTime with the configured verify.revocation_freshness window.
+// Without a window the data must be issued at or after the timestamp, which is what a
+// verifier can rely on once the window has passed.
+func (s *Service) freshAfter(genTime time.Time) func(thisUpdate, nextUpdate time.Time) bool {
+	window := s.revocationFreshness()
+	return func(thisUpdate, nextUpdate time.Time) bool {
+		return verify.RevocationFresh(thisUpdate, nextUpdate, genTime, genTime, window)
+	}
+}
+
 // timestamp asks the timestamp authority for a token over the digest of in and returns it
-// with the certificates it carries. The Timestamper verified the token; its imprint is checked
-// here once more, because a token over anything else would make the signature unverifiable.
-func (s *Service) timestamp(ctx context.Context, what string, in []byte) ([]byte, []*x509.Certificate, error) {
+// with the certificates it carries and its genTime. The Timestamper verified the token; its
+// imprint is checked here once more, because a token over anything else would make the
+// signature unverifiable.
+func (s *Service) timestamp(ctx context.Context, what string, in []byte) ([]byte, []*x509.Certificate, time.Time, error) {
 	h := tsHash.New()
 	h.Write(in)
 	digest := h.Sum(nil)
 	token, err := s.tsa.Timestamp(ctx, tsHash, digest)
 	if err != nil {
-		return nil, nil, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority unavailable: " + clip(err.Error()), Err: err}
+		return nil, nil, time.Time{}, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority unavailable: " + clip(err.Error()), Err: err}
 	}
 	info, err := parseToken(token)
 	if err == nil && (info.hash != tsHash || !bytes.Equal(info.digest, digest)) {
 		err = errors.New("the token's message imprint is not the requested one")
 	}
 	if err != nil {
-		return nil, nil, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority returned an unusable " + what + " timestamp: " + clip(err.Error()), Err: err}
+		return nil, nil, time.Time{}, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority returned an unusable " + what + " timestamp: " + clip(err.Error()), Err: err}
 	}
-	return token, info.certs, nil
+	return token, info.certs, info.genTime, nil
 }
 
 // signerRevocationError maps a revocation failure for the signer's chain.

@@ -91,7 +91,7 @@ type fakeRev struct {
 	chains  [][]string // the common names of every chain asked for
 }
 
-func (f *fakeRev) Validation(_ context.Context, chain []*x509.Certificate) ([][]byte, [][]byte, error) {
+func (f *fakeRev) Validation(_ context.Context, chain []*x509.Certificate, _ func(time.Time, time.Time) bool) ([][]byte, [][]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var names []string

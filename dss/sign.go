@@ -508,7 +508,7 @@ func (s *Service) checkSignerStatus(ctx context.Context, cred *Credential) error
 	if s.rev == nil {
 		return nil
 	}
-	if _, _, err := s.rev.Validation(ctx, cred.Chain); err != nil {
+	if _, _, err := s.rev.Validation(ctx, cred.Chain, nil); err != nil {
 		return signerRevocationError(cred, err)
 	}
 	return nil

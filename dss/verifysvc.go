@@ -38,9 +38,17 @@ type VerifyConfig struct {
 
 // verifyState is the service's verifier, built on first use or by ConfigureVerify.
 type verifyState struct {
-	mu  sync.Mutex
-	v   *verify.Verifier
-	err error
+	mu        sync.Mutex
+	v         *verify.Verifier
+	err       error
+	freshness time.Duration // VerifyConfig.RevocationFreshness (B-LT applies it too)
+}
+
+// revocationFreshness is the configured verify.revocation_freshness window.
+func (s *Service) revocationFreshness() time.Duration {
+	s.verify.mu.Lock()
+	defer s.verify.mu.Unlock()
+	return s.verify.freshness
 }
 
 func (s *Service) verifier() (*verify.Verifier, error) {
@@ -63,7 +71,7 @@ func (s *Service) ConfigureVerify(c VerifyConfig) error {
 	}
 	st := &s.verify
 	st.mu.Lock()
-	st.v, st.err = v, nil
+	st.v, st.err, st.freshness = v, nil, c.RevocationFreshness
 	st.mu.Unlock()
 	return nil
 }
@@ -98,7 +106,7 @@ func maxC14NBytes(maxDocBytes int64) int64 {
 type revocationAdapter struct{ RevocationSource }
 
 func (a revocationAdapter) Validation(ctx context.Context, chain []*x509.Certificate) ([][]byte, [][]byte, error) {
-	o, c, err := a.RevocationSource.Validation(ctx, chain)
+	o, c, err := a.RevocationSource.Validation(ctx, chain, nil)
 	if errors.Is(err, ErrRevoked) {
 		err = fmt.Errorf("%w: %w", verify.ErrRevoked, err)
 	}

@@ -127,7 +127,7 @@ func TestRevokedAdapter(t *testing.T) {
 	}
 	// A chain without issuer is an error, not a revocation.
 	src := revocationSource{revocation.New(revocation.Config{})}
-	_, _, err = src.Validation(context.Background(), []*x509.Certificate{{Raw: []byte{1}, RawIssuer: []byte{1}, RawSubject: []byte{2}}})
+	_, _, err = src.Validation(context.Background(), []*x509.Certificate{{Raw: []byte{1}, RawIssuer: []byte{1}, RawSubject: []byte{2}}}, nil)
 	if err == nil || errors.Is(err, dss.ErrRevoked) {
 		t.Fatalf("Validation = %v", err)
 	}

@@ -89,8 +89,8 @@ func levelSources(_ context.Context, cfg *Config, logger *slog.Logger, meter *me
 // matches dss.ErrRevoked.
 type revocationSource struct{ src *revocation.Source }
 
-func (r revocationSource) Validation(ctx context.Context, chain []*x509.Certificate) ([][]byte, [][]byte, error) {
-	ocsps, crls, err := r.src.Validation(ctx, chain)
+func (r revocationSource) Validation(ctx context.Context, chain []*x509.Certificate, fresh func(thisUpdate, nextUpdate time.Time) bool) ([][]byte, [][]byte, error) {
+	ocsps, crls, err := r.src.ValidationFresh(ctx, chain, fresh)
 	if err != nil && errors.Is(err, revocation.ErrRevoked) {
 		return nil, nil, revokedError{err}
 	}

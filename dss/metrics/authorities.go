@@ -209,9 +209,9 @@ type revocationSource struct {
 	c     *authorityCollectors
 }
 
-func (r *revocationSource) Validation(ctx context.Context, chain []*x509.Certificate) ([][]byte, [][]byte, error) {
+func (r *revocationSource) Validation(ctx context.Context, chain []*x509.Certificate, fresh func(thisUpdate, nextUpdate time.Time) bool) ([][]byte, [][]byte, error) {
 	start := time.Now()
-	o, c, err := r.inner.Validation(ctx, chain)
+	o, c, err := r.inner.Validation(ctx, chain, fresh)
 	r.c.revDur.Observe(time.Since(start).Seconds())
 	outcome := "ok"
 	switch {

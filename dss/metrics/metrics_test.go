@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -266,7 +267,7 @@ func (f tsaFunc) Timestamp(context.Context, crypto.Hash, []byte) ([]byte, error)
 
 type revFunc func() error
 
-func (f revFunc) Validation(context.Context, []*x509.Certificate) ([][]byte, [][]byte, error) {
+func (f revFunc) Validation(context.Context, []*x509.Certificate, func(time.Time, time.Time) bool) ([][]byte, [][]byte, error) {
 	return nil, nil, f()
 }
 
@@ -329,7 +330,7 @@ func TestAuthorities(t *testing.T) {
 		t.Errorf("dssd_timestamps_total{outcome=failed} = %v, want %v", got, want)
 	}
 	for _, err := range []error{nil, fmt.Errorf("leaf: %w", dss.ErrRevoked), errors.New("responder down")} {
-		_, _, _ = m.RevocationSource(revFunc(func() error { return err })).Validation(context.Background(), nil)
+		_, _, _ = m.RevocationSource(revFunc(func() error { return err })).Validation(context.Background(), nil, nil)
 	}
 	for _, o := range []string{"ok", "revoked", "failed"} {
 		if got := counter(t, m.authorities.revocation, o); got != 1 {

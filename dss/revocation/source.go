@@ -116,10 +116,17 @@ const linkEntries = 4096
 
 // entry is the verified status of one certificate.
 type entry struct {
-	ocsp, crl []byte        // the DER answer (exactly one is set)
-	revoked   *RevokedError // nil when good
-	expires   time.Time
+	ocsp, crl  []byte        // the DER answer (exactly one is set)
+	revoked    *RevokedError // nil when good
+	expires    time.Time
+	thisUpdate time.Time
+	nextUpdate time.Time // zero: absent
 }
+
+// Fresh says whether a "good" answer issued at thisUpdate and valid until nextUpdate (zero:
+// absent) is fresh enough for the caller (for B-LT: dss/verify.RevocationFresh with the
+// signature timestamp as proof of existence).
+type Fresh func(thisUpdate, nextUpdate time.Time) bool
 
 // New returns a Source for cfg with defaults applied.
 func New(cfg Config) *Source {
@@ -184,6 +191,14 @@ func New(cfg Config) *Source {
 // ErrRevoked (as a *RevokedError) when a certificate is revoked; no material is returned with
 // an error.
 func (s *Source) Validation(ctx context.Context, chain []*x509.Certificate) (ocspResponses [][]byte, crls [][]byte, err error) {
+	return s.ValidationFresh(ctx, chain, nil)
+}
+
+// ValidationFresh is Validation where every "good" answer must also be fresh (nil: any
+// current answer): a cached answer that is not is fetched again, and a fetched one that is
+// not is no status (the next responder or distribution point is asked). A "revoked" answer
+// is returned whatever its date: revocation does not become untrue.
+func (s *Source) ValidationFresh(ctx context.Context, chain []*x509.Certificate, fresh Fresh) (ocspResponses [][]byte, crls [][]byte, err error) {
 	if len(chain) == 0 {
 		return nil, nil, errors.New("revocation: empty certificate chain")
 	}
@@ -203,7 +218,7 @@ func (s *Source) Validation(ctx context.Context, chain []*x509.Certificate) (ocs
 		if issuer == nil {
 			return nil, nil, fmt.Errorf("revocation: the issuer of %q is neither in the chain nor an anchor", c.Subject.String())
 		}
-		e, err := s.status(ctx, c, issuer)
+		e, err := s.status(ctx, c, issuer, fresh)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -279,26 +294,39 @@ func (s *Source) issuerOf(c *x509.Certificate, rest []*x509.Certificate) *x509.C
 	return nil
 }
 
+// usable reports whether e may be used by a caller that asks for fresh answers.
+func (e *entry) usable(fresh Fresh) bool {
+	return fresh == nil || e.revoked != nil || fresh(e.thisUpdate, e.nextUpdate)
+}
+
 // status returns the verified status of c, from the cache or fetched.
-func (s *Source) status(ctx context.Context, c, issuer *x509.Certificate) (*entry, error) {
+func (s *Source) status(ctx context.Context, c, issuer *x509.Certificate, fresh Fresh) (*entry, error) {
 	key := sha256.Sum256(c.Raw)
 	now := s.now()
 	s.mu.Lock()
 	if e, ok := s.cache[key]; ok {
-		if now.Before(e.expires) {
+		if now.Before(e.expires) && e.usable(fresh) {
 			s.mu.Unlock()
 			return e, nil
 		}
-		delete(s.cache, key)
+		if !now.Before(e.expires) {
+			delete(s.cache, key)
+		}
 	}
 	s.mu.Unlock()
+	notFresh := func(e *entry) string {
+		return fmt.Sprintf("the answer issued at %s is not fresh enough", e.thisUpdate.UTC().Format(time.RFC3339))
+	}
 
 	var errs []string
 	for _, u := range c.OCSPServer {
 		e, err := s.fetchOCSP(ctx, u, c, issuer)
 		if err == nil {
 			s.store(key, e)
-			return e, nil
+			if e.usable(fresh) {
+				return e, nil
+			}
+			err = errors.New(notFresh(e))
 		}
 		errs = append(errs, fmt.Sprintf("ocsp %s: %v", safeURL(u), err))
 		if ctx.Err() != nil {
@@ -312,7 +340,10 @@ func (s *Source) status(ctx context.Context, c, issuer *x509.Certificate) (*entr
 		e, err := s.fetchCRL(ctx, u, c, issuer)
 		if err == nil {
 			s.store(key, e)
-			return e, nil
+			if e.usable(fresh) {
+				return e, nil
+			}
+			err = errors.New(notFresh(e))
 		}
 		errs = append(errs, fmt.Sprintf("crl %s: %v", safeURL(u), err))
 	}
@@ -413,7 +444,7 @@ func (s *Source) fetchOCSP(ctx context.Context, u string, c, issuer *x509.Certif
 	if err := s.checkTimes(now, resp.ThisUpdate, resp.NextUpdate); err != nil {
 		return nil, err
 	}
-	e := &entry{ocsp: der, expires: s.expiry(now, resp.NextUpdate)}
+	e := &entry{ocsp: der, expires: s.expiry(now, resp.NextUpdate), thisUpdate: resp.ThisUpdate, nextUpdate: resp.NextUpdate}
 	switch resp.Status {
 	case ocsp.Good:
 	case ocsp.Revoked:
@@ -469,7 +500,7 @@ func (s *Source) fetchCRL(ctx context.Context, u string, c, issuer *x509.Certifi
 	if err := s.checkTimes(now, crl.ThisUpdate, crl.NextUpdate); err != nil {
 		return nil, err
 	}
-	e := &entry{crl: der, expires: s.expiry(now, crl.NextUpdate)}
+	e := &entry{crl: der, expires: s.expiry(now, crl.NextUpdate), thisUpdate: crl.ThisUpdate, nextUpdate: crl.NextUpdate}
 	for _, r := range crl.RevokedCertificateEntries {
 		if r.SerialNumber != nil && r.SerialNumber.Cmp(c.SerialNumber) == 0 {
 			e.revoked = &RevokedError{Subject: c.Subject.String(), Serial: c.SerialNumber, RevokedAt: r.RevocationTime, Reason: r.ReasonCode, Source: "CRL"}

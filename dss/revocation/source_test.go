@@ -429,3 +429,64 @@ func TestVerifiedLinks(t *testing.T) {
 		t.Fatalf("chain with an impostor issuer: %v, want the issuer refused", err)
 	}
 }
+
+// TestValidationFresh: an answer in the cache that the caller's freshness rule refuses (here:
+// issued before a signature timestamp) is not returned; a new one is fetched and returned,
+// and cached for the next caller. A responder that can only give answers issued before is no
+// status, and "revoked" is returned whatever its date.
+func TestValidationFresh(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	now := time.Now().Truncate(time.Second)
+	clock := func() time.Time { return now }
+	e.set(NewOCSPResponder(e.keys(), e.list, ResponderOptions{Now: clock, Validity: time.Hour}), nil)
+	s := New(Config{Now: clock, MaxAge: time.Hour})
+	if _, _, err := s.Validation(context.Background(), e.chain()); err != nil {
+		t.Fatal(err)
+	}
+	old := now
+
+	// Five minutes later a timestamp is made; the cached answers predate it.
+	now = now.Add(5 * time.Minute)
+	genTime := now
+	after := func(thisUpdate, _ time.Time) bool { return !thisUpdate.Before(genTime) }
+	ocsps, _, err := s.ValidationFresh(context.Background(), e.chain(), after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ocspHits.Load(); got != 4 {
+		t.Fatalf("%d OCSP requests; want 4 (the cached answers predate the timestamp)", got)
+	}
+	for i, der := range ocsps {
+		r, err := ocsp.ParseResponse(der, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ThisUpdate.Before(genTime) {
+			t.Errorf("answer %d issued %s, before the timestamp %s", i, r.ThisUpdate, genTime)
+		}
+	}
+	// The fresh answers replaced the cached ones.
+	if _, _, err := s.ValidationFresh(context.Background(), e.chain(), after); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ocspHits.Load(); got != 4 {
+		t.Errorf("%d OCSP requests; want still 4", got)
+	}
+
+	// A responder whose answers are always issued at "old" (pre-produced): no fresh status.
+	e.set(NewOCSPResponder(e.keys(), e.list, ResponderOptions{Now: func() time.Time { return old }, Validity: time.Hour}),
+		NewCRLHandler(e.ca, e.caKey, e.list, ResponderOptions{Now: func() time.Time { return old }, Validity: time.Hour}))
+	genTime = now.Add(time.Minute)
+	now = genTime
+	if _, _, err := s.ValidationFresh(context.Background(), e.chain(), after); err == nil || !strings.Contains(err.Error(), "not fresh enough") {
+		t.Errorf("pre-produced answers only: %v; want no fresh status", err)
+	}
+
+	// Revoked is revoked, whatever the date of the answer.
+	e.revoke(e.leaf, old.Add(-time.Minute))
+	_, _, err = s.ValidationFresh(context.Background(), e.chain(), after)
+	var re *RevokedError
+	if !errors.As(err, &re) {
+		t.Errorf("revoked leaf: %v; want a RevokedError", err)
+	}
+}

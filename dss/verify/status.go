@@ -84,16 +84,27 @@ func judge(obs []observation, now, poe time.Time, window time.Duration) certStat
 		if st.state == statusRevoked {
 			continue
 		}
-		fresh := o.online ||
-			(!poe.IsZero() && !o.thisUpdate.Before(poe)) ||
-			(!o.thisUpdate.Before(now.Add(-window)) && (o.nextUpdate.IsZero() || !now.After(o.nextUpdate)))
-		if fresh {
+		if o.online || RevocationFresh(o.thisUpdate, o.nextUpdate, now, poe, window) {
 			st.state = statusGood
 		} else if st.state == statusUnknown {
 			st.stale = true
 		}
 	}
 	return st
+}
+
+// RevocationFresh is the freshness rule for a "good" OCSP response or CRL issued at
+// thisUpdate and valid until nextUpdate (zero: absent), used at now: it is fresh when it was
+// issued at or after poe, the best proof of existence of the signature (zero: none), or
+// within window before now and not past its nextUpdate. OCSP and CRL times are whole seconds
+// (RFC 5280, RFC 6960), so an answer issued in the second of the proof of existence counts as
+// issued after it. dssd's producer applies the same rule to what it embeds at B-LT and B-LTA
+// (dss/levels.go), with the signature timestamp as poe.
+func RevocationFresh(thisUpdate, nextUpdate, now, poe time.Time, window time.Duration) bool {
+	if !poe.IsZero() && !thisUpdate.Before(poe.Truncate(time.Second)) {
+		return true
+	}
+	return !thisUpdate.Before(now.Add(-window)) && (nextUpdate.IsZero() || !now.After(nextUpdate))
 }
 
 // revStore holds the parsed revocation items of one request.
