@@ -53,11 +53,26 @@ func New(users []User) *Authenticator {
 // KindNotAuthenticated whose detail never contains the token.
 func (a *Authenticator) Authenticate(r *http.Request) (dss.Caller, error) {
 	c, err := a.authenticate(r)
-	if err != nil && a.failures != nil {
-		return c, a.failures.fail(r.RemoteAddr, err)
-	}
-	return c, err
+	return c, a.Fail(r, err)
 }
+
+// Identify is Authenticate without the failure limiter: a binding that tries further
+// credentials after a failure (OAuth2 access tokens) calls Identify, then Fail with the final
+// error.
+func (a *Authenticator) Identify(r *http.Request) (dss.Caller, error) { return a.authenticate(r) }
+
+// Fail takes the failed authentication err of r from the failure limiter (LimitFailures) and
+// returns the error to answer with, as Authenticate does; errors that are not
+// KindNotAuthenticated (an internal fault) pass unchanged.
+func (a *Authenticator) Fail(r *http.Request, err error) error {
+	if err == nil || a.failures == nil || dss.KindOf(err) != dss.KindNotAuthenticated {
+		return err
+	}
+	return a.failures.fail(r.RemoteAddr, err)
+}
+
+// Failures returns the failure limiter (nil when failures are not limited).
+func (a *Authenticator) Failures() *Failures { return a.failures }
 
 func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
