@@ -161,8 +161,13 @@ func TestOAuth2RefusalFlood(t *testing.T) {
 		}
 		t.Logf("%d %s in %v: statuses %v; %d audit records, %d bytes; summary: %.160s", total, fl.name, fl.res.took.Round(time.Millisecond),
 			fl.res.statuses, count, bytes, summary)
-		// Within the budget: Burst (10) at once, then about one per second.
+		// Within the budget: Burst (10) at once, then about one per second. The sign-in page asks
+		// the limiter before the password check and counts a failure after it, so requests in
+		// flight (at most one per worker) may pass together.
 		budget := 10 + int(fl.res.took.Seconds()) + 1
+		if fl.refused == http.StatusOK {
+			budget += workers
+		}
 		if fl.res.statuses[http.StatusTooManyRequests] == 0 || fl.res.statuses[-429] != 0 ||
 			fl.res.statuses[fl.refused]+fl.res.statuses[http.StatusTooManyRequests] != total || fl.res.statuses[fl.refused] > budget {
 			t.Errorf("%s: statuses %v, want at most %d × %d then 429 with Retry-After", fl.name, fl.res.statuses, budget, fl.refused)
