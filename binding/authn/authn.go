@@ -24,7 +24,8 @@ type User struct {
 // Authenticator maps requests to users.
 type Authenticator struct {
 	users    []User
-	failures *Failures // nil: failures are neither throttled nor aggregated
+	failures *Failures    // nil: failures are neither throttled nor aggregated
+	jwt      *JWTVerifier // nil: no identity provider (jwt.go)
 }
 
 // LimitFailures makes a throttle and aggregate failed authentications (see FailureLimits).
@@ -85,6 +86,9 @@ func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 		if name, ok := a.match(sum, func(u *User) [][32]byte { return u.TokenSHA256 }); ok {
 			return dss.Caller{User: name, Via: "token"}, nil
 		}
+		if a.jwt != nil && LooksLikeJWT(tok) {
+			return a.jwt.Authenticate(r.Context(), tok, a.known)
+		}
 		return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "unknown bearer token")
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
@@ -95,6 +99,17 @@ func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 		return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "client certificate not mapped to a user")
 	}
 	return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "no credentials: send a bearer token or a client certificate")
+}
+
+// known reports whether name is a configured user (a JWT's user must be one unless its
+// provider accepts any).
+func (a *Authenticator) known(name string) bool {
+	for i := range a.users {
+		if a.users[i].Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // match compares sum with every digest of every user, without stopping early, so that the

@@ -374,7 +374,10 @@ func (a BearerAuthenticator) Authenticate(r *http.Request) (dss.Caller, error) {
 	if err2 == nil {
 		return c2, nil
 	}
-	return dss.Caller{}, a.Base.Fail(r, err2)
+	if !authn.IsJWTError(err) {
+		err = err2 // not a JWT of an identity provider: the OAuth2 server's reason
+	}
+	return dss.Caller{}, a.Base.Fail(r, err)
 }
 
 // BearerToken returns the bearer token of r's Authorization header, or "".
