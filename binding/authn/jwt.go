@@ -57,6 +57,15 @@ var jwtAlgorithms = map[string]jose.SignatureAlgorithm{
 	"EdDSA": jose.EdDSA,
 }
 
+// asymmetricAlgs are the values of jwtAlgorithms: what any provider may allow.
+var asymmetricAlgs = func() []jose.SignatureAlgorithm {
+	var out []jose.SignatureAlgorithm
+	for _, a := range jwtAlgorithms {
+		out = append(out, a)
+	}
+	return out
+}()
+
 // ValidJWTAlgorithm reports whether name may be allowed for an identity provider.
 func ValidJWTAlgorithm(name string) bool { _, ok := jwtAlgorithms[name]; return ok }
 
@@ -209,11 +218,7 @@ func (v *JWTVerifier) Authenticate(ctx context.Context, tok string, known func(s
 	}
 	// The issuer selects the provider; nothing of the unverified payload is trusted beyond
 	// that choice (the issuer is checked again, signed, below).
-	var allAlgs []jose.SignatureAlgorithm
-	for _, a := range jwtAlgorithms {
-		allAlgs = append(allAlgs, a)
-	}
-	parsed, err := jwt.ParseSigned(tok, allAlgs)
+	parsed, err := jwt.ParseSigned(tok, asymmetricAlgs)
 	if err != nil {
 		return dss.Caller{}, notProviderJWT("not a JWS with an allowed (asymmetric) signature algorithm")
 	}
