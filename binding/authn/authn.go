@@ -24,7 +24,8 @@ type User struct {
 // Authenticator maps requests to users.
 type Authenticator struct {
 	users    []User
-	failures *Failures // nil: failures are neither throttled nor aggregated
+	failures *Failures    // nil: failures are neither throttled nor aggregated
+	jwt      *JWTVerifier // nil: no identity provider (jwt.go)
 }
 
 // LimitFailures makes a throttle and aggregate failed authentications (see FailureLimits).
@@ -53,11 +54,26 @@ func New(users []User) *Authenticator {
 // KindNotAuthenticated whose detail never contains the token.
 func (a *Authenticator) Authenticate(r *http.Request) (dss.Caller, error) {
 	c, err := a.authenticate(r)
-	if err != nil && a.failures != nil {
-		return c, a.failures.fail(r.RemoteAddr, err)
-	}
-	return c, err
+	return c, a.Fail(r, err)
 }
+
+// Identify is Authenticate without the failure limiter: a binding that tries further
+// credentials after a failure (OAuth2 access tokens) calls Identify, then Fail with the final
+// error.
+func (a *Authenticator) Identify(r *http.Request) (dss.Caller, error) { return a.authenticate(r) }
+
+// Fail takes the failed authentication err of r from the failure limiter (LimitFailures) and
+// returns the error to answer with, as Authenticate does; errors that are not
+// KindNotAuthenticated (an internal fault) pass unchanged.
+func (a *Authenticator) Fail(r *http.Request, err error) error {
+	if err == nil || a.failures == nil || dss.KindOf(err) != dss.KindNotAuthenticated {
+		return err
+	}
+	return a.failures.fail(r.RemoteAddr, err)
+}
+
+// Failures returns the failure limiter (nil when failures are not limited).
+func (a *Authenticator) Failures() *Failures { return a.failures }
 
 func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -70,6 +86,9 @@ func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 		if name, ok := a.match(sum, func(u *User) [][32]byte { return u.TokenSHA256 }); ok {
 			return dss.Caller{User: name, Via: "token"}, nil
 		}
+		if a.jwt != nil && LooksLikeJWT(tok) {
+			return a.jwt.Authenticate(r.Context(), tok, a.known)
+		}
 		return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "unknown bearer token")
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
@@ -80,6 +99,17 @@ func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 		return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "client certificate not mapped to a user")
 	}
 	return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "no credentials: send a bearer token or a client certificate")
+}
+
+// known reports whether name is a configured user (a JWT's user must be one unless its
+// provider accepts any).
+func (a *Authenticator) known(name string) bool {
+	for i := range a.users {
+		if a.users[i].Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // match compares sum with every digest of every user, without stopping early, so that the

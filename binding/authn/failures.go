@@ -239,3 +239,58 @@ func (f *Failures) Tracked() int {
 	defer f.mu.Unlock()
 	return len(f.clients)
 }
+
+// Refuse counts a refusal that a binding decided outside Authenticate (the OAuth2
+// endpoints: a bad client secret, a junk request_uri, a page form without its CSRF token, a
+// wrong sign-in password) against the client at remoteAddr. It returns the error to answer
+// with (a *FailureError wrapping err; Throttled: answer 429 with SetRetryAfter) and whether
+// the caller records this refusal now, itself. A refusal within the address's budget is
+// recorded by its caller as it is without a limiter (one record each, at most Burst at once
+// and Rate per second); a throttled one is counted into the summary of the address's window
+// (the first of a window is recorded at once).
+func (f *Failures) Refuse(remoteAddr string, err error, reason string) (*FailureError, bool) {
+	fe := f.fail(remoteAddr, err)
+	if !fe.Throttled {
+		return fe, true
+	}
+	return fe, f.report(fe, reason+" (throttled: answered 429)")
+}
+
+// Take takes one failure of the client at remoteAddr from its bucket, for a refusal its
+// caller has already recorded (the sign-in page's wrong password, audited by the service).
+func (f *Failures) Take(remoteAddr string, err error) *FailureError { return f.fail(remoteAddr, err) }
+
+// Blocked returns a throttled *FailureError wrapping err when the bucket of the client at
+// remoteAddr is empty, without taking a failure from it; else nil. A binding asks it before
+// a check that costs CPU (a password hash); it then reports the throttled refusal with
+// Counted.
+func (f *Failures) Blocked(remoteAddr string, err error) *FailureError {
+	if f.lim.Rate <= 0 {
+		return nil
+	}
+	now := f.lim.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	client := clientOf(remoteAddr)
+	c, ok := f.clients[client]
+	if !ok {
+		if len(f.clients) < f.lim.MaxClients {
+			return nil
+		}
+		if c, ok = f.clients[overflowClient]; !ok {
+			return nil
+		}
+		client = overflowClient
+	}
+	tokens := math.Min(float64(f.lim.Burst), c.tokens+now.Sub(c.refilled).Seconds()*f.lim.Rate)
+	if tokens >= 1 {
+		return nil
+	}
+	return &FailureError{Err: err, Throttled: true, RetryAfter: time.Duration((1 - tokens) / f.lim.Rate * float64(time.Second)), client: client, f: f}
+}
+
+// Counted reports whether the caller records the throttled refusal fe (of Blocked) now:
+// true for the first of the address's window, false when it is counted into the summary.
+func (f *Failures) Counted(fe *FailureError, reason string) bool {
+	return f.report(fe, reason+" (throttled: answered 429)")
+}

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"dssd/binding/authn"
 	"dssd/binding/internal/reqlog"
 	"dssd/dss"
 )
@@ -56,9 +57,19 @@ type Client struct {
 	SecretSHA256 [][32]byte // SHA-256 of each accepted client secret
 }
 
+// Limiter gives the per-client-address failure limiter (an *authn.Authenticator): the
+// refusals of unauthenticated requests (bad client secret, junk request_uri or parameters,
+// a form without its CSRF token, a wrong sign-in password) are throttled and aggregated by
+// it like failed authentications elsewhere. Failures is asked at each request, so the
+// limiter may be attached after New.
+type Limiter interface {
+	Failures() *authn.Failures
+}
+
 // Options configure the handler.
 type Options struct {
 	Clients   []Client
+	Limiter   Limiter      // nil: every refusal is recorded, none is throttled
 	MaxHashes int          // hashes per credential authorization; default 16
 	Logger    *slog.Logger // one event per request
 	Now       func() time.Time
@@ -219,8 +230,12 @@ func (h *handler) authenticateClient(w http.ResponseWriter, r *http.Request, for
 		}
 	}
 	if !ok {
-		_ = h.svc.AuditOAuth2Refusal(r.Context(), "", "", "client authentication failed for client_id "+strconv.Quote(clip(id)),
-			dss.Errorf(dss.KindNotAuthenticated, "client authentication failed"))
+		if th := h.refuse(r, "", "", "client authentication failed for client_id "+strconv.Quote(clip(id)),
+			dss.Errorf(dss.KindNotAuthenticated, "client authentication failed")); th != nil {
+			authn.SetRetryAfter(w.Header(), th)
+			h.jsonError(w, http.StatusTooManyRequests, "invalid_client", "client authentication failed; too many refused requests from this address, retry later")
+			return nil, false
+		}
 		if basic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="dssd"`)
 		}
@@ -228,6 +243,38 @@ func (h *handler) authenticateClient(w http.ResponseWriter, r *http.Request, for
 		return nil, false
 	}
 	return c, true
+}
+
+// failures returns the failure limiter, or nil.
+func (h *handler) failures() *authn.Failures {
+	if h.opts.Limiter == nil {
+		return nil
+	}
+	return h.opts.Limiter.Failures()
+}
+
+// refuse records the refusal err of an unauthenticated request (detail: the audit text)
+// through the failure limiter: within the client address's budget each refusal is one audit
+// record, as without a limiter; beyond it, the refusals of a window become one record with
+// their count, and refuse returns the throttled error: the caller then answers 429 with
+// authn.SetRetryAfter.
+func (h *handler) refuse(r *http.Request, user, credential, detail string, err error) error {
+	f := h.failures()
+	if f == nil {
+		_ = h.svc.AuditOAuth2Refusal(r.Context(), user, credential, detail, err)
+		return nil
+	}
+	fe, record := f.Refuse(r.RemoteAddr, err, detail)
+	if record {
+		if fe.Throttled {
+			detail += " (throttled: answered 429)"
+		}
+		_ = h.svc.AuditOAuth2Refusal(r.Context(), user, credential, detail, err)
+	}
+	if fe.Throttled {
+		return fe
+	}
+	return nil
 }
 
 // clientRequest reads the form of a client endpoint (par, token, revoke) and authenticates the

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"dssd/binding/authn"
 	"dssd/binding/internal/reqlog"
 	"dssd/dss"
 )
@@ -114,6 +115,14 @@ func (h *handler) errorPage(w http.ResponseWriter, status int, msg string) {
 	h.writePage(w, status, pageData{Title: "Request refused", Error: msg, Fatal: true}, "")
 }
 
+// throttledPage answers 429 with Retry-After: the client address's budget of refused
+// requests is spent.
+func (h *handler) throttledPage(w http.ResponseWriter, th error) {
+	authn.SetRetryAfter(w.Header(), th)
+	h.errorPage(w, http.StatusTooManyRequests, "Too many refused requests came from your address. Wait "+w.Header().Get("Retry-After")+
+		" second(s) and start again from the application.")
+}
+
 func origin(ruri string) string {
 	u, err := url.Parse(ruri)
 	if err != nil || u.Host == "" {
@@ -140,7 +149,10 @@ func (h *handler) authorizeGET(w http.ResponseWriter, r *http.Request, ev *reqlo
 		ar = &authRequest{}
 		sealed, ok := strings.CutPrefix(ru, requestURI)
 		if !ok || h.svc.Open("par", sealed, ar) != nil || ar.ClientID != q.Get("client_id") {
-			_ = h.svc.AuditOAuth2Refusal(r.Context(), "", "", "authorization with an invalid or expired request_uri", dss.Errorf(dss.KindMalformed, "refused"))
+			if th := h.refuse(r, "", "", "authorization with an invalid or expired request_uri", dss.Errorf(dss.KindMalformed, "refused")); th != nil {
+				h.throttledPage(w, th)
+				return
+			}
 			h.errorPage(w, http.StatusBadRequest, "The authorization request (request_uri) is invalid or has expired. Start again from the application.")
 			return
 		}
@@ -148,7 +160,10 @@ func (h *handler) authorizeGET(w http.ResponseWriter, r *http.Request, ev *reqlo
 		var perr *paramError
 		ar, perr = h.parseAuthRequest(q)
 		if perr != nil {
-			_ = h.svc.AuditOAuth2Refusal(r.Context(), "", "", "authorization request refused: "+perr.Error(), dss.Errorf(dss.KindMalformed, "refused"))
+			if th := h.refuse(r, "", "", "authorization request refused: "+perr.Error(), dss.Errorf(dss.KindMalformed, "refused")); th != nil {
+				h.throttledPage(w, th)
+				return
+			}
 			if !perr.redirect || ar == nil {
 				h.errorPage(w, http.StatusBadRequest, "The application sent an invalid authorization request: "+perr.desc+".")
 				return
@@ -225,15 +240,36 @@ func (h *handler) authorizePOST(w http.ResponseWriter, r *http.Request, ev *reql
 		cookie = c.Value
 	}
 	if cookie == "" || !h.svc.CheckFormTag(form.Get("csrf"), "csrf", cookie, tx) {
-		_ = h.svc.AuditOAuth2Refusal(r.Context(), "", ar.CredentialID, "page form without a valid CSRF token (client "+strconv.Quote(ar.ClientID)+")",
-			dss.Errorf(dss.KindNotAuthenticated, "CSRF token missing or invalid"))
+		if th := h.refuse(r, "", ar.CredentialID, "page form without a valid CSRF token (client "+strconv.Quote(ar.ClientID)+")",
+			dss.Errorf(dss.KindNotAuthenticated, "CSRF token missing or invalid")); th != nil {
+			h.throttledPage(w, th)
+			return
+		}
 		h.errorPage(w, http.StatusForbidden, "This form was not sent from dssd's own page (the CSRF token is missing or invalid). Start again from the application.")
 		return
 	}
 	user := strings.TrimSpace(form.Get("username"))
+	f := h.failures()
+	if f != nil {
+		// An address whose failure budget is spent gets 429 before the password is checked
+		// (an argon2id computation); the refusal joins the summary of its window.
+		if fe := f.Blocked(r.RemoteAddr, dss.Errorf(dss.KindNotAuthenticated, "too many failed sign-ins")); fe != nil {
+			detail := fmt.Sprintf("sign-in page, user %q: not checked, too many refused requests from this address", clip(user))
+			if f.Counted(fe, detail) {
+				_ = h.svc.AuditOAuth2Refusal(r.Context(), "", ar.CredentialID, detail+" (throttled: answered 429)", fe.Err)
+			}
+			ev.Err = fe
+			h.throttledPage(w, fe)
+			return
+		}
+	}
 	caller, err := h.svc.SignIn(r.Context(), ev.ID, user, form.Get("password"))
 	if err != nil {
 		if dss.KindOf(err) == dss.KindNotAuthenticated {
+			if f != nil {
+				// SignIn recorded the attempt; the limiter counts it.
+				f.Take(r.RemoteAddr, err)
+			}
 			h.showForm(w, http.StatusOK, &ar, tx, cookie, user, "Wrong user name or password.")
 			return
 		}
@@ -311,11 +347,13 @@ func (h *handler) activate(w http.ResponseWriter, r *http.Request, ev *reqlog.Ev
 	return true
 }
 
-// BearerAuthenticator accepts the bearer tokens and certificates of Base and, when Base
-// does not know a bearer token, the OAuth2 access tokens of Svc.
+// BearerAuthenticator accepts the bearer tokens, JWTs and certificates of Base and, when Base
+// does not know a bearer token, the OAuth2 access tokens of Svc. The failure limiter of Base
+// sees one failure per refused request, and none for an accepted OAuth2 token.
 type BearerAuthenticator struct {
 	Base interface {
-		Authenticate(*http.Request) (dss.Caller, error)
+		Identify(*http.Request) (dss.Caller, error)
+		Fail(*http.Request, error) error
 	}
 	Svc interface {
 		OAuth2Caller(ctx context.Context, token string) (dss.Caller, error)
@@ -324,19 +362,22 @@ type BearerAuthenticator struct {
 
 // Authenticate implements the CSC binding's Authenticator.
 func (a BearerAuthenticator) Authenticate(r *http.Request) (dss.Caller, error) {
-	c, err := a.Base.Authenticate(r)
+	c, err := a.Base.Identify(r)
 	if err == nil {
 		return c, nil
 	}
 	tok := BearerToken(r)
 	if tok == "" {
-		return c, err
+		return c, a.Base.Fail(r, err)
 	}
 	c2, err2 := a.Svc.OAuth2Caller(r.Context(), tok)
-	if err2 != nil {
-		return dss.Caller{}, err2
+	if err2 == nil {
+		return c2, nil
 	}
-	return c2, nil
+	if !authn.IsJWTError(err) {
+		err = err2 // not a JWT of an identity provider: the OAuth2 server's reason
+	}
+	return dss.Caller{}, a.Base.Fail(r, err)
 }
 
 // BearerToken returns the bearer token of r's Authorization header, or "".

@@ -76,6 +76,8 @@ type Config struct {
 	OAuth2 OAuth2Config `yaml:"oauth2"`
 	CSC    CSCConfig    `yaml:"csc"`
 	Async  AsyncConfig  `yaml:"async"` // config_async.go
+	// Identity providers whose bearer JWTs authenticate users (config_idp.go).
+	IdentityProviders []IdentityProviderConfig `yaml:"identity_providers"`
 
 	// source is the file the configuration was loaded from (for the config audit event).
 	source configSource
@@ -374,6 +376,7 @@ func (c *Config) resolvePaths(base string) {
 	res(&c.Store.AuditKeyFile)
 	res(&c.SAD.KeyFile)
 	c.resolveLevelPaths(res)
+	c.resolveIdentityProviderPaths(res)
 	res(&c.Dev.Dir)
 	for i := range c.Verify.TrustAnchors {
 		res(&c.Verify.TrustAnchors[i])
@@ -561,6 +564,7 @@ func (c *Config) Validate() error {
 	// timestamp, revocation
 	c.validateLevels(add)
 	c.validateOAuth2(add)
+	c.validateIdentityProviders(add)
 
 	// async
 	c.Async.validate(add)

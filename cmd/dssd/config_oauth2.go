@@ -172,7 +172,7 @@ func mountOAuth2(mux *http.ServeMux, cfg *Config, svc *dss.Service, auth *authn.
 	if err != nil {
 		return nil, false, err
 	}
-	mux.Handle(oauth2.Prefix, oauth2.New(svc, oauth2.Options{Clients: clients, MaxHashes: cfg.Limits.MaxDocuments, Logger: logger}))
+	mux.Handle(oauth2.Prefix, oauth2.New(svc, oauth2.Options{Clients: clients, MaxHashes: cfg.Limits.MaxDocuments, Logger: logger, Limiter: auth}))
 	return oauth2.BearerAuthenticator{Base: auth, Svc: svc}, true, nil
 }
 

@@ -138,6 +138,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := identityProviders(cfg, auth, logger); err != nil {
+		return err
+	}
 
 	// Readiness: a backend that probes itself (hsm/pkcs11 signs with the health key every
 	// second) answers from its state and last probe, so /readyz never waits behind signing
