@@ -204,6 +204,9 @@ func (c *sigCtx) digest(h crypto.Hash, data []byte) ([]byte, error) {
 // per input (several References may name it) within what is left of Limits.MaxNodes after the
 // signature document and the detached documents parsed before it.
 func (c *sigCtx) detachedXML(r *reference) (*etree.Document, *verdict) {
+	if c.req == nil {
+		c.req = &reqState{nodesLeft: c.v.lim.MaxNodes}
+	}
 	if d, ok := c.req.detached[r.detached]; ok {
 		return d, nil
 	}

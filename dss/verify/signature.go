@@ -197,7 +197,7 @@ func inclusiveNamespaces(el *etree.Element, alg string, max int) (string, *verdi
 	}
 	seen := map[string]bool{}
 	var list []string
-	for _, p := range strings.Fields(kids[0].SelectAttrValue("PrefixList", "")) {
+	for p := range strings.FieldsSeq(kids[0].SelectAttrValue("PrefixList", "")) { // no slice of a million names
 		if seen[p] {
 			continue
 		}
