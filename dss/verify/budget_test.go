@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -309,6 +312,61 @@ func TestMaxC14NNodes(t *testing.T) {
 	for i, r := range rep.Signatures {
 		if r.SubIndication == SigConstraintsFailure || r.Reason == ReasonDigest {
 			t.Fatalf("under the budget, signature %d: %s/%s %s", i+1, r.Indication, r.SubIndication, r.Detail)
+		}
+	}
+}
+
+// doneCounter wraps a real context and counts the checks made after it first answered done.
+type doneCounter struct {
+	context.Context
+	done  atomic.Bool
+	after atomic.Int64
+}
+
+func (d *doneCounter) Err() error {
+	err := d.Context.Err()
+	if err != nil {
+		if d.done.Swap(true) {
+			d.after.Add(1)
+		}
+	}
+	return err
+}
+
+// TestVerifyDeadlineStopsWork: a request with a short real timeout on a document at the node
+// limit under the worst XPath Filter 2.0 returns the deadline (as an error, or TRY_LATER)
+// and no loop asks the context again after the first "done": every loop stops at its first
+// check past the deadline (at most 1 024 tokens or 256 nodes later), whatever the machine's
+// speed. No wall-clock assertion.
+func TestVerifyDeadlineStopsWork(t *testing.T) {
+	xf := `<ds:Transform Algorithm="` + TransformXPath2 + `">` +
+		`<xf:XPath xmlns:xf="` + TransformXPath2 + `" Filter="union">/</xf:XPath>` +
+		`<xf:XPath xmlns:xf="` + TransformXPath2 + `" Filter="subtract">/descendant::ds:Signature</xf:XPath>` +
+		`<xf:XPath xmlns:xf="` + TransformXPath2 + `" Filter="intersect">/descendant::*[name()='f']</xf:XPath>` +
+		`<xf:XPath xmlns:xf="` + TransformXPath2 + `" Filter="union">here()/ancestor::ds:Signature[1]</xf:XPath></ds:Transform>`
+	var b strings.Builder
+	b.WriteString(`<r xmlns="urn:x">` + strings.Repeat(`<e>`, 200) + strings.Repeat(`<f>x</f>`, 240000) + strings.Repeat(`</e>`, 200))
+	b.WriteString(bogusEnveloped("s", xf, 1) + `</r>`)
+	doc := []byte(b.String())
+	v, _ := New(Config{})
+	for _, timeout := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 60 * time.Millisecond} {
+		base, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx := &doneCounter{Context: base}
+		rep, err := v.Verify(ctx, Input{Signature: doc})
+		cancel()
+		switch {
+		case err != nil:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%v: %v, want the deadline", timeout, err)
+			}
+		case rep.Signatures[0].SubIndication == TryLater:
+		case !ctx.done.Load():
+			continue // the machine finished before the deadline: nothing to check
+		default:
+			t.Fatalf("%v: %+v after the deadline, want it stopped", timeout, rep.Signatures[0])
+		}
+		if n := ctx.after.Load(); n > 1 {
+			t.Fatalf("%v: the context was asked %d more times after it was done: work went on", timeout, n)
 		}
 	}
 }
