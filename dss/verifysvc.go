@@ -34,6 +34,8 @@ type VerifyConfig struct {
 	MaxRevocationValues int
 	MaxRevocationBytes  int64
 	MaxPathBuilds       int
+	MaxNodes            int64 // nodes of the documents of one request (verify.Limits.MaxNodes)
+	MaxC14NNodes        int64 // nodes canonicalization visits per request (verify.Limits.MaxC14NNodes)
 }
 
 // verifyState is the service's verifier, built on first use or by ConfigureVerify.
@@ -83,6 +85,7 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 		Limits: verify.Limits{MaxSignatures: c.MaxSignatures, Document: verify.DocumentLimitsFor(s.maxBytes),
 			MaxRevocationValues: c.MaxRevocationValues, MaxRevocationBytes: c.MaxRevocationBytes,
 			MaxPathBuilds: c.MaxPathBuilds, MaxPrefixes: c.MaxPrefixList,
+			MaxNodes: c.MaxNodes, MaxC14NNodes: c.MaxC14NNodes,
 			MaxC14NBytes: maxC14NBytes(s.maxBytes)},
 		RevocationFreshness: c.RevocationFreshness, SignerEKUs: c.SignerEKUs,
 	}

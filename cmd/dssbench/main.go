@@ -54,6 +54,7 @@ type options struct {
 	serverEnv   []string // extra environment of dssd (experiments, e.g. GOGC=400)
 	only        string   // run only these parts (comma-separated: raw, e2e, peers, profile); empty: all
 	hostileRuns int      // requests per hostile input
+	hostileOnly string   // regular expression: only the hostile inputs whose name matches
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.StringVar(&serverEnv, "server-env", "", "extra environment entries for dssd, comma-separated (experiments, e.g. GOGC=400)")
 	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, hostile, profile, bigdoc (a partial run is for investigation: its targets are incomplete)")
 	flag.IntVar(&o.hostileRuns, "hostile-runs", 3, "requests per hostile input (the table gives the median)")
+	flag.StringVar(&o.hostileOnly, "hostile-only", "", "only the hostile inputs whose name matches this regular expression (investigation)")
 	var bigDocKind string
 	flag.StringVar(&bigDocKind, "bigdoc-child", "", "internal: measure one large document in this process (bigdoc.go)")
 	flag.Parse()
@@ -199,7 +201,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	// Hostile inputs (issue 10): CPU per verification request of each attack.
 	if part("hostile") {
 		logf("hostile inputs: CPU per verification request (dss/verify, in process)")
-		h, err := hostileBench(ctx, o.hostileRuns, logf)
+		h, err := hostileBench(ctx, o.hostileRuns, o.hostileOnly, logf)
 		if err != nil {
 			return fmt.Errorf("hostile inputs: %w", err)
 		}

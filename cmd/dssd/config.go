@@ -199,6 +199,11 @@ type VerifyConfig struct {
 	MaxRevocationValues int      `yaml:"max_revocation_values"` // OCSP responses and CRLs per request, default 64
 	MaxRevocationBytes  int64    `yaml:"max_revocation_bytes"`  // their total size per request, default 8 MiB
 	MaxPathBuilds       int      `yaml:"max_path_builds"`       // certificate paths built per request, default 256
+
+	// What one VerifyRequest may cost (issue 10): nodes of its documents, and nodes visited
+	// by canonicalization. Defaults 500 000 and 2 000 000.
+	MaxNodes     int64 `yaml:"max_nodes"`
+	MaxC14NNodes int64 `yaml:"max_c14n_nodes"`
 }
 
 // LogConfig configures logging.

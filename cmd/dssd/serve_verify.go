@@ -108,6 +108,12 @@ func (v *VerifyConfig) validate(add func(field, format string, a ...any)) {
 	if v.MaxPrefixList < 0 || v.MaxPrefixList > 1024 {
 		add("verify.max_prefix_list", "must be between 1 and 1024")
 	}
+	if v.MaxNodes < 0 || v.MaxNodes > 1<<31 {
+		add("verify.max_nodes", "must be between 1 and 2147483648")
+	}
+	if v.MaxC14NNodes < 0 || v.MaxC14NNodes > 1<<33 {
+		add("verify.max_c14n_nodes", "must be between 1 and 8589934592")
+	}
 }
 
 // verifyOptions builds the verification configuration of the service from the verify
@@ -138,6 +144,7 @@ func verifyOptions(cfg *Config) (dss.VerifyConfig, error) {
 	out.RevocationFreshness, out.SignerEKUs = v.RevocationFreshness.Duration(), v.SignerEKUs
 	out.MaxRevocationValues, out.MaxRevocationBytes, out.MaxPathBuilds = v.MaxRevocationValues, v.MaxRevocationBytes, v.MaxPathBuilds
 	out.MaxPrefixList = v.MaxPrefixList
+	out.MaxNodes, out.MaxC14NNodes = v.MaxNodes, v.MaxC14NNodes
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmlsafe"
 )
 
 // idIndex maps id values to elements, built in one walk over the tree. Every attribute
@@ -103,6 +105,160 @@ func c14nErr(err error) error {
 
 // errCancelled marks canonicalization stopped by the request context.
 var errCancelled = errors.New("the request deadline passed during canonicalization")
+
+// errWalkBudget marks canonicalization stopped because the input's canonicalization walks
+// visited more than Limits.MaxC14NNodes nodes.
+var errWalkBudget = errors.New("canonicalization node budget used up")
+
+// walkBudget counts the nodes the canonicalization walks of one input visit (References,
+// SignedInfo, timestamped and archived elements, all signatures together) against
+// Limits.MaxC14NNodes. The output bytes are bounded by MaxC14NBytes; this bounds the walks
+// themselves, which an XPath filter selecting nothing, or many References to the same
+// document, repeat without output. When the budget is used up the walk's context is done, which
+// stops the walk under way within 256 nodes (budgetCtx), and every later walk starts refused.
+type walkBudget struct {
+	left int64
+	over bool
+}
+
+// budgetCtx is the context a canonicalization walk checks: done when the request's context is,
+// or when the budget is used up.
+type budgetCtx struct {
+	context.Context
+	w *walkBudget
+}
+
+func (b budgetCtx) Err() error {
+	if b.w.over {
+		return errWalkBudget
+	}
+	return b.Context.Err()
+}
+
+// counting returns include (nil: every node) wrapped to charge each node it is asked about:
+// one per node and one per attribute of an element.
+func (w *walkBudget) counting(include func(etree.Token) bool) func(etree.Token) bool {
+	return func(t etree.Token) bool {
+		n := int64(1)
+		if el, ok := t.(*etree.Element); ok {
+			n += int64(len(el.Attr))
+		}
+		if w.left -= n; w.left < 0 {
+			w.over = true
+		}
+		return include == nil || include(t)
+	}
+}
+
+// canon canonicalizes the node-set include selects (nil: all) in the subtree at el, or in the
+// whole document doc when doc is not nil, charged to the input's walk budget and stopped by
+// the request context.
+func (c *sigCtx) canon(doc *etree.Document, el *etree.Element, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
+	w := c.walk
+	if w == nil {
+		if doc != nil {
+			return canonicalizeDocumentSet(c.ctx, doc, alg, prefixList, skip, include)
+		}
+		return canonicalizeSet(c.ctx, el, alg, prefixList, skip, include)
+	}
+	if w.over {
+		return nil, errWalkBudget
+	}
+	var (
+		b   []byte
+		err error
+	)
+	ctx := budgetCtx{Context: c.ctx, w: w}
+	if doc != nil {
+		b, err = canonicalizeDocumentSet(ctx, doc, alg, prefixList, skip, w.counting(include))
+	} else {
+		b, err = canonicalizeSet(ctx, el, alg, prefixList, skip, w.counting(include))
+	}
+	if w.over {
+		return nil, errWalkBudget
+	}
+	return b, err
+}
+
+// digestChunk is how many bytes digest hashes between two checks of the request context.
+const digestChunk = 1 << 20
+
+// digest hashes data with h, checking the request context every digestChunk bytes (64 MiB
+// take about 0.1 s to hash).
+func (c *sigCtx) digest(h crypto.Hash, data []byte) ([]byte, error) {
+	w := h.New()
+	for len(data) > 0 {
+		if c.ctx != nil {
+			if err := c.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		n := min(len(data), digestChunk)
+		w.Write(data[:n])
+		data = data[n:]
+	}
+	return w.Sum(nil), nil
+}
+
+// detachedXML returns the tree of a detached data object a Reference transforms, parsed once
+// per input (several References may name it) within what is left of Limits.MaxNodes after the
+// signature document and the detached documents parsed before it.
+func (c *sigCtx) detachedXML(r *reference) (*etree.Document, *verdict) {
+	if c.req == nil {
+		c.req = &reqState{nodesLeft: c.v.lim.MaxNodes}
+	}
+	if d, ok := c.req.detached[r.detached]; ok {
+		return d, nil
+	}
+	lim := c.v.lim.Document
+	lim.MaxNodes = c.req.nodesLeft
+	if lim.MaxNodes <= 0 {
+		return nil, indeterminate(SigConstraintsFailure, ReasonReference, "reference %d: the documents of this request hold more than %d nodes together", r.pos, c.v.lim.MaxNodes)
+	}
+	d, err := xmlsafe.ParseContext(c.ctx, r.detached.Data, lim)
+	switch {
+	case c.ctx != nil && c.ctx.Err() != nil:
+		return nil, indeterminate(TryLater, ReasonFormat, "reference %d: the request deadline passed while parsing the detached data object", r.pos)
+	case xmlsafe.IsLimit(err):
+		return nil, indeterminate(SigConstraintsFailure, ReasonReference, "reference %d: the detached data object %s is beyond the limits of verification: %v", r.pos, clip(r.detached.ID), err)
+	case err == nil && d.Root() == nil:
+		err = errors.New("no root element")
+	}
+	if err != nil {
+		return nil, formatFailure("reference %d: the detached data object %s is not acceptable XML: %v", r.pos, clip(r.detached.ID), err)
+	}
+	c.req.nodesLeft -= countNodes(&d.Element)
+	if c.req.detached == nil {
+		c.req.detached = map[*Document]*etree.Document{}
+	}
+	c.req.detached[r.detached] = d
+	return d, nil
+}
+
+// countNodes returns the nodes under el as Limits.MaxNodes counts them (el itself not
+// included: it is a document).
+func countNodes(el *etree.Element) int64 {
+	var n int64
+	for _, t := range el.Child {
+		n++
+		if e, ok := t.(*etree.Element); ok {
+			n += int64(len(e.Attr)) + countNodes(e)
+		}
+	}
+	return n
+}
+
+// stopped returns the verdict of a walk that err stopped (the budget or the request
+// deadline), or nil.
+func (c *sigCtx) stopped(err error) *verdict {
+	switch {
+	case errors.Is(err, errWalkBudget):
+		return indeterminate(SigConstraintsFailure, ReasonFormat, "the signatures in this document make canonicalization visit more than %d nodes together", c.v.lim.MaxC14NNodes)
+	case errors.Is(err, errCancelled), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return indeterminate(TryLater, ReasonFormat, "the request deadline passed during validation")
+	}
+	return nil
+}
 
 // c14nBase returns the canonicalization method without comments and whether alg keeps them.
 func c14nBase(alg string) (string, bool) {

@@ -62,8 +62,11 @@ func TestCanonicalizationStopsOnCancel(t *testing.T) {
 	}
 }
 
-// TestVerifyStopsOnCancel: a Verify whose context ends during the digests returns
-// INDETERMINATE/TRY_LATER instead of finishing the work.
+// TestVerifyStopsOnCancel: a Verify whose context ends at any point (the gate's passes, the
+// tree, the digests) stops there: it returns the context's error, or INDETERMINATE/TRY_LATER
+// for the signature under way, and asks the context at most once more (the loop over the
+// signatures) — no loop goes on working after the deadline (issue 10: the work went on after
+// the client's 503).
 func TestVerifyStopsOnCancel(t *testing.T) {
 	p := newPKI(t)
 	var b strings.Builder
@@ -73,20 +76,39 @@ func TestVerifyStopsOnCancel(t *testing.T) {
 	}
 	b.WriteString(`</doc>`)
 	s := bytesOf(sign(t, p.rsa, p.chainOf(p.rsa), xades.Object{Data: []byte(b.String()), XML: true}, xades.TypeXAdES, xades.Enveloped, ""))
-	v := newVerifier(t, p, nil)
-	// The context is done after a few checks: the gate and the tree are built, then the
-	// digests of the 11 000 elements start and must stop.
-	ctx := &countingCtx{Context: context.Background(), after: 4}
-	rep, err := v.Verify(ctx, Input{Signature: s})
-	if err != nil {
+	v := newVerifier(t, p, func(c *Config) { c.Revocation = nil })
+	// Never done: how many checks does the whole verification make?
+	all := &countingCtx{Context: context.Background(), after: 1 << 62}
+	if _, err := v.Verify(all, Input{Signature: s}); err != nil {
 		t.Fatal(err)
 	}
-	r := rep.Signatures[0]
-	if r.Indication != Indeterminate || r.SubIndication != TryLater {
-		t.Fatalf("got %s/%s %s, want INDETERMINATE/TRY_LATER", r.Indication, r.SubIndication, r.Detail)
+	total := all.calls.Load()
+	if total < 30 {
+		t.Fatalf("only %d checks of the context over 11 000 elements", total)
 	}
-	if n := ctx.calls.Load(); n > 6 {
-		t.Fatalf("the context was asked %d times: the work went on after it was done", n)
+	sawErr, sawVerdict := false, false
+	for after := int64(1); after <= total; after++ {
+		ctx := &countingCtx{Context: context.Background(), after: after}
+		rep, err := v.Verify(ctx, Input{Signature: s})
+		switch {
+		case err != nil:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("done at check %d: %v, want context.Canceled", after, err)
+			}
+			sawErr = true
+		default:
+			r := rep.Signatures[0]
+			if r.Indication != Indeterminate || r.SubIndication != TryLater {
+				t.Fatalf("done at check %d: got %s/%s %s, want INDETERMINATE/TRY_LATER", after, r.Indication, r.SubIndication, r.Detail)
+			}
+			sawVerdict = true
+		}
+		if n := ctx.calls.Load(); n > after+1 {
+			t.Fatalf("done at check %d: the context was asked %d times: the work went on after it was done", after, n)
+		}
+	}
+	if !sawErr || !sawVerdict {
+		t.Fatalf("cancellation seen as an error %v, as a verdict %v: want both (the gate and the digests)", sawErr, sawVerdict)
 	}
 }
 

@@ -36,6 +36,7 @@ type sigCtx struct {
 	at   time.Time
 	res  Result
 	work *int64 // canonical bytes digested so far for this input (Limits.MaxC14NBytes)
+	walk *walkBudget
 	req  *reqState
 
 	si, sv, ki *etree.Element
@@ -54,6 +55,7 @@ type sigCtx struct {
 	crls     [][]byte
 
 	transformed map[int][]byte // Reference position -> the octets its digest covers (Input.ReturnTransformed)
+	siC14N      []byte         // canonical SignedInfo, once computed
 }
 
 // run validates the signature and fills c.res.
@@ -195,7 +197,7 @@ func inclusiveNamespaces(el *etree.Element, alg string, max int) (string, *verdi
 	}
 	seen := map[string]bool{}
 	var list []string
-	for _, p := range strings.Fields(kids[0].SelectAttrValue("PrefixList", "")) {
+	for p := range strings.FieldsSeq(kids[0].SelectAttrValue("PrefixList", "")) { // no slice of a million names
 		if seen[p] {
 			continue
 		}
@@ -604,6 +606,9 @@ func (c *sigCtx) digests() *verdict {
 		if c.ctx != nil && c.ctx.Err() != nil {
 			return indeterminate(TryLater, ReasonFormat, "the request deadline passed during validation")
 		}
+		if c.walk != nil && c.walk.over {
+			return c.stopped(errWalkBudget)
+		}
 		h, ok := integrityHashes[r.digestURI]
 		if !ok {
 			if later == nil {
@@ -636,9 +641,11 @@ func (c *sigCtx) digests() *verdict {
 				return indeterminate(SigConstraintsFailure, ReasonFormat, "the references of the signatures in this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
 			}
 		}
-		w := r.hash.New()
-		w.Write(data)
-		if subtle.ConstantTimeCompare(w.Sum(nil), r.digest) != 1 {
+		sum, err := c.digest(r.hash, data)
+		if err != nil {
+			return c.stopped(err)
+		}
+		if subtle.ConstantTimeCompare(sum, r.digest) != 1 {
 			what := r.scope.Kind
 			if r.scope.ElementID != "" {
 				what += " " + clip(r.scope.ElementID)
@@ -678,7 +685,11 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 					v.detail = fmt.Sprintf("reference %d: XPath Filter 2.0: %s", r.pos, v.detail)
 					return nil, v
 				}
-				ops = append(ops, boundOp{op: o.op, sel: &b})
+				bit, ok := filter.addSelector(&b)
+				if !ok {
+					return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: too many XPath filter operations", r.pos)
+				}
+				ops = append(ops, boundOp{op: o.op, bit: bit})
 			}
 			filter.xf2 = append(filter.xf2, ops)
 		case t.alg == TransformXPath:
@@ -689,7 +700,11 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 			if v != nil {
 				return nil, v
 			}
-			filter.rm = append(filter.rm, &b)
+			bit, ok := filter.addSelector(&b)
+			if !ok {
+				return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: too many XPath filter operations", r.pos)
+			}
+			filter.rmBits |= bit
 		}
 	}
 	var include func(etree.Token) bool
@@ -714,14 +729,14 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 		if len(r.transforms) == 0 {
 			return r.detached.Data, nil
 		}
-		d, err := parseDetachedXML(r.detached.Data, c.v.lim)
-		if err != nil {
-			return nil, formatFailure("reference %d: the detached data object %s is not acceptable XML: %v", r.pos, clip(r.detached.ID), err)
+		d, v := c.detachedXML(r)
+		if v != nil {
+			return nil, v
 		}
 		// An octet stream parsed into a node-set keeps its comments (XMLDSig §4.4.3.2).
-		b, err := canonicalizeDocumentSet(c.ctx, d, alg, pfx, nil, nil)
+		b, err := c.canon(d, nil, alg, pfx, nil, nil)
 		if err != nil {
-			return nil, c14nVerdict(r.pos, err)
+			return nil, c.c14nVerdict(r.pos, err)
 		}
 		return b, nil
 	}
@@ -742,19 +757,20 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 		err error
 	)
 	if r.target == nil {
-		b, err = canonicalizeDocumentSet(c.ctx, c.doc, alg, pfx, skip, include)
+		b, err = c.canon(c.doc, nil, alg, pfx, skip, include)
 	} else {
-		b, err = canonicalizeSet(c.ctx, r.target, alg, pfx, skip, include)
+		b, err = c.canon(nil, r.target, alg, pfx, skip, include)
 	}
 	if err != nil {
-		return nil, c14nVerdict(r.pos, err)
+		return nil, c.c14nVerdict(r.pos, err)
 	}
 	return b, nil
 }
 
-func c14nVerdict(pos int, err error) *verdict {
-	if errors.Is(err, errCancelled) {
-		return indeterminate(TryLater, ReasonFormat, "reference %d: the request deadline passed during canonicalization", pos)
+func (c *sigCtx) c14nVerdict(pos int, err error) *verdict {
+	if v := c.stopped(err); v != nil {
+		v.detail = fmt.Sprintf("reference %d: %s", pos, v.detail)
+		return v
 	}
 	if errors.Is(err, errNotAllowed) {
 		return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: %v", pos, err)
@@ -777,17 +793,28 @@ func (c *sigCtx) signatureValue(cert *x509.Certificate) *verdict {
 		return v
 	}
 	if err := c.checkValue(cert.PublicKey, sv); err != nil {
+		if v := c.stopped(err); v != nil {
+			return v
+		}
 		return fail(SigCryptoFailure, ReasonSignatureValue, "the signature value does not verify with the signing certificate's key: %v", err)
 	}
 	return nil
 }
 
-// checkValue verifies sv over the canonical SignedInfo with pub.
+// checkValue verifies sv over the canonical SignedInfo with pub. An error that stopped the
+// canonicalization (c.stopped) is returned as it is.
 func (c *sigCtx) checkValue(pub crypto.PublicKey, sv []byte) error {
-	data, err := canonicalize(c.si, c.c14n, c.c14nPrefix, nil)
-	if err != nil {
-		return errors.New("SignedInfo cannot be canonicalized")
+	if c.siC14N == nil {
+		data, err := c.canon(nil, c.si, c.c14n, c.c14nPrefix, nil, nil)
+		if c.stopped(err) != nil {
+			return err
+		}
+		if err != nil {
+			return errors.New("SignedInfo cannot be canonicalized")
+		}
+		c.siC14N = data
 	}
+	data := c.siC14N
 	h := c.method.hash.New()
 	h.Write(data)
 	d := h.Sum(nil)

@@ -83,7 +83,10 @@ func (c *sigCtx) timestamps() ([]time.Time, *verdict) {
 			c.res.Level = "B-LTA"
 			continue
 		}
-		input, err := canonicalize(c.sv, alg, "", nil)
+		input, err := c.canon(nil, c.sv, alg, "", nil, nil)
+		if v := c.stopped(err); v != nil {
+			return nil, v
+		}
 		if err != nil {
 			return nil, indeterminate(SigConstraintsFailure, ReasonTimestamp, "the timestamped SignatureValue cannot be canonicalized")
 		}
@@ -164,12 +167,18 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 		}
 		data, v := c.referenceData(r)
 		if v != nil {
+			if v.sub == TryLater || c.walk != nil && c.walk.over {
+				return nil, v
+			}
 			return bad("reference %d cannot be dereferenced", r.pos)
 		}
 		buf.Write(data)
 	}
 	for _, el := range elems {
-		b, err := canonicalize(el, alg, "", nil)
+		b, err := c.canon(nil, el, alg, "", nil, nil)
+		if v := c.stopped(err); v != nil {
+			return nil, v
+		}
 		if err != nil {
 			return bad("%s cannot be canonicalized", el.Tag)
 		}

@@ -16,19 +16,7 @@ import (
 	"github.com/beevik/etree"
 
 	"dssd/dss/xades"
-	"dssd/dss/xmlsafe"
 )
-
-func parseDetachedXML(b []byte, lim Limits) (*etree.Document, error) {
-	doc, err := xmlsafe.Parse(b, lim.Document)
-	if err != nil {
-		return nil, err
-	}
-	if doc.Root() == nil {
-		return nil, errors.New("no root element")
-	}
-	return doc, nil
-}
 
 // certificates collects the KeyInfo certificates and the XAdES validation data (never a
 // KeyValue: a key in the message is never trusted).
@@ -208,8 +196,13 @@ func (c *sigCtx) signingCertificate() (*x509.Certificate, *verdict) {
 		case kv != nil && kv.ind == TotalFailed:
 			return nil, swapped
 		case kv == nil:
-			if sv, v := b64Value(c.sv, "SignatureValue"); v == nil && c.checkValue(leaf.PublicKey, sv) != nil {
-				return nil, swapped
+			if sv, v := b64Value(c.sv, "SignatureValue"); v == nil {
+				if err := c.checkValue(leaf.PublicKey, sv); err != nil {
+					if v := c.stopped(err); v != nil {
+						return nil, v
+					}
+					return nil, swapped
+				}
 			}
 		}
 		return nil, indeterminate(NoSigningCertificateFound, ReasonSigningCertificate, "the signing certificate named by %s is not the KeyInfo certificate %q", ids[0].what, leaf.Subject.String())
@@ -390,6 +383,9 @@ type reqState struct {
 	reqItems []*revItem // the request's own OCSP responses and CRLs (AdditionalKeyInfo)
 	paths    int        // certificate paths built so far
 	memo     map[[32]byte]pathResult
+
+	nodesLeft int64                         // Limits.MaxNodes less the nodes of the documents parsed so far
+	detached  map[*Document]*etree.Document // detached XML parsed for a Reference, once per input
 }
 
 type pathResult struct {

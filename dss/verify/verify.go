@@ -191,6 +191,10 @@ type Limits struct {
 	MaxRevocationValues int   // distinct OCSP responses and CRLs in Input.OCSP and Input.CRLs (64)
 	MaxRevocationBytes  int64 // their total size (8 MiB)
 	MaxPathBuilds       int   // certificate paths built for signers and TSAs (256)
+	// The work of one input grows with its nodes, not its bytes (issue 10: 2.1 M elements at
+	// the 64 MiB size limit cost 2 s, the worst XPath Filter 2.0 over them 7.6 s).
+	MaxNodes     int64 // nodes (elements, attributes, text, comments) of the signature document and its detached XML together (500 000)
+	MaxC14NNodes int64 // nodes the canonicalization walks of one input visit, all signatures together (2 000 000)
 }
 
 // DefaultLimits returns the limits of hardening.md §2.6. The document limits are the gate's
@@ -201,8 +205,17 @@ func DefaultLimits() Limits {
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
 		MaxC14NBytes: 64 << 20, MaxPrefixes: 64,
 		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 256,
+		MaxNodes: DefaultMaxNodes, MaxC14NNodes: DefaultMaxC14NNodes,
 	}
 }
+
+// Defaults of Limits.MaxNodes and MaxC14NNodes: about 0.25 s and 0.3 s of CPU on the project
+// machine (docs/performance.md, hostile inputs), and 8 times the nodes of the largest real
+// document of the test corpus (a 2.4 MB SAML aggregate of 60 000 nodes).
+const (
+	DefaultMaxNodes     = 500_000
+	DefaultMaxC14NNodes = 2_000_000
+)
 
 // DocumentLimitsFor returns the gate limits of a signature over documents of at most
 // maxDocBytes (xmlsafe.DocumentLimitsFor; 0: the default): room for the document base64-encoded
@@ -226,6 +239,12 @@ func (l Limits) normalize() Limits {
 	}
 	if l.MaxRevocationBytes <= 0 {
 		l.MaxRevocationBytes = d.MaxRevocationBytes
+	}
+	if l.MaxNodes <= 0 {
+		l.MaxNodes = d.MaxNodes
+	}
+	if l.MaxC14NNodes <= 0 {
+		l.MaxC14NNodes = d.MaxC14NNodes
 	}
 	for _, p := range []struct{ v, def *int }{
 		{&l.MaxSignatures, &d.MaxSignatures}, {&l.MaxReferences, &d.MaxReferences},
@@ -305,8 +324,13 @@ func New(cfg Config) (*Verifier, error) {
 // Verify validates every signature of in.Signature. It returns an error only when the input
 // cannot be processed at all (see the package documentation).
 func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
-	doc, err := xmlsafe.Parse(in.Signature, v.lim.Document)
+	lim := v.lim.Document
+	lim.MaxNodes = v.lim.MaxNodes
+	doc, err := xmlsafe.ParseContext(ctx, in.Signature, lim)
 	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
 		if xmlsafe.IsLimit(err) {
 			return nil, fmt.Errorf("%w: %w", ErrLimit, err)
 		}
@@ -330,14 +354,16 @@ func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLimit, err)
 	}
+	req.nodesLeft = v.lim.MaxNodes - countNodes(&doc.Element)
 	rep := &Report{Time: at}
 	ids := buildIDIndex(doc.Root())
 	var work int64
+	walk := &walkBudget{left: v.lim.MaxC14NNodes}
 	for i, s := range sigs {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
-		c := &sigCtx{v: v, ctx: ctx, doc: doc, ids: ids, sig: s, in: &in, at: at, work: &work, req: req}
+		c := &sigCtx{v: v, ctx: ctx, doc: doc, ids: ids, sig: s, in: &in, at: at, work: &work, walk: walk, req: req}
 		if i == 0 && len(in.ReturnTransformed) > 0 {
 			c.transformed = map[int][]byte{}
 		}

@@ -153,9 +153,10 @@ func parseXPathExpr(expr string, el *etree.Element) (selector, bool) {
 
 // boundSelector is a selector resolved against one document and signature.
 type boundSelector struct {
-	s    selector
-	set  map[etree.Token]bool    // selID, selHereSig: the selected nodes
-	memo map[*etree.Element]bool // within, per element
+	s     selector
+	els   map[*etree.Element]bool // selID: the selected elements (nodeKids: their children are)
+	one   *etree.Element          // selID with one element, selHereSig: the element
+	multi bool                    // selID: els holds the elements
 }
 
 // bind resolves s; an id that is missing or used twice is a verdict.
@@ -179,24 +180,25 @@ func (c *sigCtx) bind(s selector) (boundSelector, *verdict) {
 			}
 			cur = next
 		}
-		b.set = map[etree.Token]bool{}
-		for _, e := range cur {
-			if s.nodeKids {
-				for _, t := range e.Child {
-					b.set[t] = true
-				}
-			} else {
-				b.set[e] = true
+		switch len(cur) {
+		case 0:
+		case 1:
+			b.one = cur[0]
+		default:
+			b.multi = true
+			b.els = make(map[*etree.Element]bool, len(cur))
+			for _, e := range cur {
+				b.els[e] = true
 			}
 		}
 	case selHereSig:
-		b.set = map[etree.Token]bool{c.sig: true}
+		b.one = c.sig
 	}
 	return b, nil
 }
 
-// selects reports whether t itself is selected.
-func (b *boundSelector) selects(t etree.Token) bool {
+// selects reports whether t itself is selected; ns resolves a prefix at t (an element).
+func (b *boundSelector) selects(t etree.Token, ns *nsScope) bool {
 	switch b.s.kind {
 	case selRoot:
 		return true
@@ -208,54 +210,187 @@ func (b *boundSelector) selects(t etree.Token) bool {
 		if b.s.byQName {
 			return el.Space == b.s.prefix
 		}
-		return el.NamespaceURI() == b.s.name.ns
+		return ns.lookup(el.Space) == b.s.name.ns
+	case selHereSig:
+		return t == etree.Token(b.one)
+	case selID:
+		var el *etree.Element
+		if b.s.nodeKids {
+			el = t.Parent()
+		} else if e, ok := t.(*etree.Element); ok {
+			el = e
+		}
+		if el == nil {
+			return false
+		}
+		if b.multi {
+			return b.els[el]
+		}
+		return el == b.one
 	}
-	return b.set[t]
+	return false
 }
 
-// within reports whether t is in the subtree of a selected node. The answer for each element
-// is remembered, so a whole tree costs one step per node, whatever its depth.
-func (b *boundSelector) within(t etree.Token) bool {
-	if b.selects(t) {
-		return true
+// nsScope is the namespace context of the element a nodeSetFilter is at: the innermost
+// binding of each prefix, updated as the walk enters and leaves elements, so that resolving a
+// prefix costs one map lookup whatever the depth (etree's NamespaceURI walks the ancestors).
+type nsScope struct {
+	scope map[string]int // prefix ("" default) -> index in binds of its innermost binding
+	binds []nsBind
+}
+
+type nsBind struct {
+	prefix, uri string
+	prev        int // the binding it shadows, or -1
+}
+
+func (s *nsScope) push(el *etree.Element) {
+	for _, a := range el.Attr {
+		var prefix string
+		switch {
+		case a.Space == "xmlns":
+			prefix = a.Key
+		case a.Space == "" && a.Key == "xmlns":
+		default:
+			continue
+		}
+		if s.scope == nil {
+			s.scope = map[string]int{}
+		}
+		prev, ok := s.scope[prefix]
+		if !ok {
+			prev = -1
+		}
+		s.scope[prefix] = len(s.binds)
+		s.binds = append(s.binds, nsBind{prefix: prefix, uri: a.Value, prev: prev})
 	}
-	p := t.Parent()
-	if p == nil {
-		return false
+}
+
+func (s *nsScope) popTo(mark int) {
+	for len(s.binds) > mark {
+		b := s.binds[len(s.binds)-1]
+		if b.prev < 0 {
+			delete(s.scope, b.prefix)
+		} else {
+			s.scope[b.prefix] = b.prev
+		}
+		s.binds = s.binds[:len(s.binds)-1]
 	}
-	if in, ok := b.memo[p]; ok {
-		return in
+}
+
+func (s *nsScope) lookup(prefix string) string {
+	if prefix == "xml" {
+		return "http://www.w3.org/XML/1998/namespace"
 	}
-	in := b.within(p)
-	if b.memo == nil {
-		b.memo = map[*etree.Element]bool{}
+	if i, ok := s.scope[prefix]; ok {
+		return s.binds[i].uri
 	}
-	b.memo[p] = in
-	return in
+	return ""
 }
 
 // nodeSetFilter is the membership test of the node-set after a reference's XPath transforms:
-// every transform's result must hold the node.
+// every transform's result must hold the node. A selected node stands for its subtree, so a
+// node is "within" a selector when it or an ancestor is selected. The filter is asked about
+// the nodes in document order (canonicalization's walk): it keeps the path from the root to
+// the current node with, for each element on it, one bit per selector saying whether the
+// element is within it, and the namespace bindings in scope. Each node then costs one test per
+// selector against its parent's bits, whatever its depth: no walk of the ancestors, no map of
+// the nodes seen (both made the worst XPath Filter 2.0 the limits allowed cost seconds).
 type nodeSetFilter struct {
-	xf2 [][]boundOp      // per XPath Filter 2.0 transform, its operations in order
-	rm  []*boundSelector // XPath 1.0 transforms: subtrees removed
+	xf2    [][]boundOp // per XPath Filter 2.0 transform, its operations in order
+	rmBits uint32      // XPath 1.0 transforms: the selectors whose subtrees are removed
+
+	sels  []*boundSelector // every selector; bit i of a frame is sels[i]
+	path  []filterFrame    // the current element's ancestors-or-self, root first
+	ns    nsScope
+	chain []*etree.Element // scratch for rebuilding the path
+}
+
+type filterFrame struct {
+	el     *etree.Element
+	within uint32 // bit i: the element is within sels[i]
+	nsMark int    // len(ns.binds) before the element's declarations
 }
 
 type boundOp struct {
 	op  string
-	sel *boundSelector
+	bit uint32
+}
+
+// maxSelectors is the most selectors one filter holds (one bit each in a frame).
+const maxSelectors = 32
+
+// addSelector records b and returns its bit; false when the filter holds maxSelectors
+// already (parseReference allows maxFilterOps).
+func (f *nodeSetFilter) addSelector(b *boundSelector) (uint32, bool) {
+	if len(f.sels) == maxSelectors {
+		return 0, false
+	}
+	f.sels = append(f.sels, b)
+	return 1 << (len(f.sels) - 1), true
+}
+
+// selectBits returns the bits of the selectors that select t itself.
+func (f *nodeSetFilter) selectBits(t etree.Token) uint32 {
+	var bits uint32
+	for i, s := range f.sels {
+		if s.selects(t, &f.ns) {
+			bits |= 1 << i
+		}
+	}
+	return bits
+}
+
+// enter pushes el (whose parent is the top of the path) and returns its bits.
+func (f *nodeSetFilter) enter(el *etree.Element, parent uint32) uint32 {
+	mark := len(f.ns.binds)
+	f.ns.push(el)
+	bits := parent | f.selectBits(el)
+	f.path = append(f.path, filterFrame{el: el, within: bits, nsMark: mark})
+	return bits
+}
+
+// at makes p the top of the path and returns its bits (0 for no parent).
+func (f *nodeSetFilter) at(p *etree.Element) uint32 {
+	if p == nil {
+		f.ns.popTo(0)
+		f.path = f.path[:0]
+		return 0
+	}
+	for len(f.path) > 0 && f.path[len(f.path)-1].el != p {
+		f.ns.popTo(f.path[len(f.path)-1].nsMark)
+		f.path = f.path[:len(f.path)-1]
+	}
+	if len(f.path) > 0 {
+		return f.path[len(f.path)-1].within
+	}
+	// p was not seen: the walk starts below the root (or jumped). Rebuild the path from the
+	// root down to p: once per walk, as deep as the document (the gate bounds the depth).
+	f.chain = f.chain[:0]
+	for a := p; a != nil; a = a.Parent() {
+		f.chain = append(f.chain, a)
+	}
+	var bits uint32
+	for i := len(f.chain) - 1; i >= 0; i-- {
+		bits = f.enter(f.chain[i], bits)
+	}
+	return bits
 }
 
 func (f *nodeSetFilter) include(t etree.Token) bool {
-	for _, s := range f.rm {
-		if s.within(t) {
-			return false
-		}
+	bits := f.at(t.Parent())
+	if el, ok := t.(*etree.Element); ok {
+		bits = f.enter(el, bits)
+	} else {
+		bits |= f.selectBits(t)
+	}
+	if bits&f.rmBits != 0 {
+		return false
 	}
 	for _, ops := range f.xf2 {
 		z := true // XPath Filter 2.0: start from every node of the document
 		for _, o := range ops {
-			in := o.sel.within(t)
+			in := bits&o.bit != 0
 			switch o.op {
 			case "intersect":
 				z = z && in

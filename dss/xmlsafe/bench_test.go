@@ -2,6 +2,7 @@ package xmlsafe
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 
@@ -68,6 +69,25 @@ func BenchmarkEtree(b *testing.B) {
 				d := etree.NewDocument()
 				d.ReadSettings = etree.ReadSettings{ValidateInput: true, CharsetReader: refuseCharset}
 				if err := d.ReadFromBytes(bytes.TrimSpace(doc)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseContext is BenchmarkParse with a cancellable context that the passes check
+// (ParseContext); the ratio to BenchmarkParse is the cost of being interruptible.
+func BenchmarkParseContext(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, s := range benchSizes {
+		doc := benchDoc(s.size)
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseContext(ctx, doc, DocumentLimits()); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -2,6 +2,7 @@ package xmlsafe
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -40,8 +41,19 @@ func IsChar(r rune) bool {
 
 // checkChars requires valid UTF-8 made of XML 1.0 characters everywhere, including comments
 // and processing instructions, which encoding/xml does not inspect.
-func checkChars(b []byte, base int64) error {
+func checkChars(b []byte, base int64) error { return checkCharsContext(nil, b, base) }
+
+// checkCharsContext is checkChars that stops when ctx is done (nil: never), asking it every
+// CtxCheckBytes bytes.
+func checkCharsContext(ctx context.Context, b []byte, base int64) error {
+	next := 0
 	for i := 0; i < len(b); {
+		if i >= next {
+			if err := ctxErr(ctx); err != nil {
+				return err
+			}
+			next = i + CtxCheckBytes
+		}
 		c := b[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
@@ -224,8 +236,9 @@ type gate struct {
 	lim      Limits
 	depth    int
 	elements int
-	root     bool // the root element has started
-	closed   bool // the root element has ended
+	nodes    int64 // elements, attributes, text nodes, comments, processing instructions
+	root     bool  // the root element has started
+	closed   bool  // the root element has ended
 	textRun  int64
 	stack    []frame
 	binds    []binding
@@ -238,15 +251,15 @@ type gate struct {
 // scopes, limits and placement rules that RawToken does not check. A token that passes is
 // handed to sink (when not nil) until the root element has ended.
 // It returns the offset in b just after the root element's end tag.
-func tokenize(b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
-	rootEnd, err := tokenizeFrom(&fastTokens{b: b}, b, base, lim, sink)
+func tokenize(ctx context.Context, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
+	rootEnd, err := tokenizeFrom(ctx, &fastTokens{b: b}, b, base, lim, sink)
 	if err != errFallback {
 		return rootEnd, err
 	}
 	if sink != nil {
 		sink.reset()
 	}
-	return tokenizeFrom(newStdTokens(b), b, base, lim, sink)
+	return tokenizeFrom(ctx, newStdTokens(b), b, base, lim, sink)
 }
 
 // tokenSource yields raw tokens and the offsets of their bytes: fastTokens, or encoding/xml.
@@ -271,10 +284,15 @@ func (s *stdTokens) next() (xml.Token, int64, int64, error) {
 	return tok, start, s.dec.InputOffset(), err
 }
 
-func tokenizeFrom(src tokenSource, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
+func tokenizeFrom(ctx context.Context, src tokenSource, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
 	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int)}
 	rootEnd := int64(-1)
-	for {
+	for ntok := 0; ; ntok++ {
+		if ctx != nil && ntok%CtxCheckTokens == 0 {
+			if err := ctxErr(ctx); err != nil {
+				return 0, err
+			}
+		}
 		tok, start, end, err := src.next()
 		if err == io.EOF {
 			break
@@ -294,8 +312,12 @@ func tokenizeFrom(src tokenSource, b []byte, base int64, lim Limits, sink tokenS
 			err = g.charData(t, start, end)
 		case xml.Comment:
 			// Allowed everywhere; does not end a text run.
+			err = g.node(start)
 		case xml.ProcInst:
 			err = g.procInst(t, start)
+			if err == nil {
+				err = g.node(start)
+			}
 		case xml.Directive:
 			err = g.fail(ReasonDTD, start, DTDRefused)
 		default:
@@ -318,6 +340,15 @@ func tokenizeFrom(src tokenSource, b []byte, base int64, lim Limits, sink tokenS
 		return 0, g.fail(ReasonMalformed, int64(len(b)), "unexpected end of input inside an element")
 	}
 	return rootEnd, nil
+}
+
+// node counts one node of the document (Limits.MaxNodes).
+func (g *gate) node(start int64) error {
+	g.nodes++
+	if g.nodes > g.lim.MaxNodes {
+		return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d nodes (elements, attributes, text nodes, comments)", g.lim.MaxNodes))
+	}
+	return nil
 }
 
 func (g *gate) fail(r Reason, off int64, detail string) error {
@@ -365,6 +396,10 @@ func (g *gate) startElement(t xml.StartElement, start, end int64) error {
 	}
 	if len(t.Attr) > g.lim.MaxAttrs {
 		return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d attributes on one element", g.lim.MaxAttrs))
+	}
+	g.nodes += int64(len(t.Attr))
+	if err := g.node(start); err != nil {
+		return err
 	}
 	if err := g.checkTag(g.src[start:end], start, t.Attr); err != nil {
 		return err
@@ -690,6 +725,9 @@ func (g *gate) charData(t xml.CharData, start, end int64) error {
 			}
 		}
 		return nil
+	}
+	if err := g.node(start); err != nil {
+		return err
 	}
 	g.textRun += int64(len(t))
 	if g.textRun > g.lim.MaxTextBytes {

@@ -1,6 +1,7 @@
 package xmlsafe
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -20,6 +21,11 @@ type Limits struct {
 	MaxNSPerElement int   // xmlns declarations per element
 	MaxNSInScope    int   // xmlns declarations in scope at any element (its own and its ancestors')
 	MaxTextBytes    int64 // a single text node (adjacent text and CDATA joined) or attribute value; 0 = MaxBytes
+	// MaxNodes bounds the nodes of the document: elements, attributes (namespace declarations
+	// included), text nodes, comments and processing instructions. 0 = MaxBytes, which no
+	// document reaches (every node takes at least one byte): the verifier sets a smaller one
+	// (dss/verify Limits.MaxNodes), since its work grows with the nodes, not the bytes.
+	MaxNodes int64
 
 	// AnyEncoding lets documents use the encodings Decode reads (UTF-16 with its byte order
 	// mark, US-ASCII, ISO-8859-n, windows-125n): they are decoded to UTF-8 first, and offsets in
@@ -111,6 +117,9 @@ func (l Limits) normalize() Limits {
 	if l.MaxTextBytes <= 0 {
 		l.MaxTextBytes = l.MaxBytes
 	}
+	if l.MaxNodes <= 0 {
+		l.MaxNodes = l.MaxBytes
+	}
 	return l
 }
 
@@ -195,7 +204,7 @@ func refuseCharset(string, io.Reader) (io.Reader, error) { return nil, errCharse
 // Check is the strict raw gate: it returns nil if b is acceptable XML within lim, and an
 // *Error otherwise. It builds no tree.
 func Check(b []byte, lim Limits) error {
-	_, _, err := check(b, lim.normalize(), nil)
+	_, _, err := check(nil, b, lim.normalize(), nil)
 	return err
 }
 
@@ -210,14 +219,41 @@ func Check(b []byte, lim Limits) error {
 // Building the tree from the gate's tokens halves the cost of Parse: etree's parse was a second
 // encoding/xml tokenizing pass over the same bytes.
 func Parse(b []byte, lim Limits) (*etree.Document, error) {
+	return ParseContext(nil, b, lim)
+}
+
+// ParseContext is Parse that stops when ctx is done (nil: never): the byte passes check it
+// every CtxCheckBytes bytes and the tokenizing pass every CtxCheckTokens tokens, so the work
+// goes on for at most that much after the context ends. It then returns an error wrapping
+// ctx's error (not an *Error).
+func ParseContext(ctx context.Context, b []byte, lim Limits) (*etree.Document, error) {
 	lim = lim.normalize()
 	doc := etree.NewDocument()
 	doc.ReadSettings = readSettings(lim)
 	t := &treeBuilder{stack: []*etree.Element{&doc.Element}}
-	if _, _, err := check(b, lim, t); err != nil {
+	if _, _, err := check(ctx, b, lim, t); err != nil {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// How often the passes of ParseContext check the context: a check costs about as much as
+// reading a few bytes, so these make it unmeasurable (BenchmarkParse) while stopping within
+// about a millisecond of work.
+const (
+	CtxCheckTokens = 1024
+	CtxCheckBytes  = 1 << 20
+)
+
+// ctxErr returns ctx's error wrapped, or nil (also for a nil ctx).
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("xml parsing stopped: %w", err)
+	}
+	return nil
 }
 
 // Tokens runs Check and returns the raw tokens (encoding/xml RawToken: prefixes unresolved) of
@@ -226,7 +262,7 @@ func Parse(b []byte, lim Limits) (*etree.Document, error) {
 // reader of them resolves the namespaces as xml.NewDecoder would).
 func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
 	var r tokenRecorder
-	if _, _, err := check(b, lim.normalize(), &r); err != nil {
+	if _, _, err := check(nil, b, lim.normalize(), &r); err != nil {
 		return nil, err
 	}
 	return r.toks, nil
@@ -316,7 +352,7 @@ func (t *treeBuilder) add(tok xml.Token) {
 // check runs every pass and returns the input from after its UTF-8 byte order mark to the end
 // of the root element, and the offset of that slice in b. With a sink, the tokens up to the end
 // of the root element are handed to it as they pass.
-func check(b []byte, lim Limits, sink tokenSink) ([]byte, int64, error) {
+func check(ctx context.Context, b []byte, lim Limits, sink tokenSink) ([]byte, int64, error) {
 	if int64(len(b)) > lim.MaxBytes {
 		return nil, 0, &Error{Reason: ReasonLimit, Offset: lim.MaxBytes,
 			Detail: fmt.Sprintf("input larger than %d bytes", lim.MaxBytes)}
@@ -326,18 +362,21 @@ func check(b []byte, lim Limits, sink tokenSink) ([]byte, int64, error) {
 		if b, _, err = Decode(b); err != nil {
 			return nil, 0, err
 		}
+		if err := ctxErr(ctx); err != nil {
+			return nil, 0, err
+		}
 	}
 	body, base, err := stripBOM(b)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := checkChars(body, base); err != nil {
+	if err := checkCharsContext(ctx, body, base); err != nil {
 		return nil, 0, err
 	}
 	if err := checkDecl(body, base); err != nil {
 		return nil, 0, err
 	}
-	rootEnd, err := tokenize(body, base, lim, sink)
+	rootEnd, err := tokenize(ctx, body, base, lim, sink)
 	if err != nil {
 		return nil, 0, err
 	}
