@@ -163,18 +163,30 @@ func (s *Service) credential(c Caller, id string) (*Credential, error) {
 		if len(own) != 1 {
 			return nil, Errorf(KindKeyLookup, "KeySelector/KeyName is required: the user has %d credentials", len(own))
 		}
-		return own[0], nil
+		return usable(own[0])
 	}
 	cred := s.dir.Credential(id)
 	if cred == nil || cred.Owner != c.User || c.User == "" {
 		return nil, &Error{Kind: KindKeyLookup, Err: fmt.Errorf("credential %q requested by user %q", id, c.User)}
 	}
+	return usable(cred)
+}
+
+// usable refuses a disabled credential. Only its owner gets this answer (the ownership check
+// comes first), so it reveals nothing about other users' credentials.
+func usable(cred *Credential) (*Credential, error) {
+	if cred.Disabled {
+		return nil, &Error{Kind: KindCredentialDisabled, Err: fmt.Errorf("credential %q is disabled", cred.ID)}
+	}
 	return cred, nil
 }
 
 func (s *Service) signer(ctx context.Context, cred *Credential, ref hsm.KeyRef) (crypto.Signer, error) {
+	// Keyed by credential and key: a rotated credential (a new Ref under the same id) gets
+	// the new key's signer.
+	name := cred.ID + "\x00" + ref.String()
 	s.mu.Lock()
-	sg := s.signers[cred.ID]
+	sg := s.signers[name]
 	s.mu.Unlock()
 	if sg != nil {
 		return sg, nil
@@ -184,7 +196,7 @@ func (s *Service) signer(ctx context.Context, cred *Credential, ref hsm.KeyRef) 
 		return nil, hsmError(err)
 	}
 	s.mu.Lock()
-	s.signers[cred.ID] = sg
+	s.signers[name] = sg
 	s.mu.Unlock()
 	return sg, nil
 }
