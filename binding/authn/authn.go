@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"dssd/dss"
 )
@@ -23,7 +24,7 @@ type User struct {
 
 // Authenticator maps requests to users.
 type Authenticator struct {
-	users    []User
+	users    atomic.Pointer[[]User] // replaced as a whole by SetUsers
 	failures *Failures // nil: failures are neither throttled nor aggregated
 }
 
@@ -34,17 +35,26 @@ func (a *Authenticator) LimitFailures(f *Failures) { a.failures = f }
 // New returns an Authenticator for users. Users without a name are ignored.
 func New(users []User) *Authenticator {
 	a := &Authenticator{}
+	a.SetUsers(users)
+	return a
+}
+
+// SetUsers replaces the whole user list at once (users kept in the store change while the
+// service runs): a request is matched against either the old list or the new one, never a
+// mix. Users without a name are ignored.
+func (a *Authenticator) SetUsers(users []User) {
+	var list []User
 	for _, u := range users {
 		if u.Name == "" {
 			continue
 		}
-		a.users = append(a.users, User{
+		list = append(list, User{
 			Name:        u.Name,
 			TokenSHA256: append([][32]byte(nil), u.TokenSHA256...),
 			CertSHA256:  append([][32]byte(nil), u.CertSHA256...),
 		})
 	}
-	return a
+	a.users.Store(&list)
 }
 
 // Authenticate returns the caller of r: the user whose token digest matches the
@@ -85,9 +95,10 @@ func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 // match compares sum with every digest of every user, without stopping early, so that the
 // time taken does not depend on which user (if any) matches.
 func (a *Authenticator) match(sum [32]byte, digests func(*User) [][32]byte) (string, bool) {
+	users := *a.users.Load()
 	found := -1
-	for i := range a.users {
-		for _, d := range digests(&a.users[i]) {
+	for i := range users {
+		for _, d := range digests(&users[i]) {
 			if subtle.ConstantTimeCompare(sum[:], d[:]) == 1 && found < 0 {
 				found = i
 			}
@@ -96,7 +107,7 @@ func (a *Authenticator) match(sum [32]byte, digests func(*User) [][32]byte) (str
 	if found < 0 {
 		return "", false
 	}
-	return a.users[found].Name, true
+	return users[found].Name, true
 }
 
 // Challenge sets the WWW-Authenticate header of a 401 answer.
