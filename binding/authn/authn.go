@@ -25,7 +25,7 @@ type User struct {
 // Authenticator maps requests to users.
 type Authenticator struct {
 	users    atomic.Pointer[[]User] // replaced as a whole by SetUsers
-	failures *Failures // nil: failures are neither throttled nor aggregated
+	failures *Failures              // nil: failures are neither throttled nor aggregated
 }
 
 // LimitFailures makes a throttle and aggregate failed authentications (see FailureLimits).
