@@ -32,6 +32,9 @@ func TestDisabledCredential(t *testing.T) {
 	if _, err := f.svc.Authorize(context.Background(), alice, &AuthorizeRequest{CredentialID: "alice-ec"}); KindOf(err) != KindCredentialDisabled {
 		t.Errorf("authorize: %v, want KindCredentialDisabled", err)
 	}
+	if got, err := f.svc.Credential(alice, "alice-ec"); err != nil || !got.Disabled {
+		t.Errorf("describing the disabled credential: %+v, %v", got, err)
+	}
 	cred.Disabled = false
 	if _, err := f.svc.Sign(context.Background(), alice, req()); err != nil {
 		t.Fatalf("enabled again: %v", err)

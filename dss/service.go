@@ -141,13 +141,14 @@ func (s *Service) Credentials(c Caller) []*Credential {
 	return s.dir.CredentialsOf(c.User)
 }
 
-// Credential returns the caller's credential with the given id; unknown and foreign
-// credentials are the same KindKeyLookup error, and that refusal is audited.
+// Credential returns the caller's credential with the given id, a disabled one included (to
+// describe it); unknown and foreign credentials are the same KindKeyLookup error, and that
+// refusal is audited.
 func (s *Service) Credential(c Caller, id string) (*Credential, error) {
 	if id == "" {
 		return nil, Errorf(KindKeyLookup, "credential id is required")
 	}
-	cred, err := s.credential(c, id)
+	cred, err := s.lookup(c, id)
 	if err != nil {
 		ev := s.event(context.Background(), c, AuditKeyLookup, "", id)
 		return nil, s.record(context.Background(), &ev, err)
@@ -165,11 +166,20 @@ func (s *Service) credential(c Caller, id string) (*Credential, error) {
 		}
 		return usable(own[0])
 	}
+	cred, err := s.lookup(c, id)
+	if err != nil {
+		return nil, err
+	}
+	return usable(cred)
+}
+
+// lookup returns the caller's credential id, disabled or not.
+func (s *Service) lookup(c Caller, id string) (*Credential, error) {
 	cred := s.dir.Credential(id)
 	if cred == nil || cred.Owner != c.User || c.User == "" {
 		return nil, &Error{Kind: KindKeyLookup, Err: fmt.Errorf("credential %q requested by user %q", id, c.User)}
 	}
-	return usable(cred)
+	return cred, nil
 }
 
 // usable refuses a disabled credential. Only its owner gets this answer (the ownership check

@@ -399,6 +399,9 @@ func TestCredentialLifecycle(t *testing.T) {
 	}
 	disabledReq := s.id
 	t.Logf("disable: refused %s after the command returned", took.Round(time.Millisecond))
+	if st := cscKeyStatus(t, n, carol, "carol-ec"); st != "disabled" {
+		t.Errorf("CSC credentials/info key/status of the disabled credential: %q", st)
+	}
 	if s := opsSign(t, n, carol, "carol-rsa", "still-rsa"); !signedOK(s) {
 		t.Errorf("carol-rsa refused while only carol-ec is disabled: %+v", s.res)
 	}
@@ -406,6 +409,9 @@ func TestCredentialLifecycle(t *testing.T) {
 	took, _ = waitFor(t, "enable", 10*time.Second, time.Now(),
 		func(i int) opsSigned { return opsSign(t, n, carol, "carol-ec", fmt.Sprintf("enabled-%d", i)) }, signedOK)
 	t.Logf("enable: signing again %s after the command returned", took.Round(time.Millisecond))
+	if st := cscKeyStatus(t, n, carol, "carol-ec"); st != "enabled" {
+		t.Errorf("CSC credentials/info key/status after enable: %q", st)
+	}
 
 	// Wrong imports are refused: a certificate for another key, and one for TLS only.
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -523,4 +529,26 @@ func TestCredentialLifecycle(t *testing.T) {
 	}
 	noSecrets(t, "the audit records", recordsText(recs), secrets)
 	noSecrets(t, "the node log", n.logText(), secrets)
+}
+
+// cscKeyStatus asks CSC credentials/info for key/status.
+func cscKeyStatus(t *testing.T, n *node, token, cred string) string {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodPost, n.url+"/csc/v2/credentials/info", strings.NewReader(`{"credentialID":"`+cred+`"}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+token)
+	resp, err := n.client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Key struct {
+			Status string `json:"status"`
+		} `json:"key"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("credentials/info: HTTP %d, %v", resp.StatusCode, err)
+	}
+	return out.Key.Status
 }
