@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -531,7 +532,7 @@ func TestCredentialLifecycle(t *testing.T) {
 	noSecrets(t, "the node log", n.logText(), secrets)
 }
 
-// cscKeyStatus asks CSC credentials/info for key/status.
+// cscKeyStatus asks CSC credentials/info for key/status ("HTTP <status>" when it is refused).
 func cscKeyStatus(t *testing.T, n *node, token, cred string) string {
 	t.Helper()
 	r, _ := http.NewRequest(http.MethodPost, n.url+"/csc/v2/credentials/info", strings.NewReader(`{"credentialID":"`+cred+`"}`))
@@ -548,7 +549,73 @@ func cscKeyStatus(t *testing.T, n *node, token, cred string) string {
 		} `json:"key"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("credentials/info: HTTP %d, %v", resp.StatusCode, err)
+		return fmt.Sprintf("HTTP %d", resp.StatusCode) // not (yet) known to the node
 	}
 	return out.Key.Status
+}
+
+// TestCredentialSCAL2Unlock: a scal 2 credential made with the CLI (PIN and TOTP secret from
+// files; the store keeps the PIN's argon2id hash) activates and signs; wrong PINs lock it;
+// `dssd credential unlock` clears the lock on the running node.
+func TestCredentialSCAL2Unlock(t *testing.T) {
+	e := newOpsEnv(t, map[string]any{"type": "sqlite", "path": "dssd.db"})
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, e.bin, e.devDir, addr, nil, "serve", "--config", e.cfg, "--addr", addr)
+	e.mustCLI(t, "user", "add", "--name", "erin")
+	tok := strings.TrimSpace(e.mustCLI(t, "user", "token", "--name", "erin"))
+	q := qes{id: "erin-qes", pin: "CANARY-PIN-" + randHex(t, 4)}
+	sec := make([]byte, 20)
+	rand.Read(sec)
+	q.secret = base32.StdEncoding.EncodeToString(sec)
+	pinFile := writeOut(t, filepath.Join(e.dir, "erin.pin"), []byte(q.pin+"\n"))
+	totpFile := writeOut(t, filepath.Join(e.dir, "erin.totp"), []byte(q.secret+"\n"))
+	csr := filepath.Join(e.dir, "erin-qes.csr")
+	e.mustCLI(t, "credential", "create", "--id", q.id, "--owner", "erin", "--key-type", "RSA-3072", "--scal", "2",
+		"--pin-file", pinFile, "--totp-secret-file", totpFile, "--subject", "CN=Erin Example,C=DE", "--csr-out", csr)
+	chain, _ := e.signCSR(t, csr)
+	e.mustCLI(t, "credential", "import", "--id", q.id, chain)
+	tg := target{url: n.url, client: n.client, cfg: e.cfg}
+	doc := inDoc{id: "doc-1", refURI: "urn:scal2-store", data: []byte("signed with a credential kept in the store")}
+	// Each OTP is used once: first wait until the node knows the credential.
+	for deadline := time.Now().Add(10 * time.Second); cscKeyStatus(t, n, tok, q.id) != "enabled"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the node does not know the credential 10 s after its import")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sad := tg.mustAuthorize(t, tok, q, sum(doc.data))
+	_, raw := tg.signPOST(t, tok, scal2Request("scal2-store", q.id, "erin", sad, doc))
+	if _, r := parseResponse(t, raw); !r.ok() {
+		t.Fatalf("signing with the store's scal 2 credential: %+v", r)
+	}
+	const limit = 5 // the default sad.max_failures; the OTP of a wrong attempt does not matter
+	for i := range limit {
+		if status, out := tg.authorize(t, tok, q.id, [][]byte{sum(doc.data)}, fmt.Sprintf("CANARY-WRONG-%d", i), "000000"); status != http.StatusBadRequest || out["SAD"] != nil {
+			t.Fatalf("wrong PIN %d: HTTP %d %v", i, status, out)
+		}
+	}
+	status, out := tg.authorize(t, tok, q.id, [][]byte{sum(doc.data)}, q.pin, freshOTP(t, tg.cfg, q))
+	if desc, _ := out["error_description"].(string); status != http.StatusBadRequest || !strings.Contains(desc, "locked") {
+		t.Fatalf("right PIN on the locked credential: HTTP %d %v", status, out)
+	}
+	if out := e.mustCLI(t, "credential", "unlock", "--id", q.id); !strings.Contains(out, "unlocked") || strings.Contains(out, "(0 failed") {
+		t.Errorf("unlock: %s", out)
+	}
+	tg.mustAuthorize(t, tok, q, sum(doc.data))
+	n.stop(t)
+	recs := auditRecords(t, e.cfg)
+	var unlocks int
+	for _, r := range recs {
+		if r.Action == dss.AuditCredentialUnlock && r.Credential == q.id && r.Major == dss.MajorSuccess && r.Via == "cli" {
+			unlocks++
+		}
+	}
+	if unlocks != 1 {
+		t.Errorf("%d unlock records, want 1", unlocks)
+	}
+	noSecrets(t, "the audit records", recordsText(recs), map[string]string{"PIN": q.pin, "TOTP secret": q.secret, "token": tok})
+	noSecrets(t, "the node log", n.logText(), map[string]string{"PIN": q.pin, "TOTP secret": q.secret, "token": tok})
 }
