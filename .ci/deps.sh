@@ -43,8 +43,6 @@ if [ "$mode" = test ]; then
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   # The HSM outage tests put SoftHSM2 behind p11-kit's remote module (p11-kit server + p11-kit-client.so).
   compgen -G '/usr/lib/*/pkcs11/p11-kit-client.so' >/dev/null || missing+=(p11-kit-modules)
-  # openssl's PKCS#11 engine: docs/deploy.md makes certificate requests with keys in the token.
-  compgen -G '/usr/lib/*/engines-3/pkcs11.so' >/dev/null || missing+=(libengine-pkcs11-openssl)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -62,7 +62,10 @@ func (s *Service) authorize(ctx context.Context, c Caller, req *AuthorizeRequest
 	if err != nil {
 		return nil, err
 	}
-	f := s.factors[cred.ID]
+	f := cred.Factors
+	if f == nil {
+		f = s.factors[cred.ID]
+	}
 	if s.sad == nil || s.replay == nil || (cred.SCAL >= 2 && (s.lockout == nil || f == nil || f.PIN == nil || f.TOTP == nil)) {
 		return nil, Wrap(KindInternal, fmt.Errorf("signature activation is not configured for %s", cred.ID), "")
 	}

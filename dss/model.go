@@ -161,6 +161,12 @@ type Credential struct {
 	SCAL  int                 // 1 or 2
 	Ref   hsm.KeyRef          // the key in the HSM
 	Chain []*x509.Certificate // signer certificate first
+	// Disabled: an operator disabled the credential; it is listed but never signs or
+	// activates (KindCredentialDisabled).
+	Disabled bool
+	// Factors are the activation factors of a scal 2 credential kept in the store; nil: the
+	// service's configured factors for this id (Config.Factors).
+	Factors *Factors
 }
 
 // VerifyRequest is a binding-neutral DSS-X VerifyRequest (DSS-X 2.0 §4.3.3, §6).

@@ -61,6 +61,19 @@ const (
 	AuditPending      = "pending"      // a PendingRequest refused
 	AuditCredentials  = "credentials"  // a credential listing or description request refused
 	AuditRequest      = "request"      // a request refused before its operation was known (unreadable, not DSS)
+
+	// Operator actions (`dssd credential ...`, `dssd user ...`): User is the operator
+	// ("os:NAME"), Via "cli"; refusals are recorded too.
+	AuditCredentialCreate  = "credential-create"
+	AuditCredentialImport  = "credential-import"
+	AuditCredentialDisable = "credential-disable"
+	AuditCredentialEnable  = "credential-enable"
+	AuditCredentialUnlock  = "credential-unlock"
+	AuditCredentialRotate  = "credential-rotate"
+	AuditUserAdd           = "user-add"
+	AuditUserToken         = "user-token"
+	AuditUserDisable       = "user-disable"
+	AuditUserEnable        = "user-enable"
 )
 
 // AuditEvent is one security-relevant event: who, what, with which credential and digests,

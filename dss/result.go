@@ -56,6 +56,7 @@ const (
 	KindCertificateRevoked               // the credential's certificate chain holds a revoked certificate
 	KindBusy                             // the server is over a limit on connections or request bytes in flight; retry later
 	KindResponseIDUnknown                // a PendingRequest for an unknown, expired or foreign ResponseID: one answer for all
+	KindCredentialDisabled               // the caller's own credential is disabled by an operator (`dssd credential disable`)
 	kindCount
 )
 
@@ -84,6 +85,7 @@ var results = [kindCount]resultInfo{
 	KindCertificateRevoked:   {MajorRequesterError, MinorRevoked, true, "the signer certificate is revoked"},
 	KindBusy:                 {MajorResponderError, MinorBusy, false, "server busy; retry later"},
 	KindResponseIDUnknown:    {MajorRequesterError, MinorResponseIDUnknown, false, "unknown ResponseID"},
+	KindCredentialDisabled:   {MajorRequesterError, MinorKeyLookupFailed, false, "the credential is disabled"},
 }
 
 // Error is the error type of package dss.
@@ -120,6 +122,7 @@ var kindNames = [kindCount]string{
 	"internal", "malformed", "not supported", "hash algorithm", "key lookup", "not authenticated",
 	"SAD invalid", "RefURI omitted", "invalid RefURI", "document not found", "limit", "HSM unavailable",
 	"inappropriate", "authority unavailable", "certificate revoked", "busy", "ResponseID unknown",
+	"credential disabled",
 }
 
 func (k Kind) String() string {

@@ -141,13 +141,14 @@ func (s *Service) Credentials(c Caller) []*Credential {
 	return s.dir.CredentialsOf(c.User)
 }
 
-// Credential returns the caller's credential with the given id; unknown and foreign
-// credentials are the same KindKeyLookup error, and that refusal is audited.
+// Credential returns the caller's credential with the given id, a disabled one included (to
+// describe it); unknown and foreign credentials are the same KindKeyLookup error, and that
+// refusal is audited.
 func (s *Service) Credential(c Caller, id string) (*Credential, error) {
 	if id == "" {
 		return nil, Errorf(KindKeyLookup, "credential id is required")
 	}
-	cred, err := s.credential(c, id)
+	cred, err := s.lookup(c, id)
 	if err != nil {
 		ev := s.event(context.Background(), c, AuditKeyLookup, "", id)
 		return nil, s.record(context.Background(), &ev, err)
@@ -163,8 +164,17 @@ func (s *Service) credential(c Caller, id string) (*Credential, error) {
 		if len(own) != 1 {
 			return nil, Errorf(KindKeyLookup, "KeySelector/KeyName is required: the user has %d credentials", len(own))
 		}
-		return own[0], nil
+		return usable(own[0])
 	}
+	cred, err := s.lookup(c, id)
+	if err != nil {
+		return nil, err
+	}
+	return usable(cred)
+}
+
+// lookup returns the caller's credential id, disabled or not.
+func (s *Service) lookup(c Caller, id string) (*Credential, error) {
 	cred := s.dir.Credential(id)
 	if cred == nil || cred.Owner != c.User || c.User == "" {
 		return nil, &Error{Kind: KindKeyLookup, Err: fmt.Errorf("credential %q requested by user %q", id, c.User)}
@@ -172,9 +182,21 @@ func (s *Service) credential(c Caller, id string) (*Credential, error) {
 	return cred, nil
 }
 
+// usable refuses a disabled credential. Only its owner gets this answer (the ownership check
+// comes first), so it reveals nothing about other users' credentials.
+func usable(cred *Credential) (*Credential, error) {
+	if cred.Disabled {
+		return nil, &Error{Kind: KindCredentialDisabled, Err: fmt.Errorf("credential %q is disabled", cred.ID)}
+	}
+	return cred, nil
+}
+
 func (s *Service) signer(ctx context.Context, cred *Credential, ref hsm.KeyRef) (crypto.Signer, error) {
+	// Keyed by credential and key: a rotated credential (a new Ref under the same id) gets
+	// the new key's signer.
+	name := cred.ID + "\x00" + ref.String()
 	s.mu.Lock()
-	sg := s.signers[cred.ID]
+	sg := s.signers[name]
 	s.mu.Unlock()
 	if sg != nil {
 		return sg, nil
@@ -184,7 +206,7 @@ func (s *Service) signer(ctx context.Context, cred *Credential, ref hsm.KeyRef) 
 		return nil, hsmError(err)
 	}
 	s.mu.Lock()
-	s.signers[cred.ID] = sg
+	s.signers[name] = sg
 	s.mu.Unlock()
 	return sg, nil
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"dssd/dss"
 )
@@ -19,13 +20,14 @@ type User struct {
 	Name        string
 	TokenSHA256 [][32]byte // SHA-256 of each bearer token
 	CertSHA256  [][32]byte // SHA-256 of the DER encoding of each client certificate
+	Disabled    bool       // kept so that no credential of any kind (a JWT too) maps to it
 }
 
 // Authenticator maps requests to users.
 type Authenticator struct {
-	users    []User
-	failures *Failures    // nil: failures are neither throttled nor aggregated
-	jwt      *JWTVerifier // nil: no identity provider (jwt.go)
+	users    atomic.Pointer[[]User] // replaced as a whole by SetUsers
+	failures *Failures              // nil: failures are neither throttled nor aggregated
+	jwt      *JWTVerifier           // nil: no identity provider (jwt.go)
 }
 
 // LimitFailures makes a throttle and aggregate failed authentications (see FailureLimits).
@@ -35,17 +37,27 @@ func (a *Authenticator) LimitFailures(f *Failures) { a.failures = f }
 // New returns an Authenticator for users. Users without a name are ignored.
 func New(users []User) *Authenticator {
 	a := &Authenticator{}
+	a.SetUsers(users)
+	return a
+}
+
+// SetUsers replaces the whole user list at once (users kept in the store change while the
+// service runs): a request is matched against either the old list or the new one, never a
+// mix. Users without a name are ignored.
+func (a *Authenticator) SetUsers(users []User) {
+	var list []User
 	for _, u := range users {
 		if u.Name == "" {
 			continue
 		}
-		a.users = append(a.users, User{
+		list = append(list, User{
 			Name:        u.Name,
 			TokenSHA256: append([][32]byte(nil), u.TokenSHA256...),
 			CertSHA256:  append([][32]byte(nil), u.CertSHA256...),
+			Disabled:    u.Disabled,
 		})
 	}
-	return a
+	a.users.Store(&list)
 }
 
 // Authenticate returns the caller of r: the user whose token digest matches the
@@ -87,7 +99,11 @@ func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 			return dss.Caller{User: name, Via: "token"}, nil
 		}
 		if a.jwt != nil && LooksLikeJWT(tok) {
-			return a.jwt.Authenticate(r.Context(), tok, a.known)
+			c, err := a.jwt.Authenticate(r.Context(), tok, a.known)
+			if err == nil && a.disabled(c.User) { // also when the provider accepts any user
+				return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "the token's user is disabled")
+			}
+			return c, err
 		}
 		return dss.Caller{}, dss.Errorf(dss.KindNotAuthenticated, "unknown bearer token")
 	}
@@ -104,9 +120,19 @@ func (a *Authenticator) authenticate(r *http.Request) (dss.Caller, error) {
 // known reports whether name is a configured user (a JWT's user must be one unless its
 // provider accepts any).
 func (a *Authenticator) known(name string) bool {
-	for i := range a.users {
-		if a.users[i].Name == name {
-			return true
+	for _, u := range *a.users.Load() {
+		if u.Name == name {
+			return !u.Disabled
+		}
+	}
+	return false
+}
+
+// disabled reports whether name is a user who was disabled.
+func (a *Authenticator) disabled(name string) bool {
+	for _, u := range *a.users.Load() {
+		if u.Name == name {
+			return u.Disabled
 		}
 	}
 	return false
@@ -115,10 +141,11 @@ func (a *Authenticator) known(name string) bool {
 // match compares sum with every digest of every user, without stopping early, so that the
 // time taken does not depend on which user (if any) matches.
 func (a *Authenticator) match(sum [32]byte, digests func(*User) [][32]byte) (string, bool) {
+	users := *a.users.Load()
 	found := -1
-	for i := range a.users {
-		for _, d := range digests(&a.users[i]) {
-			if subtle.ConstantTimeCompare(sum[:], d[:]) == 1 && found < 0 {
+	for i := range users {
+		for _, d := range digests(&users[i]) {
+			if subtle.ConstantTimeCompare(sum[:], d[:]) == 1 && found < 0 && !users[i].Disabled {
 				found = i
 			}
 		}
@@ -126,7 +153,7 @@ func (a *Authenticator) match(sum [32]byte, digests func(*User) [][32]byte) (str
 	if found < 0 {
 		return "", false
 	}
-	return a.users[found].Name, true
+	return users[found].Name, true
 }
 
 // Challenge sets the WWW-Authenticate header of a 401 answer.

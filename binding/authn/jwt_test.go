@@ -359,3 +359,46 @@ func TestJWTProviders(t *testing.T) {
 		}
 	}
 }
+
+// TestJWTDisabledUser: a disabled user is refused whatever carries the claim, also by a
+// provider that accepts any user, and its static token no longer matches.
+func TestJWTDisabledUser(t *testing.T) {
+	ti := &testIssuer{keys: map[string]crypto.Signer{}}
+	ti.add(t, "rsa-1", rsaKey(t, 2048))
+	file := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(file, ti.jwks(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewJWTVerifier([]JWTProvider{
+		{Issuer: "https://any.example", Audience: "dssd", JWKSFile: file, UserClaim: "sub", AnyUser: true, Algorithms: []string{"RS256"}},
+	}, JWTOptions{Now: func() time.Time { return jwtNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokSum := sha256.Sum256([]byte("carol-static-token"))
+	a := New([]User{{Name: "carol", TokenSHA256: [][32]byte{tokSum}}})
+	a.UseJWT(v)
+	req := func(tok string) *http.Request {
+		r := httptest.NewRequest("POST", "/sign", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return r
+	}
+	c := tokClaims{Iss: "https://any.example", Sub: "carol", Aud: "dssd", Exp: jwtNow.Add(time.Minute).Unix()}
+	jwtTok := ti.sign(t, jose.RS256, "rsa-1", c)
+	for _, tok := range []string{jwtTok, "carol-static-token"} {
+		if cl, err := a.Authenticate(req(tok)); err != nil || cl.User != "carol" {
+			t.Fatalf("enabled carol refused: %+v %v", cl, err)
+		}
+	}
+	a.SetUsers([]User{{Name: "carol", TokenSHA256: [][32]byte{tokSum}, Disabled: true}})
+	for _, tok := range []string{jwtTok, "carol-static-token"} {
+		if cl, err := a.Authenticate(req(tok)); err == nil || dss.KindOf(err) != dss.KindNotAuthenticated {
+			t.Errorf("disabled carol accepted: %+v %v", cl, err)
+		}
+	}
+	// A user nobody configured, through the any-user provider: still accepted.
+	c.Sub = "dave"
+	if cl, err := a.Authenticate(req(ti.sign(t, jose.RS256, "rsa-1", c))); err != nil || cl.User != "dave" {
+		t.Errorf("any-user provider, unknown user: %+v %v", cl, err)
+	}
+}

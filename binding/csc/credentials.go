@@ -182,7 +182,7 @@ func (h *handler) credentialInfo(cred *dss.Credential, certificates string, with
 	leaf := cred.Chain[0]
 	ci := &credentialInfo{
 		Description: fmt.Sprintf("%s key, SCAL%d", cred.Key, cred.SCAL),
-		Key:         keyInfo{Status: "enabled"},
+		Key:         keyInfo{Status: keyStatus(cred)},
 		Cert:        certInfo{Status: certStatus(cred, now)},
 		SCAL:        fmt.Sprint(cred.SCAL),
 		Multisign:   h.opts.Multisign,
@@ -254,4 +254,12 @@ func safeHost(host string) string {
 		}
 	}
 	return host
+}
+
+// keyStatus is credentials/info key/status: "disabled" for a credential an operator disabled.
+func keyStatus(cred *dss.Credential) string {
+	if cred.Disabled {
+		return "disabled"
+	}
+	return "enabled"
 }

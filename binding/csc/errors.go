@@ -32,7 +32,8 @@ func errorOf(err error, ref string) apiError {
 	switch dss.KindOf(err) {
 	case dss.KindMalformed, dss.KindNotSupported, dss.KindHashAlgorithm, dss.KindKeyLookup,
 		dss.KindSADInvalid, dss.KindRefURIOmitted, dss.KindInvalidRefURI, dss.KindDocumentNotFound,
-		dss.KindLimit, dss.KindInappropriate, dss.KindCertificateRevoked, dss.KindResponseIDUnknown:
+		dss.KindLimit, dss.KindInappropriate, dss.KindCertificateRevoked, dss.KindResponseIDUnknown,
+		dss.KindCredentialDisabled:
 		// 400 invalid_request. KindKeyLookup answers an unknown and a foreign credential
 		// alike, so credential ids cannot be probed.
 	case dss.KindNotAuthenticated:

@@ -35,6 +35,7 @@ const (
 	defaultPoolWaitTimeout = Duration(2 * time.Second)
 	defaultSignTimeout     = Duration(10 * time.Second)
 	defaultSQLitePath      = "dssd.db"
+	defaultStorePoll       = Duration(time.Second)
 	defaultSADTTL          = Duration(5 * time.Minute)
 	maxSADTTL              = 5 * time.Minute
 	defaultSADMaxFailures  = 5
@@ -140,6 +141,9 @@ type StoreConfig struct {
 	// AuditCheckpointKey is the RFC 7512 URI of the key in the HSM (hsm.token_label) that
 	// signs `dssd audit checkpoint` files and verifies them (`audit verify --checkpoint`).
 	AuditCheckpointKey string `yaml:"audit_checkpoint_key"`
+	// PollInterval is how often a node checks the store for changed credentials and users
+	// (`dssd credential ...`, `dssd user ...`); default 1s.
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // SADConfig configures signature activation data (interface.md §5).
@@ -428,6 +432,9 @@ func (c *Config) applyDefaults() {
 	if c.Store.Type == "" {
 		c.Store.Type = "sqlite"
 	}
+	if c.Store.PollInterval == 0 {
+		c.Store.PollInterval = defaultStorePoll
+	}
 	if c.SAD.TTL == 0 {
 		c.SAD.TTL = defaultSADTTL
 	}
@@ -542,6 +549,9 @@ func (c *Config) Validate() error {
 		} else if len(bytes.TrimSpace(b)) < 32 {
 			add("store.audit_key_file", "must hold at least 32 bytes of secret")
 		}
+	}
+	if p := c.Store.PollInterval.Duration(); p < 100*time.Millisecond || p > 5*time.Minute {
+		add("store.poll_interval", "must be between 100ms and 5m")
 	}
 	if k := c.Store.AuditCheckpointKey; k != "" {
 		if ref, err := hsm.ParseKeyRef(k); err != nil {

@@ -76,7 +76,7 @@ func TestMetricsListener(t *testing.T) {
 		s := sha256.Sum256([]byte(tok))
 		cfg.Users[i].TokenSHA256 = []string{hex.EncodeToString(s[:])}
 	}
-	auth, err := authenticator(cfg)
+	auth, _, err := authenticator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestIdentityProviderConfig(t *testing.T) {
 	if p.JWKSFile != filepath.Join(dir, "jwks.json") || p.Leeway.Duration() != 10*time.Second || p.JWKSTTL.Duration() != time.Hour || !c.IdentityProviders[1].AnyUser {
 		t.Errorf("loaded %+v", c.IdentityProviders)
 	}
-	auth, err := authenticator(c)
+	auth, _, err := authenticator(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@
 //	dssd serve --dev                   run with a private development environment under var/dev
 //	dssd check-config --config FILE    validate a configuration and exit
 //	dssd audit verify --config FILE    verify the audit chain; non-zero exit when it is broken
+//	dssd credential create|import|list|disable|enable|unlock|rotate   manage signing credentials
+//	dssd user add|token|disable|enable                                manage users
 //	dssd version                       print the version
 package main
 
@@ -27,6 +29,10 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "dssd:", err)
 		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(2)
 	}
 }
@@ -36,6 +42,8 @@ const usage = `usage:
   dssd serve --dev [--dev-dir var/dev] [--addr 127.0.0.1:8443]
   dssd check-config --config dssd.yaml
   dssd audit verify --config dssd.yaml | --dev [--dev-dir var/dev]
+  dssd credential create|import|list|disable|enable|unlock|rotate (--config dssd.yaml | --dev) ...
+  dssd user add|token|disable|enable (--config dssd.yaml | --dev) --name NAME
   dssd hash-password < password.txt     (argon2id PHC string for users[].password_hash)
   dssd version
 
@@ -81,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "audit":
 		return runAudit(args[1:], stdout, stderr)
+	case "credential":
+		return runCredential(args[1:], stdout, stderr)
+	case "user":
+		return runUser(args[1:], stdout, stderr)
 	case "hash-password":
 		return hashPassword(os.Stdin, stdout)
 	case "version", "--version", "-version":

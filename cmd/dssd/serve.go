@@ -90,10 +90,11 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	dir, err := loadDirectory(ctx, cfg, keys)
+	static, err := loadDirectory(ctx, cfg, keys)
 	if err != nil {
 		return err
 	}
+	dir := newLiveDirectory(static) // the store's credentials join it below (registry.go)
 	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -134,13 +135,19 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer func() { stopJobs(); waitJobs() }()
-	auth, err := authenticator(cfg)
+	auth, yamlUsers, err := authenticator(cfg)
 	if err != nil {
 		return err
 	}
 	if err := identityProviders(cfg, auth, logger); err != nil {
 		return err
 	}
+	// Credentials and users of the store: loaded once before serving, then polled.
+	regSync := newRegistrySync(st.Registry, keys, static, yamlUsers, dir, auth, logger)
+	if err := regSync.refresh(ctx); err != nil {
+		return fmt.Errorf("store credentials and users: %w", err)
+	}
+	go regSync.run(jobsCtx, cfg.Store.PollInterval.Duration())
 
 	// Readiness: a backend that probes itself (hsm/pkcs11 signs with the health key every
 	// second) answers from its state and last probe, so /readyz never waits behind signing
@@ -285,27 +292,29 @@ func readSecret(file, env string) (string, error) {
 	return "", errors.New("neither pin_file nor pin_env is set")
 }
 
-func authenticator(cfg *Config) (*authn.Authenticator, error) {
+// authenticator returns the authenticator of the configuration's users, and those users
+// (the registry adds the store's users to them).
+func authenticator(cfg *Config) (*authn.Authenticator, []authn.User, error) {
 	var users []authn.User
 	for _, u := range cfg.Users {
 		au := authn.User{Name: u.Name}
 		for _, h := range u.TokenSHA256 {
 			d, err := hexDigest(h)
 			if err != nil {
-				return nil, fmt.Errorf("user %s: token_sha256: %w", u.Name, err)
+				return nil, nil, fmt.Errorf("user %s: token_sha256: %w", u.Name, err)
 			}
 			au.TokenSHA256 = append(au.TokenSHA256, d)
 		}
 		for _, h := range u.ClientCertSHA256 {
 			d, err := hexDigest(h)
 			if err != nil {
-				return nil, fmt.Errorf("user %s: client_cert_sha256: %w", u.Name, err)
+				return nil, nil, fmt.Errorf("user %s: client_cert_sha256: %w", u.Name, err)
 			}
 			au.CertSHA256 = append(au.CertSHA256, d)
 		}
 		users = append(users, au)
 	}
-	return authn.New(users), nil
+	return authn.New(users), users, nil
 }
 
 func hexDigest(s string) ([32]byte, error) {

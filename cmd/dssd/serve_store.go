@@ -22,8 +22,10 @@ type stores struct {
 	Lockout dss.LockoutStore
 	// Jobs is the asynchronous job queue of the same store (nil when the backend has none);
 	// kept apart from Audit, which decorators such as the metrics wrapper may replace.
-	Jobs  dss.JobStore
-	Close func() error
+	Jobs dss.JobStore
+	// Registry holds the credentials and users managed with `dssd credential|user`.
+	Registry store.Registry
+	Close    func() error
 }
 
 // openStore opens the configured store (SQLite by default, PostgreSQL for several nodes) and
@@ -50,6 +52,12 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (*stores, 
 	if jobs, ok := any(st).(dss.JobStore); ok {
 		out.Jobs = jobs
 	}
+	reg, ok := any(st).(store.Registry)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("store %s keeps no credentials and users", cfg.Store.Type)
+	}
+	out.Registry = reg
 	return out, nil
 }
 

@@ -130,7 +130,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
 			return fmt.Errorf("schema lock: %w", err)
 		}
-		for _, q := range append(schema, jobsSchema...) {
+		for _, q := range append(append(schema, jobsSchema...), registrySchema...) {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return fmt.Errorf("schema: %w", err)
 			}

@@ -187,7 +187,7 @@ var schema = []string{
 
 func (s *Store) migrate(ctx context.Context) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range append(schema, jobsSchema...) {
+		for _, q := range append(append(schema, jobsSchema...), registrySchema...) {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("schema: %w", err)
 			}

@@ -1,0 +1,9 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"dssd/dss/store/storetest"
+)
+
+func TestRegistry(t *testing.T) { storetest.Registry(t, backend) }
