@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"dssd/binding/internal/exchange"
+	"dssd/binding/internal/reqlog"
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
 )
@@ -166,7 +167,7 @@ func (s *hashSink) Write(p []byte) (int, error) {
 // readAttachments reads the rest of the MTOM message and resolves the attachments of atts.
 // held is what the root part already holds. It returns a DSS error (naming the problem) for
 // a refusal, exchange.ErrBusy or a read error otherwise.
-func readAttachments(mr *multipart.Reader, atts []xmlwire.Attachment, lim attachmentLimits, held int64) error {
+func readAttachments(mr *multipart.Reader, atts []xmlwire.Attachment, lim attachmentLimits, held int64, ev *reqlog.Event) error {
 	want := map[string][]*xmlwire.Attachment{}
 	for i := range atts {
 		a := &atts[i]
@@ -183,6 +184,7 @@ func readAttachments(mr *multipart.Reader, atts []xmlwire.Attachment, lim attach
 			return readErr(err, "between parts")
 		}
 		count++
+		ev.Attachments = count
 		if count > lim.maxCount {
 			return mtomErr(dss.KindLimit, "the message has more than %d attachments (limits.max_attachments)", lim.maxCount)
 		}
@@ -210,6 +212,7 @@ func readAttachments(mr *multipart.Reader, atts []xmlwire.Attachment, lim attach
 			h := sha256.New()
 			s := &hashSink{h: h, sum: func() []byte { return h.Sum(nil) }}
 			n, err := io.Copy(s, io.LimitReader(r, lim.maxBytes+1))
+			ev.AttachmentBytes += n
 			if err != nil {
 				return readErr(err, "attachment <"+cid+">")
 			}
@@ -225,6 +228,7 @@ func readAttachments(mr *multipart.Reader, atts []xmlwire.Attachment, lim attach
 		max := min(lim.maxDoc, lim.maxHeld-held)
 		var buf bytes.Buffer
 		n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+		ev.AttachmentBytes += n
 		if err != nil {
 			return readErr(err, "attachment <"+cid+">")
 		}

@@ -183,6 +183,7 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	var mr *multipart.Reader
 	var err error
 	if mtom {
+		ev.MTOM = true
 		body, mr, err = h.readMTOMRoot(w, r, authErr == nil, mparams, max)
 	} else {
 		body, err = exchange.ReadBody(w, r, max)
@@ -256,7 +257,7 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		err = readAttachments(mr, atts, attachmentLimits{
 			maxBytes: h.opts.MaxAttachmentBytes, maxCount: h.opts.MaxAttachments,
 			maxDoc: h.opts.MaxDocumentBytes, maxHeld: h.opts.MaxBody,
-		}, int64(len(body)))
+		}, int64(len(body)), ev)
 	}
 	if errors.Is(err, exchange.ErrBusy) {
 		res := dss.ResultOf(exchange.BusyError, ev.ID)
@@ -370,11 +371,9 @@ func (h *handler) writeFault(w http.ResponseWriter, r *http.Request, ev *reqlog.
 	_, _ = w.Write(msg)
 }
 
-// Placeholders in schemas/dssd.wsdl replaced when it is served.
-const (
-	wsdlAddress        = "https://dssd.invalid/soap"
-	wsdlSchemaLocation = `schemaLocation="dssd-pending.xsd"`
-)
+// The placeholder address in schemas/dssd.wsdl replaced when it is served; its wsdl:types
+// are replaced by the schemas inline (wsdl.go).
+const wsdlAddress = "https://dssd.invalid/soap"
 
 func (h *handler) serveWSDL(w http.ResponseWriter, r *http.Request) {
 	raw, err := schemas.FS.ReadFile(schemas.WSDL)
@@ -382,10 +381,15 @@ func (h *handler) serveWSDL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "WSDL not available", http.StatusInternalServerError)
 		return
 	}
+	types, err := wsdlTypes()
+	if err != nil {
+		http.Error(w, "WSDL not available", http.StatusInternalServerError)
+		return
+	}
 	base := h.baseURL(r)
 	out := bytes.ReplaceAll(raw, []byte(wsdlAddress), []byte(escape(base+r.URL.Path)))
-	out = bytes.ReplaceAll(out, []byte(wsdlSchemaLocation),
-		[]byte(`schemaLocation="`+escape(base+h.opts.SchemasPath+schemas.PendingXSD)+`"`))
+	out = typesElement.ReplaceAllLiteral(out, bytes.ReplaceAll(types, []byte(xmlXSDPlaceholder),
+		[]byte(escape(base+h.opts.SchemasPath+"xml.xsd"))))
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	if r.Method == http.MethodHead {
 		return
