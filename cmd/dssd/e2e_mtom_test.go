@@ -300,4 +300,3 @@ func TestMTOMRefusedE2E(t *testing.T) {
 		})
 	}
 }
-
