@@ -24,6 +24,8 @@ if [ "$mode" = test ]; then
     "chromium chromium"
     "promtool prometheus"
     "systemd-analyze systemd"
+    "wsimport jaxws"
+    "javac default-jdk-headless"
   )
 fi
 
@@ -63,6 +65,11 @@ fi
 if [ "$mode" = test ]; then
   # The xadesjs verifier: pinned by package-lock.json, installed into a git-ignored node_modules.
   v=testdata/verifiers/xadesjs
+  if [ -f "$v/package-lock.json" ] && { [ ! -d "$v/node_modules" ] || [ "$v/package-lock.json" -nt "$v/node_modules/.package-lock.json" ]; }; then
+    (cd "$v" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # node-soap, the MTOM client of the e2e tests: pinned the same way.
+  v=testdata/clients/nodesoap
   if [ -f "$v/package-lock.json" ] && { [ ! -d "$v/node_modules" ] || [ "$v/package-lock.json" -nt "$v/node_modules/.package-lock.json" ]; }; then
     (cd "$v" && npm ci --no-audit --no-fund --loglevel=error)
   fi

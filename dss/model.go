@@ -38,8 +38,23 @@ type Document struct {
 	HasRefURI bool   // whether @RefURI was present (an empty RefURI is a same-document reference)
 	RefType   string // @RefType
 	MimeType  string // Base64Data/@MimeType
-	Data      []byte // decoded dsb:Value
+	Data      []byte // decoded dsb:Value; nil when Streamed is set
+
+	// Streamed is set instead of Data for a document the binding did not keep: an MTOM
+	// attachment whose bytes went into a digest while they arrived. Only a detached
+	// signature can be made over it (its Reference carries that digest).
+	Streamed *StreamedData
 }
+
+// StreamedData is what a binding keeps of a document it hashed while reading it.
+type StreamedData struct {
+	Size   int64  // bytes read
+	SHA256 []byte // SHA-256 of the bytes: the Reference digest, the SAD binding, the audit digest
+	Head   []byte // the first bytes (at most StreamedHeadBytes), for the XML-or-binary decision
+}
+
+// StreamedHeadBytes is how much of a streamed document a binding keeps in StreamedData.Head.
+const StreamedHeadBytes = 64
 
 // DocumentHash is an InputDocuments/DocumentHash: a digest computed by the client.
 type DocumentHash struct {

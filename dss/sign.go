@@ -39,8 +39,7 @@ type job struct {
 // bytes, or each chosen digest, in request order.
 func (j *job) bound() (hs []crypto.Hash, ds [][]byte) {
 	for i := range j.docs {
-		d := sha256.Sum256(j.docs[i].doc.Data)
-		hs, ds = append(hs, crypto.SHA256), append(ds, d[:])
+		hs, ds = append(hs, crypto.SHA256), append(ds, documentSHA256(j.docs[i].doc))
 	}
 	for i := range j.hashes {
 		hs, ds = append(hs, j.hashes[i].hash), append(ds, j.hashes[i].digest)
@@ -81,8 +80,7 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 func (s *Service) prepare(ctx context.Context, c Caller, req *SignRequest, ev *AuditEvent, activated bool) (*job, *Credential, error) {
 	opts := &req.Options
 	for i := range req.Documents {
-		d := sha256.Sum256(req.Documents[i].Data)
-		ev.Digests = append(ev.Digests, digestString(crypto.SHA256, d[:]))
+		ev.Digests = append(ev.Digests, digestString(crypto.SHA256, documentSHA256(&req.Documents[i])))
 	}
 	for i := range req.Hashes {
 		if ds := req.Hashes[i].Digests; len(ds) > 0 {
@@ -190,6 +188,11 @@ func (s *Service) execute(ctx context.Context, req *SignRequest, j *job, cred *C
 			ID: p.doc.ID, Data: p.doc.Data, XML: p.xml, MimeType: p.mimeType,
 			URI: p.doc.RefURI, RefType: p.doc.RefType, ObjID: p.objID,
 		}
+		if st := p.doc.Streamed; st != nil {
+			// Hashed by the binding while it arrived: the detached Reference carries that
+			// digest (planDocuments allows nothing but Detached for such a document).
+			obj.Data, obj.Digest, obj.DigestHash = nil, st.SHA256, crypto.SHA256
+		}
 		if p.placement != nil {
 			obj.XPath, obj.After, obj.Namespaces = p.placement.XPath, p.placement.After, p.placement.Namespaces
 		}
@@ -263,6 +266,15 @@ func planDocumentJob(req *SignRequest, cred *Credential) (*job, error) {
 	}
 	if j.docs, err = planDocuments(req.Documents, opts); err != nil {
 		return nil, err
+	}
+	if len(j.applied) == 1 && j.applied[0] == LevelBLTA {
+		for i := range j.docs {
+			if j.docs[i].doc.Streamed != nil {
+				// The archive timestamp covers the signed data's octets a second time; the
+				// streamed bytes were not kept (docs/decisions.md).
+				return nil, Errorf(KindNotSupported, "level B-LTA needs document %q a second time, and it was streamed as an attachment and not kept; use B-LT or send it inline", j.docs[i].doc.ID)
+			}
+		}
 	}
 	return j, nil
 }
@@ -359,6 +371,9 @@ func planDocuments(docs []Document, opts *SignOptions) ([]plan, error) {
 	plans := make([]plan, len(docs))
 	for i := range docs {
 		d := &docs[i]
+		if st := d.Streamed; st != nil && (d.Data != nil || len(st.SHA256) != sha256.Size) {
+			return nil, Errorf(KindInternal, "document %q: streamed data without a SHA-256 digest", d.ID)
+		}
 		plans[i] = plan{doc: d, packaging: xades.Detached}
 		plans[i].xml, plans[i].mimeType = isXML(d)
 	}
@@ -410,6 +425,9 @@ func planDocuments(docs []Document, opts *SignOptions) ([]plan, error) {
 	omitted := 0
 	for i := range plans {
 		p := &plans[i]
+		if p.doc.Streamed != nil && p.packaging != xades.Detached {
+			return nil, Errorf(KindInappropriate, "document %q was streamed as an attachment; only a detached signature can be made over it (enveloped and enveloping placements need the document inline, up to the document size limit)", p.doc.ID)
+		}
 		if p.packaging == xades.Detached && !p.doc.HasRefURI {
 			omitted++
 		}
@@ -432,11 +450,25 @@ func isXML(d *Document) (bool, string) {
 		}
 		return mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"), d.MimeType
 	}
-	b := bytes.TrimLeft(bytes.TrimPrefix(d.Data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	data := d.Data
+	if d.Streamed != nil {
+		data = d.Streamed.Head
+	}
+	b := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
 	if len(b) > 0 && b[0] == '<' {
 		return true, "application/xml"
 	}
 	return false, "application/octet-stream"
+}
+
+// documentSHA256 is the SHA-256 of a document's bytes: computed here, or by the binding for
+// a streamed document.
+func documentSHA256(d *Document) []byte {
+	if d.Streamed != nil {
+		return d.Streamed.SHA256
+	}
+	h := sha256.Sum256(d.Data)
+	return h[:]
 }
 
 // reencode returns out, the UTF-8 form of a document built from the document in, in the

@@ -330,9 +330,44 @@ type body struct {
 
 	mu       sync.Mutex
 	reserved int64 // bytes reserved in the limits
+	allowed  int64 // bytes that may be read before more is reserved (≥ reserved)
 	used     int64 // bytes read
 	eof      bool
 	failed   bool
+	stream   bool  // Stream: reserved in steps, up to hold
+	hold     int64 // Stream: the most the handler holds of the body
+}
+
+// Stream marks the body of r as read as a stream whose handler holds at most hold bytes of it
+// (an MTOM message: the root part and small attachments are held, a large attachment goes
+// through a digest and is dropped). Its bytes are then reserved against the in-flight limits
+// in steps as they are read, an announced length is not reserved whole, and past hold bytes
+// nothing more is reserved. Call it before the first read; it does nothing for a body the
+// guard does not meter.
+func Stream(r *http.Request, hold int64) {
+	if b, ok := r.Body.(*body); ok {
+		b.mu.Lock()
+		if b.used == 0 {
+			b.stream, b.hold = true, hold
+		}
+		b.mu.Unlock()
+	}
+}
+
+type extendKey struct{}
+
+// WithExtend returns ctx carrying f, which lengthens the read and write deadlines of the
+// connection of the request (set by the server for the requests it lets stream).
+func WithExtend(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, extendKey{}, f)
+}
+
+// Extend lengthens the deadlines of the request of ctx, if the server allows it: a binding
+// calls it once the caller is authenticated and a long upload is expected.
+func Extend(ctx context.Context) {
+	if f, ok := ctx.Value(extendKey{}).(func()); ok && f != nil {
+		f()
+	}
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -344,23 +379,26 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.eof {
 		return 0, io.EOF
 	}
-	if b.used >= b.reserved {
+	if b.used >= b.allowed {
 		// An announced length is reserved whole at the first read (a body that cannot be
-		// held is refused before any of it is read); a chunked body in steps.
+		// held is refused before any of it is read); a chunked or streamed body in steps.
 		n := int64(step)
-		if b.reserved == 0 && b.contentLength > 0 {
+		if b.allowed == 0 && b.contentLength > 0 && !b.stream {
 			n = b.contentLength
 		}
-		if !b.g.reserve(b.client, n) {
-			b.failed = true
-			b.g.mu.Lock()
-			b.g.busyAnswers++
-			b.g.mu.Unlock()
-			return 0, ErrBusy
+		if !b.stream || b.reserved < b.hold {
+			if !b.g.reserve(b.client, n) {
+				b.failed = true
+				b.g.mu.Lock()
+				b.g.busyAnswers++
+				b.g.mu.Unlock()
+				return 0, ErrBusy
+			}
+			b.reserved += n
 		}
-		b.reserved += n
+		b.allowed += n
 	}
-	if room := b.reserved - b.used; int64(len(p)) > room {
+	if room := b.allowed - b.used; int64(len(p)) > room {
 		p = p[:room]
 	}
 	n, err := b.rc.Read(p)

@@ -248,3 +248,45 @@ func TestInflightLimit(t *testing.T) {
 		t.Errorf("bytes still reserved after all requests: %+v", st)
 	}
 }
+
+// TestStreamReservesHeld: a streamed body (Stream) with a Content-Length far over the
+// in-flight limit is read to its end, reserving no more than what the handler holds
+// (hold plus one step). (Without Stream such a body is refused at its first read:
+// TestInflightLimit.)
+func TestStreamReservesHeld(t *testing.T) {
+	g := New(Config{MaxInflight: 1 << 20, MaxInflightPerClient: 1 << 20})
+	var peak atomic.Int64
+	addr, _ := serve(t, g, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stream" {
+			Stream(r, 256<<10)
+		}
+		buf := make([]byte, 32<<10)
+		var err error
+		for err == nil {
+			_, err = r.Body.Read(buf)
+			if n := g.Stats().Inflight; n > peak.Load() {
+				peak.Store(n)
+			}
+		}
+		if errors.Is(err, ErrBusy) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	body := strings.Repeat("x", 8<<20)
+	post := func(path string) string {
+		return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", path, len(body), body)
+	}
+	resp, err := roundTrip(t, dial(t, addr), post("/stream"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("streamed body: %v %v", resp, err)
+	}
+	if p := peak.Load(); p > 256<<10+step {
+		t.Errorf("a streamed body reserved %d bytes; it holds at most %d", p, 256<<10+step)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if st := g.Stats(); st.Inflight != 0 {
+		t.Errorf("bytes still reserved: %+v", st)
+	}
+}

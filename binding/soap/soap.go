@@ -15,12 +15,14 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"dssd/binding/authn"
+	"dssd/binding/guard"
 	"dssd/binding/internal/exchange"
 	"dssd/binding/internal/reqlog"
 	"dssd/binding/internal/xmlwire"
@@ -43,12 +45,19 @@ type Authenticator interface {
 
 // Options configure the handler. The zero value is usable.
 type Options struct {
-	MaxBody     int64            // request body limit in bytes; 0: 64 MiB
-	Logger      *slog.Logger     // one event per request; nil: no logging
-	PublicURL   string           // scheme://host[:port] used in the WSDL; empty: taken from the request
-	SchemasPath string           // where GET /schemas/... is mounted; empty: "/schemas/"
-	Now         func() time.Time // nil: time.Now
-	NewID       func() string    // request ids (ProblemReference); nil: random
+	MaxBody int64 // request body limit in bytes; 0: 64 MiB. Also bounds what an MTOM message holds in memory
+	// MTOM limits (mtom.go): the whole multipart body (0: MaxBody + MaxAttachmentBytes), one
+	// streamed attachment (0: DefaultMaxAttachmentBytes), attachments per message (0:
+	// DefaultMaxAttachments), one attachment kept in memory (0: 64 MiB).
+	MaxMTOMBody        int64
+	MaxAttachmentBytes int64
+	MaxAttachments     int
+	MaxDocumentBytes   int64
+	Logger             *slog.Logger     // one event per request; nil: no logging
+	PublicURL          string           // scheme://host[:port] used in the WSDL; empty: taken from the request
+	SchemasPath        string           // where GET /schemas/... is mounted; empty: "/schemas/"
+	Now                func() time.Time // nil: time.Now
+	NewID              func() string    // request ids (ProblemReference); nil: random
 }
 
 type handler struct {
@@ -64,6 +73,18 @@ func New(svc Service, auth Authenticator, opts Options) http.Handler {
 	}
 	if opts.SchemasPath == "" {
 		opts.SchemasPath = "/schemas/"
+	}
+	if opts.MaxAttachmentBytes <= 0 {
+		opts.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
+	if opts.MaxMTOMBody <= 0 {
+		opts.MaxMTOMBody = opts.MaxBody + opts.MaxAttachmentBytes
+	}
+	if opts.MaxAttachments <= 0 {
+		opts.MaxAttachments = DefaultMaxAttachments
+	}
+	if opts.MaxDocumentBytes <= 0 {
+		opts.MaxDocumentBytes = 64 << 20
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -121,7 +142,15 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	ev := reqlog.Start(h.opts.NewID(), "soap", h.opts.Now())
 	defer func() { ev.Log(r.Context(), h.opts.Logger, h.opts.Now()) }()
 
-	mv, bad := mediaVersion(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	mtom, mparams := isMTOM(ct)
+	var mv version
+	var bad string
+	if mtom {
+		mv, bad = mtomVersion(mparams)
+	} else {
+		mv, bad = mediaVersion(ct)
+	}
 	if bad != "" {
 		ev.Status = http.StatusUnsupportedMediaType
 		http.Error(w, bad, ev.Status)
@@ -150,7 +179,15 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	if authErr != nil {
 		max = exchange.UnauthenticatedMaxBody
 	}
-	body, err := exchange.ReadBody(w, r, max)
+	var body []byte
+	var mr *multipart.Reader
+	var err error
+	if mtom {
+		ev.MTOM = true
+		body, mr, err = h.readMTOMRoot(w, r, authErr == nil, mparams, max)
+	} else {
+		body, err = exchange.ReadBody(w, r, max)
+	}
 	if err != nil {
 		if errors.Is(err, exchange.ErrBusy) {
 			// Over the overload limits: 503 with the generic DSS response, nothing read.
@@ -175,7 +212,11 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ev.Err = err
-		h.writeFault(w, r, ev, mv, senderFault("the message could not be read"), 0, authErr)
+		reason := "the message could not be read"
+		if mtom && !errors.Is(err, io.ErrUnexpectedEOF) {
+			reason = "the MTOM message could not be read: " + exchange.ClientText(err.Error())
+		}
+		h.writeFault(w, r, ev, mv, senderFault(reason), 0, authErr)
 		return
 	}
 	toks, err := exchange.GateTokens(body, h.opts.MaxBody)
@@ -204,9 +245,63 @@ func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		h.writeResponse(w, ev, v, http.StatusUnauthorized, xmlwire.ErrorResponse(p.op, p.reqID, res), res)
 		return
 	}
-	out := exchange.Call(r.Context(), h.svc, caller, p.op, p.req, ev.ID)
+	if mr == nil {
+		out := exchange.Call(r.Context(), h.svc, caller, p.op, p.req, ev.ID)
+		ev.Err = out.Err
+		h.writeResponse(w, ev, v, http.StatusOK, out.Response, out.Result)
+		return
+	}
+	// MTOM: the attachments are read now, after authentication and parsing.
+	atts, err := xmlwire.Attachments(p.req)
+	if err == nil {
+		err = readAttachments(mr, atts, attachmentLimits{
+			maxBytes: h.opts.MaxAttachmentBytes, maxCount: h.opts.MaxAttachments,
+			maxDoc: h.opts.MaxDocumentBytes, maxHeld: h.opts.MaxBody,
+		}, int64(len(body)), ev)
+	}
+	if errors.Is(err, exchange.ErrBusy) {
+		res := dss.ResultOf(exchange.BusyError, ev.ID)
+		w.Header().Set("Retry-After", exchange.RetryAfter)
+		ev.Err = err
+		h.writeResponse(w, ev, v, http.StatusServiceUnavailable, xmlwire.ErrorResponse(p.op, p.reqID, res), res)
+		return
+	}
+	var out exchange.Outcome
+	if err != nil {
+		out = exchange.Refuse(r.Context(), h.svc, caller, p.op, p.reqID, ev.ID, err)
+	} else {
+		out = exchange.Call(r.Context(), h.svc, caller, p.op, p.req, ev.ID)
+	}
 	ev.Err = out.Err
-	h.writeResponse(w, ev, v, http.StatusOK, out.Response, out.Result)
+	h.writeMTOMResponse(w, ev, v, http.StatusOK, out.Response, out.Result)
+}
+
+// readMTOMRoot starts reading an MTOM message: the root part, at most max bytes, with the
+// whole body bounded by the MTOM limit (authenticated) or the unauthenticated limit.
+func (h *handler) readMTOMRoot(w http.ResponseWriter, r *http.Request, authenticated bool, params map[string]string, max int64) ([]byte, *multipart.Reader, error) {
+	total := h.opts.MaxMTOMBody
+	if !authenticated {
+		total = exchange.UnauthenticatedMaxBody
+	}
+	if guard.Busy(r.Context()) {
+		return nil, nil, exchange.ErrBusy
+	}
+	if r.ContentLength > total {
+		return nil, nil, exchange.ErrTooLarge
+	}
+	if authenticated {
+		// The upload may be long: the server's deadlines for streaming requests apply now,
+		// and the guard reserves only what this handler holds (the root part, small values).
+		guard.Extend(r.Context())
+		guard.Stream(r, h.opts.MaxBody)
+	}
+	mr := multipart.NewReader(http.MaxBytesReader(w, r.Body, total), params["boundary"])
+	root, err := readRoot(mr, params["start"], max)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = exchange.ErrTooLarge
+	}
+	return root, mr, err
 }
 
 func (h *handler) writeResponse(w http.ResponseWriter, ev *reqlog.Event, v version, status int, resp any, res dss.Result) {
@@ -222,6 +317,30 @@ func (h *handler) writeResponse(w http.ResponseWriter, ev *reqlog.Event, v versi
 	w.Header().Set("Content-Length", strconv.Itoa(len(msg.Bytes()))) // one body, not chunks
 	w.WriteHeader(status)
 	_, _ = w.Write(msg.Bytes())
+}
+
+// writeMTOMResponse answers an MTOM request: as an MTOM message when the response carries
+// large binary values (they become attachments), else as writeResponse does.
+func (h *handler) writeMTOMResponse(w http.ResponseWriter, ev *reqlog.Event, v version, status int, resp any, res dss.Result) {
+	boundary := newBoundary()
+	atts := xmlwire.Optimize(resp, respOptimizeMin, cidGen(boundary))
+	if len(atts) == 0 {
+		h.writeResponse(w, ev, v, status, resp, res)
+		return
+	}
+	msg, err := exchange.Encode(envelopeStart(v), resp, envelopeEnd)
+	if err != nil {
+		ev.Err = err
+		h.writeFault(w, nil, ev, v, &fault{kind: faultReceiver, reason: "internal error; problem reference " + ev.ID}, 0, nil)
+		return
+	}
+	defer msg.Release()
+	body, ct := mtomResponse(v, msg.Bytes(), atts, boundary)
+	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // writeFault sends f. status overrides the SOAP status (413); an unauthenticated request
@@ -252,11 +371,9 @@ func (h *handler) writeFault(w http.ResponseWriter, r *http.Request, ev *reqlog.
 	_, _ = w.Write(msg)
 }
 
-// Placeholders in schemas/dssd.wsdl replaced when it is served.
-const (
-	wsdlAddress        = "https://dssd.invalid/soap"
-	wsdlSchemaLocation = `schemaLocation="dssd-pending.xsd"`
-)
+// The placeholder address in schemas/dssd.wsdl replaced when it is served; its wsdl:types
+// are replaced by the schemas inline (wsdl.go).
+const wsdlAddress = "https://dssd.invalid/soap"
 
 func (h *handler) serveWSDL(w http.ResponseWriter, r *http.Request) {
 	raw, err := schemas.FS.ReadFile(schemas.WSDL)
@@ -264,10 +381,15 @@ func (h *handler) serveWSDL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "WSDL not available", http.StatusInternalServerError)
 		return
 	}
+	types, err := wsdlTypes()
+	if err != nil {
+		http.Error(w, "WSDL not available", http.StatusInternalServerError)
+		return
+	}
 	base := h.baseURL(r)
 	out := bytes.ReplaceAll(raw, []byte(wsdlAddress), []byte(escape(base+r.URL.Path)))
-	out = bytes.ReplaceAll(out, []byte(wsdlSchemaLocation),
-		[]byte(`schemaLocation="`+escape(base+h.opts.SchemasPath+schemas.PendingXSD)+`"`))
+	out = typesElement.ReplaceAllLiteral(out, bytes.ReplaceAll(types, []byte(xmlXSDPlaceholder),
+		[]byte(escape(base+h.opts.SchemasPath+"xml.xsd"))))
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	if r.Method == http.MethodHead {
 		return

@@ -110,13 +110,19 @@ func (c *client) signAsync(ctx context.Context, body []byte, reqID string, progr
 	if err != nil {
 		return nil, err
 	}
+	return c.awaitPending(ctx, resp.StatusCode, data, reqID, progress)
+}
+
+// awaitPending continues an asynchronous request from the answer to its submission (status,
+// data: the SignResponse element): it polls until the result is no longer Pending.
+func (c *client) awaitPending(ctx context.Context, status int, data []byte, reqID string, progress io.Writer) (*signResponse, error) {
 	r, perr := parseSignResponse(data, reqID)
 	switch {
-	case errors.Is(perr, errPending) && resp.StatusCode == http.StatusOK:
+	case errors.Is(perr, errPending) && status == http.StatusOK:
 	case perr == nil:
 		return r, nil // answered at once
 	default:
-		return c.signAnswer(resp.StatusCode, data, nil, perr)
+		return c.signAnswer(status, data, nil, perr)
 	}
 	id := r.ResponseID
 	if id == "" || len(id) > 256 || strings.ContainsAny(id, "<>&\"'") {

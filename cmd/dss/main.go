@@ -303,14 +303,14 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	doc, err := os.ReadFile(file)
+	head, size, err := fileHead(file)
 	if err != nil {
 		return err
 	}
 	// Whether the server can sign it enveloped (encoding, well-formedness, limits) is the
 	// server's decision: the placement is the user's or follows the first bytes, never a
 	// local parse.
-	isXML := looksLikeXML(doc)
+	isXML := looksLikeXML(head)
 	placement := strings.ToLower(f.placement)
 	switch placement {
 	case "":
@@ -327,6 +327,14 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	if len(f.ns) > 0 && f.xpath == "" {
 		return usagef("--ns binds prefixes of --xpath; give --xpath")
+	}
+	// A detached signature streams the file as an MTOM attachment (mtom.go): it is never read
+	// into memory. The other placements send it inline, within the server's document limit.
+	var doc []byte
+	if placement != "detached" {
+		if doc, err = os.ReadFile(file); err != nil {
+			return err
+		}
 	}
 	out := f.out
 	if out == "" {
@@ -375,8 +383,11 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		if userName == "" {
 			return usagef("activation data (--pin, --otp) needs --user (the name the server knows you by)")
 		}
-		sum := sha256.Sum256(doc)
-		if sad, err = cl.authorize(ctx, credID, [][]byte{sum[:]}, pin, otp); err != nil {
+		sum, err := fileSHA256(file, doc, placement == "detached")
+		if err != nil {
+			return err
+		}
+		if sad, err = cl.authorize(ctx, credID, [][]byte{sum}, pin, otp); err != nil {
 			return err
 		}
 	}
@@ -385,7 +396,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	body, err := buildSignRequest(signParams{
+	params := signParams{
 		RequestID:  reqID,
 		Doc:        doc,
 		DocName:    refURIFor(file),
@@ -400,12 +411,18 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		User:       userName,
 		SAD:        sad,
 		Async:      f.async,
-	})
+	}
+	if placement == "detached" {
+		params.AttachmentCID = "document." + reqID + "@dss"
+	}
+	body, err := buildSignRequest(params)
 	if err != nil {
 		return err
 	}
 	var resp *signResponse
-	if f.async {
+	if placement == "detached" {
+		resp, err = signStreamed(ctx, cl, body, file, size, params.AttachmentCID, reqID, f.async, stderr)
+	} else if f.async {
 		resp, err = cl.signAsync(ctx, body, reqID, stderr)
 	} else {
 		resp, err = cl.sign(ctx, body, reqID)
@@ -431,6 +448,69 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fmt.Fprintf(stdout, "signed %s with %s (%s, %s, applied profile %s) -> %s\n",
 		file, who, formatName(format), placement, applied, out)
 	return nil
+}
+
+// fileHead returns the first bytes of a file (enough for looksLikeXML) and its size.
+func fileHead(file string) ([]byte, int64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s is not a regular file", file)
+	}
+	head := make([]byte, 4096)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	return head[:n], st.Size(), nil
+}
+
+// fileSHA256 is the SHA-256 of the document: of doc, or, streaming, of the file.
+func fileSHA256(file string, doc []byte, streaming bool) ([]byte, error) {
+	if !streaming {
+		s := sha256.Sum256(doc)
+		return s[:], nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+// signStreamed sends a detached signing request with the file as its MTOM attachment (a
+// progress bar on stderr when it is a terminal), then, with async, polls for the result.
+func signStreamed(ctx context.Context, cl *client, body []byte, file string, size int64, cid, reqID string, async bool, stderr io.Writer) (*signResponse, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var prog *progress
+	if isTerminal(stderr) {
+		prog = newProgress(stderr, filepath.Base(file), size)
+	}
+	status, data, err := cl.signMTOM(ctx, body, f, cid, prog)
+	if err != nil {
+		return nil, err
+	}
+	if async {
+		return cl.awaitPending(ctx, status, data, reqID, stderr)
+	}
+	r, perr := parseSignResponse(data, reqID)
+	return cl.signAnswer(status, data, r, perr)
 }
 
 func formatName(f string) string {

@@ -17,10 +17,13 @@ import (
 	"io"
 	"log"
 	"math/big"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +45,10 @@ const (
 type seenRequest struct {
 	Token       string
 	ContentType string
-	RequestID   string   `xml:"RequestID,attr"`
-	Profile     []string `xml:"Profile"`
+	Root        string            // the MTOM root part (POST /soap)
+	Attachments map[string][]byte // MTOM attachments by Content-ID (POST /soap)
+	RequestID   string            `xml:"RequestID,attr"`
+	Profile     []string          `xml:"Profile"`
 	Docs        []struct {
 		ID         string  `xml:"ID,attr"`
 		RefURI     *string `xml:"RefURI,attr"`
@@ -151,6 +156,57 @@ func newFakeServer(t *testing.T) *fakeServer {
 		}
 		sig := base64.StdEncoding.EncodeToString([]byte("<ds:Signature>" + fmt.Sprint(len(doc)) + "</ds:Signature>"))
 		fmt.Fprintf(w, detachedResponse, req.RequestID, profile, sig)
+	})
+	// POST /soap: the MTOM request of a detached signature (the file as an attachment).
+	mux.HandleFunc("POST /soap", func(w http.ResponseWriter, r *http.Request) {
+		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "multipart/related" || params["type"] != "application/xop+xml" {
+			http.Error(w, "not MTOM", http.StatusUnsupportedMediaType)
+			return
+		}
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		var env struct {
+			Body struct {
+				Req seenRequest `xml:"SignRequest"`
+			} `xml:"Body"`
+		}
+		req := &env.Body.Req
+		atts := map[string][]byte{}
+		var root []byte
+		for i := 0; ; i++ {
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				http.Error(w, "bad multipart", http.StatusBadRequest)
+				return
+			}
+			b, _ := io.ReadAll(p)
+			if i == 0 {
+				root = b
+				continue
+			}
+			atts[strings.Trim(p.Header.Get("Content-Id"), "<>")] = b
+		}
+		if err := xml.Unmarshal(root, &env); err != nil {
+			http.Error(w, "not xml", http.StatusBadRequest)
+			return
+		}
+		req.Token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		req.ContentType = r.Header.Get("Content-Type")
+		req.Root, req.Attachments = string(root), atts
+		fs.mu.Lock()
+		fs.last = req
+		fs.mu.Unlock()
+		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
+		var doc []byte
+		for _, a := range atts {
+			doc = a
+		}
+		sig := base64.StdEncoding.EncodeToString([]byte("<ds:Signature>" + fmt.Sprint(len(doc)) + "</ds:Signature>"))
+		fmt.Fprintf(w, `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>`+detachedResponse+`</soap:Body></soap:Envelope>`,
+			req.RequestID, "urn:dssd:level:B-B", sig)
 	})
 	fs.Server = httptest.NewUnstartedServer(mux)
 	fs.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted-server case fails handshakes on purpose
@@ -335,6 +391,15 @@ func TestSign(t *testing.T) {
 		}
 		if req.Docs[0].RefURI == nil || *req.Docs[0].RefURI != "report%20v1.pdf" {
 			t.Errorf("RefURI %v", req.Docs[0].RefURI)
+		}
+		// The file went as the one MTOM attachment that the xop:Include names.
+		want := binDoc
+		m := regexp.MustCompile(`<Include xmlns="http://www.w3.org/2004/08/xop/include" href="cid:([^"]+)"`).FindStringSubmatch(req.Root)
+		if m == nil || len(req.Attachments) != 1 || !bytes.Equal(req.Attachments[m[1]], want) {
+			t.Errorf("attachment not sent as named: include %v, %d attachments\n%s", m, len(req.Attachments), req.Root)
+		}
+		if req.Docs[0].Base64Data.Value != "" {
+			t.Errorf("the detached document was also sent inline")
 		}
 	})
 

@@ -142,15 +142,15 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer, get
 				return err
 			}
 			var a additionalKeyInfo
-			g.set(&a, &base64Data{Value: base64.StdEncoding.EncodeToString(der)})
+			g.set(&a, &base64Data{Value: valueElem{Text: base64.StdEncoding.EncodeToString(der)}})
 			req.OptionalInputs.AdditionalKeyInfo = append(req.OptionalInputs.AdditionalKeyInfo, a)
 		}
 	}
 	docs := &inputDocuments{}
 	if len(data) == 0 {
-		docs.Document = append(docs.Document, document{ID: "doc-1", Base64Data: base64Data{MimeType: "application/xml", Value: base64.StdEncoding.EncodeToString(sig)}})
+		docs.Document = append(docs.Document, document{ID: "doc-1", Base64Data: base64Data{MimeType: "application/xml", Value: valueElem{Text: base64.StdEncoding.EncodeToString(sig)}}})
 	} else {
-		req.SignatureObject = &verifySignatureObject{Base64Signature: base64Data{MimeType: "application/xml", Value: base64.StdEncoding.EncodeToString(sig)}}
+		req.SignatureObject = &verifySignatureObject{Base64Signature: base64Data{MimeType: "application/xml", Value: valueElem{Text: base64.StdEncoding.EncodeToString(sig)}}}
 		for i, f := range data {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -158,7 +158,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			}
 			uri := refURIFor(f)
 			docs.Document = append(docs.Document, document{ID: fmt.Sprintf("data-%d", i+1), RefURI: &uri,
-				Base64Data: base64Data{MimeType: mimeTypeFor(f, looksLikeXML(b)), Value: base64.StdEncoding.EncodeToString(b)}})
+				Base64Data: base64Data{MimeType: mimeTypeFor(f, looksLikeXML(b)), Value: valueElem{Text: base64.StdEncoding.EncodeToString(b)}}})
 		}
 	}
 	req.InputDocuments = docs

@@ -50,8 +50,19 @@ type document struct {
 // base64Data is dsb:Base64DataType as a child of a dss2 element: the element itself is in the
 // namespace of its parent's type, its Value child in dsb.
 type base64Data struct {
-	MimeType string `xml:"MimeType,attr,omitempty"`
-	Value    string `xml:"http://docs.oasis-open.org/dss-x/ns/base Value"`
+	MimeType string    `xml:"MimeType,attr,omitempty"`
+	Value    valueElem `xml:"http://docs.oasis-open.org/dss-x/ns/base Value"`
+}
+
+// valueElem is dsb:Value: base64 text, or in an MTOM message an xop:Include naming the
+// attachment that carries the bytes.
+type valueElem struct {
+	Text    string      `xml:",chardata"`
+	Include *xopInclude `xml:"http://www.w3.org/2004/08/xop/include Include"`
+}
+
+type xopInclude struct {
+	Href string `xml:"href,attr"`
 }
 
 // optionalInputs follows the schema order of OptionalInputsSignType (protocol.md §4.4).
@@ -106,6 +117,9 @@ type signParams struct {
 	User       string      // ClaimedIdentity Name (with a SAD)
 	SAD        string      // signature activation data, or empty
 	Async      bool        // EnforceAsynchronousProcessing: the server answers Pending, dss polls
+	// AttachmentCID, when set, sends the document as the MTOM attachment of that Content-ID
+	// (an xop:Include in dsb:Value) instead of base64 inside the message; Doc is then unused.
+	AttachmentCID string
 }
 
 // nsBinding is one --ns prefix=URI.
@@ -136,7 +150,13 @@ const docID = "doc-1"
 // buildSignRequest returns the XML of a DSS-X SignRequest for p.
 func buildSignRequest(p signParams) ([]byte, error) {
 	req := signRequest{RequestID: p.RequestID}
-	doc := document{ID: docID, Base64Data: base64Data{MimeType: p.MimeType, Value: base64.StdEncoding.EncodeToString(p.Doc)}}
+	doc := document{ID: docID, Base64Data: base64Data{MimeType: p.MimeType, Value: valueElem{Text: base64.StdEncoding.EncodeToString(p.Doc)}}}
+	if p.AttachmentCID != "" {
+		if p.Placement != "detached" {
+			return nil, errors.New("only a detached signature streams its document as an attachment")
+		}
+		doc.Base64Data.Value = valueElem{Include: &xopInclude{Href: "cid:" + p.AttachmentCID}}
+	}
 	opt := &optionalInputs{}
 	if p.Async {
 		opt.EnforceAsync = "true"
@@ -186,7 +206,7 @@ func buildSignRequest(p signParams) ([]byte, error) {
 		}
 		opt.ClaimedIdentity = &claimedIdentity{
 			Name:           p.User,
-			SupportingInfo: &base64Data{MimeType: mimeSAD, Value: base64.StdEncoding.EncodeToString([]byte(p.SAD))},
+			SupportingInfo: &base64Data{MimeType: mimeSAD, Value: valueElem{Text: base64.StdEncoding.EncodeToString([]byte(p.SAD))}},
 		}
 	}
 	req.InputDocuments = &inputDocuments{Document: []document{doc}}

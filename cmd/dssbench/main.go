@@ -11,6 +11,8 @@
 //     p50/p99 latency and the server's resident memory (VmHWM, sampled VmRSS);
 //   - the same document signed by the peers in their own process: xadesjs (node), Apache
 //     Santuario (Java) and xmlsec1 (one process per signature);
+//   - a 1 GiB file signed detached over MTOM: throughput against sha256sum on the same file,
+//     and dssd's idle and peak resident memory (mtom.go);
 //   - optionally (-profile) a CPU profile of the service stack driven in this process at one
 //     concurrency, summarised by stage.
 //
@@ -55,6 +57,7 @@ type options struct {
 	only        string   // run only these parts (comma-separated: raw, e2e, peers, profile); empty: all
 	hostileRuns int      // requests per hostile input
 	hostileOnly string   // regular expression: only the hostile inputs whose name matches
+	mtomSize    int64    // bytes of the file signed over MTOM
 }
 
 func main() {
@@ -76,9 +79,10 @@ func main() {
 	flag.StringVar(&render, "render", "", "only re-render the table and bench.svg from this bench.json")
 	var serverEnv string
 	flag.StringVar(&serverEnv, "server-env", "", "extra environment entries for dssd, comma-separated (experiments, e.g. GOGC=400)")
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, hostile, profile, bigdoc (a partial run is for investigation: its targets are incomplete)")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, hostile, profile, bigdoc, mtom (a partial run is for investigation: its targets are incomplete)")
 	flag.IntVar(&o.hostileRuns, "hostile-runs", 3, "requests per hostile input (the table gives the median)")
 	flag.StringVar(&o.hostileOnly, "hostile-only", "", "only the hostile inputs whose name matches this regular expression (investigation)")
+	flag.Int64Var(&o.mtomSize, "mtom-size", 1<<30, "bytes of the random file signed detached over MTOM (written to a temporary directory, removed)")
 	var bigDocKind string
 	flag.StringVar(&bigDocKind, "bigdoc-child", "", "internal: measure one large document in this process (bigdoc.go)")
 	flag.Parse()
@@ -225,6 +229,16 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return fmt.Errorf("large documents: %w", err)
 		}
 		rep.BigDocs = big
+	}
+
+	// 6. A large file signed detached over MTOM (issue 15): throughput and dssd's memory.
+	if part("mtom") {
+		logf("MTOM: a %d MiB file signed detached, streamed into the digest", o.mtomSize>>20)
+		m, err := mtomBench(ctx, filepath.Join(scratch, "mtom"), o, o.mtomSize, logf)
+		if err != nil {
+			return fmt.Errorf("MTOM: %w", err)
+		}
+		rep.MTOM = m
 	}
 
 	rep.Elapsed = time.Since(t0).Round(time.Second).String()

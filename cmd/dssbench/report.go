@@ -31,6 +31,7 @@ type Report struct {
 	Profiles   []Profile    `json:"profiles,omitempty"`
 	Hostile    []HostileRow `json:"hostile_inputs,omitempty"`  // issue 10: CPU per verification request
 	BigDocs    *BigDocs     `json:"large_documents,omitempty"` // bigdoc.go (issue 11)
+	MTOM       *MTOMPoint   `json:"mtom_large_file,omitempty"` // mtom.go (issue 15)
 
 	Valid    bool     `json:"valid"`
 	Problems []string `json:"problems,omitempty"`
@@ -234,6 +235,16 @@ func (r *Report) finish() {
 	for _, h := range r.Hostile {
 		add("hostile input: "+h.Name+": CPU ms per request", "< 1000", h.CPUms, h.CPUms < 1000)
 	}
+	if m := r.MTOM; m != nil {
+		if m.Error != "" {
+			r.Valid = false
+			r.Problems = append(r.Problems, "MTOM large file: "+m.Error)
+		}
+		gib := fmt.Sprintf("%.0f MiB", float64(m.FileBytes)/(1<<20))
+		add("MTOM "+gib+" detached: dssd peak RSS over idle RSS, MiB", "<= 64", m.PeakOverIdleMiB, m.Error == "" && m.PeakOverIdleMiB <= 64)
+		add("MTOM "+gib+" detached: throughput / sha256sum on the same file", ">= 0.5", m.Ratio, m.Error == "" && m.Ratio >= 0.5)
+		add("MTOM "+gib+" detached: Reference digest = sha256sum (1 = yes)", "= 1", b2f(m.DigestMatches), m.DigestMatches)
+	}
 	rsa := ratio("RSA-2048")
 	add("e2e RSA-2048 / raw PKCS#11 RSA-2048 at concurrency 4", ">= 0.8", rsa, rsa >= 0.8)
 	ec := ratio("EC-P256")
@@ -371,4 +382,11 @@ func loadAvg() string {
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -113,6 +113,12 @@ type LimitsConfig struct {
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
 	MaxDocuments   int      `yaml:"max_documents"`
 	RequestTimeout Duration `yaml:"request_timeout"`
+
+	// MTOM attachments (config_mtom.go, docs/config.md).
+	MaxAttachmentBytes int64    `yaml:"max_attachment_bytes"`
+	MaxAttachments     int      `yaml:"max_attachments"`
+	MaxMTOMBytes       int64    `yaml:"max_mtom_bytes"`
+	UploadTimeout      Duration `yaml:"upload_timeout"`
 }
 
 // HSMConfig selects and configures the key store.
@@ -416,6 +422,7 @@ func (c *Config) applyDefaults() {
 	if c.Limits.RequestTimeout == 0 {
 		c.Limits.RequestTimeout = defaultRequestTimeout
 	}
+	c.mtomDefaults()
 	c.guardDefaults()
 	if c.HSM.Type == "" {
 		c.HSM.Type = "pkcs11"
@@ -517,6 +524,7 @@ func (c *Config) Validate() error {
 	if c.Limits.RequestTimeout < 0 {
 		add("limits.request_timeout", "must be positive")
 	}
+	c.validateMTOM(add)
 
 	c.validateGuard(add)
 

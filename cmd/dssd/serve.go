@@ -164,7 +164,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return nil
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/soap", soap.New(svc, auth, soap.Options{MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger}))
+	soapOpts := soapOptions(cfg)
+	soapOpts.Logger = logger
+	mux.Handle("/soap", soap.New(svc, auth, soapOpts))
 	mux.Handle("/schemas/", schemasrv.New())
 	postH := httpxml.New(svc, auth, httpxml.Options{MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger})
 	mux.Handle(httpxml.PathSign, postH)
@@ -197,8 +199,9 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	timeout := cfg.Limits.RequestTimeout.Duration()
 	grd := newGuard(cfg) // inside the timeout: request bytes are released when the handler returns
 	srv := &http.Server{
-		Addr:              cfg.Listen.Addr,
-		Handler:           httpMetrics.Wrap(mux, http.TimeoutHandler(grd.Handler(mux), timeout, "")),
+		Addr: cfg.Listen.Addr,
+		Handler: httpMetrics.Wrap(mux, uploads(http.TimeoutHandler(grd.Handler(mux), timeout, ""),
+			http.TimeoutHandler(grd.Handler(mux), cfg.Limits.UploadTimeout.Duration(), ""), cfg.Limits.UploadTimeout.Duration())),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       timeout,

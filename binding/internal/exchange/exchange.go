@@ -172,6 +172,17 @@ type Outcome struct {
 	Err      error      // internal error (converter or service), nil on success
 }
 
+// Refuse answers the request of op with err, a refusal found by the binding after the
+// caller was authenticated and the request decoded (an MTOM attachment that is missing or
+// too large): recorded in the audit log as Call records its refusals, with the RequestID
+// echoed.
+func Refuse(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, rid string, problemRef string, err error) Outcome {
+	ctx = dss.WithProblemRef(ctx, problemRef)
+	err = ReportRefusal(ctx, svc, c, ActionOf(op), rid, "", err)
+	res := dss.ResultOf(err, problemRef)
+	return Outcome{Response: xmlwire.ErrorResponse(op, rid, res), Result: res, Err: err}
+}
+
 // Call converts the wire request of op, calls svc and converts the answer. Every failure
 // becomes a DSS Result built by dss.ResultOf with problemRef; the RequestID is echoed.
 func Call(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, req any, problemRef string) Outcome {

@@ -30,7 +30,12 @@ type Event struct {
 	Minor      string
 	Fault      string // SOAP fault code, when a fault was sent
 	Err        error  // internal cause, for the operator only
-	start      time.Time
+	// MTOM: the request was an MTOM message; Attachments and AttachmentBytes count what was
+	// read of its attachments.
+	MTOM            bool
+	Attachments     int
+	AttachmentBytes int64
+	start           time.Time
 }
 
 // Start returns an Event for a request that began at now.
@@ -68,6 +73,10 @@ func (e *Event) Log(ctx context.Context, l *slog.Logger, now time.Time) {
 	}
 	if e.Fault != "" {
 		attrs = append(attrs, slog.String("fault", e.Fault))
+	}
+	if e.MTOM {
+		attrs = append(attrs, slog.Bool("mtom", true), slog.Int("attachments", e.Attachments),
+			slog.Int64("attachment_bytes", e.AttachmentBytes))
 	}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String("error", e.Err.Error()))

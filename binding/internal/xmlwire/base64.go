@@ -1,8 +1,11 @@
 package xmlwire
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/xml"
+
+	"dssd/dss"
 )
 
 // Base64 is the content of an xs:base64Binary element or attribute. It encodes standard
@@ -11,9 +14,16 @@ import (
 // Decoding never fails inside encoding/xml: invalid text is remembered and reported by
 // Valid, so that the converters can answer a DSS RequesterError (with the RequestID)
 // instead of the whole message being refused as unparsable.
+//
+// In an MTOM message (XOP) the content of a dsb:Value may instead be one xop:Include element
+// naming an attachment: Include holds its href until the binding resolves it into Bytes, or,
+// for a document that is only signed detached, into Streamed (its digest).
 type Base64 struct {
 	Bytes   []byte
 	invalid bool
+
+	Include  string            // href of the xop:Include child ("cid:..."); on output: written as xop:Include
+	Streamed *dss.StreamedData // set by the MTOM reader instead of Bytes (detached documents)
 }
 
 // NewBase64 returns a Base64 holding b.
@@ -26,11 +36,63 @@ func (b Base64) MarshalText() ([]byte, error) {
 
 // MarshalXML writes the element with the base64 text as its content, unescaped: the base64
 // alphabet needs no escaping, and encoding/xml's text escaping (rune by rune) was half the
-// cost of marshalling a signed document's response.
+// cost of marshalling a signed document's response. With Include set (an MTOM response) the
+// content is an xop:Include naming the attachment that carries Bytes.
 func (b Base64) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if b.Include != "" {
+		var href bytes.Buffer
+		_ = xml.EscapeText(&href, []byte(b.Include))
+		return e.EncodeElement(struct {
+			Text []byte `xml:",innerxml"`
+		}{[]byte(`<xop:Include xmlns:xop="` + NSXOP + `" href="` + href.String() + `"/>`)}, start)
+	}
 	return e.EncodeElement(struct {
 		Text []byte `xml:",innerxml"`
 	}{base64.StdEncoding.AppendEncode(nil, b.Bytes)}, start)
+}
+
+// UnmarshalXML reads the base64 text of the element, or its one xop:Include child (XOP 1.0
+// §3: the element's only child, no text beside it but whitespace). Any other child element
+// makes the value invalid (a base64Binary has no element content), as does anything beside an
+// xop:Include. It fails only when the token stream is malformed.
+func (b *Base64) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	var text []byte
+	include, hasInclude, bad := "", false, false
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch e := t.(type) {
+		case xml.CharData:
+			text = append(text, e...)
+		case xml.StartElement:
+			if e.Name.Space == NSXOP && e.Name.Local == "Include" && !hasInclude {
+				hasInclude = true
+				for _, a := range e.Attr {
+					if a.Name.Space == "" && a.Name.Local == "href" {
+						include = a.Value
+					}
+				}
+				// XOP 1.0 §3: the receiver ignores children of xop:Include (extensions).
+			} else {
+				bad = true
+			}
+			if err := d.Skip(); err != nil {
+				return err
+			}
+		case xml.EndElement:
+			switch {
+			case bad, hasInclude && (include == "" || len(bytes.TrimSpace(text)) > 0):
+				*b = Base64{invalid: true}
+			case hasInclude:
+				*b = Base64{Include: include}
+			default:
+				return b.UnmarshalText(text)
+			}
+			return nil
+		}
+	}
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler. It never returns an error; see Valid.
@@ -53,5 +115,14 @@ func (b *Base64) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// Valid reports whether the text decoded as standard base64.
-func (b *Base64) Valid() bool { return b != nil && !b.invalid }
+// Valid reports whether the text decoded as standard base64 (or the value was resolved from
+// an attachment): false for an xop:Include left unresolved.
+func (b *Base64) Valid() bool { return b != nil && !b.invalid && b.Include == "" }
+
+// problem says why Valid is false, for messages.
+func (b *Base64) problem() string {
+	if b != nil && b.Include != "" {
+		return "holds an xop:Include, which only an MTOM message (multipart/related; type=\"application/xop+xml\") can resolve"
+	}
+	return "is not valid base64"
+}

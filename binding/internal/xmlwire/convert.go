@@ -163,7 +163,10 @@ func documentFromWire(w *Document, u *unsupported) (dss.Document, error) {
 	switch {
 	case b.Value != nil:
 		if !b.Value.Valid() {
-			return d, malformed("Document %q: dsb:Value is not valid base64", w.ID)
+			return d, malformed("Document %q: dsb:Value %s", w.ID, b.Value.problem())
+		}
+		if d.Streamed = b.Value.Streamed; d.Streamed != nil {
+			break
 		}
 		d.Data = b.Value.Bytes
 		if d.Data == nil {
@@ -542,7 +545,7 @@ func base64DataFromWire(b *Base64Data, what string, u *unsupported) ([]byte, err
 		return nil, malformed("%s has no dsb:Value", what)
 	}
 	if !b.Value.Valid() {
-		return nil, malformed("%s: dsb:Value is not valid base64", what)
+		return nil, malformed("%s: dsb:Value %s", what, b.Value.problem())
 	}
 	if b.Value.Bytes == nil {
 		return []byte{}, nil

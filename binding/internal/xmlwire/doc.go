@@ -27,4 +27,5 @@ const (
 	NSSAML2RW = "http://docs.oasis-open.org/dss-x/ns/saml2/rewritten"
 	NSXSI     = "http://www.w3.org/2001/XMLSchema-instance"
 	NSXML     = "http://www.w3.org/XML/1998/namespace"
+	NSXOP     = "http://www.w3.org/2004/08/xop/include" // XOP 1.0 xop:Include (MTOM)
 )

@@ -1,0 +1,159 @@
+package xmlwire
+
+import (
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+
+	"dssd/dss"
+)
+
+// Attachment is a dsb:Value of a decoded request whose content is an xop:Include (MTOM).
+type Attachment struct {
+	CID   string  // the Content-ID it names: the href after "cid:", URL-unescaped (RFC 2392)
+	Path  string  // where it is, for messages ("SignRequest/InputDocuments/Document[big]")
+	Value *Base64 // to be resolved: Bytes, or Streamed when Digest
+	// Digest: the value is the data of a Document that the request signs detached (not named
+	// by SignaturePlacement or IncludeObject), so the binding may keep only its digest.
+	Digest bool
+}
+
+// Attachments returns the xop:Include references of a decoded wire request (*SignRequest,
+// *VerifyRequest, *PendingRequest), in document order. An xop:Include anywhere but in a
+// dsb:Value (dsb:DigestValue, ds-rw:Base64Content), or with an href that is not a cid: URL,
+// is a MalformedRequest error.
+func Attachments(req any) ([]Attachment, error) {
+	detached := map[*Base64]bool{}
+	if sr, ok := req.(*SignRequest); ok && sr.InputDocuments != nil {
+		placed := map[string]bool{}
+		if o := sr.OptionalInputs; o != nil {
+			if o.SignaturePlacement != nil {
+				placed[o.SignaturePlacement.WhichData] = true
+			}
+			for _, io := range o.IncludeObject {
+				placed[io.WhichData] = true
+			}
+		}
+		for i := range sr.InputDocuments.Document {
+			d := &sr.InputDocuments.Document[i]
+			if v := d.Base64Data.Value; v != nil && (d.ID == "" || !placed[d.ID]) {
+				detached[v] = true
+			}
+		}
+	}
+	var out []Attachment
+	var walk func(v reflect.Value, path string, inValue bool) error
+	walk = func(v reflect.Value, path string, inValue bool) error {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if v.IsNil() {
+				return nil
+			}
+			if b, ok := v.Interface().(*Base64); ok {
+				if b.Include == "" {
+					return nil
+				}
+				if !inValue {
+					return dss.Errorf(dss.KindMalformed, "%s holds an xop:Include; MTOM attachments are accepted only in dsb:Value", strings.TrimSuffix(path, "/"))
+				}
+				cid, err := CID(b.Include)
+				if err != nil {
+					return err
+				}
+				out = append(out, Attachment{CID: cid, Path: strings.TrimSuffix(path, "/Value/"), Value: b, Digest: detached[b]})
+				return nil
+			}
+			return walk(v.Elem(), path, false)
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				if err := walk(v.Index(i), fmt.Sprintf("%s[%d]/", strings.TrimSuffix(path, "/"), i+1), false); err != nil {
+					return err
+				}
+			}
+			return nil
+		case reflect.Struct:
+		default:
+			return nil
+		}
+		if v.Type() == anyType {
+			return nil
+		}
+		ti := infoOf(v.Type())
+		isData := v.Type() == reflect.TypeOf(Base64Data{})
+		for _, f := range ti.fields {
+			if err := walk(v.Field(f.index), path+f.local+"/", isData && f.local == "Value"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	root := reflect.ValueOf(req)
+	if root.Kind() == reflect.Pointer && !root.IsNil() {
+		if err := walk(root.Elem(), reflect.Indirect(root).Type().Name()+"/", false); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CID returns the Content-ID named by an xop:Include href: "cid:" followed by the URL-escaped
+// addr-spec (RFC 2392), without angle brackets.
+func CID(href string) (string, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(href), "cid:")
+	if !ok || rest == "" {
+		if len(href) > 80 {
+			href = href[:80] + "..."
+		}
+		return "", dss.Errorf(dss.KindMalformed, "xop:Include href %q is not a cid: URL", href)
+	}
+	cid, err := url.PathUnescape(rest)
+	if err != nil || cid == "" {
+		return "", dss.Errorf(dss.KindMalformed, "xop:Include href %q is not a valid cid: URL", href)
+	}
+	return cid, nil
+}
+
+// Optimize turns the large binary values of a response (dsb:Value of Base64Signature and of
+// DocumentWithSignature documents, at least min bytes) into xop:Include references and returns
+// the attachments to send, in order; newCID names each one.
+func Optimize(resp any, min int, newCID func() string) []Attachment {
+	var out []Attachment
+	var walk func(v reflect.Value, inValue bool)
+	walk = func(v reflect.Value, inValue bool) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if v.IsNil() {
+				return
+			}
+			if b, ok := v.Interface().(*Base64); ok {
+				if inValue && b.Include == "" && len(b.Bytes) >= min {
+					cid := newCID()
+					b.Include = "cid:" + url.PathEscape(cid)
+					out = append(out, Attachment{CID: cid, Value: b})
+				}
+				return
+			}
+			walk(v.Elem(), false)
+			return
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i), false)
+			}
+			return
+		case reflect.Struct:
+		default:
+			return
+		}
+		if v.Type() == anyType {
+			return
+		}
+		isData := v.Type() == reflect.TypeOf(Base64Data{})
+		ti := infoOf(v.Type())
+		for _, f := range ti.fields {
+			walk(v.Field(f.index), isData && f.local == "Value")
+		}
+	}
+	walk(reflect.ValueOf(resp), false)
+	return out
+}
