@@ -325,7 +325,9 @@ func New(cfg Config) (*Verifier, error) {
 // cannot be processed at all (see the package documentation).
 func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
 	lim := v.lim.Document
-	lim.MaxNodes = v.lim.MaxNodes
+	if lim.MaxNodes <= 0 || lim.MaxNodes > v.lim.MaxNodes {
+		lim.MaxNodes = v.lim.MaxNodes
+	}
 	doc, err := xmlsafe.ParseContext(ctx, in.Signature, lim)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
