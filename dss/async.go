@@ -456,11 +456,16 @@ func JobFailure(r Result) error {
 	if r.Major == MajorSuccess || r.Major == MajorPending || r.Major == "" {
 		return nil
 	}
-	kind := KindInternal
+	kind, found := KindInternal, false
 	for k := range kindCount {
-		if results[k].major == r.Major && results[k].minor == r.Minor {
-			kind = k
-			break
+		info := results[k]
+		if info.major != r.Major || info.minor != r.Minor {
+			continue
+		}
+		// Kinds may share a ResultMinor (a disabled credential and an unknown one are both
+		// KeyLookupFailed): the one whose fixed message the Result carries is the one.
+		if !found || (!info.expose && info.fixed == r.Message) {
+			kind, found = k, true
 		}
 	}
 	return &auditedError{&Error{Kind: kind, Detail: r.Message}}

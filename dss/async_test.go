@@ -310,12 +310,18 @@ func TestAsyncRetentionAndTag(t *testing.T) {
 			t.Errorf("answer %+v, %v; want Success with the request's Tag", p, err)
 		}
 	}
-	// A stored failure Result maps back to its Kind, marked as audited.
+	// A stored failure Result maps back to an error that answers the same Result (the same
+	// Kind, or one sharing its ResultMajor, ResultMinor and message), marked as audited.
 	for k := range kindCount {
-		err := JobFailure(ResultOf(Errorf(k, "x"), "ref"))
-		if KindOf(err) != k || !Audited(err) {
-			t.Errorf("JobFailure(kind %v) = %v (kind %v, audited %v)", k, err, KindOf(err), Audited(err))
+		stored := ResultOf(Errorf(k, "x"), "ref")
+		err := JobFailure(stored)
+		again := ResultOf(err, "ref")
+		if again.Major != stored.Major || again.Minor != stored.Minor || again.Message != stored.Message || !Audited(err) {
+			t.Errorf("JobFailure(kind %v) = %v (kind %v, audited %v): answers %+v, want %+v", k, err, KindOf(err), Audited(err), again, stored)
 		}
+	}
+	if err := JobFailure(ResultOf(Errorf(KindCredentialDisabled, "x"), "ref")); KindOf(err) != KindCredentialDisabled {
+		t.Errorf("a disabled credential's job failure came back as kind %v", KindOf(err))
 	}
 	if JobFailure(Result{Major: MajorSuccess}) != nil || JobFailure(Result{Major: MajorPending}) != nil {
 		t.Error("JobFailure of Success or Pending is not nil")
