@@ -36,6 +36,11 @@ type Failures struct {
 
 	mu      sync.Mutex
 	clients map[string]*failClient
+
+	// sweeping is held through a whole sweep, audit writes included, so that a Flush
+	// returns only after every summary taken by a concurrent sweep (Run's own flush when
+	// its context ends) is written: the caller closes the store next.
+	sweeping sync.Mutex
 }
 
 type failClient struct {
@@ -194,6 +199,8 @@ func (f *Failures) Sweep() { f.sweep(false) }
 func (f *Failures) Flush() { f.sweep(true) }
 
 func (f *Failures) sweep(all bool) {
+	f.sweeping.Lock()
+	defer f.sweeping.Unlock()
 	now := f.lim.Now()
 	var out []func()
 	f.mu.Lock()

@@ -121,3 +121,57 @@ func TestFailureAggregation(t *testing.T) {
 		}
 	}
 }
+
+// gateAuditor blocks every write until release is closed, and reports the first one.
+type gateAuditor struct {
+	recAuditor
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gateAuditor) AuditAuthFailure(ctx context.Context, addr, reason, rid string) {
+	g.once.Do(func() { close(g.started) })
+	<-g.release
+	g.recAuditor.AuditAuthFailure(ctx, addr, reason, rid)
+}
+
+// TestFlushWaitsForConcurrentSweep: at shutdown Run's own flush (its context ended) and
+// the server's Flush race; the Flush that finds nothing left must still return only after
+// the other's summaries are written, because the store closes next. (Found in CI: the
+// summaries of two flooding addresses were lost.)
+func TestFlushWaitsForConcurrentSweep(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	g := &gateAuditor{started: make(chan struct{}), release: make(chan struct{})}
+	close(g.release) // the first failure of each window is written at once
+	f := NewFailures(FailureLimits{Rate: 1, Burst: 1, Window: time.Minute, Now: clk.now}, g)
+	a := New(nil)
+	a.LimitFailures(f)
+	for _, addr := range []string{"192.0.2.1:1", "192.0.2.2:1"} {
+		for range 3 {
+			r := badRequest(addr, "bad")
+			_, err := a.Authenticate(r)
+			ReportFailure(context.Background(), g, r, err, "")
+		}
+	}
+	firsts := len(g.all())
+	g.release = make(chan struct{})
+	g.once, g.started = sync.Once{}, make(chan struct{})
+
+	done := make(chan struct{})
+	go func() { f.Flush(); close(done) }() // Run's flush: takes both summaries, blocks writing
+	<-g.started
+	second := make(chan struct{})
+	go func() { f.Flush(); close(second) }() // the server's Flush
+	select {
+	case <-second:
+		t.Fatal("Flush returned while another sweep was still writing its summaries")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	<-done
+	<-second
+	if got := len(g.all()) - firsts; got != 2 {
+		t.Fatalf("%d summaries written, want 2: %q", got, g.all())
+	}
+}
