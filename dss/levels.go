@@ -190,7 +190,7 @@ func (s *Service) timestamp(ctx context.Context, what string, in []byte) ([]byte
 
 // signerRevocationError maps a revocation failure for the signer's chain.
 func signerRevocationError(cred *Credential, err error) error {
-	if errors.Is(err, ErrRevoked) {
+	if errors.Is(err, verify.ErrRevoked) {
 		return &Error{Kind: KindCertificateRevoked, Detail: fmt.Sprintf("the certificate chain of credential %s holds a revoked certificate; signing refused: %s", cred.ID, clip(err.Error())), Err: err}
 	}
 	return &Error{Kind: KindAuthorityUnavailable, Detail: "revocation status of the signer certificate unavailable: " + clip(err.Error()), Err: err}
@@ -199,7 +199,7 @@ func signerRevocationError(cred *Credential, err error) error {
 // authorityRevocationError maps a revocation failure for a timestamp authority's chain: a
 // revoked authority is the service's problem, not the requester's.
 func authorityRevocationError(who string, err error) error {
-	if errors.Is(err, ErrRevoked) {
+	if errors.Is(err, verify.ErrRevoked) {
 		return &Error{Kind: KindAuthorityUnavailable, Detail: "the " + who + " certificate is revoked: " + clip(err.Error()), Err: err}
 	}
 	return &Error{Kind: KindAuthorityUnavailable, Detail: "revocation status of the " + who + " unavailable: " + clip(err.Error()), Err: err}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"dssd/dss/tsp"
+	"dssd/dss/verify"
 	"dssd/dss/xades"
 	"dssd/dss/xades/interop"
 	"dssd/dss/xades/xadestest"
@@ -105,7 +106,7 @@ func (f *fakeRev) Validation(_ context.Context, chain []*x509.Certificate, _ fun
 	var ocsps [][]byte
 	for _, c := range chain {
 		if f.revoked[c.Subject.CommonName] {
-			return nil, nil, fmt.Errorf("%s: %w", c.Subject.CommonName, ErrRevoked)
+			return nil, nil, fmt.Errorf("%s: %w", c.Subject.CommonName, verify.ErrRevoked)
 		}
 		if bytes.Equal(c.RawIssuer, c.RawSubject) {
 			continue

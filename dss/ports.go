@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"time"
 )
 
@@ -113,15 +112,12 @@ type Timestamper interface {
 type RevocationSource interface {
 	// Validation returns, for every certificate of chain except a self-signed anchor, the
 	// DER OCSP responses and CRLs that show its status at the time of the call. It fails
-	// with an error wrapping ErrRevoked when one of them is revoked. When fresh is not nil,
+	// with an error wrapping verify.ErrRevoked when one of them is revoked. When fresh is not nil,
 	// every "good" answer returned satisfies it (a cached answer that does not is fetched
 	// again; without a fresh answer the status is unavailable): B-LT embeds only data the
 	// verifier will count as fresh (levels.go).
 	Validation(ctx context.Context, chain []*x509.Certificate, fresh func(thisUpdate, nextUpdate time.Time) bool) (ocsp [][]byte, crls [][]byte, err error)
 }
-
-// ErrRevoked is wrapped by a RevocationSource when a certificate is revoked.
-var ErrRevoked = errors.New("certificate revoked")
 
 // ReplayStore makes signature activation data single-use across every node sharing it.
 type ReplayStore interface {

@@ -105,15 +105,12 @@ func maxC14NBytes(maxDocBytes int64) int64 {
 	return max(4*maxDocBytes, verify.DefaultLimits().MaxC14NBytes)
 }
 
-// revocationAdapter turns dss.ErrRevoked into verify.ErrRevoked.
+// revocationAdapter gives a RevocationSource the shape of verify.RevocationSource (no
+// freshness rule: the verifier judges freshness itself).
 type revocationAdapter struct{ RevocationSource }
 
 func (a revocationAdapter) Validation(ctx context.Context, chain []*x509.Certificate) ([][]byte, [][]byte, error) {
-	o, c, err := a.RevocationSource.Validation(ctx, chain, nil)
-	if errors.Is(err, ErrRevoked) {
-		err = fmt.Errorf("%w: %w", verify.ErrRevoked, err)
-	}
-	return o, c, err
+	return a.RevocationSource.Validation(ctx, chain, nil)
 }
 
 // Verify answers a VerifyRequest: it validates every signature of the signature document

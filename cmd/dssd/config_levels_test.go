@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"dssd/dss"
 	"dssd/dss/revocation"
+	"dssd/dss/verify"
 )
 
 // levelsBase is a minimal valid configuration (soft HSM) to which the tests append sections.
@@ -118,17 +118,18 @@ revocation: {enabled: true}
 	}
 }
 
-// TestRevokedAdapter: a revocation from dss/revocation is dss.ErrRevoked for the service.
+// TestRevokedAdapter: a revocation from dss/revocation is verify.ErrRevoked, the one sentinel
+// the service matches, with the revocation's own message.
 func TestRevokedAdapter(t *testing.T) {
 	inner := &revocation.RevokedError{Subject: "CN=x", RevokedAt: time.Unix(0, 0), Source: "OCSP"}
-	err := error(revokedError{inner})
-	if !errors.Is(err, dss.ErrRevoked) || !errors.Is(err, revocation.ErrRevoked) || err.Error() != inner.Error() {
+	err := error(inner)
+	if !errors.Is(err, verify.ErrRevoked) || err.Error() != `certificate "CN=x" (serial <nil>) was revoked at 1970-01-01T00:00:00Z, reason unspecified (OCSP)` {
 		t.Fatalf("adapter: %v", err)
 	}
 	// A chain without issuer is an error, not a revocation.
 	src := revocationSource{revocation.New(revocation.Config{})}
 	_, _, err = src.Validation(context.Background(), []*x509.Certificate{{Raw: []byte{1}, RawIssuer: []byte{1}, RawSubject: []byte{2}}}, nil)
-	if err == nil || errors.Is(err, dss.ErrRevoked) {
+	if err == nil || errors.Is(err, verify.ErrRevoked) {
 		t.Fatalf("Validation = %v", err)
 	}
 }

@@ -85,24 +85,13 @@ func levelSources(_ context.Context, cfg *Config, logger *slog.Logger, meter *me
 	return tsa, rev, nil
 }
 
-// revocationSource adapts *revocation.Source to dss.RevocationSource: a revocation error also
-// matches dss.ErrRevoked.
+// revocationSource adapts *revocation.Source to dss.RevocationSource (its revocation errors
+// wrap verify.ErrRevoked, the sentinel dss matches).
 type revocationSource struct{ src *revocation.Source }
 
 func (r revocationSource) Validation(ctx context.Context, chain []*x509.Certificate, fresh func(thisUpdate, nextUpdate time.Time) bool) ([][]byte, [][]byte, error) {
-	ocsps, crls, err := r.src.ValidationFresh(ctx, chain, fresh)
-	if err != nil && errors.Is(err, revocation.ErrRevoked) {
-		return nil, nil, revokedError{err}
-	}
-	return ocsps, crls, err
+	return r.src.ValidationFresh(ctx, chain, fresh)
 }
-
-// revokedError reads as the revocation error and is dss.ErrRevoked for errors.Is.
-type revokedError struct{ err error }
-
-func (e revokedError) Error() string        { return e.err.Error() }
-func (e revokedError) Unwrap() error        { return e.err }
-func (e revokedError) Is(target error) bool { return target == dss.ErrRevoked }
 
 // certPool returns a pool of the certificates in file, or nil (the system roots) for "".
 func certPool(field, file string) (*x509.CertPool, error) {

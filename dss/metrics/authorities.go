@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"dssd/dss"
+	"dssd/dss/verify"
 )
 
 // maxAuthorities bounds the distinct values of the "authority" label: OCSP and CRL addresses
@@ -216,7 +217,7 @@ func (r *revocationSource) Validation(ctx context.Context, chain []*x509.Certifi
 	outcome := "ok"
 	switch {
 	case err == nil:
-	case errors.Is(err, dss.ErrRevoked):
+	case errors.Is(err, verify.ErrRevoked):
 		outcome = "revoked"
 	case ctx.Err() != nil:
 		outcome = "canceled"

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"dssd/dss"
+	"dssd/dss/verify"
 	"dssd/hsm"
 	"dssd/hsm/hsmtest"
 	"dssd/hsm/soft"
@@ -329,7 +330,7 @@ func TestAuthorities(t *testing.T) {
 	if got, want := counter(t, m.authorities.timestamps, "failed"), 2.0; got != want {
 		t.Errorf("dssd_timestamps_total{outcome=failed} = %v, want %v", got, want)
 	}
-	for _, err := range []error{nil, fmt.Errorf("leaf: %w", dss.ErrRevoked), errors.New("responder down")} {
+	for _, err := range []error{nil, fmt.Errorf("leaf: %w", verify.ErrRevoked), errors.New("responder down")} {
 		_, _, _ = m.RevocationSource(revFunc(func() error { return err })).Validation(context.Background(), nil, nil)
 	}
 	for _, o := range []string{"ok", "revoked", "failed"} {

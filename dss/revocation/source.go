@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"dssd/dss/verify"
 )
 
 // Defaults applied by New to fields left zero.
@@ -41,10 +43,8 @@ const (
 	oidOCSPNoCheckExtension = "1.3.6.1.5.5.7.48.1.5"
 )
 
-// ErrRevoked is wrapped by the error of Validation when a certificate of the chain is revoked.
-var ErrRevoked = errors.New("certificate revoked")
-
-// RevokedError says which certificate was revoked, when and why. It wraps ErrRevoked.
+// RevokedError says which certificate was revoked, when and why. It wraps verify.ErrRevoked,
+// the one sentinel of a revocation (declared with the RevocationSource port it belongs to).
 type RevokedError struct {
 	Subject   string
 	Serial    *big.Int
@@ -58,7 +58,7 @@ func (e *RevokedError) Error() string {
 		e.Subject, e.Serial, e.RevokedAt.UTC().Format(time.RFC3339), reasonName(e.Reason), e.Source)
 }
 
-func (e *RevokedError) Unwrap() error { return ErrRevoked }
+func (e *RevokedError) Unwrap() error { return verify.ErrRevoked }
 
 func reasonName(r int) string {
 	names := []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
@@ -188,7 +188,7 @@ func New(cfg Config) *Source {
 // Validation returns, for every certificate of chain except a self-signed certificate or a
 // configured anchor, the DER OCSP response (OCSPResponse) or CRL that shows it is not revoked,
 // without duplicates. chain is the signer's certificate first, then its issuers. The error wraps
-// ErrRevoked (as a *RevokedError) when a certificate is revoked; no material is returned with
+// verify.ErrRevoked (as a *RevokedError) when a certificate is revoked; no material is returned with
 // an error.
 func (s *Source) Validation(ctx context.Context, chain []*x509.Certificate) (ocspResponses [][]byte, crls [][]byte, err error) {
 	return s.ValidationFresh(ctx, chain, nil)

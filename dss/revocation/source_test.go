@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"dssd/dss/verify"
 )
 
 // env is a PKI (root → issuing CA → leaf, plus a delegated OCSP responder of the issuing CA)
@@ -240,7 +242,7 @@ func TestRevoked(t *testing.T) {
 	at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	e.revoke(e.leaf, at)
 	ocsps, crls, err := New(Config{}).Validation(context.Background(), e.chain())
-	if !errors.Is(err, ErrRevoked) {
+	if !errors.Is(err, verify.ErrRevoked) {
 		t.Fatalf("err = %v, want ErrRevoked", err)
 	}
 	if ocsps != nil || crls != nil {
@@ -281,7 +283,7 @@ func TestCRLFallback(t *testing.T) {
 	e.revoke(e.leaf, time.Now().Add(-time.Minute))
 	_, _, err = New(Config{}).Validation(context.Background(), e.chain())
 	var re *RevokedError
-	if !errors.As(err, &re) || re.Source != "CRL" || !errors.Is(err, ErrRevoked) {
+	if !errors.As(err, &re) || re.Source != "CRL" || !errors.Is(err, verify.ErrRevoked) {
 		t.Fatalf("err = %v, want a revocation from the CRL", err)
 	}
 }
@@ -361,7 +363,7 @@ func TestBadAnswers(t *testing.T) {
 				t.Fatalf("accepted: %d OCSP responses, %d CRLs", len(ocsps), len(crls))
 			}
 			t.Log(err)
-			if errors.Is(err, ErrRevoked) {
+			if errors.Is(err, verify.ErrRevoked) {
 				t.Errorf("a failure reads as a revocation: %v", err)
 			}
 			for _, w := range append(tc.want, `"CN=alice"`) {
