@@ -56,6 +56,7 @@ generate:
 
 golden-update:
 	$(GO) test ./dss/xades/... -run Golden -update
+	$(GO) test ./binding/internal/xmlwire -run TestGoldenResults -update
 
 # Throughput (issue 6, docs/performance.md): raw PKCS#11, end to end over HTTPS, the peers and
 # a CPU profile, in one run; writes var/bench/bench.json, bench.svg and cpu.pprof.

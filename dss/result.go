@@ -132,6 +132,16 @@ func (k Kind) String() string {
 	return kindNames[k]
 }
 
+// Kinds returns every Kind, in the order of their values (for tests and documents that go
+// through the whole table).
+func Kinds() []Kind {
+	ks := make([]Kind, kindCount)
+	for k := range ks {
+		ks[k] = Kind(k)
+	}
+	return ks
+}
+
 // KindOf returns the Kind of err (KindInternal for errors that are not *Error).
 func KindOf(err error) Kind {
 	var e *Error

@@ -19,6 +19,18 @@ func TestEveryKindHasAResult(t *testing.T) {
 	}
 }
 
+func TestKinds(t *testing.T) {
+	ks := Kinds()
+	if len(ks) != int(kindCount) {
+		t.Fatalf("Kinds() has %d kinds, want %d", len(ks), kindCount)
+	}
+	for i, k := range ks {
+		if k != Kind(i) {
+			t.Errorf("Kinds()[%d] = %v", i, k)
+		}
+	}
+}
+
 func TestResultOf(t *testing.T) {
 	secret := errors.New("CKR_DEVICE_ERROR at /secret/path")
 	tests := []struct {
