@@ -88,3 +88,64 @@ func BenchmarkHTTPMetrics(b *testing.B) {
 		h.ServeHTTP(w, req)
 	}
 }
+
+// TestHTTPMetricsInFlight: dssd_http_requests_in_flight counts the requests being served
+// (up while a handler runs, down when it returns, a panicking handler included), and each
+// answered request is one observation of dssd_http_request_duration_seconds for its route.
+func TestHTTPMetricsInFlight(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	hm, err := NewHTTPMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/sign", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	})
+	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
+	h := hm.Wrap(mux, mux)
+	done := make(chan struct{})
+	for range 2 {
+		go func() {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/sign", nil))
+			done <- struct{}{}
+		}()
+	}
+	<-entered
+	<-entered
+	if v := testutil.ToFloat64(hm.inFlight); v != 2 {
+		t.Errorf("dssd_http_requests_in_flight = %v with two requests in their handler, want 2", v)
+	}
+	close(release)
+	<-done
+	<-done
+	func() {
+		defer func() { _ = recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/panic", nil))
+	}()
+	if v := testutil.ToFloat64(hm.inFlight); v != 0 {
+		t.Errorf("dssd_http_requests_in_flight = %v at rest, want 0", v)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "dssd_http_request_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			key := ""
+			for _, l := range m.GetLabel() {
+				key += l.GetName() + "=" + l.GetValue() + " "
+			}
+			counts[strings.TrimSpace(key)] = m.GetHistogram().GetSampleCount()
+		}
+	}
+	if counts["method=POST route=/sign"] != 2 || counts["method=GET route=/panic"] != 1 || len(counts) != 2 {
+		t.Errorf("dssd_http_request_duration_seconds counts = %v, want 2 for POST /sign and 1 for GET /panic", counts)
+	}
+}
