@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -176,59 +177,45 @@ func (a *admin) close() { a.st.Close() }
 
 // yamlCredential and yamlUser report entries of the configuration file.
 func (a *admin) yamlCredential(id string) bool {
-	for _, c := range a.cfg.Credentials {
-		if c.ID == id {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(a.cfg.Credentials, func(c CredentialConfig) bool { return c.ID == id })
 }
 
 func (a *admin) yamlUser(name string) bool {
-	for _, u := range a.cfg.Users {
-		if u.Name == name {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(a.cfg.Users, func(u UserConfig) bool { return u.Name == name })
 }
 
 func (a *admin) credential(ctx context.Context, id string) (store.CredentialRecord, error) {
-	if id == "" {
-		return store.CredentialRecord{}, &exitError{code: 2, err: errors.New("--id is required")}
-	}
-	if a.yamlCredential(id) {
-		return store.CredentialRecord{}, refused("credential %s is defined in the configuration file %s: change it there (read-only here)", id, a.cfg.source.path)
-	}
-	recs, err := a.reg.Credentials(ctx)
-	if err != nil {
-		return store.CredentialRecord{}, err
-	}
-	for _, r := range recs {
-		if r.ID == id {
-			return r, nil
-		}
-	}
-	return store.CredentialRecord{}, refused("no credential %s", id)
+	return storeRecord(ctx, a, "credential", "id", id, a.yamlCredential(id), a.reg.Credentials,
+		func(r store.CredentialRecord) string { return r.ID })
 }
 
 func (a *admin) user(ctx context.Context, name string) (store.UserRecord, error) {
-	if name == "" {
-		return store.UserRecord{}, &exitError{code: 2, err: errors.New("--name is required")}
+	return storeRecord(ctx, a, "user", "name", name, a.yamlUser(name), a.reg.Users,
+		func(u store.UserRecord) string { return u.Name })
+}
+
+// storeRecord returns the record named key among those list returns, for a command that
+// changes it: the flag --flag is required, an entry of the configuration file (inFile) is
+// read-only here, and an unknown one is refused. what names the kind of record.
+func storeRecord[R any](ctx context.Context, a *admin, what, flag, key string, inFile bool,
+	list func(context.Context) ([]R, error), keyOf func(R) string) (R, error) {
+	var zero R
+	if key == "" {
+		return zero, &exitError{code: 2, err: fmt.Errorf("--%s is required", flag)}
 	}
-	if a.yamlUser(name) {
-		return store.UserRecord{}, refused("user %s is defined in the configuration file %s: change it there (read-only here)", name, a.cfg.source.path)
+	if inFile {
+		return zero, refused("%s %s is defined in the configuration file %s: change it there (read-only here)", what, key, a.cfg.source.path)
 	}
-	us, err := a.reg.Users(ctx)
+	recs, err := list(ctx)
 	if err != nil {
-		return store.UserRecord{}, err
+		return zero, err
 	}
-	for _, u := range us {
-		if u.Name == name {
-			return u, nil
+	for _, r := range recs {
+		if keyOf(r) == key {
+			return r, nil
 		}
 	}
-	return store.UserRecord{}, refused("no user %s", name)
+	return zero, refused("no %s %s", what, key)
 }
 
 // userExists reports whether name is a user of the file or of the store.
