@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -407,52 +408,26 @@ func (c *Config) resolvePaths(base string) {
 }
 
 func (c *Config) applyDefaults() {
-	if c.Listen.Addr == "" {
-		c.Listen.Addr = defaultAddr
-	}
-	if c.Limits.MaxDocumentBytes == 0 {
-		c.Limits.MaxDocumentBytes = defaultMaxDocumentBytes
-	}
-	if c.Limits.MaxBodyBytes == 0 {
-		c.Limits.MaxBodyBytes = defaultMaxBodyFor(c.Limits.MaxDocumentBytes)
-	}
-	if c.Limits.MaxDocuments == 0 {
-		c.Limits.MaxDocuments = defaultMaxDocuments
-	}
-	if c.Limits.RequestTimeout == 0 {
-		c.Limits.RequestTimeout = defaultRequestTimeout
-	}
+	c.Listen.Addr = cmp.Or(c.Listen.Addr, defaultAddr)
+	l := &c.Limits
+	l.MaxDocumentBytes = cmp.Or(l.MaxDocumentBytes, defaultMaxDocumentBytes)
+	l.MaxBodyBytes = cmp.Or(l.MaxBodyBytes, defaultMaxBodyFor(l.MaxDocumentBytes))
+	l.MaxDocuments = cmp.Or(l.MaxDocuments, defaultMaxDocuments)
+	l.RequestTimeout = cmp.Or(l.RequestTimeout, defaultRequestTimeout)
 	c.mtomDefaults()
 	c.guardDefaults()
-	if c.HSM.Type == "" {
-		c.HSM.Type = "pkcs11"
-	}
-	if c.HSM.MaxSessions == 0 {
-		c.HSM.MaxSessions = defaultMaxSessions
-	}
-	if c.HSM.PoolWaitTimeout == 0 {
-		c.HSM.PoolWaitTimeout = defaultPoolWaitTimeout
-	}
-	if c.HSM.SignTimeout == 0 {
-		c.HSM.SignTimeout = defaultSignTimeout
-	}
-	if c.Store.Type == "" {
-		c.Store.Type = "sqlite"
-	}
-	if c.Store.PollInterval == 0 {
-		c.Store.PollInterval = defaultStorePoll
-	}
-	if c.SAD.TTL == 0 {
-		c.SAD.TTL = defaultSADTTL
-	}
-	if c.SAD.MaxFailures == 0 {
-		c.SAD.MaxFailures = defaultSADMaxFailures
-	}
+	h := &c.HSM
+	h.Type = cmp.Or(h.Type, "pkcs11")
+	h.MaxSessions = cmp.Or(h.MaxSessions, defaultMaxSessions)
+	h.PoolWaitTimeout = cmp.Or(h.PoolWaitTimeout, defaultPoolWaitTimeout)
+	h.SignTimeout = cmp.Or(h.SignTimeout, defaultSignTimeout)
+	c.Store.Type = cmp.Or(c.Store.Type, "sqlite")
+	c.Store.PollInterval = cmp.Or(c.Store.PollInterval, defaultStorePoll)
+	c.SAD.TTL = cmp.Or(c.SAD.TTL, defaultSADTTL)
+	c.SAD.MaxFailures = cmp.Or(c.SAD.MaxFailures, defaultSADMaxFailures)
 	c.applyLevelDefaults()
 	c.Async.applyDefaults()
-	if c.Log.Level == "" {
-		c.Log.Level = defaultLogLevel
-	}
+	c.Log.Level = cmp.Or(c.Log.Level, defaultLogLevel)
 }
 
 var (
@@ -479,8 +454,27 @@ func (c *Config) Validate() error {
 	add := func(field, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
 	}
+	c.validateListen(add)
+	c.validateLimits(add)
+	c.validateMTOM(add)
+	c.validateGuard(add)
+	c.validateHSM(add)
+	c.validateStore(add)
+	c.validateSAD(add)
+	c.validateLevels(add) // timestamp, revocation
+	c.validateOAuth2(add)
+	c.validateIdentityProviders(add)
+	c.Async.validate(add)
+	users := c.validateUsers(add)
+	c.validateCredentials(add, users)
+	c.Verify.validate(add)
+	c.validateLog(add)
+	c.validateDev(add)
+	return errors.Join(errs...)
+}
 
-	// listen
+// validateListen checks the listen section.
+func (c *Config) validateListen(add func(field, format string, a ...any)) {
 	if host, port, err := net.SplitHostPort(c.Listen.Addr); err != nil {
 		add("listen.addr", "%q is not host:port", c.Listen.Addr)
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
@@ -510,8 +504,10 @@ func (c *Config) Validate() error {
 			add("listen.tls.client_ca", "%v", err)
 		}
 	}
+}
 
-	// limits
+// validateLimits checks the limits section (its MTOM part: validateMTOM).
+func (c *Config) validateLimits(add func(field, format string, a ...any)) {
 	if c.Limits.MaxDocumentBytes < 0 {
 		add("limits.max_document_bytes", "must be positive")
 	}
@@ -524,14 +520,10 @@ func (c *Config) Validate() error {
 	if c.Limits.RequestTimeout < 0 {
 		add("limits.request_timeout", "must be positive")
 	}
-	c.validateMTOM(add)
+}
 
-	c.validateGuard(add)
-
-	// hsm
-	c.validateHSM(add)
-
-	// store
+// validateStore checks the store section.
+func (c *Config) validateStore(add func(field, format string, a ...any)) {
 	switch c.Store.Type {
 	case "sqlite":
 		if c.Store.DSNFile != "" || c.Store.DSNEnv != "" {
@@ -551,13 +543,7 @@ func (c *Config) Validate() error {
 	default:
 		add("store.type", "%q is not one of sqlite, postgres", c.Store.Type)
 	}
-	if c.Store.AuditKeyFile != "" && checkFile(add, "store.audit_key_file", c.Store.AuditKeyFile) {
-		if b, err := os.ReadFile(c.Store.AuditKeyFile); err != nil {
-			add("store.audit_key_file", "cannot read: %v", errors.Unwrap(err))
-		} else if len(bytes.TrimSpace(b)) < 32 {
-			add("store.audit_key_file", "must hold at least 32 bytes of secret")
-		}
-	}
+	checkKeyFile(add, "store.audit_key_file", c.Store.AuditKeyFile)
 	if p := c.Store.PollInterval.Duration(); p < 100*time.Millisecond || p > 5*time.Minute {
 		add("store.poll_interval", "must be between 100ms and 5m")
 	}
@@ -568,31 +554,21 @@ func (c *Config) Validate() error {
 			add("store.audit_checkpoint_key", "token %q is not hsm.token_label %q", ref.Token, c.HSM.TokenLabel)
 		}
 	}
+}
 
-	// sad
-	if c.SAD.KeyFile != "" && checkFile(add, "sad.key_file", c.SAD.KeyFile) {
-		if b, err := os.ReadFile(c.SAD.KeyFile); err != nil {
-			add("sad.key_file", "cannot read: %v", errors.Unwrap(err))
-		} else if len(bytes.TrimSpace(b)) < 32 {
-			add("sad.key_file", "must hold at least 32 bytes of secret")
-		}
-	}
+// validateSAD checks the sad section.
+func (c *Config) validateSAD(add func(field, format string, a ...any)) {
+	checkKeyFile(add, "sad.key_file", c.SAD.KeyFile)
 	if c.SAD.TTL <= 0 || c.SAD.TTL.Duration() > maxSADTTL {
 		add("sad.ttl", "must be between 1s and %s", maxSADTTL)
 	}
 	if c.SAD.MaxFailures < 1 || c.SAD.MaxFailures > 100 {
 		add("sad.max_failures", "must be between 1 and 100")
 	}
+}
 
-	// timestamp, revocation
-	c.validateLevels(add)
-	c.validateOAuth2(add)
-	c.validateIdentityProviders(add)
-
-	// async
-	c.Async.validate(add)
-
-	// users
+// validateUsers checks the users section and returns the names of the users.
+func (c *Config) validateUsers(add func(field, format string, a ...any)) map[string]bool {
 	users := map[string]bool{}
 	tokens := map[string]string{}
 	certs := map[string]string{}
@@ -640,8 +616,11 @@ func (c *Config) Validate() error {
 	if anyClientCert && c.Listen.TLS.ClientCA == "" {
 		add("listen.tls.client_ca", "required when a user has client_cert_sha256 (client certificates are only requested with a client CA)")
 	}
+	return users
+}
 
-	// credentials
+// validateCredentials checks the credentials section; users are the configured user names.
+func (c *Config) validateCredentials(add func(field, format string, a ...any), users map[string]bool) {
 	ids := map[string]string{}
 	keys := map[string]string{}
 	for i, cr := range c.Credentials {
@@ -719,18 +698,19 @@ func (c *Config) Validate() error {
 			add(f+".scal", "must be 1 or 2, got %d", cr.SCAL)
 		}
 	}
+}
 
-	// verify
-	c.Verify.validate(add)
-
-	// log
+// validateLog checks the log section.
+func (c *Config) validateLog(add func(field, format string, a ...any)) {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
 		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
+}
 
-	// dev
+// validateDev checks the dev section.
+func (c *Config) validateDev(add func(field, format string, a ...any)) {
 	if c.Dev.Enabled {
 		if c.Dev.Dir == "" {
 			add("dev.dir", "required when dev.enabled is true")
@@ -740,7 +720,6 @@ func (c *Config) Validate() error {
 	} else if c.Dev.Dir != "" {
 		add("dev.dir", "set but dev.enabled is false")
 	}
-	return errors.Join(errs...)
 }
 
 func (c *Config) validateHSM(add func(field, format string, a ...any)) {
@@ -805,6 +784,19 @@ func checkSecretSource(add func(field, format string, a ...any), section, fileFi
 		} else if os.Getenv(env) == "" {
 			add(section+"."+envField, "environment variable %s is not set", env)
 		}
+	}
+}
+
+// checkKeyFile reports a key file (optional: "" is fine) that is missing, unreadable or holds
+// less than 32 bytes of secret.
+func checkKeyFile(add func(field, format string, a ...any), field, path string) {
+	if path == "" || !checkFile(add, field, path) {
+		return
+	}
+	if b, err := os.ReadFile(path); err != nil {
+		add(field, "cannot read: %v", errors.Unwrap(err))
+	} else if len(bytes.TrimSpace(b)) < 32 {
+		add(field, "must hold at least 32 bytes of secret")
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"time"
 
 	"dssd/dss"
@@ -21,26 +22,13 @@ type AsyncConfig struct {
 func (a *AsyncConfig) enabled() bool { return a.Enabled == nil || *a.Enabled }
 
 func (a *AsyncConfig) applyDefaults() {
-	if a.Workers == 0 {
-		a.Workers = dss.DefaultAsyncWorkers
-	}
-	for _, d := range []struct {
-		p *Duration
-		v time.Duration
-	}{
-		{&a.Lease, dss.DefaultAsyncLease}, {&a.Retention, dss.DefaultAsyncRetention},
-		{&a.PollInterval, dss.DefaultAsyncPoll}, {&a.JobTimeout, dss.DefaultAsyncJobTimeout},
-	} {
-		if *d.p == 0 {
-			*d.p = Duration(d.v)
-		}
-	}
-	if a.MaxOpenPerUser == 0 {
-		a.MaxOpenPerUser = dss.DefaultAsyncMaxOpen
-	}
-	if a.MaxAttempts == 0 {
-		a.MaxAttempts = dss.DefaultAsyncMaxAttempts
-	}
+	a.Workers = cmp.Or(a.Workers, dss.DefaultAsyncWorkers)
+	a.Lease = cmp.Or(a.Lease, Duration(dss.DefaultAsyncLease))
+	a.Retention = cmp.Or(a.Retention, Duration(dss.DefaultAsyncRetention))
+	a.PollInterval = cmp.Or(a.PollInterval, Duration(dss.DefaultAsyncPoll))
+	a.JobTimeout = cmp.Or(a.JobTimeout, Duration(dss.DefaultAsyncJobTimeout))
+	a.MaxOpenPerUser = cmp.Or(a.MaxOpenPerUser, dss.DefaultAsyncMaxOpen)
+	a.MaxAttempts = cmp.Or(a.MaxAttempts, dss.DefaultAsyncMaxAttempts)
 }
 
 func (a *AsyncConfig) validate(add func(field, format string, args ...any)) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"time"
@@ -44,36 +45,18 @@ const (
 
 func (c *Config) guardDefaults() {
 	g := &c.Guard
-	if g.MaxConnections == 0 {
-		g.MaxConnections = defaultMaxConnections
-	}
-	if g.MaxConnectionsPerClient == 0 {
-		g.MaxConnectionsPerClient = defaultMaxConnectionsPerClient
-	}
+	g.MaxConnections = cmp.Or(g.MaxConnections, defaultMaxConnections)
+	g.MaxConnectionsPerClient = cmp.Or(g.MaxConnectionsPerClient, defaultMaxConnectionsPerClient)
 	// One request of the largest body at a time, per client address and overall, with room
 	// beside it for smaller requests (docs/performance.md: a 60 MiB request peaks at about
 	// 200 MiB of RSS, so two at once would not fit the memory dssd is given).
-	if g.MaxInflightBytesPerClient == 0 {
-		g.MaxInflightBytesPerClient = c.Limits.MaxBodyBytes + 1<<20
-	}
-	if g.MaxInflightBytes == 0 {
-		g.MaxInflightBytes = c.Limits.MaxBodyBytes + 16<<20
-	}
-	if g.RetryAfter == 0 {
-		g.RetryAfter = defaultGuardRetryAfter
-	}
-	if g.AuthFailureRate == 0 {
-		g.AuthFailureRate = defaultAuthFailureRate
-	}
-	if g.AuthFailureBurst == 0 {
-		g.AuthFailureBurst = defaultAuthFailureBurst
-	}
-	if g.AuthFailureWindow == 0 {
-		g.AuthFailureWindow = defaultAuthFailureWindow
-	}
-	if g.AuthFailureClients == 0 {
-		g.AuthFailureClients = defaultAuthFailureClients
-	}
+	g.MaxInflightBytesPerClient = cmp.Or(g.MaxInflightBytesPerClient, c.Limits.MaxBodyBytes+1<<20)
+	g.MaxInflightBytes = cmp.Or(g.MaxInflightBytes, c.Limits.MaxBodyBytes+16<<20)
+	g.RetryAfter = cmp.Or(g.RetryAfter, defaultGuardRetryAfter)
+	g.AuthFailureRate = cmp.Or(g.AuthFailureRate, defaultAuthFailureRate)
+	g.AuthFailureBurst = cmp.Or(g.AuthFailureBurst, defaultAuthFailureBurst)
+	g.AuthFailureWindow = cmp.Or(g.AuthFailureWindow, defaultAuthFailureWindow)
+	g.AuthFailureClients = cmp.Or(g.AuthFailureClients, defaultAuthFailureClients)
 }
 
 func (c *Config) validateGuard(add func(field, format string, a ...any)) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"time"
@@ -69,25 +70,13 @@ func (c *Config) resolveLevelPaths(res func(*string)) {
 }
 
 func (c *Config) applyLevelDefaults() {
-	if c.Timestamp.Timeout == 0 {
-		c.Timestamp.Timeout = defaultTSATimeout
-	}
+	c.Timestamp.Timeout = cmp.Or(c.Timestamp.Timeout, defaultTSATimeout)
 	r := &c.Revocation
-	if r.OCSPTimeout == 0 {
-		r.OCSPTimeout = defaultOCSPTimeout
-	}
-	if r.CRLTimeout == 0 {
-		r.CRLTimeout = defaultCRLTimeout
-	}
-	if r.MaxAge == 0 {
-		r.MaxAge = defaultRevMaxAge
-	}
-	if r.CacheEntries == 0 {
-		r.CacheEntries = defaultCacheEntries
-	}
-	if r.MaxCRLBytes == 0 {
-		r.MaxCRLBytes = defaultMaxCRLBytes
-	}
+	r.OCSPTimeout = cmp.Or(r.OCSPTimeout, defaultOCSPTimeout)
+	r.CRLTimeout = cmp.Or(r.CRLTimeout, defaultCRLTimeout)
+	r.MaxAge = cmp.Or(r.MaxAge, defaultRevMaxAge)
+	r.CacheEntries = cmp.Or(r.CacheEntries, defaultCacheEntries)
+	r.MaxCRLBytes = cmp.Or(r.MaxCRLBytes, defaultMaxCRLBytes)
 }
 
 // validateLevels checks the timestamp and revocation sections.

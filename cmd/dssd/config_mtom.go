@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -18,18 +19,10 @@ const (
 
 func (c *Config) mtomDefaults() {
 	l := &c.Limits
-	if l.MaxAttachmentBytes == 0 {
-		l.MaxAttachmentBytes = defaultMaxAttachmentBytes
-	}
-	if l.MaxAttachments == 0 {
-		l.MaxAttachments = defaultMaxAttachments
-	}
-	if l.MaxMTOMBytes == 0 {
-		l.MaxMTOMBytes = l.MaxBodyBytes + l.MaxAttachmentBytes
-	}
-	if l.UploadTimeout == 0 {
-		l.UploadTimeout = defaultUploadTimeout
-	}
+	l.MaxAttachmentBytes = cmp.Or(l.MaxAttachmentBytes, defaultMaxAttachmentBytes)
+	l.MaxAttachments = cmp.Or(l.MaxAttachments, defaultMaxAttachments)
+	l.MaxMTOMBytes = cmp.Or(l.MaxMTOMBytes, l.MaxBodyBytes+l.MaxAttachmentBytes)
+	l.UploadTimeout = cmp.Or(l.UploadTimeout, defaultUploadTimeout)
 }
 
 func (c *Config) validateMTOM(add func(field, format string, a ...any)) {

@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,24 +52,12 @@ type Config struct {
 
 // withDefaults returns c with defaults filled in.
 func (c Config) withDefaults() Config {
-	if c.Module == "" {
-		c.Module = DefaultModule
-	}
-	if c.MaxSessions == 0 {
-		c.MaxSessions = DefaultMaxSessions
-	}
-	if c.PoolWaitTimeout == 0 {
-		c.PoolWaitTimeout = DefaultPoolWaitTimeout
-	}
-	if c.SignTimeout == 0 {
-		c.SignTimeout = DefaultSignTimeout
-	}
-	if c.ProbeInterval == 0 {
-		c.ProbeInterval = DefaultProbeInterval
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Module = cmp.Or(c.Module, DefaultModule)
+	c.MaxSessions = cmp.Or(c.MaxSessions, DefaultMaxSessions)
+	c.PoolWaitTimeout = cmp.Or(c.PoolWaitTimeout, DefaultPoolWaitTimeout)
+	c.SignTimeout = cmp.Or(c.SignTimeout, DefaultSignTimeout)
+	c.ProbeInterval = cmp.Or(c.ProbeInterval, DefaultProbeInterval)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
 }
 
