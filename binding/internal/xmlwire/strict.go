@@ -2,6 +2,7 @@ package xmlwire
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -36,11 +37,11 @@ func qname(space, local string) string {
 type typeInfo struct {
 	children map[string]string // local name → namespace of each declared child element
 	fields   []fieldInfo       // declared child elements, to descend into
-	anyField int               // index of the ",any" []Any field, -1 if none
+	anyField []int             // index of the ",any" []Any field, nil if none
 }
 
 type fieldInfo struct {
-	index int
+	index []int // for reflect.Value.FieldByIndex (embedded structs: their children are ours)
 	local string
 }
 
@@ -52,17 +53,30 @@ func infoOf(t reflect.Type) *typeInfo {
 	if ti, ok := typeInfos.Load(t); ok {
 		return ti.(*typeInfo)
 	}
-	ti := &typeInfo{children: map[string]string{}, anyField: -1}
+	ti := &typeInfo{children: map[string]string{}}
+	ti.collect(t, nil)
+	typeInfos.Store(t, ti)
+	return ti
+}
+
+// collect adds the fields of struct type t, found at index path prefix, to ti. The fields of
+// an embedded struct without tag are children of the embedding element, as for encoding/xml.
+func (ti *typeInfo) collect(t reflect.Type, prefix []int) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		index := append(slices.Clip(prefix), i)
 		tag, ok := f.Tag.Lookup("xml")
+		if !ok && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			ti.collect(f.Type, index)
+			continue
+		}
 		if !ok || tag == "-" || f.Name == "XMLName" {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
 		if opts != "" {
 			if opts == "any" && name == "" {
-				ti.anyField = i
+				ti.anyField = index
 			}
 			continue // attributes, chardata
 		}
@@ -71,10 +85,8 @@ func infoOf(t reflect.Type) *typeInfo {
 			space, local = "", name
 		}
 		ti.children[local] = space
-		ti.fields = append(ti.fields, fieldInfo{index: i, local: local})
+		ti.fields = append(ti.fields, fieldInfo{index: index, local: local})
 	}
-	typeInfos.Store(t, ti)
-	return ti
 }
 
 func walkNS(v reflect.Value, path string) error {
@@ -99,8 +111,8 @@ func walkNS(v reflect.Value, path string) error {
 		return nil // content dssd does not model
 	}
 	ti := infoOf(v.Type())
-	if ti.anyField >= 0 {
-		if unknown, ok := v.Field(ti.anyField).Interface().([]Any); ok {
+	if ti.anyField != nil {
+		if unknown, ok := v.FieldByIndex(ti.anyField).Interface().([]Any); ok {
 			for _, a := range unknown {
 				space, declared := ti.children[a.XMLName.Local]
 				if declared && space != a.XMLName.Space {
@@ -112,7 +124,7 @@ func walkNS(v reflect.Value, path string) error {
 		}
 	}
 	for _, f := range ti.fields {
-		if err := walkNS(v.Field(f.index), path+f.local+"/"); err != nil {
+		if err := walkNS(v.FieldByIndex(f.index), path+f.local+"/"); err != nil {
 			return err
 		}
 	}

@@ -120,29 +120,36 @@ type NsPrefixMapping struct {
 	Unknown         []Any  `xml:",any"`
 }
 
+// OptionalInputsBase is dss2:OptionalInputsBaseType (with the children of dsb:OptionalInputsType
+// it extends), the first children of both OptionalInputsSign and OptionalInputsVerify. It is
+// embedded, so its fields are children of the embedding element, in schema order.
+type OptionalInputsBase struct {
+	ServicePolicy                 []string         `xml:"http://docs.oasis-open.org/dss-x/ns/base ServicePolicy"`
+	Language                      *string          `xml:"http://docs.oasis-open.org/dss-x/ns/base Language"`
+	Other                         []Base64Data     `xml:"http://docs.oasis-open.org/dss-x/ns/base Other"`
+	ClaimedIdentity               *ClaimedIdentity `xml:"http://docs.oasis-open.org/dss-x/ns/core ClaimedIdentity"`
+	Schemas                       *Any             `xml:"http://docs.oasis-open.org/dss-x/ns/core Schemas"`
+	AddTimestamp                  []string         `xml:"http://docs.oasis-open.org/dss-x/ns/core AddTimestamp"`
+	EnforceAsynchronousProcessing *string          `xml:"http://docs.oasis-open.org/dss-x/ns/core EnforceAsynchronousProcessing"`
+	Nonce                         *string          `xml:"http://docs.oasis-open.org/dss-x/ns/core Nonce"`
+}
+
 // OptionalInputsSign is dss2:OptionalInputsSignType, every child in schema order. Booleans
 // and integers are kept as text so that the converters apply the XSD defaults and report
 // bad values as a RequesterError.
 type OptionalInputsSign struct {
-	ServicePolicy                 []string            `xml:"http://docs.oasis-open.org/dss-x/ns/base ServicePolicy"`
-	Language                      *string             `xml:"http://docs.oasis-open.org/dss-x/ns/base Language"`
-	Other                         []Base64Data        `xml:"http://docs.oasis-open.org/dss-x/ns/base Other"`
-	ClaimedIdentity               *ClaimedIdentity    `xml:"http://docs.oasis-open.org/dss-x/ns/core ClaimedIdentity"`
-	Schemas                       *Any                `xml:"http://docs.oasis-open.org/dss-x/ns/core Schemas"`
-	AddTimestamp                  []string            `xml:"http://docs.oasis-open.org/dss-x/ns/core AddTimestamp"`
-	EnforceAsynchronousProcessing *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core EnforceAsynchronousProcessing"`
-	Nonce                         *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core Nonce"`
-	SignatureType                 *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureType"`
-	IntendedAudience              *Any                `xml:"http://docs.oasis-open.org/dss-x/ns/core IntendedAudience"`
-	KeySelector                   []KeySelector       `xml:"http://docs.oasis-open.org/dss-x/ns/core KeySelector"`
-	Properties                    *Any                `xml:"http://docs.oasis-open.org/dss-x/ns/core Properties"`
-	IncludeObject                 []IncludeObject     `xml:"http://docs.oasis-open.org/dss-x/ns/core IncludeObject"`
-	IncludeEContent               *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core IncludeEContent"`
-	SignaturePlacement            *SignaturePlacement `xml:"http://docs.oasis-open.org/dss-x/ns/core SignaturePlacement"`
-	SignedReferences              *Any                `xml:"http://docs.oasis-open.org/dss-x/ns/core SignedReferences"`
-	SignatureAlgorithm            *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureAlgorithm"`
-	SignatureQualityLevel         *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureQualityLevel"`
-	Unknown                       []Any               `xml:",any"`
+	OptionalInputsBase
+	SignatureType         *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureType"`
+	IntendedAudience      *Any                `xml:"http://docs.oasis-open.org/dss-x/ns/core IntendedAudience"`
+	KeySelector           []KeySelector       `xml:"http://docs.oasis-open.org/dss-x/ns/core KeySelector"`
+	Properties            *Any                `xml:"http://docs.oasis-open.org/dss-x/ns/core Properties"`
+	IncludeObject         []IncludeObject     `xml:"http://docs.oasis-open.org/dss-x/ns/core IncludeObject"`
+	IncludeEContent       *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core IncludeEContent"`
+	SignaturePlacement    *SignaturePlacement `xml:"http://docs.oasis-open.org/dss-x/ns/core SignaturePlacement"`
+	SignedReferences      *Any                `xml:"http://docs.oasis-open.org/dss-x/ns/core SignedReferences"`
+	SignatureAlgorithm    *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureAlgorithm"`
+	SignatureQualityLevel *string             `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureQualityLevel"`
+	Unknown               []Any               `xml:",any"`
 }
 
 // OptionalInputsVerify is dss2:OptionalInputsVerifyType, every child in schema order, plus
@@ -150,24 +157,17 @@ type OptionalInputsSign struct {
 // send to name the credential of a signer-certificate request (accepted leniently;
 // AdditionalKeyInfo/KeyName is the schema-valid form).
 type OptionalInputsVerify struct {
-	ServicePolicy                 []string             `xml:"http://docs.oasis-open.org/dss-x/ns/base ServicePolicy"`
-	Language                      *string              `xml:"http://docs.oasis-open.org/dss-x/ns/base Language"`
-	Other                         []Base64Data         `xml:"http://docs.oasis-open.org/dss-x/ns/base Other"`
-	ClaimedIdentity               *ClaimedIdentity     `xml:"http://docs.oasis-open.org/dss-x/ns/core ClaimedIdentity"`
-	Schemas                       *Any                 `xml:"http://docs.oasis-open.org/dss-x/ns/core Schemas"`
-	AddTimestamp                  []string             `xml:"http://docs.oasis-open.org/dss-x/ns/core AddTimestamp"`
-	EnforceAsynchronousProcessing *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core EnforceAsynchronousProcessing"`
-	Nonce                         *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core Nonce"`
-	UseVerificationTime           *UseVerificationTime `xml:"http://docs.oasis-open.org/dss-x/ns/core UseVerificationTime"`
-	ReturnVerificationTimeInfo    *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnVerificationTimeInfo"`
-	AdditionalKeyInfo             []AdditionalKeyInfo  `xml:"http://docs.oasis-open.org/dss-x/ns/core AdditionalKeyInfo"`
-	ReturnProcessingDetails       *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnProcessingDetails"`
-	ReturnSigningTimeInfo         *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnSigningTimeInfo"`
-	ReturnSignerIdentity          *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnSignerIdentity"`
-	ReturnAugmentedSignature      *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnAugmentedSignature"`
-	ReturnTimestampedSignature    []string             `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnTimestampedSignature"`
-	VerifyManifests               *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyManifests"`
-	KeySelector                   []KeySelector        `xml:"http://docs.oasis-open.org/dss-x/ns/core KeySelector"`
+	OptionalInputsBase
+	UseVerificationTime        *UseVerificationTime `xml:"http://docs.oasis-open.org/dss-x/ns/core UseVerificationTime"`
+	ReturnVerificationTimeInfo *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnVerificationTimeInfo"`
+	AdditionalKeyInfo          []AdditionalKeyInfo  `xml:"http://docs.oasis-open.org/dss-x/ns/core AdditionalKeyInfo"`
+	ReturnProcessingDetails    *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnProcessingDetails"`
+	ReturnSigningTimeInfo      *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnSigningTimeInfo"`
+	ReturnSignerIdentity       *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnSignerIdentity"`
+	ReturnAugmentedSignature   *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnAugmentedSignature"`
+	ReturnTimestampedSignature []string             `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnTimestampedSignature"`
+	VerifyManifests            *string              `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyManifests"`
+	KeySelector                []KeySelector        `xml:"http://docs.oasis-open.org/dss-x/ns/core KeySelector"`
 	// ReturnTransformedDocument is defined by DSS-X 2.0 (§4.4.33) but left out of the Verify
 	// types (protocol.md §15 #4): accepted here as the prose defines it.
 	ReturnTransformedDocument []ReturnTransformedDocument `xml:"http://docs.oasis-open.org/dss-x/ns/core ReturnTransformedDocument"`

@@ -82,7 +82,7 @@ func Attachments(req any) ([]Attachment, error) {
 		ti := infoOf(v.Type())
 		isData := v.Type() == reflect.TypeOf(Base64Data{})
 		for _, f := range ti.fields {
-			if err := walk(v.Field(f.index), path+f.local+"/", isData && f.local == "Value"); err != nil {
+			if err := walk(v.FieldByIndex(f.index), path+f.local+"/", isData && f.local == "Value"); err != nil {
 				return err
 			}
 		}
@@ -151,7 +151,7 @@ func Optimize(resp any, min int, newCID func() string) []Attachment {
 		isData := v.Type() == reflect.TypeOf(Base64Data{})
 		ti := infoOf(v.Type())
 		for _, f := range ti.fields {
-			walk(v.Field(f.index), isData && f.local == "Value")
+			walk(v.FieldByIndex(f.index), isData && f.local == "Value")
 		}
 	}
 	walk(reflect.ValueOf(resp), false)
