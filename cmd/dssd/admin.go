@@ -292,32 +292,40 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, credentialUsage)
 		return fmt.Errorf("unknown credential command %q", verb)
 	}
+	return f.run(args[1:], stderr, func(ctx context.Context, a *admin) error {
+		switch verb {
+		case "create":
+			return a.create(ctx, stdout, createArgs{id: *id, owner: *owner, keyType: *keyType, subject: *subject,
+				csrOut: *csrOut, scal: *scal, pinFile: *pinFile, totpFile: *totpFile})
+		case "import":
+			if fs.NArg() != 1 {
+				return &exitError{code: 2, err: errors.New("credential import needs --id ID and one chain file (PEM)")}
+			}
+			return a.importChain(ctx, stdout, *id, fs.Arg(0))
+		case "list":
+			return a.list(ctx, stdout)
+		case "disable", "enable":
+			return a.setState(ctx, stdout, *id, verb == "disable")
+		case "unlock":
+			return a.unlock(ctx, stdout, *id)
+		case "rotate":
+			return a.rotate(ctx, stdout, *id, *subject, *csrOut)
+		}
+		return nil
+	})
+}
+
+// run parses args with the command's flags, opens the store (admin) and runs do under a
+// context that SIGINT and SIGTERM cancel.
+func (f adminFlags) run(args []string, stderr io.Writer, do func(context.Context, *admin) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := f.open(ctx, args[1:], stderr)
+	a, err := f.open(ctx, args, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	switch verb {
-	case "create":
-		return a.create(ctx, stdout, createArgs{id: *id, owner: *owner, keyType: *keyType, subject: *subject,
-			csrOut: *csrOut, scal: *scal, pinFile: *pinFile, totpFile: *totpFile})
-	case "import":
-		if fs.NArg() != 1 {
-			return &exitError{code: 2, err: errors.New("credential import needs --id ID and one chain file (PEM)")}
-		}
-		return a.importChain(ctx, stdout, *id, fs.Arg(0))
-	case "list":
-		return a.list(ctx, stdout)
-	case "disable", "enable":
-		return a.setState(ctx, stdout, *id, verb == "disable")
-	case "unlock":
-		return a.unlock(ctx, stdout, *id)
-	case "rotate":
-		return a.rotate(ctx, stdout, *id, *subject, *csrOut)
-	}
-	return nil
+	return do(ctx, a)
 }
 
 type createArgs struct {
@@ -721,21 +729,16 @@ func runUser(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, userUsage)
 		return fmt.Errorf("unknown user command %q", verb)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	a, err := f.open(ctx, args[1:], stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	switch verb {
-	case "add":
-		return a.userAdd(ctx, stdout, *name)
-	case "token":
-		return a.userToken(ctx, stdout, *name, *replace)
-	default:
-		return a.userSetDisabled(ctx, stdout, *name, verb == "disable")
-	}
+	return f.run(args[1:], stderr, func(ctx context.Context, a *admin) error {
+		switch verb {
+		case "add":
+			return a.userAdd(ctx, stdout, *name)
+		case "token":
+			return a.userToken(ctx, stdout, *name, *replace)
+		default:
+			return a.userSetDisabled(ctx, stdout, *name, verb == "disable")
+		}
+	})
 }
 
 func (a *admin) userAdd(ctx context.Context, stdout io.Writer, name string) error {
