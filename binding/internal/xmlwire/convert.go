@@ -101,7 +101,12 @@ func trimAll(in []string) []string {
 
 // documentsFromWire converts the Documents of InputDocuments, in order; TransformedData is
 // listed as unsupported.
-func documentsFromWire(in *InputDocuments, u *unsupported) ([]dss.Document, error) {
+// documentsFromWire converts InputDocuments (nil: none): its Documents, then its DocumentHash
+// elements as hashes (the operation's own treatment of them), then its unknown children.
+func documentsFromWire(in *InputDocuments, u *unsupported, hashes func([]DocumentHash) error) ([]dss.Document, error) {
+	if in == nil {
+		return nil, nil
+	}
 	var out []dss.Document
 	for i := range in.Document {
 		d, err := documentFromWire(&in.Document[i], u)
@@ -113,6 +118,10 @@ func documentsFromWire(in *InputDocuments, u *unsupported) ([]dss.Document, erro
 	if len(in.TransformedData) > 0 {
 		u.add("TransformedData")
 	}
+	if err := hashes(in.DocumentHash); err != nil {
+		return nil, err
+	}
+	u.anys("InputDocuments/", in.Unknown)
 	return out, nil
 }
 

@@ -17,21 +17,20 @@ func SignRequestFromWire(w *SignRequest) (*dss.SignRequest, error) {
 	}
 	r := &dss.SignRequest{RequestID: w.RequestID, Profiles: trimAll(w.Profile)}
 	var u unsupported
-	if in := w.InputDocuments; in != nil {
-		docs, err := documentsFromWire(in, &u)
-		if err != nil {
-			return nil, err
-		}
-		r.Documents = docs
-		for i := range in.DocumentHash {
-			h, err := hashFromWire(&in.DocumentHash[i], &u)
+	docs, err := documentsFromWire(w.InputDocuments, &u, func(hs []DocumentHash) error {
+		for i := range hs {
+			h, err := hashFromWire(&hs[i], &u)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			r.Hashes = append(r.Hashes, h)
 		}
-		u.anys("InputDocuments/", in.Unknown)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	r.Documents = docs
 	if o := w.OptionalInputs; o != nil {
 		if err := optionsFromWire(o, &r.Options, &u); err != nil {
 			return nil, err

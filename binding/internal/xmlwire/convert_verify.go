@@ -19,17 +19,16 @@ func VerifyRequestFromWire(w *VerifyRequest) (*dss.VerifyRequest, error) {
 	}
 	r := &dss.VerifyRequest{RequestID: w.RequestID, Profiles: trimAll(w.Profile)}
 	var u unsupported
-	if in := w.InputDocuments; in != nil {
-		docs, err := documentsFromWire(in, &u)
-		if err != nil {
-			return nil, err
-		}
-		r.Documents = docs
-		if len(in.DocumentHash) > 0 {
+	docs, err := documentsFromWire(w.InputDocuments, &u, func(hs []DocumentHash) error {
+		if len(hs) > 0 {
 			u.add("DocumentHash")
 		}
-		u.anys("InputDocuments/", in.Unknown)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	r.Documents = docs
 	if o := w.OptionalInputs; o != nil {
 		if err := verifyOptionsFromWire(o, &r.Options, &u); err != nil {
 			return nil, err
