@@ -80,14 +80,16 @@ func TestKeyManagerConformance(t *testing.T) {
 
 type onlyKM struct{ hsm.KeyManager }
 
-func TestKeyManagerCounts(t *testing.T) {
-	reg, m := newMeter(t)
+// softKey returns an in-memory backend holding a new P-256 key under label, and the backend
+// instrumented by m.
+func softKey(t *testing.T, m *Meter, label string) (*soft.KeyManager, hsm.KeyManager, *ecdsa.PrivateKey, hsm.KeyRef) {
+	t.Helper()
 	backend := soft.New()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := hsm.KeyRef{Label: "k1"}
+	ref := hsm.KeyRef{Label: label}
 	if err := backend.AddKey(ref, key); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +97,12 @@ func TestKeyManagerCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return backend, km, key, ref
+}
+
+func TestKeyManagerCounts(t *testing.T) {
+	reg, m := newMeter(t)
+	backend, km, _, ref := softKey(t, m, "k1")
 	ctx := context.Background()
 	s, err := km.Signer(ctx, ref)
 	if err != nil {

@@ -3,8 +3,6 @@ package metrics
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -23,7 +21,6 @@ import (
 
 	"dssd/dss"
 	"dssd/hsm"
-	"dssd/hsm/soft"
 )
 
 // oneCredential is a Directory of one credential.
@@ -102,19 +99,7 @@ func histogramCount(t *testing.T, reg prometheus.Gatherer, name string, labels .
 // dssd_signature_selfcheck_failures_total and dssd_hsm_operations_total by what happened.
 func TestServiceSignMetrics(t *testing.T) {
 	reg, m := newMeter(t)
-	backend := soft.New()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := hsm.KeyRef{Label: "alice-ec"}
-	if err := backend.AddKey(ref, key); err != nil {
-		t.Fatal(err)
-	}
-	km, err := m.KeyManager(backend)
-	if err != nil {
-		t.Fatal(err)
-	}
+	backend, km, key, ref := softKey(t, m, "alice-ec")
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "alice-ec"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
