@@ -610,22 +610,14 @@ func (a *admin) setState(ctx context.Context, stdout io.Writer, id string, disab
 		if err != nil {
 			return err
 		}
-		switch rec.State {
-		case store.CredentialPending:
+		if rec.State == store.CredentialPending {
 			return refused("credential %s has no certificate yet: import it first", id)
-		case want:
-			fmt.Fprintf(stdout, "credential %s is %s already\n", id, want)
-			return nil
 		}
-		rec.State = want
-		if _, err := a.reg.UpdateCredential(ctx, rec); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return refused("credential %s changed meanwhile; run the command again", id)
-			}
+		return a.switchState(stdout, "credential "+id, want, rec.State == want, func() error {
+			rec.State = want
+			_, err := a.reg.UpdateCredential(ctx, rec)
 			return err
-		}
-		fmt.Fprintf(stdout, "credential %s %s; every node applies it within %s\n", id, want, a.cfg.Store.PollInterval)
-		return nil
+		})
 	}()
 	return a.audit(ctx, action, id, want, err)
 }
@@ -809,19 +801,28 @@ func (a *admin) userSetDisabled(ctx context.Context, stdout io.Writer, name stri
 		if err != nil {
 			return err
 		}
-		if u.Disabled == disable {
-			fmt.Fprintf(stdout, "user %s is %s already\n", name, word)
-			return nil
-		}
-		u.Disabled = disable
-		if _, err := a.reg.UpdateUser(ctx, u); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return refused("user %s changed meanwhile; run the command again", name)
-			}
+		return a.switchState(stdout, "user "+name, word, u.Disabled == disable, func() error {
+			u.Disabled = disable
+			_, err := a.reg.UpdateUser(ctx, u)
 			return err
-		}
-		fmt.Fprintf(stdout, "user %s %s; every node applies it within %s\n", name, word, a.cfg.Store.PollInterval)
-		return nil
+		})
 	}()
 	return a.audit(ctx, action, "", word+" user "+name, err)
+}
+
+// switchState enables or disables what (a credential or a user): nothing to do when it is
+// in state already, else update writes the change, which every node applies at its next poll.
+func (a *admin) switchState(stdout io.Writer, what, state string, already bool, update func() error) error {
+	if already {
+		fmt.Fprintf(stdout, "%s is %s already\n", what, state)
+		return nil
+	}
+	if err := update(); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return refused("%s changed meanwhile; run the command again", what)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s; every node applies it within %s\n", what, state, a.cfg.Store.PollInterval)
+	return nil
 }

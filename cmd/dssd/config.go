@@ -575,12 +575,7 @@ func (c *Config) validateUsers(add func(field, format string, a ...any)) map[str
 	anyClientCert := false
 	for i, u := range c.Users {
 		f := fmt.Sprintf("users[%d]", i)
-		switch {
-		case u.Name == "":
-			add(f+".name", "required")
-		case !nameRE.MatchString(u.Name):
-			add(f+".name", "%q: use letters, digits and . _ @ - (at most 128)", u.Name)
-		case users[u.Name]:
+		if checkName(add, f+".name", u.Name) && users[u.Name] {
 			add(f+".name", "duplicate user %q", u.Name)
 		}
 		users[u.Name] = true
@@ -625,12 +620,7 @@ func (c *Config) validateCredentials(add func(field, format string, a ...any), u
 	keys := map[string]string{}
 	for i, cr := range c.Credentials {
 		f := fmt.Sprintf("credentials[%d]", i)
-		switch {
-		case cr.ID == "":
-			add(f+".id", "required")
-		case !nameRE.MatchString(cr.ID):
-			add(f+".id", "%q: use letters, digits and . _ @ - (at most 128)", cr.ID)
-		default:
+		if checkName(add, f+".id", cr.ID) {
 			if prev, ok := ids[cr.ID]; ok {
 				add(f+".id", "duplicate credential id %q (also %s)", cr.ID, prev)
 			}
@@ -785,6 +775,20 @@ func checkSecretSource(add func(field, format string, a ...any), section, fileFi
 			add(section+"."+envField, "environment variable %s is not set", env)
 		}
 	}
+}
+
+// checkName reports a missing name or one that is not a nameRE name, and returns whether the
+// name is well-formed.
+func checkName(add func(field, format string, a ...any), field, name string) bool {
+	switch {
+	case name == "":
+		add(field, "required")
+		return false
+	case !nameRE.MatchString(name):
+		add(field, "%q: use letters, digits and . _ @ - (at most 128)", name)
+		return false
+	}
+	return true
 }
 
 // checkKeyFile reports a key file (optional: "" is fine) that is missing, unreadable or holds
