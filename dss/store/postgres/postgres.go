@@ -105,25 +105,16 @@ var dialect = func() sqlstore.Dialect {
 
 // schema is every migration step, in order: the audit chain, SAD replay and lockout, the job
 // queue, the registry.
-var schema = func() []string {
-	d := dialect
-	s := []string{
-		sqlstore.AuditLog(d),
-		sqlstore.AuditHead(d),
-		`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT (id) DO NOTHING`,
-		`ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS mac BYTEA`, // the head MAC (store.HeadMAC)
-		`CREATE OR REPLACE FUNCTION dssd_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+var schema = sqlstore.Schema(dialect, []string{
+	`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT (id) DO NOTHING`,
+	`ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS mac BYTEA`, // the head MAC (store.HeadMAC)
+	`CREATE OR REPLACE FUNCTION dssd_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
 		$$BEGIN RAISE EXCEPTION 'audit_log is append-only'; END$$`,
-		`CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+	`CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 		FOR EACH ROW EXECUTE FUNCTION dssd_audit_append_only()`,
-		`CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+	`CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 		FOR EACH STATEMENT EXECUTE FUNCTION dssd_audit_append_only()`,
-	}
-	s = append(s, sqlstore.ReplayAndLockout(d)...)
-	s = append(s, sqlstore.JobsSchema(d)...)
-	s = append(s, sqlstore.RegistryHead(d), `INSERT INTO registry_head (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`)
-	return append(s, sqlstore.RegistrySchema(d)...)
-}()
+}, `INSERT INTO registry_head (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`)
 
 func (s *Store) migrate(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

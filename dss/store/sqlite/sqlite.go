@@ -169,23 +169,14 @@ var dialect = func() sqlstore.Dialect {
 
 // schema is every migration step, in order: the audit chain, SAD replay and lockout, the job
 // queue, the registry.
-var schema = func() []string {
-	d := dialect
-	s := []string{
-		sqlstore.AuditLog(d),
-		sqlstore.AuditHead(d),
-		`INSERT OR IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32))`,
-		// audit_head.mac (the head MAC, store.HeadMAC) is added by migrate when missing.
-		`CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+var schema = sqlstore.Schema(dialect, []string{
+	`INSERT OR IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32))`,
+	// audit_head.mac (the head MAC, store.HeadMAC) is added by migrate when missing.
+	`CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`,
-		`CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+	`CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`,
-	}
-	s = append(s, sqlstore.ReplayAndLockout(d)...)
-	s = append(s, sqlstore.JobsSchema(d)...)
-	s = append(s, sqlstore.RegistryHead(d), `INSERT OR IGNORE INTO registry_head (id, version) VALUES (1, 0)`)
-	return append(s, sqlstore.RegistrySchema(d)...)
-}()
+}, `INSERT OR IGNORE INTO registry_head (id, version) VALUES (1, 0)`)
 
 func (s *Store) migrate(ctx context.Context) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error {

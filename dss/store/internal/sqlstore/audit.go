@@ -7,49 +7,6 @@ import (
 	"dssd/dss/store"
 )
 
-// AuditLog is the definition of the audit record table.
-func AuditLog(d Dialect) string {
-	return `CREATE TABLE IF NOT EXISTS audit_log (
-		seq ` + d.BigInt + ` PRIMARY KEY,
-		prev_hash ` + d.Blob + ` NOT NULL,
-		hash ` + d.Blob + ` NOT NULL,
-		mac ` + d.Blob + `,
-		time_ns ` + d.BigInt + ` NOT NULL,
-		request_id TEXT NOT NULL,
-		problem_ref TEXT NOT NULL,
-		user_name TEXT NOT NULL,
-		via TEXT NOT NULL,
-		action TEXT NOT NULL,
-		credential TEXT NOT NULL,
-		digests TEXT NOT NULL,
-		major TEXT NOT NULL,
-		minor TEXT NOT NULL,
-		detail TEXT NOT NULL)`
-}
-
-// AuditHead is the definition of the one-row table that holds the chain head (the head MAC
-// column is added by the migration).
-func AuditHead(d Dialect) string {
-	return `CREATE TABLE IF NOT EXISTS audit_head (
-		id ` + d.Int + ` PRIMARY KEY CHECK (id = 1),
-		seq ` + d.BigInt + ` NOT NULL,
-		hash ` + d.Blob + ` NOT NULL)`
-}
-
-// ReplayAndLockout are the definitions of the SAD replay and lockout tables.
-func ReplayAndLockout(d Dialect) []string {
-	return []string{
-		`CREATE TABLE IF NOT EXISTS sad_replay (
-		id ` + d.Blob + ` PRIMARY KEY,
-		not_after ` + d.BigInt + ` NOT NULL)` + d.NoRowID,
-		`CREATE INDEX IF NOT EXISTS sad_replay_not_after ON sad_replay (not_after)`,
-		`CREATE TABLE IF NOT EXISTS lockout (
-		credential TEXT PRIMARY KEY,
-		failures ` + d.Int + ` NOT NULL,
-		updated_ns ` + d.BigInt + ` NOT NULL)` + d.NoRowID,
-	}
-}
-
 // Failures returns the consecutive failures of the credential.
 func (s *Store) Failures(ctx context.Context, credentialID string) (int, error) {
 	if s.db.Closed() {

@@ -9,29 +9,6 @@ import (
 	"dssd/dss/store"
 )
 
-var _ store.JobStore = (*Store)(nil)
-
-// JobsSchema is the migration step that adds the asynchronous job table.
-func JobsSchema(d Dialect) []string {
-	return []string{
-		`CREATE TABLE IF NOT EXISTS async_jobs (
-		id TEXT PRIMARY KEY,
-		owner TEXT NOT NULL,
-		request_id TEXT NOT NULL,
-		state TEXT NOT NULL,
-		payload ` + d.Blob + `,
-		response ` + d.Blob + `,
-		claim TEXT NOT NULL DEFAULT '',
-		lease_until ` + d.BigInt + ` NOT NULL DEFAULT 0,
-		attempts ` + d.Int + ` NOT NULL DEFAULT 0,
-		created_ns ` + d.BigInt + ` NOT NULL,
-		expires_ns ` + d.BigInt + ` NOT NULL)` + d.NoRowID,
-		`CREATE INDEX IF NOT EXISTS async_jobs_claimable ON async_jobs (state, created_ns)`,
-		`CREATE INDEX IF NOT EXISTS async_jobs_owner ON async_jobs (owner, state)`,
-		`CREATE INDEX IF NOT EXISTS async_jobs_expires ON async_jobs (expires_ns)`,
-	}
-}
-
 // SubmitJob stores a new queued job.
 func (s *Store) SubmitJob(ctx context.Context, j *dss.Job) error {
 	if s.db.Closed() {

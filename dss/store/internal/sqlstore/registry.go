@@ -8,44 +8,6 @@ import (
 	"dssd/dss/store"
 )
 
-var _ store.Registry = (*Store)(nil)
-
-// RegistrySchema is the migration step that adds the registry version, credentials and users
-// (the back-end creates the registry_head row first).
-func RegistrySchema(d Dialect) []string {
-	return []string{
-		`CREATE TABLE IF NOT EXISTS credentials (
-		id TEXT PRIMARY KEY,
-		owner TEXT NOT NULL,
-		key_type TEXT NOT NULL,
-		scal ` + d.Int + ` NOT NULL,
-		key_ref TEXT NOT NULL,
-		pending_key_ref TEXT NOT NULL DEFAULT '',
-		chain ` + d.Blob + `,
-		state TEXT NOT NULL,
-		pin_hash TEXT NOT NULL DEFAULT '',
-		totp_secret TEXT NOT NULL DEFAULT '',
-		created_ns ` + d.BigInt + ` NOT NULL,
-		updated_ns ` + d.BigInt + ` NOT NULL,
-		version ` + d.BigInt + ` NOT NULL)` + d.NoRowID,
-		`CREATE TABLE IF NOT EXISTS users (
-		name TEXT PRIMARY KEY,
-		token_sha256 TEXT NOT NULL DEFAULT '',
-		password_hash TEXT NOT NULL DEFAULT '',
-		disabled ` + d.Bool + ` NOT NULL DEFAULT ` + d.False + `,
-		created_ns ` + d.BigInt + ` NOT NULL,
-		updated_ns ` + d.BigInt + ` NOT NULL,
-		version ` + d.BigInt + ` NOT NULL)` + d.NoRowID,
-	}
-}
-
-// RegistryHead is the definition of the one-row table that holds the registry version.
-func RegistryHead(d Dialect) string {
-	return `CREATE TABLE IF NOT EXISTS registry_head (
-		id ` + d.Int + ` PRIMARY KEY CHECK (id = 1),
-		version ` + d.BigInt + ` NOT NULL)`
-}
-
 const credColumns = `id, owner, key_type, scal, key_ref, pending_key_ref, chain, state, pin_hash, totp_secret, created_ns, updated_ns, version`
 
 // RegistryVersion returns the version of the last change of credentials or users.

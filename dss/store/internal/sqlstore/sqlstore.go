@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"dssd/dss/store"
 )
 
 // Row is one result row (pgx.Row, *sql.Row).
@@ -82,6 +84,11 @@ var (
 		Int: "INT", BigInt: "BIGINT", Blob: "BYTEA", Bool: "BOOLEAN", False: "false"}
 	SQLite = Dialect{Int: "INTEGER", BigInt: "INTEGER", Blob: "BLOB", Bool: "INTEGER", False: "0",
 		NoRowID: " WITHOUT ROWID"}
+)
+
+var (
+	_ store.Registry = (*Store)(nil)
+	_ store.JobStore = (*Store)(nil)
 )
 
 // ErrNoRows is what Row.Scan returns without a row (pgx.ErrNoRows is one too).
