@@ -48,29 +48,7 @@ type cscAnswer struct {
 
 func (s *server) csc(t *testing.T, method, token string, body any) cscAnswer {
 	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, s.dev.URL+"/csc/v2/"+method, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		t.Fatalf("POST /csc/v2/%s: %v", method, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := cscAnswer{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if err := json.Unmarshal(raw, &a.json); err != nil {
-		t.Fatalf("/csc/v2/%s answered %d with no JSON object: %s", method, resp.StatusCode, raw)
-	}
-	return a
+	return cscCall(t, s.client, s.dev.URL, method, token, body)
 }
 
 // refused checks a CSC error answer: a 4xx status, an error code, and neither a SAD nor

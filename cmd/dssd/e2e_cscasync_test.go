@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"dssd/binding/csc"
-	"dssd/dss"
 	"dssd/dss/xades/interop"
 )
 
@@ -157,16 +156,7 @@ func TestCSCAsyncSignHash(t *testing.T) {
 		t.Fatalf("SCAL2 job: %d %s", a.status, a.raw)
 	}
 	verifyRaw(t, s.credChain(t, "alice-qes")[0], crypto.SHA256, qd, strs(a.json["signatures"]))
-	recs := byRequestID(auditRecords(t, tg.cfg), clientData)
-	var submitted, completed bool
-	for _, r := range recs {
-		switch {
-		case r.Action == dss.AuditSubmit && r.Major == majorPending && strings.Contains(r.Detail, id):
-			submitted = true
-		case r.Action == dss.AuditSign && r.Major == dss.MajorSuccess && strings.Contains(r.Detail, id):
-			completed = true
-		}
-	}
+	submitted, completed, recs := jobAudit(t, tg.cfg, clientData, id, id)
 	if !submitted || !completed {
 		t.Errorf("audit records of %s: submitted %v, completed %v:\n%s", clientData, submitted, completed, recordsText(recs))
 	}
