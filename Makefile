@@ -60,7 +60,9 @@ golden-update:
 	$(GO) test ./dss/xades/... -run Golden -update
 
 # Throughput (issue 6, docs/performance.md): raw PKCS#11, end to end over HTTPS, the peers and
-# a CPU profile, in one run; writes var/bench/bench.json, bench.svg and cpu.pprof.
+# a CPU profile, in one run; writes var/bench/bench.json, bench.svg and cpu.pprof. Before/after in
+# the same run: BENCH_FLAGS='-baseline REV' also builds dssd at git revision REV and measures it
+# interleaved with this tree's (req/s, dssd CPU per request, VmHWM and their ratios).
 BENCH_FLAGS ?=
 bench: deps-test
 	$(GO) run ./cmd/dssbench -out var/bench -profile var/bench/cpu.pprof $(BENCH_FLAGS)
