@@ -42,14 +42,19 @@ func (s *Store) ClaimJob(ctx context.Context, claim string, now, leaseUntil time
 		RETURNING id, owner, request_id, state, payload, attempts, created_ns, expires_ns`),
 		[]any{dss.JobRunning, claim, leaseUntil.UnixNano(), now.UnixNano(), dss.JobQueued, dss.JobRunning, now.UnixNano()},
 		&j.ID, &j.Owner, &j.RequestID, &j.State, &j.Payload, &j.Attempts, &created, &expires)
+	return jobRow(&j, created, expires, "claim job", err)
+}
+
+// jobRow completes a job scanned with err: no job without a row, err wrapped in what.
+func jobRow(j *dss.Job, created, expires int64, what string, err error) (*dss.Job, error) {
 	if noRows(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("claim job: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	j.Created, j.Expires = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
-	return &j, nil
+	return j, nil
 }
 
 // RenewJob extends the lease of a job held under claim.
@@ -93,14 +98,7 @@ func (s *Store) LoadJob(ctx context.Context, id string, now time.Time) (*dss.Job
 	err := s.db.Read().QueryRow(ctx, s.q(`SELECT id, owner, request_id, state, response, attempts, created_ns, expires_ns
 		FROM async_jobs WHERE id = ? AND expires_ns > ?`), id, now.UnixNano()).
 		Scan(&j.ID, &j.Owner, &j.RequestID, &j.State, &j.Response, &j.Attempts, &created, &expires)
-	if noRows(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load job: %w", err)
-	}
-	j.Created, j.Expires = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
-	return &j, nil
+	return jobRow(&j, created, expires, "load job", err)
 }
 
 // OpenJobs counts the owner's unexpired, unfinished jobs.
