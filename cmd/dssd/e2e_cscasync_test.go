@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
@@ -217,12 +216,5 @@ func TestCSCAsyncSignDoc(t *testing.T) {
 		{Name: "csc-async-signdoc", File: writeOut(t, filepath.Join(dir, "signed.xml"), signed), Cert: cert, XAdES: true, Alg: alg},
 		{Name: "csc-async-signdoc-tampered", File: writeOut(t, filepath.Join(dir, "tampered.xml"), bytes.Replace(signed, []byte("12.00"), []byte("92.00"), 1)), Cert: cert, XAdES: true, Alg: alg},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	verdicts, err := interop.VerifyAll(ctx, cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	judge(t, cases[0], verdicts[cases[0].Name], true)
-	judge(t, cases[1], verdicts[cases[1].Name], false)
+	judgePair(t, cases[0], cases[1])
 }
