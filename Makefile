@@ -37,7 +37,9 @@ pg-start:
 pg-stop:
 	@bash .ci/postgres.sh stop
 
-# Unit tests only: no SoftHSM token, no server, no external verifiers.
+# Unit tests only: no SoftHSM token, no server, no external verifiers (xmlsec1, Java, node), browser,
+# promtool or systemd-analyze; they need Go, a C compiler, xmllint and openssl. Tests that run
+# external programs carry the e2e tag (or softhsm/postgres), which `make test` includes.
 unit:
 	$(GO) test -count=1 ./...
 
@@ -59,24 +61,31 @@ golden-update:
 	$(GO) test ./binding/internal/xmlwire -run TestGoldenResults -update
 
 # Throughput (issue 6, docs/performance.md): raw PKCS#11, end to end over HTTPS, the peers and
-# a CPU profile, in one run; writes var/bench/bench.json, bench.svg and cpu.pprof.
+# a CPU profile, in one run; writes var/bench/bench.json, bench.svg and cpu.pprof. Before/after in
+# the same run: BENCH_FLAGS='-baseline REV' also builds dssd at git revision REV and measures it
+# interleaved with this tree's (req/s, dssd CPU per request, VmHWM and their ratios).
 BENCH_FLAGS ?=
 bench: deps-test
 	$(GO) run ./cmd/dssbench -out var/bench -profile var/bench/cpu.pprof $(BENCH_FLAGS)
 
-# Every Fuzz function of the repository, found by itself (a new target needs no edit here),
-# each for FUZZTIME (default 2m); FUZZMINTIME bounds the minimization of each new input (Go's
-# default, 60 s, stalls a target for a minute at each find). Crashers land in the package's
-# testdata/fuzz/ and plain `go test` replays them.
+# Every Fuzz function of the repository, found by `go test -list` over the test tags (a new
+# target needs no edit here), each for FUZZTIME (default 2m); FUZZMINTIME bounds the minimization
+# of each new input (Go's default, 60 s, stalls a target for a minute at each find). A target that
+# fails does not stop the others; the run fails at the end and names them. Crashers land in the
+# package's testdata/fuzz/ and plain `go test` replays them.
 FUZZMINTIME ?= 5s
 fuzz:
-	@set -e; for f in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | grep -v node_modules | sort); do \
-		dir=./$$(dirname $${f#./}); \
-		for t in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' $$f); do \
-			echo "== $$dir $$t ($(FUZZTIME))"; \
-			$(GO) test -tags '$(TAGS)' -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) $$dir; \
-		done; \
-	done
+	@set -e; targets=$$($(GO) test -tags '$(TAGS)' -list '^Fuzz' ./... | \
+		awk '/^Fuzz/ { f[n++] = $$1 } /^ok / { for (i = 0; i < n; i++) print $$2 ":" f[i]; n = 0 } \
+			/^FAIL/ { bad = 1 } END { exit bad }') || { echo "make fuzz: a package does not build"; exit 1; }; \
+	[ -n "$$targets" ] || { echo "make fuzz: no Fuzz functions found"; exit 1; }; \
+	echo "make fuzz: $$(echo $$targets | wc -w) targets"; failed=; \
+	for pt in $$targets; do \
+		pkg=$${pt%%:*}; t=$${pt#*:}; \
+		echo "== $$pkg $$t ($(FUZZTIME))"; \
+		$(GO) test -tags '$(TAGS)' -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) $$pkg || failed="$$failed $$pkg.$$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf bin

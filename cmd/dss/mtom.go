@@ -13,11 +13,12 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"dssd/cmd/internal/mtomclient"
 )
 
 // A detached signature of a file streams it to the server as an MTOM attachment over SOAP
@@ -40,47 +41,13 @@ func (c *client) signMTOM(ctx context.Context, signReq []byte, f io.Reader, cid 
 		return 0, nil, err
 	}
 	rootID := "root." + hex.EncodeToString(rnd[:]) + "@dss"
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		err := func() error {
-			h := textproto.MIMEHeader{}
-			h.Set("Content-Type", `application/xop+xml; charset=UTF-8; type="application/soap+xml"`)
-			h.Set("Content-Transfer-Encoding", "8bit")
-			h.Set("Content-ID", "<"+rootID+">")
-			w, err := mw.CreatePart(h)
-			if err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, xml.Header+`<soap:Envelope xmlns:soap="`+nsSOAP12+`"><soap:Body>`); err != nil {
-				return err
-			}
-			if _, err := w.Write(signReq); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, `</soap:Body></soap:Envelope>`); err != nil {
-				return err
-			}
-			h = textproto.MIMEHeader{}
-			h.Set("Content-Type", "application/octet-stream")
-			h.Set("Content-Transfer-Encoding", "binary")
-			h.Set("Content-ID", "<"+cid+">")
-			if w, err = mw.CreatePart(h); err != nil {
-				return err
-			}
-			var src io.Reader = f
-			if prog != nil {
-				src = prog.reader(f)
-			}
-			if _, err := io.Copy(w, src); err != nil {
-				return fmt.Errorf("reading the file: %w", err)
-			}
-			return mw.Close()
-		}()
-		_ = pw.CloseWithError(err)
-	}()
-	ct := `multipart/related; type="application/xop+xml"; boundary="` + mw.Boundary() + `"; start="<` + rootID +
-		`>"; start-info="application/soap+xml"`
+	var src io.Reader = f
+	if prog != nil {
+		src = prog.reader(f)
+	}
+	root := append([]byte(xml.Header+`<soap:Envelope xmlns:soap="`+nsSOAP12+`"><soap:Body>`), signReq...)
+	body := mtomclient.NewBody(append(root, `</soap:Body></soap:Envelope>`...), rootID, cid, src)
+	pr, ct := body.PipeReader, body.ContentType
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/soap", pr)
 	if err != nil {
 		_ = pr.Close()

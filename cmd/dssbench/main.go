@@ -22,6 +22,7 @@
 // Usage (from the repository root):
 //
 //	go run ./cmd/dssbench [-out var/bench] [-duration 5s] [-profile var/bench/cpu.pprof]
+//	go run ./cmd/dssbench -baseline main -only compare   # before/after in one run (compare.go)
 package main
 
 import (
@@ -58,6 +59,10 @@ type options struct {
 	hostileRuns int      // requests per hostile input
 	hostileOnly string   // regular expression: only the hostile inputs whose name matches
 	mtomSize    int64    // bytes of the file signed over MTOM
+	// Before/after in one run (compare.go): the baseline dssd is built from the commit
+	// baseline, or is the binary baselineBin; compareRounds baseline/candidate pairs per point.
+	baseline, baselineBin string
+	compareRounds         int
 }
 
 func main() {
@@ -79,10 +84,13 @@ func main() {
 	flag.StringVar(&render, "render", "", "only re-render the table and bench.svg from this bench.json")
 	var serverEnv string
 	flag.StringVar(&serverEnv, "server-env", "", "extra environment entries for dssd, comma-separated (experiments, e.g. GOGC=400)")
-	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, audit, peers, hostile, profile, bigdoc, mtom (a partial run is for investigation: its targets are incomplete)")
+	flag.StringVar(&o.only, "only", "", "run only these parts, comma-separated: raw, e2e, compare, audit, peers, hostile, profile, bigdoc, mtom (a partial run is for investigation: its targets are incomplete)")
 	flag.IntVar(&o.hostileRuns, "hostile-runs", 3, "requests per hostile input (the table gives the median)")
 	flag.StringVar(&o.hostileOnly, "hostile-only", "", "only the hostile inputs whose name matches this regular expression (investigation)")
 	flag.Int64Var(&o.mtomSize, "mtom-size", 1<<30, "bytes of the random file signed detached over MTOM (written to a temporary directory, removed)")
+	flag.StringVar(&o.baseline, "baseline", "", "also measure, interleaved with this tree's dssd, a dssd built from this git revision (before/after in one run; compare.go)")
+	flag.StringVar(&o.baselineBin, "baseline-bin", "", "like -baseline, with this dssd binary as the baseline")
+	flag.IntVar(&o.compareRounds, "compare-rounds", 2, "baseline/candidate pairs per key and concurrency with -baseline")
 	var bigDocKind string
 	flag.StringVar(&bigDocKind, "bigdoc-child", "", "internal: measure one large document in this process (bigdoc.go)")
 	flag.Parse()
@@ -179,6 +187,14 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if part("raw") || part("e2e") {
 		if err := measurePaths(ctx, scratch, o, doc, rep, part("raw"), part("e2e"), logf); err != nil {
 			return err
+		}
+	}
+
+	// Before and after, interleaved (-baseline, -baseline-bin).
+	if (o.baseline != "" || o.baselineBin != "") && part("compare") {
+		logf("before/after: baseline and candidate dssd, interleaved")
+		if err := compareBench(ctx, scratch, o, doc, rep, logf); err != nil {
+			return fmt.Errorf("before/after: %w", err)
 		}
 	}
 

@@ -18,15 +18,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"dssd/cmd/internal/mtomclient"
 )
 
 // MTOMPoint is the result of the large-file measurement.
@@ -169,40 +169,12 @@ func (e *e2eRunner) signMTOM(ctx context.Context, file string) ([]byte, error) {
 		`<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:file@bench"/></dsb:Value></dss2:Base64Data></dss2:Document></dss2:InputDocuments>` +
 		`<dss2:OptionalInputs><dss2:KeySelector><dss2:KeyName>alice-rsa</dss2:KeyName></dss2:KeySelector></dss2:OptionalInputs>` +
 		`</dss2:SignRequest></soap:Body></soap:Envelope>`
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		err := func() error {
-			h := textproto.MIMEHeader{}
-			h.Set("Content-Type", `application/xop+xml; charset=UTF-8; type="application/soap+xml"`)
-			h.Set("Content-ID", "<root@bench>")
-			w, err := mw.CreatePart(h)
-			if err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, env); err != nil {
-				return err
-			}
-			h = textproto.MIMEHeader{}
-			h.Set("Content-Type", "application/octet-stream")
-			h.Set("Content-Transfer-Encoding", "binary")
-			h.Set("Content-ID", "<file@bench>")
-			if w, err = mw.CreatePart(h); err != nil {
-				return err
-			}
-			if _, err := io.Copy(w, f); err != nil {
-				return err
-			}
-			return mw.Close()
-		}()
-		_ = pw.CloseWithError(err)
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.dev.URL+"/soap", pr)
+	mb := mtomclient.NewBody([]byte(env), "root@bench", "file@bench", f)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.dev.URL+"/soap", mb)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", `multipart/related; type="application/xop+xml"; boundary="`+mw.Boundary()+
-		`"; start="<root@bench>"; start-info="application/soap+xml"`)
+	req.Header.Set("Content-Type", mb.ContentType)
 	req.Header.Set("Authorization", "Bearer "+e.srv.token)
 	client := &http.Client{Transport: e.client.Transport} // no overall timeout: the upload is long
 	resp, err := client.Do(req)

@@ -32,6 +32,7 @@ type Report struct {
 	Hostile    []HostileRow `json:"hostile_inputs,omitempty"`  // issue 10: CPU per verification request
 	BigDocs    *BigDocs     `json:"large_documents,omitempty"` // bigdoc.go (issue 11)
 	MTOM       *MTOMPoint   `json:"mtom_large_file,omitempty"` // mtom.go (issue 15)
+	Compare    *Comparison  `json:"compare,omitempty"`         // compare.go: before/after in one run
 
 	Valid    bool     `json:"valid"`
 	Problems []string `json:"problems,omitempty"`
@@ -245,6 +246,7 @@ func (r *Report) finish() {
 		add("MTOM "+gib+" detached: throughput / sha256sum on the same file", ">= 0.5", m.Ratio, m.Error == "" && m.Ratio >= 0.5)
 		add("MTOM "+gib+" detached: Reference digest = sha256sum (1 = yes)", "= 1", b2f(m.DigestMatches), m.DigestMatches)
 	}
+	r.compareTargets(add)
 	rsa := ratio("RSA-2048")
 	add("e2e RSA-2048 / raw PKCS#11 RSA-2048 at concurrency 4", ">= 0.8", rsa, rsa >= 0.8)
 	ec := ratio("EC-P256")
@@ -315,6 +317,7 @@ func printTable(w io.Writer, r *Report) {
 		}
 		tw.Flush()
 	}
+	printCompare(w, r.Compare)
 	fmt.Fprintln(w, "\ntargets (issue 6, concurrency 4):")
 	for _, t := range r.Targets {
 		mark := "MISSED"

@@ -80,11 +80,28 @@ func startService(ctx context.Context, dir string, o options, doc []byte, logf f
 		return nil, err
 	}
 	bin := filepath.Join(dir, "dssd")
-	logf("  go build ./cmd/dssd")
+	if err := buildDSSD(ctx, o.repo, bin, logf); err != nil {
+		return nil, err
+	}
+	return startServiceBin(ctx, dir, bin, o, doc, logf)
+}
+
+// buildDSSD builds ./cmd/dssd of the source tree src into bin.
+func buildDSSD(ctx context.Context, src, bin string, logf func(string, ...any)) error {
+	logf("  go build ./cmd/dssd (in %s)", src)
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/dssd")
-	build.Dir = o.repo
+	build.Dir = src
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/dssd: %w\n%s", err, out)
+		return fmt.Errorf("go build ./cmd/dssd: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// startServiceBin starts `dssd serve --dev` of the binary bin with its own development
+// directory under dir on a free loopback port.
+func startServiceBin(ctx context.Context, dir, bin string, o options, doc []byte, logf func(string, ...any)) (*e2eRunner, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
 	}
 	srv, err := startDSSD(ctx, bin, dir, o.serverEnv, logf)
 	if err != nil {

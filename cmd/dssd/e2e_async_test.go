@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"dssd/dss"
+	"dssd/dss/store"
 	"dssd/dss/xades/interop"
 )
 
@@ -262,16 +263,7 @@ func TestAsyncSCAL2ConsumedAtSubmission(t *testing.T) {
 		t.Fatalf("SCAL2 job: %s %s: %s", r.major, r.minor, r.message)
 	}
 	// Audit: the submission (Pending) and the completion (Success), and no SAD in either.
-	recs := byRequestID(auditRecords(t, tg.cfg), reqID)
-	var submitted, completed bool
-	for _, r := range recs {
-		switch {
-		case r.Action == dss.AuditSubmit && r.Major == majorPending && strings.Contains(r.Detail, id):
-			submitted = true
-		case r.Action == dss.AuditSign && r.Major == dss.MajorSuccess && strings.Contains(r.Detail, id):
-			completed = true
-		}
-	}
+	submitted, completed, recs := jobAudit(t, tg.cfg, reqID, id, id)
 	if !submitted || !completed {
 		t.Errorf("audit records of %s: submitted %v, completed %v:\n%s", reqID, submitted, completed, recordsText(recs))
 	}
@@ -362,4 +354,21 @@ func TestCLISignAsync(t *testing.T) {
 	}
 	verifyFiles(t, []interop.Case{{Name: "cli-async", File: out, Cert: s.certFile(t, "alice-rsa"), XAdES: true,
 		Detached: map[string]string{"invoice.xml": doc}}})
+}
+
+// jobAudit reads the audit log of the node configured by cfg for the request key and reports
+// whether it holds a submission (Pending) whose detail contains submitDetail and a successful
+// signing whose detail contains signDetail; recs are the key's records.
+func jobAudit(t *testing.T, cfg, key, submitDetail, signDetail string) (submitted, signed bool, recs []store.Record) {
+	t.Helper()
+	recs = byRequestID(auditRecords(t, cfg), key)
+	for _, r := range recs {
+		switch {
+		case r.Action == dss.AuditSubmit && r.Major == majorPending && strings.Contains(r.Detail, submitDetail):
+			submitted = true
+		case r.Action == dss.AuditSign && r.Major == dss.MajorSuccess && strings.Contains(r.Detail, signDetail):
+			signed = true
+		}
+	}
+	return submitted, signed, recs
 }

@@ -48,29 +48,7 @@ type cscAnswer struct {
 
 func (s *server) csc(t *testing.T, method, token string, body any) cscAnswer {
 	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, s.dev.URL+"/csc/v2/"+method, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		t.Fatalf("POST /csc/v2/%s: %v", method, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := cscAnswer{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if err := json.Unmarshal(raw, &a.json); err != nil {
-		t.Fatalf("/csc/v2/%s answered %d with no JSON object: %s", method, resp.StatusCode, raw)
-	}
-	return a
+	return cscCall(t, s.client, s.dev.URL, method, token, body)
 }
 
 // refused checks a CSC error answer: a 4xx status, an error code, and neither a SAD nor
@@ -430,13 +408,20 @@ func TestCSCSignDoc(t *testing.T) {
 		{Name: "csc-signdoc", File: good, Cert: cert, XAdES: true, Alg: alg},
 		{Name: "csc-signdoc-tampered", File: bad, Cert: cert, XAdES: true, Alg: alg},
 	}
+	judgePair(t, cases[0], cases[1])
+	_ = os.Remove(good)
+}
+
+// judgePair hands a signature and its tampered copy to the independent verifiers in one
+// batch: every verifier that can judge them must accept good and reject bad.
+func judgePair(t *testing.T, good, bad interop.Case) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	verdicts, err := interop.VerifyAll(ctx, cases)
+	verdicts, err := interop.VerifyAll(ctx, []interop.Case{good, bad})
 	if err != nil {
 		t.Fatal(err)
 	}
-	judge(t, cases[0], verdicts[cases[0].Name], true)
-	judge(t, cases[1], verdicts[cases[1].Name], false)
-	_ = os.Remove(good)
+	judge(t, good, verdicts[good.Name], true)
+	judge(t, bad, verdicts[bad.Name], false)
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"dssd/binding/csc"
-	"dssd/dss"
 	"dssd/dss/xades/interop"
 )
 
@@ -157,16 +155,7 @@ func TestCSCAsyncSignHash(t *testing.T) {
 		t.Fatalf("SCAL2 job: %d %s", a.status, a.raw)
 	}
 	verifyRaw(t, s.credChain(t, "alice-qes")[0], crypto.SHA256, qd, strs(a.json["signatures"]))
-	recs := byRequestID(auditRecords(t, tg.cfg), clientData)
-	var submitted, completed bool
-	for _, r := range recs {
-		switch {
-		case r.Action == dss.AuditSubmit && r.Major == majorPending && strings.Contains(r.Detail, id):
-			submitted = true
-		case r.Action == dss.AuditSign && r.Major == dss.MajorSuccess && strings.Contains(r.Detail, id):
-			completed = true
-		}
-	}
+	submitted, completed, recs := jobAudit(t, tg.cfg, clientData, id, id)
 	if !submitted || !completed {
 		t.Errorf("audit records of %s: submitted %v, completed %v:\n%s", clientData, submitted, completed, recordsText(recs))
 	}
@@ -227,12 +216,5 @@ func TestCSCAsyncSignDoc(t *testing.T) {
 		{Name: "csc-async-signdoc", File: writeOut(t, filepath.Join(dir, "signed.xml"), signed), Cert: cert, XAdES: true, Alg: alg},
 		{Name: "csc-async-signdoc-tampered", File: writeOut(t, filepath.Join(dir, "tampered.xml"), bytes.Replace(signed, []byte("12.00"), []byte("92.00"), 1)), Cert: cert, XAdES: true, Alg: alg},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	verdicts, err := interop.VerifyAll(ctx, cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	judge(t, cases[0], verdicts[cases[0].Name], true)
-	judge(t, cases[1], verdicts[cases[1].Name], false)
+	judgePair(t, cases[0], cases[1])
 }

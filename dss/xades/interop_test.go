@@ -1,3 +1,5 @@
+//go:build e2e
+
 package xades
 
 import (
@@ -6,7 +8,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,25 +39,6 @@ func shortAlg(uri string, p384 bool) string {
 		s += "-p384"
 	}
 	return s
-}
-
-func readDoc(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "docs", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// binaryData is non-XML content with a NUL, invalid UTF-8 and the tamper mark.
-func binaryData() []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\x00\xff\xfe binary TAMPER-MARK ")
-	for i := range 300 {
-		b.WriteByte(byte(i * 7))
-	}
-	return b.Bytes()
 }
 
 // flipMark changes one byte of the tamper mark in b.
@@ -190,13 +172,6 @@ func produce(t *testing.T, dir string, c sigCase) (produced, bool) {
 		}
 	}
 	return pr, true
-}
-
-func writeFile(t testing.TB, name string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(name, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // verifyBatch runs the independent verifiers over all produced signatures

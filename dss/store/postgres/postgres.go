@@ -13,15 +13,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"dssd/dss"
 	"dssd/dss/store"
+	"dssd/dss/store/internal/sqlstore"
 )
 
 // Config opens a store.
@@ -38,17 +39,22 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Store is the PostgreSQL store. It is safe for concurrent use.
+// Store is the PostgreSQL store. It is safe for concurrent use. The registry, the job queue,
+// the lockout reads and the audit reads are the shared SQL of package sqlstore.
 type Store struct {
-	pool      *pgxpool.Pool
-	key       []byte
-	now       func() time.Time
-	closed    atomic.Bool
-	purgeMu   sync.Mutex
-	lastPurge time.Time
+	*sqlstore.Store
+	pool   *pgxpool.Pool
+	key    []byte
+	now    func() time.Time
+	closed atomic.Bool
+	purge  sqlstore.PurgeClock
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Registry = (*Store)(nil)
+	_ store.JobStore = (*Store)(nil)
+)
 
 // migrateLock is the advisory lock key held while the schema is created ("dssd" in ASCII).
 const migrateLock = 0x64737364
@@ -79,6 +85,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.Store = sqlstore.New(db{s}, dialect, s.now, s.key)
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store: %w", err)
@@ -86,27 +93,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-var schema = []string{
-	`CREATE TABLE IF NOT EXISTS audit_log (
-		seq BIGINT PRIMARY KEY,
-		prev_hash BYTEA NOT NULL,
-		hash BYTEA NOT NULL,
-		mac BYTEA,
-		time_ns BIGINT NOT NULL,
-		request_id TEXT NOT NULL,
-		problem_ref TEXT NOT NULL,
-		user_name TEXT NOT NULL,
-		via TEXT NOT NULL,
-		action TEXT NOT NULL,
-		credential TEXT NOT NULL,
-		digests TEXT NOT NULL,
-		major TEXT NOT NULL,
-		minor TEXT NOT NULL,
-		detail TEXT NOT NULL)`,
-	`CREATE TABLE IF NOT EXISTS audit_head (
-		id INT PRIMARY KEY CHECK (id = 1),
-		seq BIGINT NOT NULL,
-		hash BYTEA NOT NULL)`,
+// dialect is PostgreSQL's: $n placeholders, row locks, SQLSTATE 23505 for a taken key.
+var dialect = func() sqlstore.Dialect {
+	d := sqlstore.Postgres
+	d.UniqueViolation = func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505"
+	}
+	return d
+}()
+
+// schema is every migration step, in order: the audit chain, SAD replay and lockout, the job
+// queue, the registry.
+var schema = sqlstore.Schema(dialect, []string{
 	`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT (id) DO NOTHING`,
 	`ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS mac BYTEA`, // the head MAC (store.HeadMAC)
 	`CREATE OR REPLACE FUNCTION dssd_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
@@ -115,22 +114,14 @@ var schema = []string{
 		FOR EACH ROW EXECUTE FUNCTION dssd_audit_append_only()`,
 	`CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 		FOR EACH STATEMENT EXECUTE FUNCTION dssd_audit_append_only()`,
-	`CREATE TABLE IF NOT EXISTS sad_replay (
-		id BYTEA PRIMARY KEY,
-		not_after BIGINT NOT NULL)`,
-	`CREATE INDEX IF NOT EXISTS sad_replay_not_after ON sad_replay (not_after)`,
-	`CREATE TABLE IF NOT EXISTS lockout (
-		credential TEXT PRIMARY KEY,
-		failures INT NOT NULL,
-		updated_ns BIGINT NOT NULL)`,
-}
+}, `INSERT INTO registry_head (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`)
 
 func (s *Store) migrate(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
 			return fmt.Errorf("schema lock: %w", err)
 		}
-		for _, q := range append(append(schema, jobsSchema...), registrySchema...) {
+		for _, q := range schema {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return fmt.Errorf("schema: %w", err)
 			}
@@ -177,7 +168,7 @@ func (s *Store) Consume(ctx context.Context, id string, notAfter time.Time) (boo
 		return false, store.ErrClosed
 	}
 	now := s.now()
-	if s.purgeDue(now) {
+	if s.purge.Due(now, store.PurgeInterval) {
 		// Best effort: a failed purge leaves old rows for the next one.
 		_, _ = s.pool.Exec(ctx, `DELETE FROM sad_replay WHERE not_after < $1`, now.Add(-store.ReplayGrace).UnixNano())
 	}
@@ -187,16 +178,6 @@ func (s *Store) Consume(ctx context.Context, id string, notAfter time.Time) (boo
 		return false, fmt.Errorf("sad replay: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-func (s *Store) purgeDue(now time.Time) bool {
-	s.purgeMu.Lock()
-	defer s.purgeMu.Unlock()
-	if now.Sub(s.lastPurge) < store.PurgeInterval {
-		return false
-	}
-	s.lastPurge = now
-	return true
 }
 
 // RecordFailure adds one failed activation for the credential and returns the count.
@@ -212,95 +193,6 @@ func (s *Store) RecordFailure(ctx context.Context, credentialID string) (int, er
 		return 0, fmt.Errorf("lockout: %w", err)
 	}
 	return n, nil
-}
-
-// Failures returns the consecutive failures of the credential.
-func (s *Store) Failures(ctx context.Context, credentialID string) (int, error) {
-	if s.closed.Load() {
-		return 0, store.ErrClosed
-	}
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT failures FROM lockout WHERE credential = $1`, credentialID).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("lockout: %w", err)
-	}
-	return n, nil
-}
-
-// Reset clears the credential's failures.
-func (s *Store) Reset(ctx context.Context, credentialID string) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM lockout WHERE credential = $1`, credentialID); err != nil {
-		return fmt.Errorf("lockout: %w", err)
-	}
-	return nil
-}
-
-// Verify walks the audit chain in one REPEATABLE READ snapshot.
-func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) { return s.verify(ctx, nil) }
-
-// VerifyAgainst walks the audit chain in one REPEATABLE READ snapshot and requires the anchor.
-func (s *Store) VerifyAgainst(ctx context.Context, a store.Anchor) (store.VerifyReport, error) {
-	return s.verify(ctx, &a)
-}
-
-func (s *Store) verify(ctx context.Context, anchor *store.Anchor) (store.VerifyReport, error) {
-	if s.closed.Load() {
-		return store.VerifyReport{}, store.ErrClosed
-	}
-	var rep store.VerifyReport
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var head store.Head
-		if err := tx.QueryRow(ctx, `SELECT seq, hash, mac FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash, &head.MAC); err != nil {
-			return fmt.Errorf("read chain head: %w", err)
-		}
-		v := store.NewVerifier(s.key, head)
-		if anchor != nil {
-			v.Expect(*anchor)
-		}
-		rows, err := tx.Query(ctx, `SELECT `+store.RecordColumns+` FROM audit_log ORDER BY seq`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			rec, err := store.ScanRecord(rows.Scan)
-			if err != nil {
-				return err
-			}
-			if !v.Add(&rec) {
-				break
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rep = v.Finish()
-		return nil
-	})
-	if err != nil {
-		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
-	}
-	return rep, nil
-}
-
-// Records returns up to limit records after the given Seq.
-func (s *Store) Records(ctx context.Context, after int64, limit int) ([]store.Record, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+store.RecordColumns+` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("audit records: %w", err)
-	}
-	defer rows.Close()
-	return store.CollectRecords(rows)
 }
 
 // Close closes the pool.

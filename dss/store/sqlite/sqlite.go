@@ -28,6 +28,7 @@ import (
 
 	"dssd/dss"
 	"dssd/dss/store"
+	"dssd/dss/store/internal/sqlstore"
 )
 
 // Config opens a store.
@@ -47,14 +48,17 @@ type Config struct {
 }
 
 // Store is the SQLite store. It is safe for concurrent use.
+//
+// The registry, the job queue, the lockout reads and the audit reads are the shared SQL of
+// package sqlstore.
 type Store struct {
-	w, r      *sql.DB // w: one connection, IMMEDIATE transactions; r: readers
-	key       []byte
-	now       func() time.Time
-	closed    atomic.Bool
-	purgeMu   sync.Mutex
-	lastPurge time.Time
-	gc        groupCommit
+	*sqlstore.Store
+	w, r   *sql.DB // w: one connection, IMMEDIATE transactions; r: readers
+	key    []byte
+	now    func() time.Time
+	closed atomic.Bool
+	purge  sqlstore.PurgeClock
+	gc     groupCommit
 	// The audit chain's statements, prepared once on the writer's single connection (preparing
 	// them for every transaction was a fifth of the committer's CPU time).
 	stHead, stInsert, stUpdate *sql.Stmt
@@ -87,7 +91,11 @@ type appendReq struct {
 // maxBatch bounds the records of one transaction.
 const maxBatch = 256
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Registry = (*Store)(nil)
+	_ store.JobStore = (*Store)(nil)
+)
 
 // Open opens (and creates or migrates) the store at cfg.Path.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -135,6 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.Store = sqlstore.New(db{s}, dialect, s.now, s.key)
 	s.gc = groupCommit{wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go s.commitLoop()
 	if err := s.migrate(ctx); err != nil {
@@ -148,46 +157,30 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-var schema = []string{
-	`CREATE TABLE IF NOT EXISTS audit_log (
-		seq INTEGER PRIMARY KEY,
-		prev_hash BLOB NOT NULL,
-		hash BLOB NOT NULL,
-		mac BLOB,
-		time_ns INTEGER NOT NULL,
-		request_id TEXT NOT NULL,
-		problem_ref TEXT NOT NULL,
-		user_name TEXT NOT NULL,
-		via TEXT NOT NULL,
-		action TEXT NOT NULL,
-		credential TEXT NOT NULL,
-		digests TEXT NOT NULL,
-		major TEXT NOT NULL,
-		minor TEXT NOT NULL,
-		detail TEXT NOT NULL)`,
-	`CREATE TABLE IF NOT EXISTS audit_head (
-		id INTEGER PRIMARY KEY CHECK (id = 1),
-		seq INTEGER NOT NULL,
-		hash BLOB NOT NULL)`,
+// dialect is SQLite's: ? placeholders, no row locks (an IMMEDIATE transaction holds the
+// database), keyed tables WITHOUT ROWID.
+var dialect = func() sqlstore.Dialect {
+	d := sqlstore.SQLite
+	d.UniqueViolation = func(err error) bool {
+		return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	}
+	return d
+}()
+
+// schema is every migration step, in order: the audit chain, SAD replay and lockout, the job
+// queue, the registry.
+var schema = sqlstore.Schema(dialect, []string{
 	`INSERT OR IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32))`,
 	// audit_head.mac (the head MAC, store.HeadMAC) is added by migrate when missing.
 	`CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`,
 	`CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 		BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`,
-	`CREATE TABLE IF NOT EXISTS sad_replay (
-		id BLOB PRIMARY KEY,
-		not_after INTEGER NOT NULL) WITHOUT ROWID`,
-	`CREATE INDEX IF NOT EXISTS sad_replay_not_after ON sad_replay (not_after)`,
-	`CREATE TABLE IF NOT EXISTS lockout (
-		credential TEXT PRIMARY KEY,
-		failures INTEGER NOT NULL,
-		updated_ns INTEGER NOT NULL) WITHOUT ROWID`,
-}
+}, `INSERT OR IGNORE INTO registry_head (id, version) VALUES (1, 0)`)
 
 func (s *Store) migrate(ctx context.Context) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range append(append(schema, jobsSchema...), registrySchema...) {
+		for _, q := range schema {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("schema: %w", err)
 			}
@@ -348,7 +341,7 @@ func (s *Store) Consume(ctx context.Context, id string, notAfter time.Time) (boo
 	now := s.now()
 	var n int64
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		if s.purgeDue(now) {
+		if s.purge.Due(now, store.PurgeInterval) {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sad_replay WHERE not_after < ?`, now.Add(-store.ReplayGrace).UnixNano()); err != nil {
 				return err
 			}
@@ -367,16 +360,6 @@ func (s *Store) Consume(ctx context.Context, id string, notAfter time.Time) (boo
 	return n == 1, nil
 }
 
-func (s *Store) purgeDue(now time.Time) bool {
-	s.purgeMu.Lock()
-	defer s.purgeMu.Unlock()
-	if now.Sub(s.lastPurge) < store.PurgeInterval {
-		return false
-	}
-	s.lastPurge = now
-	return true
-}
-
 // RecordFailure adds one failed activation for the credential and returns the count.
 func (s *Store) RecordFailure(ctx context.Context, credentialID string) (int, error) {
 	var n int
@@ -391,98 +374,12 @@ func (s *Store) RecordFailure(ctx context.Context, credentialID string) (int, er
 	return n, nil
 }
 
-// Failures returns the consecutive failures of the credential.
-func (s *Store) Failures(ctx context.Context, credentialID string) (int, error) {
-	if s.closed.Load() {
-		return 0, store.ErrClosed
-	}
-	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT failures FROM lockout WHERE credential = ?`, credentialID).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("lockout: %w", err)
-	}
-	return n, nil
-}
-
-// Reset clears the credential's failures.
-func (s *Store) Reset(ctx context.Context, credentialID string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM lockout WHERE credential = ?`, credentialID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("lockout: %w", err)
-	}
-	return nil
-}
-
 // nullBytes stores a nil slice as NULL.
 func nullBytes(b []byte) any {
 	if b == nil {
 		return nil
 	}
 	return b
-}
-
-// Verify walks the audit chain in one read snapshot.
-func (s *Store) Verify(ctx context.Context) (store.VerifyReport, error) { return s.verify(ctx, nil) }
-
-// VerifyAgainst walks the audit chain in one read snapshot and requires the anchor.
-func (s *Store) VerifyAgainst(ctx context.Context, a store.Anchor) (store.VerifyReport, error) {
-	return s.verify(ctx, &a)
-}
-
-func (s *Store) verify(ctx context.Context, anchor *store.Anchor) (store.VerifyReport, error) {
-	if s.closed.Load() {
-		return store.VerifyReport{}, store.ErrClosed
-	}
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
-	}
-	defer tx.Rollback()
-	var head store.Head
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash, mac FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash, &head.MAC); err != nil {
-		return store.VerifyReport{}, fmt.Errorf("audit verify: read chain head: %w", err)
-	}
-	v := store.NewVerifier(s.key, head)
-	if anchor != nil {
-		v.Expect(*anchor)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+store.RecordColumns+` FROM audit_log ORDER BY seq`)
-	if err != nil {
-		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		rec, err := store.ScanRecord(rows.Scan)
-		if err != nil {
-			return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
-		}
-		if !v.Add(&rec) {
-			break
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return store.VerifyReport{}, fmt.Errorf("audit verify: %w", err)
-	}
-	return v.Finish(), nil
-}
-
-// Records returns up to limit records after the given Seq.
-func (s *Store) Records(ctx context.Context, after int64, limit int) ([]store.Record, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+store.RecordColumns+` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("audit records: %w", err)
-	}
-	defer rows.Close()
-	return store.CollectRecords(rows)
 }
 
 // Close stops the committer and closes both pools. Appends still queued fail with

@@ -23,15 +23,7 @@ func Jobs(t *testing.T, nb NewBackend) {
 	t.Run("ConcurrentClaims", func(t *testing.T) { testJobClaimsConcurrent(t, nb(t)) })
 }
 
-func jobStore(t *testing.T, b Backend) store.JobStore {
-	t.Helper()
-	s := open(t, b, nil)
-	js, ok := s.(store.JobStore)
-	if !ok {
-		t.Fatalf("%T does not implement store.JobStore", s)
-	}
-	return js
-}
+func jobStore(t *testing.T, b Backend) store.JobStore { return openAs[store.JobStore](t, b) }
 
 var jobT0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -21,14 +22,17 @@ func Registry(t *testing.T, nb NewBackend) {
 	t.Run("ConcurrentUpdates", func(t *testing.T) { testRegistryConcurrent(t, nb(t)) })
 }
 
-func registry(t *testing.T, b Backend) store.Registry {
+func registry(t *testing.T, b Backend) store.Registry { return openAs[store.Registry](t, b) }
+
+// openAs opens a store without an audit key as the interface T (a part of the suite).
+func openAs[T any](t *testing.T, b Backend) T {
 	t.Helper()
 	s := open(t, b, nil)
-	r, ok := s.(store.Registry)
+	v, ok := s.(T)
 	if !ok {
-		t.Fatalf("%T does not implement store.Registry", s)
+		t.Fatalf("%T does not implement %v", s, reflect.TypeFor[T]())
 	}
-	return r
+	return v
 }
 
 func testRegistryCredentials(t *testing.T, b Backend) {

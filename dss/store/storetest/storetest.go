@@ -258,20 +258,18 @@ func testAuditTamper(t *testing.T, nb NewBackend) {
 	}
 }
 
-// testAuditRebuiltChain: an attacker edits record 3 and recomputes every later hash and the
-// head. Without a key the chain cannot tell; with the key the MAC of record 3 fails.
-func testAuditRebuiltChain(t *testing.T, b Backend) {
-	s := open(t, b, testKey())
-	appendN(t, s, 1, 6)
-	recs := allRecords(t, s)
+// rebuildChain is the attacker of the rebuilt-chain tests: it edits record recs[from] and
+// recomputes every later hash and the head.
+func rebuildChain(t *testing.T, b Backend, recs []store.Record, from int) {
+	t.Helper()
 	for _, q := range b.Unprotect {
 		mustExec(t, b, q)
 	}
 	p := b.Param
-	prev := recs[1].Hash
-	for i := 2; i < len(recs); i++ {
+	prev := recs[from-1].Hash
+	for i := from; i < len(recs); i++ {
 		r := recs[i]
-		if i == 2 {
+		if i == from {
 			r.Detail = "nothing happened"
 		}
 		r.PrevHash = prev
@@ -281,6 +279,15 @@ func testAuditRebuiltChain(t *testing.T, b Backend) {
 			r.Detail, r.PrevHash, r.Hash, r.Seq)
 	}
 	mustExec(t, b, fmt.Sprintf(`UPDATE audit_head SET hash = %s WHERE id = 1`, p(1)), prev)
+}
+
+// testAuditRebuiltChain: an attacker edits record 3 and recomputes every later hash and the
+// head. Without a key the chain cannot tell; with the key the MAC of record 3 fails.
+func testAuditRebuiltChain(t *testing.T, b Backend) {
+	s := open(t, b, testKey())
+	appendN(t, s, 1, 6)
+	recs := allRecords(t, s)
+	rebuildChain(t, b, recs, 2)
 	if rep := verify(t, open(t, b, nil)); !rep.OK() {
 		t.Fatalf("a rebuilt chain verifies without the key (the reason for the MAC), got %+v", rep)
 	}

@@ -107,23 +107,7 @@ func testAuditTailTruncation(t *testing.T, nb NewBackend) {
 	})
 	t.Run("chain rebuilt up to the checkpoint", func(t *testing.T) {
 		b, s, recs := setup(t, nil)
-		for _, q := range b.Unprotect {
-			mustExec(t, b, q)
-		}
-		p := b.Param
-		prev := recs[2].Hash
-		for i := 3; i < len(recs); i++ {
-			r := recs[i]
-			if i == 3 {
-				r.Detail = "nothing happened"
-			}
-			r.PrevHash = prev
-			r.Hash = store.RecordHash(&r)
-			prev = r.Hash
-			mustExec(t, b, fmt.Sprintf(`UPDATE audit_log SET detail = %s, prev_hash = %s, hash = %s WHERE seq = %s`, p(1), p(2), p(3), p(4)),
-				r.Detail, r.PrevHash, r.Hash, r.Seq)
-		}
-		mustExec(t, b, fmt.Sprintf(`UPDATE audit_head SET hash = %s WHERE id = 1`, p(1)), prev)
+		rebuildChain(t, b, recs, 3)
 		if rep := verify(t, s); !rep.OK() {
 			t.Fatalf("a rebuilt chain verifies without key and checkpoint (documented), got:\n%s", rep.String())
 		}
