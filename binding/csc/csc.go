@@ -39,6 +39,7 @@ type Service interface {
 	Credentials(c dss.Caller) []*dss.Credential
 	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
 	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
+	exchange.Auditor // failed authentications and the refusals this binding decides
 }
 
 // Authenticator establishes the caller of a request.

@@ -10,7 +10,6 @@ package soap
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -31,12 +30,9 @@ import (
 	"dssd/schemas"
 )
 
-// Service is the slice of the domain service this binding calls.
-type Service interface {
-	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
-	Verify(ctx context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error)
-	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
-}
+// Service is the slice of the domain service the XML bindings call, with the audit of the
+// refusals the binding decides itself (exchange.Service).
+type Service = exchange.Service
 
 // Authenticator establishes the caller of a request.
 type Authenticator interface {

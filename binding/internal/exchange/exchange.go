@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"dssd/binding/authn"
 	"dssd/binding/guard"
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
@@ -20,12 +21,26 @@ import (
 // DefaultMaxBody is the default request body limit of the XML bindings.
 const DefaultMaxBody = 64 << 20
 
-// Service is the slice of the domain service the XML bindings call.
+// Service is the slice of the domain service the XML bindings (soap, httpxml) call: the
+// three operations and the records of the refusals a binding decides itself (Auditor).
 type Service interface {
 	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
 	Verify(ctx context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error)
 	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
+	Auditor
 }
+
+// Auditor records the refusals a binding decides itself: failed authentications
+// (authn.FailureAuditor) and refusals of authenticated requests decided outside the service
+// (RefusalAuditor). Every binding's Service declares it, so a wrapper of the service that
+// does not pass these records on does not compile, rather than losing them silently.
+type Auditor interface {
+	authn.FailureAuditor
+	RefusalAuditor
+}
+
+// dss.Service is what the bindings are given in cmd/dssd.
+var _ Service = (*dss.Service)(nil)
 
 // ErrTooLarge reports a body over the configured limit (HTTP 413).
 var ErrTooLarge = errors.New("request body too large")
@@ -126,15 +141,13 @@ type RefusalAuditor interface {
 	AuditRefusal(ctx context.Context, c dss.Caller, action, requestID, credential string, err error) error
 }
 
-// ReportRefusal records err, the refusal of an authenticated request by caller c, when svc
-// can record it (a RefusalAuditor) and the service has not recorded it already
-// (dss.Audited). ctx should carry the problem reference (dss.WithProblemRef). It returns the
-// error to answer with: err, or a ResponderError when the record could not be stored (no
-// refusal goes unrecorded silently). Overload answers (ErrBusy) are not refusals of the
-// request and are not recorded.
-func ReportRefusal(ctx context.Context, svc any, c dss.Caller, action, requestID, credential string, err error) error {
-	a, ok := svc.(RefusalAuditor)
-	if !ok || err == nil || dss.Audited(err) || errors.Is(err, ErrBusy) || dss.KindOf(err) == dss.KindBusy {
+// ReportRefusal records err, the refusal of an authenticated request by caller c, with a
+// unless the service has recorded it already (dss.Audited). ctx should carry the problem
+// reference (dss.WithProblemRef). It returns the error to answer with: err, or a
+// ResponderError when the record could not be stored (no refusal goes unrecorded silently).
+// Overload answers (ErrBusy) are not refusals of the request and are not recorded.
+func ReportRefusal(ctx context.Context, a RefusalAuditor, c dss.Caller, action, requestID, credential string, err error) error {
+	if a == nil || err == nil || dss.Audited(err) || errors.Is(err, ErrBusy) || dss.KindOf(err) == dss.KindBusy {
 		return err
 	}
 	return a.AuditRefusal(ctx, c, action, requestID, credential, err)

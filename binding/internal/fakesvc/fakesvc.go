@@ -21,6 +21,7 @@ type Service struct {
 	Polls   []*dss.PendingRequest
 
 	AuthFailures []AuthFailure
+	Refusals     []Refusal
 }
 
 // Sign implements the bindings' Service.
@@ -108,7 +109,7 @@ type AuthFailure struct {
 	ProblemRef, RemoteAddr, Reason, RequestID string
 }
 
-// AuditAuthFailure records a failed authentication (authn.FailureAuditor).
+// AuditAuthFailure records a failed authentication (exchange.Auditor).
 func (s *Service) AuditAuthFailure(ctx context.Context, remoteAddr, reason, requestID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,4 +123,20 @@ func (s *Service) Failures() []AuthFailure {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]AuthFailure(nil), s.AuthFailures...)
+}
+
+// Refusal is one refusal reported through AuditRefusal.
+type Refusal struct {
+	Caller            dss.Caller
+	Action, RequestID string
+	Err               error
+}
+
+// AuditRefusal records a refusal decided by a binding (exchange.Auditor) and returns err, as
+// the service does when the record is stored.
+func (s *Service) AuditRefusal(_ context.Context, c dss.Caller, action, requestID, _ string, err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Refusals = append(s.Refusals, Refusal{Caller: c, Action: action, RequestID: requestID, Err: err})
+	return err
 }
