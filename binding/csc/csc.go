@@ -43,9 +43,7 @@ type Service interface {
 }
 
 // Authenticator establishes the caller of a request.
-type Authenticator interface {
-	Authenticate(*http.Request) (dss.Caller, error)
-}
+type Authenticator = exchange.Authenticator
 
 // Provider describes the service in info.
 type Provider struct {

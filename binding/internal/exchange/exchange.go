@@ -1,6 +1,9 @@
-// Package exchange is the part the XML bindings share between HTTP and the domain: read and
-// gate the body, decode the DSS request element, call the service and turn its answer (or
-// error) into the response element.
+// Package exchange is the part the XML bindings share between HTTP and the domain: the
+// request flow (Flow: read and gate the body, find and decode the DSS request element,
+// authenticate, call the service, encode its answer or error as the response element, and
+// audit every refusal the binding decides), and the one Service interface the bindings take,
+// on which the audit of those refusals is declared (Auditor). soap and httpxml add only their
+// envelope and path rules (Binding, Envelope).
 package exchange
 
 import (
@@ -211,52 +214,46 @@ func Call(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, req any
 	}
 	switch q := req.(type) {
 	case *xmlwire.SignRequest:
-		m, err := xmlwire.SignRequestFromWire(q)
+		resp, err := invoke(ctx, c, q, xmlwire.SignRequestFromWire, svc.Sign, "SignResponse")
 		if err != nil {
 			return fail(err)
-		}
-		resp, err := svc.Sign(ctx, c, m)
-		if err != nil {
-			return fail(err)
-		}
-		if resp == nil {
-			return fail(errors.New("service returned no SignResponse"))
 		}
 		w := xmlwire.SignResponseToWire(resp)
 		w.RequestID = rid
 		return Outcome{Response: w, Result: resultOf(w.Result)}
 	case *xmlwire.VerifyRequest:
-		m, err := xmlwire.VerifyRequestFromWire(q)
+		resp, err := invoke(ctx, c, q, xmlwire.VerifyRequestFromWire, svc.Verify, "VerifyResponse")
 		if err != nil {
 			return fail(err)
-		}
-		resp, err := svc.Verify(ctx, c, m)
-		if err != nil {
-			return fail(err)
-		}
-		if resp == nil {
-			return fail(errors.New("service returned no VerifyResponse"))
 		}
 		w := xmlwire.VerifyResponseToWire(resp)
 		w.RequestID = rid
 		return Outcome{Response: w, Result: resultOf(w.Result)}
 	case *xmlwire.PendingRequest:
-		m, err := xmlwire.PendingRequestFromWire(q)
+		resp, err := invoke(ctx, c, q, xmlwire.PendingRequestFromWire, svc.Pending, "SignResponse to a PendingRequest")
 		if err != nil {
 			return fail(err)
-		}
-		resp, err := svc.Pending(ctx, c, m)
-		if err != nil {
-			return fail(err)
-		}
-		if resp == nil {
-			return fail(errors.New("service returned no SignResponse to a PendingRequest"))
 		}
 		w := xmlwire.PendingResponseToWire(resp)
 		w.RequestID = rid
 		return Outcome{Response: w, Result: resultOf(w.Result)}
 	}
 	return fail(fmt.Errorf("unexpected wire request %T", req))
+}
+
+// invoke converts the wire request q with fromWire and calls op with it; a missing answer
+// (named what) is an error.
+func invoke[Q, M, R any](ctx context.Context, c dss.Caller, q *Q, fromWire func(*Q) (*M, error),
+	op func(context.Context, dss.Caller, *M) (*R, error), what string) (*R, error) {
+	m, err := fromWire(q)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := op(ctx, c, m)
+	if err == nil && resp == nil {
+		err = errors.New("service returned no " + what)
+	}
+	return resp, err
 }
 
 func resultOf(w xmlwire.Result) dss.Result {
