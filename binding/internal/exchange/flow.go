@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"log/slog"
@@ -191,9 +192,7 @@ func (x *Exchange) AuditRefusal(err error) error {
 
 // Defaults fills in the zero fields of f.
 func (f *Flow) Defaults() {
-	if f.MaxBody <= 0 {
-		f.MaxBody = DefaultMaxBody
-	}
+	f.MaxBody = cmp.Or(max(f.MaxBody, 0), DefaultMaxBody)
 	if f.Now == nil {
 		f.Now = time.Now
 	}
