@@ -212,48 +212,49 @@ func Call(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, req any
 		res := dss.ResultOf(err, problemRef)
 		return Outcome{Response: xmlwire.ErrorResponse(op, rid, res), Result: res, Err: err}
 	}
+	var resp any
+	var err error
 	switch q := req.(type) {
 	case *xmlwire.SignRequest:
-		resp, err := invoke(ctx, c, q, xmlwire.SignRequestFromWire, svc.Sign, "SignResponse")
-		if err != nil {
-			return fail(err)
-		}
-		w := xmlwire.SignResponseToWire(resp)
-		w.RequestID = rid
-		return Outcome{Response: w, Result: resultOf(w.Result)}
+		resp, err = invoke(ctx, c, q, xmlwire.SignRequestFromWire, svc.Sign, xmlwire.SignResponseToWire, "SignResponse")
 	case *xmlwire.VerifyRequest:
-		resp, err := invoke(ctx, c, q, xmlwire.VerifyRequestFromWire, svc.Verify, "VerifyResponse")
-		if err != nil {
-			return fail(err)
-		}
-		w := xmlwire.VerifyResponseToWire(resp)
-		w.RequestID = rid
-		return Outcome{Response: w, Result: resultOf(w.Result)}
+		resp, err = invoke(ctx, c, q, xmlwire.VerifyRequestFromWire, svc.Verify, xmlwire.VerifyResponseToWire, "VerifyResponse")
 	case *xmlwire.PendingRequest:
-		resp, err := invoke(ctx, c, q, xmlwire.PendingRequestFromWire, svc.Pending, "SignResponse to a PendingRequest")
-		if err != nil {
-			return fail(err)
-		}
-		w := xmlwire.PendingResponseToWire(resp)
-		w.RequestID = rid
-		return Outcome{Response: w, Result: resultOf(w.Result)}
+		resp, err = invoke(ctx, c, q, xmlwire.PendingRequestFromWire, svc.Pending, xmlwire.PendingResponseToWire,
+			"SignResponse to a PendingRequest")
+	default:
+		err = fmt.Errorf("unexpected wire request %T", req)
 	}
-	return fail(fmt.Errorf("unexpected wire request %T", req))
+	if err != nil {
+		return fail(err)
+	}
+	var res xmlwire.Result
+	switch w := resp.(type) {
+	case *xmlwire.SignResponse: // also the answer to a PendingRequest
+		w.RequestID, res = rid, w.Result
+	case *xmlwire.VerifyResponse:
+		w.RequestID, res = rid, w.Result
+	}
+	return Outcome{Response: resp, Result: resultOf(res)}
 }
 
-// invoke converts the wire request q with fromWire and calls op with it; a missing answer
-// (named what) is an error.
-func invoke[Q, M, R any](ctx context.Context, c dss.Caller, q *Q, fromWire func(*Q) (*M, error),
-	op func(context.Context, dss.Caller, *M) (*R, error), what string) (*R, error) {
+// invoke converts the wire request q with fromWire, calls op with it and converts the answer
+// with toWire; a missing answer (named what) is an error.
+func invoke[Q, M, R, W any](ctx context.Context, c dss.Caller, q *Q, fromWire func(*Q) (*M, error),
+	op func(context.Context, dss.Caller, *M) (*R, error), toWire func(*R) W, what string) (W, error) {
 	m, err := fromWire(q)
-	if err != nil {
-		return nil, err
+	var resp *R
+	if err == nil {
+		resp, err = op(ctx, c, m)
 	}
-	resp, err := op(ctx, c, m)
 	if err == nil && resp == nil {
 		err = errors.New("service returned no " + what)
 	}
-	return resp, err
+	if err != nil {
+		var none W
+		return none, err
+	}
+	return toWire(resp), nil
 }
 
 func resultOf(w xmlwire.Result) dss.Result {
