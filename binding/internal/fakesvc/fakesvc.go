@@ -26,12 +26,8 @@ type Service struct {
 
 // Sign implements the bindings' Service.
 func (s *Service) Sign(_ context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.Signs = append(s.Signs, req)
-	s.Callers = append(s.Callers, c)
-	if s.Err != nil {
-		return nil, s.Err
+	if err := s.called(c, func() { s.Signs = append(s.Signs, req) }); err != nil {
+		return nil, err
 	}
 	if len(req.Options.Unsupported) > 0 {
 		return nil, dss.Errorf(dss.KindNotSupported, "optional input %s is not supported", req.Options.Unsupported[0])
@@ -58,12 +54,8 @@ func (s *Service) Sign(_ context.Context, c dss.Caller, req *dss.SignRequest) (*
 
 // Verify implements the bindings' Service: NotSupported naming the first unsupported input.
 func (s *Service) Verify(_ context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.Verifys = append(s.Verifys, req)
-	s.Callers = append(s.Callers, c)
-	if s.Err != nil {
-		return nil, s.Err
+	if err := s.called(c, func() { s.Verifys = append(s.Verifys, req) }); err != nil {
+		return nil, err
 	}
 	if len(req.Unsupported) > 0 {
 		return nil, dss.Errorf(dss.KindNotSupported, "%s is not supported", req.Unsupported[0])
@@ -74,17 +66,22 @@ func (s *Service) Verify(_ context.Context, c dss.Caller, req *dss.VerifyRequest
 // Pending implements the bindings' Service: "async-pending" is still pending, every other
 // id is unknown.
 func (s *Service) Pending(_ context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.Polls = append(s.Polls, req)
-	s.Callers = append(s.Callers, c)
-	if s.Err != nil {
-		return nil, s.Err
+	if err := s.called(c, func() { s.Polls = append(s.Polls, req) }); err != nil {
+		return nil, err
 	}
 	if req.RequestID == "async-pending" {
 		return &dss.SignResponse{RequestID: req.RequestID, ResponseID: req.RequestID, Result: dss.Result{Major: dss.MajorPending}}, nil
 	}
 	return nil, dss.Errorf(dss.KindDocumentNotFound, "unknown ResponseID")
+}
+
+// called records a call of caller c (record adds its request) and returns Err.
+func (s *Service) called(c dss.Caller, record func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	record()
+	s.Callers = append(s.Callers, c)
+	return s.Err
 }
 
 // Calls returns the number of calls of any operation.
