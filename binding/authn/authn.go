@@ -166,15 +166,13 @@ type FailureAuditor interface {
 	AuditAuthFailure(ctx context.Context, remoteAddr, reason, requestID string)
 }
 
-// ReportFailure reports the refused authentication err of r to svc when svc can record it
-// (a FailureAuditor): every binding calls it once for each request it answers with 401 or
-// 429. When failures are limited (LimitFailures), only the first failure of an address's
+// ReportFailure reports the refused authentication err of r to a: every binding calls it
+// once for each request it answers with 401 or 429. When failures are limited (LimitFailures), only the first failure of an address's
 // window is recorded at once; the others become one record with their count.
 // ctx should carry the request's problem reference (dss.WithProblemRef). The reason is the
 // client-safe detail of err, which never contains the presented token.
-func ReportFailure(ctx context.Context, svc any, r *http.Request, err error, requestID string) {
-	a, ok := svc.(FailureAuditor)
-	if !ok || err == nil {
+func ReportFailure(ctx context.Context, a FailureAuditor, r *http.Request, err error, requestID string) {
+	if a == nil || err == nil {
 		return
 	}
 	reason := "authentication failed"

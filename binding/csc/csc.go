@@ -39,12 +39,11 @@ type Service interface {
 	Credentials(c dss.Caller) []*dss.Credential
 	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
 	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
+	exchange.Auditor // failed authentications and the refusals this binding decides
 }
 
 // Authenticator establishes the caller of a request.
-type Authenticator interface {
-	Authenticate(*http.Request) (dss.Caller, error)
-}
+type Authenticator = exchange.Authenticator
 
 // Provider describes the service in info.
 type Provider struct {

@@ -7,7 +7,6 @@
 package httpxml
 
 import (
-	"context"
 	"encoding/xml"
 	"errors"
 	"log/slog"
@@ -19,23 +18,17 @@ import (
 
 	"dssd/binding/authn"
 	"dssd/binding/internal/exchange"
-	"dssd/binding/internal/reqlog"
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
 	"dssd/dss/xmlsafe"
 )
 
-// Service is the slice of the domain service this binding calls.
-type Service interface {
-	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
-	Verify(ctx context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error)
-	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
-}
+// Service is the slice of the domain service the XML bindings call, with the audit of the
+// refusals the binding decides itself (exchange.Service).
+type Service = exchange.Service
 
 // Authenticator establishes the caller of a request.
-type Authenticator interface {
-	Authenticate(*http.Request) (dss.Caller, error)
-}
+type Authenticator = exchange.Authenticator
 
 // Options configure the handler. The zero value is usable.
 type Options struct {
@@ -52,25 +45,16 @@ const (
 	PathPending = "/retrievePending"
 )
 
-type handler struct {
-	svc  Service
-	auth Authenticator
-	opts Options
-}
+type handler struct{ flow exchange.Flow }
 
 // New returns a handler serving POST /sign, /verify and /retrievePending. It dispatches on
 // the last path element, so it can be mounted at those three paths of a mux.
 func New(svc Service, auth Authenticator, opts Options) http.Handler {
-	if opts.MaxBody <= 0 {
-		opts.MaxBody = exchange.DefaultMaxBody
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.NewID == nil {
-		opts.NewID = reqlog.NewID
-	}
-	return &handler{svc: svc, auth: auth, opts: opts}
+	h := &handler{}
+	h.flow = exchange.Flow{Binding: h, Service: svc, Auth: auth, Name: "httpxml",
+		MaxBody: opts.MaxBody, Logger: opts.Logger, Now: opts.Now, NewID: opts.NewID}
+	h.flow.Defaults()
+	return h
 }
 
 func opOfPath(p string) (xmlwire.Op, bool) {
@@ -103,75 +87,43 @@ func checkMedia(ct string) string {
 	return "unsupported media type " + mt + "; send application/xml"
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ev := reqlog.Start(h.opts.NewID(), "httpxml", h.opts.Now())
-	defer func() { ev.Log(r.Context(), h.opts.Logger, h.opts.Now()) }()
+// ServeHTTP runs the shared request flow (exchange.Flow) with the rules of this binding.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.flow.Serve(w, r) }
 
-	op, ok := opOfPath(r.URL.Path)
+// Open takes the operation from the path and checks the method and the media type. The
+// handler is its own exchange.Envelope: the rules need no state but the operation (x.Op).
+func (h *handler) Open(x *exchange.Exchange) exchange.Envelope {
+	op, ok := opOfPath(x.R.URL.Path)
 	if !ok {
-		ev.Status = http.StatusNotFound
-		http.NotFound(w, r)
-		return
+		x.Ev.Status = http.StatusNotFound
+		http.NotFound(x.W, x.R)
+		return nil
 	}
-	ev.Operation = op.String()
-	if r.Method != http.MethodPost {
-		ev.Status = http.StatusMethodNotAllowed
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", ev.Status)
-		return
+	x.Op, x.HasOp = op, true
+	x.Ev.Operation = op.String()
+	if x.R.Method != http.MethodPost {
+		x.Ev.Status = http.StatusMethodNotAllowed
+		x.W.Header().Set("Allow", http.MethodPost)
+		http.Error(x.W, "method not allowed", x.Ev.Status)
+		return nil
 	}
-	if bad := checkMedia(r.Header.Get("Content-Type")); bad != "" {
-		ev.Status = http.StatusUnsupportedMediaType
-		http.Error(w, bad, ev.Status)
-		return
+	if bad := checkMedia(x.R.Header.Get("Content-Type")); bad != "" {
+		x.Ev.Status = http.StatusUnsupportedMediaType
+		http.Error(x.W, bad, x.Ev.Status)
+		return nil
 	}
-	caller, authErr := h.auth.Authenticate(r)
-	if authErr == nil {
-		ev.User, ev.Via = caller.User, caller.Via
-	}
-	defer func() {
-		if authErr != nil && (ev.Status == http.StatusUnauthorized || ev.Status == http.StatusTooManyRequests) {
-			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, authErr, ev.RequestID)
-		}
-	}()
-	if authn.Throttled(authErr) {
-		// Too many failed authentications from this address: 429 at once, nothing read.
-		authn.SetRetryAfter(w.Header(), authErr)
-		ev.Err = authErr
-		res := dss.ResultOf(authErr, ev.ID)
-		h.write(w, ev, http.StatusTooManyRequests, xmlwire.ErrorResponse(op, "", res), res)
-		return
-	}
+	return h
+}
 
-	max := h.opts.MaxBody
-	if authErr != nil {
-		max = exchange.UnauthenticatedMaxBody
-	}
-	body, err := exchange.ReadBody(w, r, max)
-	if err != nil {
-		if errors.Is(err, exchange.ErrBusy) {
-			// Over the overload limits: 503 with the DSS error response, nothing read.
-			w.Header().Set("Retry-After", exchange.RetryAfter)
-			ev.Err = err
-			res := dss.ResultOf(exchange.BusyError, ev.ID)
-			h.write(w, ev, http.StatusServiceUnavailable, xmlwire.ErrorResponse(op, "", res), res)
-			return
-		}
-		if errors.Is(err, exchange.ErrTooLarge) && authErr != nil {
-			// A large body from a caller that failed authentication is not read: 401 at once.
-			h.refuse(w, r, ev, op, "", http.StatusUnauthorized, authErr, authErr)
-			return
-		}
-		if errors.Is(err, exchange.ErrTooLarge) {
-			h.refuse(w, r, ev, op, "", http.StatusRequestEntityTooLarge,
-				dss.Errorf(dss.KindLimit, "the request body exceeds %d bytes", h.opts.MaxBody), authErr)
-			return
-		}
-		h.refuse(w, r, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the request body could not be read"), authErr)
-		return
-	}
-	toks, err := exchange.GateTokens(body, h.opts.MaxBody)
-	if err != nil {
+func (h *handler) ReadBody(x *exchange.Exchange, max int64) ([]byte, error) {
+	return exchange.ReadBody(x.W, x.R, max)
+}
+
+// Refuse answers a body that cannot be read (400, 413 over the limit) or that the gate refused
+// (400).
+func (h *handler) Refuse(x *exchange.Exchange, err error, gate bool) {
+	switch {
+	case gate:
 		kind, detail := dss.KindMalformed, "the request was refused"
 		var xe *xmlsafe.Error
 		if errors.As(err, &xe) {
@@ -180,74 +132,80 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if xmlsafe.IsLimit(err) {
 			kind = dss.KindLimit
 		}
-		h.refuse(w, r, ev, op, "", http.StatusBadRequest, dss.Wrap(kind, err, detail), authErr)
-		return
+		h.refuse(x, http.StatusBadRequest, dss.Wrap(kind, err, detail))
+	case errors.Is(err, exchange.ErrTooLarge):
+		h.refuse(x, http.StatusRequestEntityTooLarge, dss.Errorf(dss.KindLimit, "the request body exceeds %d bytes", x.MaxBody()))
+	default:
+		h.refuse(x, http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the request body could not be read"))
 	}
+}
 
+// Parse takes the bare request element, which must be the one of the path's operation.
+func (h *handler) Parse(x *exchange.Exchange, toks []xml.Token) (any, bool) {
 	d := xmlwire.NewTokenDecoder(toks)
 	start, err := nextStart(d)
 	if err != nil {
-		h.refuse(w, r, ev, op, "", http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the body holds no XML element"), authErr)
-		return
+		h.refuse(x, http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the body holds no XML element"))
+		return nil, false
 	}
-	rid := exchange.PeekRequestID(start)
-	ev.RequestID = rid
+	op := x.Op
+	x.Ev.RequestID = exchange.PeekRequestID(start)
 	want := xml.Name{Space: xmlwire.NSCore, Local: op.RequestElement()}
 	if start.Name != want {
-		h.refuse(w, r, ev, op, rid, http.StatusBadRequest,
-			dss.Errorf(dss.KindMalformed, "POST %s expects a dss2:%s element", r.URL.Path, op.RequestElement()), authErr)
-		return
+		h.refuse(x, http.StatusBadRequest,
+			dss.Errorf(dss.KindMalformed, "POST %s expects a dss2:%s element", x.R.URL.Path, op.RequestElement()))
+		return nil, false
 	}
-	if authErr != nil {
-		h.refuse(w, r, ev, op, rid, http.StatusUnauthorized, authErr, authErr)
-		return
+	if x.AuthErr != nil {
+		return nil, true // answered 401 by the flow
 	}
 	_, req, err := exchange.DecodeRequest(d, start)
 	if err != nil {
-		h.refuse(w, r, ev, op, rid, http.StatusBadRequest,
-			dss.Wrap(dss.KindMalformed, err, "the "+op.RequestElement()+" element cannot be parsed"), nil)
-		return
+		h.refuse(x, http.StatusBadRequest,
+			dss.Wrap(dss.KindMalformed, err, "the "+op.RequestElement()+" element cannot be parsed"))
+		return nil, false
 	}
-	out := exchange.Call(r.Context(), h.svc, caller, op, req, ev.ID)
-	ev.Err = out.Err
-	h.write(w, ev, http.StatusOK, out.Response, out.Result)
+	return req, true
 }
 
-// refuse answers with the error response element of op. An unauthenticated request gets
-// 401 whatever went wrong (except 413), with the WWW-Authenticate challenge.
+// Attach has nothing to do: this binding carries no attachments.
+func (h *handler) Attach(*exchange.Exchange, any) error { return nil }
+
+// refuse answers with the error response element of the operation. An unauthenticated
+// request gets 401 whatever went wrong (except 413), with the WWW-Authenticate challenge.
 // The refusal of an authenticated request is recorded in the audit log first.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, ev *reqlog.Event, op xmlwire.Op, rid string, status int, err, authErr error) {
-	if authErr != nil && status != http.StatusRequestEntityTooLarge {
-		status, err = http.StatusUnauthorized, authErr
+func (h *handler) refuse(x *exchange.Exchange, status int, err error) {
+	if x.AuthErr != nil && status != http.StatusRequestEntityTooLarge {
+		status, err = http.StatusUnauthorized, x.AuthErr
 	}
-	if authErr == nil && ev.User != "" {
-		err = exchange.ReportRefusal(dss.WithProblemRef(r.Context(), ev.ID), h.svc, dss.Caller{User: ev.User, Via: ev.Via},
-			exchange.ActionOf(op), rid, "", err)
+	if x.AuthErr == nil && x.Ev.User != "" {
+		err = x.AuditRefusal(err)
 		if dss.KindOf(err) == dss.KindInternal {
 			status = http.StatusInternalServerError
 		}
 	}
 	if status == http.StatusUnauthorized {
-		authn.Challenge(w.Header())
+		authn.Challenge(x.W.Header())
 	}
-	ev.Err = err
-	res := dss.ResultOf(err, ev.ID)
-	h.write(w, ev, status, xmlwire.ErrorResponse(op, rid, res), res)
+	x.Ev.Err = err
+	res := dss.ResultOf(err, x.Ev.ID)
+	h.Write(x, status, xmlwire.ErrorResponse(x.Op, x.Ev.RequestID, res), res, false)
 }
 
-func (h *handler) write(w http.ResponseWriter, ev *reqlog.Event, status int, resp any, res dss.Result) {
+// Write writes the bare response element as text/xml.
+func (h *handler) Write(x *exchange.Exchange, status int, resp any, res dss.Result, _ bool) {
 	msg, err := exchange.Encode(`<?xml version="1.0" encoding="UTF-8"?>`+"\n", resp, "")
 	if err != nil {
-		ev.Err, ev.Status = err, http.StatusInternalServerError
-		http.Error(w, "internal error; problem reference "+ev.ID, ev.Status)
+		x.Ev.Err, x.Ev.Status = err, http.StatusInternalServerError
+		http.Error(x.W, "internal error; problem reference "+x.Ev.ID, x.Ev.Status)
 		return
 	}
 	defer msg.Release()
-	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(msg.Bytes()))) // one body, not chunks
-	w.WriteHeader(status)
-	_, _ = w.Write(msg.Bytes())
+	x.Ev.Status, x.Ev.Major, x.Ev.Minor = status, res.Major, res.Minor
+	x.W.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	x.W.Header().Set("Content-Length", strconv.Itoa(len(msg.Bytes()))) // one body, not chunks
+	x.W.WriteHeader(status)
+	_, _ = x.W.Write(msg.Bytes())
 }
 
 func nextStart(d *xml.Decoder) (xml.StartElement, error) {

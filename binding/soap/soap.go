@@ -10,7 +10,7 @@ package soap
 
 import (
 	"bytes"
-	"context"
+	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -24,24 +24,18 @@ import (
 	"dssd/binding/authn"
 	"dssd/binding/guard"
 	"dssd/binding/internal/exchange"
-	"dssd/binding/internal/reqlog"
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
 	"dssd/dss/xmlsafe"
 	"dssd/schemas"
 )
 
-// Service is the slice of the domain service this binding calls.
-type Service interface {
-	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
-	Verify(ctx context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error)
-	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
-}
+// Service is the slice of the domain service the XML bindings call, with the audit of the
+// refusals the binding decides itself (exchange.Service).
+type Service = exchange.Service
 
 // Authenticator establishes the caller of a request.
-type Authenticator interface {
-	Authenticate(*http.Request) (dss.Caller, error)
-}
+type Authenticator = exchange.Authenticator
 
 // Options configure the handler. The zero value is usable.
 type Options struct {
@@ -61,9 +55,8 @@ type Options struct {
 }
 
 type handler struct {
-	svc  Service
-	auth Authenticator
 	opts Options
+	flow exchange.Flow
 }
 
 // New returns the handler for POST /soap and GET /soap?wsdl (mount it at /soap).
@@ -86,13 +79,11 @@ func New(svc Service, auth Authenticator, opts Options) http.Handler {
 	if opts.MaxDocumentBytes <= 0 {
 		opts.MaxDocumentBytes = 64 << 20
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.NewID == nil {
-		opts.NewID = reqlog.NewID
-	}
-	return &handler{svc: svc, auth: auth, opts: opts}
+	h := &handler{opts: opts}
+	h.flow = exchange.Flow{Binding: h, Service: svc, Auth: auth, Name: "soap",
+		MaxBody: opts.MaxBody, Logger: opts.Logger, Now: opts.Now, NewID: opts.NewID}
+	h.flow.Defaults()
+	return h
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -138,142 +129,110 @@ func mediaVersion(ct string) (version, string) {
 	return version{}, "unsupported media type " + mt + "; use application/soap+xml (SOAP 1.2) or text/xml (SOAP 1.1)"
 }
 
-func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) {
-	ev := reqlog.Start(h.opts.NewID(), "soap", h.opts.Now())
-	defer func() { ev.Log(r.Context(), h.opts.Logger, h.opts.Now()) }()
+// serveSOAP runs the shared request flow (exchange.Flow) with the SOAP rules (message).
+func (h *handler) serveSOAP(w http.ResponseWriter, r *http.Request) { h.flow.Serve(w, r) }
 
-	ct := r.Header.Get("Content-Type")
-	mtom, mparams := isMTOM(ct)
-	var mv version
+// message is one SOAP request: its media type, version and MTOM parts (exchange.Envelope).
+type message struct {
+	h       *handler
+	v       version // the version announced by the media type, then the envelope's
+	mtom    bool
+	mparams map[string]string // the MTOM media type's parameters
+	mr      *multipart.Reader // the rest of an MTOM message, after its root part
+	held    int64             // bytes of the root part
+}
+
+// Open checks the media type: SOAP 1.2, SOAP 1.1 or MTOM (415 otherwise).
+func (h *handler) Open(x *exchange.Exchange) exchange.Envelope {
+	ct := x.R.Header.Get("Content-Type")
+	m := &message{h: h}
+	m.mtom, m.mparams = isMTOM(ct)
 	var bad string
-	if mtom {
-		mv, bad = mtomVersion(mparams)
+	if m.mtom {
+		m.v, bad = mtomVersion(m.mparams)
 	} else {
-		mv, bad = mediaVersion(ct)
+		m.v, bad = mediaVersion(ct)
 	}
 	if bad != "" {
-		ev.Status = http.StatusUnsupportedMediaType
-		http.Error(w, bad, ev.Status)
-		return
+		x.Ev.Status = http.StatusUnsupportedMediaType
+		http.Error(x.W, bad, x.Ev.Status)
+		return nil
 	}
-	ev.Binding = mv.name
-	caller, authErr := h.auth.Authenticate(r)
-	if authErr == nil {
-		ev.User, ev.Via = caller.User, caller.Via
-	}
-	defer func() {
-		if authErr != nil && (ev.Status == http.StatusUnauthorized || ev.Status == http.StatusTooManyRequests) {
-			authn.ReportFailure(dss.WithProblemRef(r.Context(), ev.ID), h.svc, r, authErr, ev.RequestID)
-		}
-	}()
-	if authn.Throttled(authErr) {
-		// Too many failed authentications from this address: 429 at once, nothing read.
-		res := dss.ResultOf(authErr, ev.ID)
-		authn.SetRetryAfter(w.Header(), authErr)
-		ev.Err = authErr
-		h.writeResponse(w, ev, mv, http.StatusTooManyRequests, xmlwire.ErrorPendingResponse("", res), res)
-		return
-	}
+	x.Ev.Binding = m.v.name
+	return m
+}
 
-	max := h.opts.MaxBody
-	if authErr != nil {
-		max = exchange.UnauthenticatedMaxBody
+func (m *message) ReadBody(x *exchange.Exchange, max int64) ([]byte, error) {
+	if !m.mtom {
+		return exchange.ReadBody(x.W, x.R, max)
 	}
-	var body []byte
-	var mr *multipart.Reader
-	var err error
-	if mtom {
-		ev.MTOM = true
-		body, mr, err = h.readMTOMRoot(w, r, authErr == nil, mparams, max)
-	} else {
-		body, err = exchange.ReadBody(w, r, max)
-	}
-	if err != nil {
-		if errors.Is(err, exchange.ErrBusy) {
-			// Over the overload limits: 503 with the generic DSS response, nothing read.
-			res := dss.ResultOf(exchange.BusyError, ev.ID)
-			w.Header().Set("Retry-After", exchange.RetryAfter)
-			ev.Err = err
-			h.writeResponse(w, ev, mv, http.StatusServiceUnavailable, xmlwire.ErrorPendingResponse("", res), res)
-			return
-		}
-		if errors.Is(err, exchange.ErrTooLarge) && authErr != nil {
-			// A large body from a caller that failed authentication is not read: 401 at once,
-			// with the generic DSS response (the operation is not known without the body).
-			res := dss.ResultOf(authErr, ev.ID)
-			authn.Challenge(w.Header())
-			ev.Err = authErr
-			h.writeResponse(w, ev, mv, http.StatusUnauthorized, xmlwire.ErrorPendingResponse("", res), res)
-			return
-		}
-		if errors.Is(err, exchange.ErrTooLarge) {
-			f := senderFault("the message exceeds the size limit")
-			h.writeFault(w, r, ev, mv, f, http.StatusRequestEntityTooLarge, authErr)
-			return
-		}
-		ev.Err = err
-		reason := "the message could not be read"
-		if mtom && !errors.Is(err, io.ErrUnexpectedEOF) {
-			reason = "the MTOM message could not be read: " + exchange.ClientText(err.Error())
-		}
-		h.writeFault(w, r, ev, mv, senderFault(reason), 0, authErr)
-		return
-	}
-	toks, err := exchange.GateTokens(body, h.opts.MaxBody)
-	if err != nil {
-		ev.Err = err
+	x.Ev.MTOM = true
+	body, mr, err := m.h.readMTOMRoot(x.W, x.R, x.AuthErr == nil, m.mparams, max)
+	m.mr, m.held = mr, int64(len(body))
+	return body, err
+}
+
+// Refuse answers a message that cannot be read or that the gate refused with a Sender fault
+// (413 over the size limit).
+func (m *message) Refuse(x *exchange.Exchange, err error, gate bool) {
+	switch {
+	case gate:
+		x.Ev.Err = err
 		reason := "the message was refused: " + exchange.ClientText(err.Error())
 		var xe *xmlsafe.Error
 		if !errors.As(err, &xe) {
 			reason = "the message was refused"
 		}
-		h.writeFault(w, r, ev, mv, senderFault(reason), 0, authErr)
-		return
+		m.h.writeFault(x, m.v, senderFault(reason), 0, false)
+	case errors.Is(err, exchange.ErrTooLarge):
+		m.h.writeFault(x, m.v, senderFault("the message exceeds the size limit"), http.StatusRequestEntityTooLarge, false)
+	default:
+		x.Ev.Err = err
+		reason := "the message could not be read"
+		if m.mtom && !errors.Is(err, io.ErrUnexpectedEOF) {
+			reason = "the MTOM message could not be read: " + exchange.ClientText(err.Error())
+		}
+		m.h.writeFault(x, m.v, senderFault(reason), 0, false)
 	}
-	p, v, f := parseEnvelope(toks, authErr != nil, mv)
-	ev.Binding = v.name
-	if f != nil {
-		h.writeFault(w, r, ev, v, f, 0, authErr)
-		return
-	}
-	ev.Operation, ev.RequestID = p.op.String(), p.reqID
+}
 
-	if authErr != nil {
-		res := dss.ResultOf(authErr, ev.ID)
-		authn.Challenge(w.Header())
-		ev.Err = authErr
-		h.writeResponse(w, ev, v, http.StatusUnauthorized, xmlwire.ErrorResponse(p.op, p.reqID, res), res)
-		return
+// Parse reads the SOAP envelope; its faults are answered here.
+func (m *message) Parse(x *exchange.Exchange, toks []xml.Token) (any, bool) {
+	p, v, f := parseEnvelope(toks, x.AuthErr != nil, m.v)
+	m.v = v
+	x.Ev.Binding = v.name
+	if f != nil {
+		m.h.writeFault(x, v, f, 0, false)
+		return nil, false
 	}
-	if mr == nil {
-		out := exchange.Call(r.Context(), h.svc, caller, p.op, p.req, ev.ID)
-		ev.Err = out.Err
-		h.writeResponse(w, ev, v, http.StatusOK, out.Response, out.Result)
-		return
+	x.Op, x.HasOp = p.op, true
+	x.Ev.Operation, x.Ev.RequestID = p.op.String(), p.reqID
+	return p.req, true
+}
+
+// Attach reads the attachments of an MTOM message, now that the caller is authenticated and
+// the envelope parsed.
+func (m *message) Attach(x *exchange.Exchange, req any) error {
+	if m.mr == nil {
+		return nil
 	}
-	// MTOM: the attachments are read now, after authentication and parsing.
-	atts, err := xmlwire.Attachments(p.req)
+	atts, err := xmlwire.Attachments(req)
 	if err == nil {
-		err = readAttachments(mr, atts, attachmentLimits{
-			maxBytes: h.opts.MaxAttachmentBytes, maxCount: h.opts.MaxAttachments,
-			maxDoc: h.opts.MaxDocumentBytes, maxHeld: h.opts.MaxBody,
-		}, int64(len(body)), ev)
+		err = readAttachments(m.mr, atts, attachmentLimits{
+			maxBytes: m.h.opts.MaxAttachmentBytes, maxCount: m.h.opts.MaxAttachments,
+			maxDoc: m.h.opts.MaxDocumentBytes, maxHeld: m.h.opts.MaxBody,
+		}, m.held, x.Ev)
 	}
-	if errors.Is(err, exchange.ErrBusy) {
-		res := dss.ResultOf(exchange.BusyError, ev.ID)
-		w.Header().Set("Retry-After", exchange.RetryAfter)
-		ev.Err = err
-		h.writeResponse(w, ev, v, http.StatusServiceUnavailable, xmlwire.ErrorResponse(p.op, p.reqID, res), res)
+	return err
+}
+
+// Write writes resp in an envelope; the final answer to an MTOM message may be MTOM.
+func (m *message) Write(x *exchange.Exchange, status int, resp any, res dss.Result, final bool) {
+	if final && m.mr != nil {
+		m.h.writeMTOMResponse(x, m.v, status, resp, res)
 		return
 	}
-	var out exchange.Outcome
-	if err != nil {
-		out = exchange.Refuse(r.Context(), h.svc, caller, p.op, p.reqID, ev.ID, err)
-	} else {
-		out = exchange.Call(r.Context(), h.svc, caller, p.op, p.req, ev.ID)
-	}
-	ev.Err = out.Err
-	h.writeMTOMResponse(w, ev, v, http.StatusOK, out.Response, out.Result)
+	m.h.writeResponse(x, m.v, status, resp, res)
 }
 
 // readMTOMRoot starts reading an MTOM message: the root part, at most max bytes, with the
@@ -304,71 +263,68 @@ func (h *handler) readMTOMRoot(w http.ResponseWriter, r *http.Request, authentic
 	return root, mr, err
 }
 
-func (h *handler) writeResponse(w http.ResponseWriter, ev *reqlog.Event, v version, status int, resp any, res dss.Result) {
-	msg, err := exchange.Encode(envelopeStart(v), resp, envelopeEnd)
-	if err != nil {
-		ev.Err = err
-		h.writeFault(w, nil, ev, v, &fault{kind: faultReceiver, reason: "internal error; problem reference " + ev.ID}, 0, nil)
-		return
-	}
-	defer msg.Release()
-	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
-	w.Header().Set("Content-Type", v.contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(msg.Bytes()))) // one body, not chunks
-	w.WriteHeader(status)
-	_, _ = w.Write(msg.Bytes())
+func (h *handler) writeResponse(x *exchange.Exchange, v version, status int, resp any, res dss.Result) {
+	h.writeEncoded(x, v, status, resp, res, nil)
 }
 
 // writeMTOMResponse answers an MTOM request: as an MTOM message when the response carries
 // large binary values (they become attachments), else as writeResponse does.
-func (h *handler) writeMTOMResponse(w http.ResponseWriter, ev *reqlog.Event, v version, status int, resp any, res dss.Result) {
+func (h *handler) writeMTOMResponse(x *exchange.Exchange, v version, status int, resp any, res dss.Result) {
 	boundary := newBoundary()
 	atts := xmlwire.Optimize(resp, respOptimizeMin, cidGen(boundary))
 	if len(atts) == 0 {
-		h.writeResponse(w, ev, v, status, resp, res)
+		h.writeResponse(x, v, status, resp, res)
 		return
 	}
+	h.writeEncoded(x, v, status, resp, res, func(msg []byte) ([]byte, string) { return mtomResponse(v, msg, atts, boundary) })
+}
+
+// writeEncoded writes resp in an envelope of version v, as one body; mtom, when set, makes the
+// MTOM message of the envelope and its Content-Type.
+func (h *handler) writeEncoded(x *exchange.Exchange, v version, status int, resp any, res dss.Result, mtom func([]byte) ([]byte, string)) {
 	msg, err := exchange.Encode(envelopeStart(v), resp, envelopeEnd)
 	if err != nil {
-		ev.Err = err
-		h.writeFault(w, nil, ev, v, &fault{kind: faultReceiver, reason: "internal error; problem reference " + ev.ID}, 0, nil)
+		x.Ev.Err = err
+		h.writeFault(x, v, &fault{kind: faultReceiver, reason: "internal error; problem reference " + x.Ev.ID}, 0, true)
 		return
 	}
 	defer msg.Release()
-	body, ct := mtomResponse(v, msg.Bytes(), atts, boundary)
-	ev.Status, ev.Major, ev.Minor = status, res.Major, res.Minor
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	body, ct := msg.Bytes(), v.contentType
+	if mtom != nil {
+		body, ct = mtom(body)
+	}
+	x.Ev.Status, x.Ev.Major, x.Ev.Minor = status, res.Major, res.Minor
+	x.W.Header().Set("Content-Type", ct)
+	x.W.Header().Set("Content-Length", strconv.Itoa(len(body))) // one body, not chunks
+	x.W.WriteHeader(status)
+	_, _ = x.W.Write(body)
 }
 
 // writeFault sends f. status overrides the SOAP status (413); an unauthenticated request
-// gets 401 with the fault as body. The fault refusing an authenticated request (r not nil)
-// is recorded in the audit log first.
-func (h *handler) writeFault(w http.ResponseWriter, r *http.Request, ev *reqlog.Event, v version, f *fault, status int, authErr error) {
+// gets 401 with the fault as body. The fault refusing an authenticated request is recorded in
+// the audit log first. An internal fault (the response could not be encoded) is neither
+// recorded nor turned into 401.
+func (h *handler) writeFault(x *exchange.Exchange, v version, f *fault, status int, internal bool) {
 	msg, st, code := faultMessage(v, f)
 	if status != 0 {
 		st = status
 	}
-	if r != nil && authErr == nil && ev.User != "" {
+	if !internal {
 		kind := dss.KindMalformed
 		if st == http.StatusRequestEntityTooLarge {
 			kind = dss.KindLimit
 		}
-		refusal := dss.Wrap(kind, ev.Err, "SOAP fault: "+f.reason)
-		_ = exchange.ReportRefusal(dss.WithProblemRef(r.Context(), ev.ID), h.svc, dss.Caller{User: ev.User, Via: ev.Via},
-			exchange.ActionOfName(ev.Operation), ev.RequestID, "", refusal)
+		_ = x.AuditRefusal(dss.Wrap(kind, x.Ev.Err, "SOAP fault: "+f.reason))
 	}
-	if authErr != nil && st != http.StatusRequestEntityTooLarge {
-		authn.Challenge(w.Header())
+	if !internal && x.AuthErr != nil && st != http.StatusRequestEntityTooLarge {
+		authn.Challenge(x.W.Header())
 		st = http.StatusUnauthorized
 	}
-	ev.Status, ev.Fault = st, code
-	w.Header().Set("Content-Type", v.contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(msg)))
-	w.WriteHeader(st)
-	_, _ = w.Write(msg)
+	x.Ev.Status, x.Ev.Fault = st, code
+	x.W.Header().Set("Content-Type", v.contentType)
+	x.W.Header().Set("Content-Length", strconv.Itoa(len(msg)))
+	x.W.WriteHeader(st)
+	_, _ = x.W.Write(msg)
 }
 
 // The placeholder address in schemas/dssd.wsdl replaced when it is served; its wsdl:types

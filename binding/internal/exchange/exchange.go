@@ -1,6 +1,9 @@
-// Package exchange is the part the XML bindings share between HTTP and the domain: read and
-// gate the body, decode the DSS request element, call the service and turn its answer (or
-// error) into the response element.
+// Package exchange is the part the XML bindings share between HTTP and the domain: the
+// request flow (Flow: read and gate the body, find and decode the DSS request element,
+// authenticate, call the service, encode its answer or error as the response element, and
+// audit every refusal the binding decides), and the one Service interface the bindings take,
+// on which the audit of those refusals is declared (Auditor). soap and httpxml add only their
+// envelope and path rules (Binding, Envelope).
 package exchange
 
 import (
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"dssd/binding/authn"
 	"dssd/binding/guard"
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
@@ -20,12 +24,26 @@ import (
 // DefaultMaxBody is the default request body limit of the XML bindings.
 const DefaultMaxBody = 64 << 20
 
-// Service is the slice of the domain service the XML bindings call.
+// Service is the slice of the domain service the XML bindings (soap, httpxml) call: the
+// three operations and the records of the refusals a binding decides itself (Auditor).
 type Service interface {
 	Sign(ctx context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error)
 	Verify(ctx context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error)
 	Pending(ctx context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error)
+	Auditor
 }
+
+// Auditor records the refusals a binding decides itself: failed authentications
+// (authn.FailureAuditor) and refusals of authenticated requests decided outside the service
+// (RefusalAuditor). Every binding's Service declares it, so a wrapper of the service that
+// does not pass these records on does not compile, rather than losing them silently.
+type Auditor interface {
+	authn.FailureAuditor
+	RefusalAuditor
+}
+
+// dss.Service is what the bindings are given in cmd/dssd.
+var _ Service = (*dss.Service)(nil)
 
 // ErrTooLarge reports a body over the configured limit (HTTP 413).
 var ErrTooLarge = errors.New("request body too large")
@@ -126,15 +144,13 @@ type RefusalAuditor interface {
 	AuditRefusal(ctx context.Context, c dss.Caller, action, requestID, credential string, err error) error
 }
 
-// ReportRefusal records err, the refusal of an authenticated request by caller c, when svc
-// can record it (a RefusalAuditor) and the service has not recorded it already
-// (dss.Audited). ctx should carry the problem reference (dss.WithProblemRef). It returns the
-// error to answer with: err, or a ResponderError when the record could not be stored (no
-// refusal goes unrecorded silently). Overload answers (ErrBusy) are not refusals of the
-// request and are not recorded.
-func ReportRefusal(ctx context.Context, svc any, c dss.Caller, action, requestID, credential string, err error) error {
-	a, ok := svc.(RefusalAuditor)
-	if !ok || err == nil || dss.Audited(err) || errors.Is(err, ErrBusy) || dss.KindOf(err) == dss.KindBusy {
+// ReportRefusal records err, the refusal of an authenticated request by caller c, with a
+// unless the service has recorded it already (dss.Audited). ctx should carry the problem
+// reference (dss.WithProblemRef). It returns the error to answer with: err, or a
+// ResponderError when the record could not be stored (no refusal goes unrecorded silently).
+// Overload answers (ErrBusy) are not refusals of the request and are not recorded.
+func ReportRefusal(ctx context.Context, a RefusalAuditor, c dss.Caller, action, requestID, credential string, err error) error {
+	if a == nil || err == nil || dss.Audited(err) || errors.Is(err, ErrBusy) || dss.KindOf(err) == dss.KindBusy {
 		return err
 	}
 	return a.AuditRefusal(ctx, c, action, requestID, credential, err)
@@ -196,54 +212,49 @@ func Call(ctx context.Context, svc Service, c dss.Caller, op xmlwire.Op, req any
 		res := dss.ResultOf(err, problemRef)
 		return Outcome{Response: xmlwire.ErrorResponse(op, rid, res), Result: res, Err: err}
 	}
+	var resp any
+	var err error
 	switch q := req.(type) {
 	case *xmlwire.SignRequest:
-		m, err := xmlwire.SignRequestFromWire(q)
-		if err != nil {
-			return fail(err)
-		}
-		resp, err := svc.Sign(ctx, c, m)
-		if err != nil {
-			return fail(err)
-		}
-		if resp == nil {
-			return fail(errors.New("service returned no SignResponse"))
-		}
-		w := xmlwire.SignResponseToWire(resp)
-		w.RequestID = rid
-		return Outcome{Response: w, Result: resultOf(w.Result)}
+		resp, err = invoke(ctx, c, q, xmlwire.SignRequestFromWire, svc.Sign, xmlwire.SignResponseToWire, "SignResponse")
 	case *xmlwire.VerifyRequest:
-		m, err := xmlwire.VerifyRequestFromWire(q)
-		if err != nil {
-			return fail(err)
-		}
-		resp, err := svc.Verify(ctx, c, m)
-		if err != nil {
-			return fail(err)
-		}
-		if resp == nil {
-			return fail(errors.New("service returned no VerifyResponse"))
-		}
-		w := xmlwire.VerifyResponseToWire(resp)
-		w.RequestID = rid
-		return Outcome{Response: w, Result: resultOf(w.Result)}
+		resp, err = invoke(ctx, c, q, xmlwire.VerifyRequestFromWire, svc.Verify, xmlwire.VerifyResponseToWire, "VerifyResponse")
 	case *xmlwire.PendingRequest:
-		m, err := xmlwire.PendingRequestFromWire(q)
-		if err != nil {
-			return fail(err)
-		}
-		resp, err := svc.Pending(ctx, c, m)
-		if err != nil {
-			return fail(err)
-		}
-		if resp == nil {
-			return fail(errors.New("service returned no SignResponse to a PendingRequest"))
-		}
-		w := xmlwire.PendingResponseToWire(resp)
-		w.RequestID = rid
-		return Outcome{Response: w, Result: resultOf(w.Result)}
+		resp, err = invoke(ctx, c, q, xmlwire.PendingRequestFromWire, svc.Pending, xmlwire.PendingResponseToWire,
+			"SignResponse to a PendingRequest")
+	default:
+		err = fmt.Errorf("unexpected wire request %T", req)
 	}
-	return fail(fmt.Errorf("unexpected wire request %T", req))
+	if err != nil {
+		return fail(err)
+	}
+	var res xmlwire.Result
+	switch w := resp.(type) {
+	case *xmlwire.SignResponse: // also the answer to a PendingRequest
+		w.RequestID, res = rid, w.Result
+	case *xmlwire.VerifyResponse:
+		w.RequestID, res = rid, w.Result
+	}
+	return Outcome{Response: resp, Result: resultOf(res)}
+}
+
+// invoke converts the wire request q with fromWire, calls op with it and converts the answer
+// with toWire; a missing answer (named what) is an error.
+func invoke[Q, M, R, W any](ctx context.Context, c dss.Caller, q *Q, fromWire func(*Q) (*M, error),
+	op func(context.Context, dss.Caller, *M) (*R, error), toWire func(*R) W, what string) (W, error) {
+	m, err := fromWire(q)
+	var resp *R
+	if err == nil {
+		resp, err = op(ctx, c, m)
+	}
+	if err == nil && resp == nil {
+		err = errors.New("service returned no " + what)
+	}
+	if err != nil {
+		var none W
+		return none, err
+	}
+	return toWire(resp), nil
 }
 
 func resultOf(w xmlwire.Result) dss.Result {

@@ -21,16 +21,13 @@ type Service struct {
 	Polls   []*dss.PendingRequest
 
 	AuthFailures []AuthFailure
+	Refusals     []Refusal
 }
 
 // Sign implements the bindings' Service.
 func (s *Service) Sign(_ context.Context, c dss.Caller, req *dss.SignRequest) (*dss.SignResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.Signs = append(s.Signs, req)
-	s.Callers = append(s.Callers, c)
-	if s.Err != nil {
-		return nil, s.Err
+	if err := s.called(c, func() { s.Signs = append(s.Signs, req) }); err != nil {
+		return nil, err
 	}
 	if len(req.Options.Unsupported) > 0 {
 		return nil, dss.Errorf(dss.KindNotSupported, "optional input %s is not supported", req.Options.Unsupported[0])
@@ -57,12 +54,8 @@ func (s *Service) Sign(_ context.Context, c dss.Caller, req *dss.SignRequest) (*
 
 // Verify implements the bindings' Service: NotSupported naming the first unsupported input.
 func (s *Service) Verify(_ context.Context, c dss.Caller, req *dss.VerifyRequest) (*dss.VerifyResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.Verifys = append(s.Verifys, req)
-	s.Callers = append(s.Callers, c)
-	if s.Err != nil {
-		return nil, s.Err
+	if err := s.called(c, func() { s.Verifys = append(s.Verifys, req) }); err != nil {
+		return nil, err
 	}
 	if len(req.Unsupported) > 0 {
 		return nil, dss.Errorf(dss.KindNotSupported, "%s is not supported", req.Unsupported[0])
@@ -73,17 +66,22 @@ func (s *Service) Verify(_ context.Context, c dss.Caller, req *dss.VerifyRequest
 // Pending implements the bindings' Service: "async-pending" is still pending, every other
 // id is unknown.
 func (s *Service) Pending(_ context.Context, c dss.Caller, req *dss.PendingRequest) (*dss.SignResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.Polls = append(s.Polls, req)
-	s.Callers = append(s.Callers, c)
-	if s.Err != nil {
-		return nil, s.Err
+	if err := s.called(c, func() { s.Polls = append(s.Polls, req) }); err != nil {
+		return nil, err
 	}
 	if req.RequestID == "async-pending" {
 		return &dss.SignResponse{RequestID: req.RequestID, ResponseID: req.RequestID, Result: dss.Result{Major: dss.MajorPending}}, nil
 	}
 	return nil, dss.Errorf(dss.KindDocumentNotFound, "unknown ResponseID")
+}
+
+// called records a call of caller c (record adds its request) and returns Err.
+func (s *Service) called(c dss.Caller, record func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	record()
+	s.Callers = append(s.Callers, c)
+	return s.Err
 }
 
 // Calls returns the number of calls of any operation.
@@ -108,7 +106,7 @@ type AuthFailure struct {
 	ProblemRef, RemoteAddr, Reason, RequestID string
 }
 
-// AuditAuthFailure records a failed authentication (authn.FailureAuditor).
+// AuditAuthFailure records a failed authentication (exchange.Auditor).
 func (s *Service) AuditAuthFailure(ctx context.Context, remoteAddr, reason, requestID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,4 +120,20 @@ func (s *Service) Failures() []AuthFailure {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]AuthFailure(nil), s.AuthFailures...)
+}
+
+// Refusal is one refusal reported through AuditRefusal.
+type Refusal struct {
+	Caller            dss.Caller
+	Action, RequestID string
+	Err               error
+}
+
+// AuditRefusal records a refusal decided by a binding (exchange.Auditor) and returns err, as
+// the service does when the record is stored.
+func (s *Service) AuditRefusal(_ context.Context, c dss.Caller, action, requestID, _ string, err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Refusals = append(s.Refusals, Refusal{Caller: c, Action: action, RequestID: requestID, Err: err})
+	return err
 }

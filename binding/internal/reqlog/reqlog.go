@@ -43,18 +43,23 @@ func Start(id, binding string, now time.Time) *Event {
 	return &Event{ID: id, Binding: binding, start: now}
 }
 
+// maxAttrs is the number of attributes of an event with every field set.
+const maxAttrs = 15
+
 // Log writes the event at Info (Warn for 5xx) with its latency measured at now.
 func (e *Event) Log(ctx context.Context, l *slog.Logger, now time.Time) {
 	if l == nil {
 		return
 	}
-	attrs := []slog.Attr{
+	// Room for every attribute an event can have (maxAttrs), so that the slice stays on the
+	// stack instead of growing on the heap.
+	attrs := append(make([]slog.Attr, 0, maxAttrs),
 		slog.String("id", e.ID),
 		slog.String("binding", e.Binding),
 		slog.String("operation", e.Operation),
 		slog.Int("status", e.Status),
 		slog.Float64("latency_ms", float64(now.Sub(e.start).Microseconds())/1000),
-	}
+	)
 	if e.RequestID != "" {
 		rid := e.RequestID
 		if len(rid) > maxClientText {
