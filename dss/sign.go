@@ -333,18 +333,25 @@ func (s *Service) signXML(ctx context.Context, cred *Credential, signer crypto.S
 		Signer: signer, Chain: cred.Chain, SigningTime: now, SignatureID: id,
 		MaxDocumentBytes: s.maxBytes,
 	}
+	// One tree from B-B to the requested level, serialised once; the self-check parses those
+	// bytes once.
 	start := time.Now()
-	signed, err := xades.Sign(obj, params)
+	tree, err := xades.Build(obj, params)
 	s.meter.HSM(cred.Key, time.Since(start), errClass(err))
 	if err != nil {
 		s.meter.Signature(cred.Key, format, "error")
 		return nil, signError(err)
 	}
 	if j.sigType == TypeXAdES && len(j.applied) == 1 {
-		if signed, err = s.applyLevel(ctx, j.applied[0], signed, obj, cred); err != nil {
+		if err := s.applyLevelTree(ctx, j.applied[0], tree, obj, cred); err != nil {
 			s.meter.Signature(cred.Key, format, "error")
 			return nil, err
 		}
+	}
+	signed, err := tree.Bytes()
+	if err != nil {
+		s.meter.Signature(cred.Key, format, "error")
+		return nil, signError(err)
 	}
 	if err := xades.Check(signed, obj, cred.Chain[0]); err != nil {
 		s.meter.SelfCheckFailed()

@@ -15,24 +15,20 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Check verifies the exact bytes Sign returned: s.Document for an enveloped
-// signature, s.Signature otherwise. It parses them anew (never reusing the
-// tree Sign built), finds the signature by s.SignatureID, resolves every
-// Reference — same-document "" and "#id" through one Id index that refuses
-// duplicate ids, detached ones from obj.Data or obj.Digest — recomputes
-// every digest, canonicalizes SignedInfo and verifies SignatureValue with
-// cert's public key. It also checks that the data object is covered by
-// exactly one Reference, that KeyInfo names cert first and, for XAdES, the
-// SignedProperties reference and SigningCertificateV2. Any failure is an
-// error wrapping ErrSelfCheck.
+// Check verifies the exact bytes of a signature Build made (Tree.Bytes, or Sign): s.Document
+// for an enveloped signature, s.Signature otherwise. It parses them once, through the ingress
+// gate (never reusing the tree they were serialised from), finds the signature by
+// s.SignatureID, resolves every Reference — same-document "" and "#id" through one Id index
+// that refuses duplicate ids, detached ones from obj.Data or obj.Digest — recomputes every
+// digest, canonicalizes SignedInfo and verifies SignatureValue with cert's public key. It also
+// checks that the data object is covered by exactly one Reference, that KeyInfo names cert
+// first and, for XAdES, the SignedProperties reference and SigningCertificateV2. Any failure
+// is an error wrapping ErrSelfCheck.
 //
-// When s comes from Sign, a same-document part whose reparsed tree has the
-// print (see treePrint) of a tree Sign canonicalized is not canonicalized again:
-// equal prints mean equal canonical forms, so the digest Sign computed is
-// that of the reparsed part, and it is compared with the DigestValue in the
-// bytes (or, for SignedInfo, used to verify the SignatureValue in the bytes).
-// A part whose print differs (a serialization that does not reproduce the
-// tree, a changed byte) is canonicalized from the reparsed bytes as before.
+// When the signer was a VerifyingSigner (hsm.Guard), it verified the value it returned over
+// the SignedInfo digest it was given; when the bytes carry that same value and their
+// SignedInfo has that same digest, under cert's key, the public-key verification is not
+// repeated. Everything else is recomputed from the bytes.
 func Check(s *Signed, obj Object, cert *x509.Certificate) error {
 	if err := check(s, obj, cert); err != nil {
 		return fmt.Errorf("%w: %w", ErrSelfCheck, err)
@@ -52,7 +48,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 	if enveloped {
 		data = s.Document
 	}
-	doc, err := parseOwn(data)
+	doc, err := parseSigned(data, s.maxDoc)
 	if err != nil {
 		return err
 	}
@@ -104,7 +100,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		if !is(ref, NSXMLDSig, "Reference") {
 			return fmt.Errorf("unexpected %s in SignedInfo", ref.FullTag())
 		}
-		kind, err := checkReference(ref, doc, ids, sig, obj, s.trace)
+		kind, err := checkReference(ref, doc, ids, sig, obj)
 		if err != nil {
 			return fmt.Errorf("reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
 		}
@@ -125,26 +121,28 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		return err
 	}
 
-	var p treePrint
-	if s.trace != nil {
-		p = elementPrint(si, nil)
+	c, err := canonicalize(si, c14n)
+	if err != nil {
+		return err
 	}
-	d, ok := s.trace.digest(p, c14n, sm.hash)
-	if !ok {
-		c, err := canonicalize(si, c14n)
-		if err != nil {
-			return err
-		}
-		d = digest(sm.hash, c)
-	}
+	d := digest(sm.hash, c)
 	sv, err := decodeB64(svEl)
 	if err != nil {
 		return fmt.Errorf("SignatureValue: %w", err)
 	}
-	if s.trace.wasVerified(sm.hash, d, sv) && s.trace.signerKeyIs(cert.PublicKey) {
-		return nil // the VerifyingSigner verified exactly this value over this digest
+	if s.signer.covers(cert.PublicKey, sm.hash, d, sv) {
+		return nil // the VerifyingSigner verified exactly this value over this digest with this key
 	}
 	return verifyValue(sm, cert.PublicKey, d, sv)
+}
+
+// covers reports whether the signer verified value over d under h with the key pub.
+func (v *signerVerified) covers(pub crypto.PublicKey, h crypto.Hash, d, value []byte) bool {
+	if v == nil || v.hash != h || !bytes.Equal(v.digest, d) || !bytes.Equal(v.value, value) {
+		return false
+	}
+	k, ok := v.key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(pub)
 }
 
 func verifyValue(sm sigMethod, pub crypto.PublicKey, d, sv []byte) error {
@@ -169,7 +167,7 @@ const (
 
 // checkReference recomputes the digest of one Reference and says what it
 // covers.
-func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, obj Object, tr *signTrace) (refKind, error) {
+func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, obj Object) (refKind, error) {
 	kids := dsChildren(ref)
 	var transforms []string
 	if len(kids) > 0 && is(kids[0], NSXMLDSig, "Transforms") {
@@ -246,29 +244,16 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 	if len(transforms) != 1 || checkC14N(transforms[0]) != nil {
 		return 0, fmt.Errorf("unsupported transforms %q", transforms)
 	}
-	// The digest Sign computed for a tree with the same print as the reparsed one, if any
-	// (signTrace); otherwise the canonical form of the reparsed tree.
-	var p treePrint
-	if tr != nil {
-		if uriAttr.Value == "" {
-			p = documentPrint(doc, skip)
-		} else {
-			p = elementPrint(target, skip)
-		}
+	var c []byte
+	if uriAttr.Value == "" {
+		c, err = canonicalizeDocument(doc, transforms[0], skip)
+	} else {
+		c, err = canonicalizeWithout(target, transforms[0], skip)
 	}
-	got, ok := tr.digest(p, transforms[0], h)
-	if !ok {
-		var c []byte
-		if uriAttr.Value == "" {
-			c, err = canonicalizeDocument(doc, transforms[0], skip)
-		} else {
-			c, err = canonicalizeWithout(target, transforms[0], skip)
-		}
-		if err != nil {
-			return 0, err
-		}
-		got = digest(h, c)
+	if err != nil {
+		return 0, err
 	}
+	got := digest(h, c)
 	if !bytes.Equal(got, dv) {
 		return 0, errors.New("digest mismatch")
 	}

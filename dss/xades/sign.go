@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-
-	"dssd/dss/xmlsafe"
 )
 
 // Packaging says where the signature goes relative to the signed data.
@@ -106,7 +104,8 @@ type Signed struct {
 	XPath       string // enveloped: an XPath 1.0 expression selecting exactly the signature in Document
 	SignatureID string // ds:Signature/@Id
 
-	trace *signTrace // what Sign canonicalized, for Check; nil when not made by Sign
+	maxDoc int64           // Params.MaxDocumentBytes of the signature Build made; 0 otherwise
+	signer *signerVerified // the value a VerifyingSigner verified; nil when not made by Build
 }
 
 // Ids derived from the signature Id.
@@ -129,15 +128,6 @@ func objID(sigID string, obj Object) string {
 	return sigID + "-obj-" + ncnameTail(obj.ID)
 }
 
-// Sign builds one XMLDSig or XAdES B-B signature over obj.
-func Sign(obj Object, p Params) (*Signed, error) {
-	b, err := newBuilder(obj, p)
-	if err != nil {
-		return nil, err
-	}
-	return b.sign()
-}
-
 type builder struct {
 	obj    Object
 	p      Params
@@ -151,7 +141,8 @@ type builder struct {
 	dataDV *etree.Element // DigestValue of the data reference
 	spDV   *etree.Element // DigestValue of the SignedProperties reference
 	sp     *etree.Element
-	trace  signTrace
+	qp     *etree.Element // xades:QualifyingProperties
+	signer *signerVerified
 }
 
 func newBuilder(obj Object, p Params) (*builder, error) {
@@ -202,7 +193,7 @@ func newBuilder(obj Object, p Params) (*builder, error) {
 	return b, nil
 }
 
-func (b *builder) sign() (*Signed, error) {
+func (b *builder) sign() (*Tree, error) {
 	obj, p := b.obj, b.p
 	b.buildSkeleton()
 
@@ -246,28 +237,20 @@ func (b *builder) sign() (*Signed, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := digest(b.p.DigestHash, c)
-		b.trace.add(elementPrint(b.sp, nil), ExcC14N, b.p.DigestHash, d)
-		b.spDV.SetText(b64(d))
+		b.spDV.SetText(b64(digest(b.p.DigestHash, c)))
 	}
 	if err := b.signatureValue(); err != nil {
 		return nil, err
 	}
 
-	out := &Signed{SignatureID: p.SignatureID, trace: &b.trace}
-	if b.doc != nil {
-		if out.Document, err = serialize(b.doc); err != nil {
-			return nil, fmt.Errorf("serialize document: %w", err)
-		}
-		out.XPath = pathTo(b.sig, p.SignatureID)
-		return out, nil
+	t := &Tree{doc: b.doc, sig: b.sig, qp: b.qp, enveloped: b.doc != nil, id: p.SignatureID, maxDoc: p.MaxDocumentBytes, signer: b.signer}
+	if t.enveloped {
+		t.xpath = pathTo(b.sig, p.SignatureID)
+	} else {
+		t.doc = etree.NewDocument()
+		t.doc.SetRoot(b.sig)
 	}
-	d := etree.NewDocument()
-	d.SetRoot(b.sig)
-	if out.Signature, err = serialize(d); err != nil {
-		return nil, fmt.Errorf("serialize signature: %w", err)
-	}
-	return out, nil
+	return t, nil
 }
 
 // buildSkeleton creates ds:Signature with SignedInfo and the data
@@ -358,7 +341,7 @@ func (b *builder) envelopedReference() error {
 	default:
 		return fmt.Errorf("%w: enveloped signature with the external reference %q", ErrInvalidRefURI, obj.URI)
 	}
-	doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(b.p.MaxDocumentBytes))
+	doc, err := parseInput(obj.Data, b.p.MaxDocumentBytes)
 	if err != nil {
 		return err
 	}
@@ -370,9 +353,7 @@ func (b *builder) envelopedReference() error {
 	if err != nil {
 		return err
 	}
-	d := digest(b.p.DigestHash, c)
-	b.trace.add(documentPrint(doc, nil), b.c14n, b.p.DigestHash, d)
-	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, d)
+	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
 	return nil
 }
 
@@ -409,7 +390,7 @@ func (b *builder) envelopingReference() error {
 			mime = "text/xml"
 		}
 		o.CreateAttr("MimeType", mime)
-		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(b.p.MaxDocumentBytes))
+		doc, err := parseInput(obj.Data, b.p.MaxDocumentBytes)
 		if err != nil {
 			return err
 		}
@@ -421,9 +402,7 @@ func (b *builder) envelopingReference() error {
 		if err != nil {
 			return err
 		}
-		d := digest(b.p.DigestHash, c)
-		b.trace.add(elementPrint(o, nil), b.c14n, b.p.DigestHash, d)
-		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, d)
+		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
 		return nil
 	}
 	if mime == "" {
@@ -481,7 +460,6 @@ func (b *builder) signatureValue() error {
 	}
 	h := b.sm.hash
 	d := digest(h, c)
-	b.trace.add(elementPrint(b.si, nil), b.c14n, h, d)
 	rnd := b.p.Rand
 	if rnd == nil {
 		rnd = rand.Reader
@@ -500,7 +478,7 @@ func (b *builder) signatureValue() error {
 		}
 	}
 	if _, ok := b.p.Signer.(VerifyingSigner); ok {
-		b.trace.verified(b.p.Signer.Public(), h, d, sv)
+		b.signer = &signerVerified{key: b.p.Signer.Public(), hash: h, digest: d, value: sv}
 	}
 	b.sig.SelectElement("ds:SignatureValue").SetText(b64(sv))
 	return nil
@@ -525,7 +503,7 @@ func Precheck(obj Object, pk Packaging, maxDocBytes int64) error {
 		if !obj.XML {
 			return fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
 		}
-		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(maxDocBytes))
+		doc, err := parseInput(obj.Data, maxDocBytes)
 		if err != nil {
 			return err
 		}
@@ -535,7 +513,7 @@ func Precheck(obj Object, pk Packaging, maxDocBytes int64) error {
 			}
 		}
 	case pk == Enveloping && obj.XML:
-		if _, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(maxDocBytes)); err != nil {
+		if _, err := parseInput(obj.Data, maxDocBytes); err != nil {
 			return err
 		}
 	}

@@ -29,22 +29,6 @@ func parseXML(b []byte, lim xmlsafe.Limits) (*etree.Document, error) {
 	return doc, nil
 }
 
-// parseOwn parses bytes this package produced, for Check and for adding unsigned properties.
-// They are built from a document the gate accepted plus elements written here, so the gate's
-// checks are skipped; parseOwnBytes, a strict reader independent of encoding/xml and of
-// etree's writer, builds the tree etree's parser would. Tests run xmlsafe.Check on all output
-// to show the gate accepts it too.
-func parseOwn(b []byte) (*etree.Document, error) {
-	doc, err := parseOwnBytes(b)
-	if err != nil {
-		return nil, err
-	}
-	if doc.Root() == nil {
-		return nil, fmt.Errorf("%w: xml document without a root element", ErrMalformed)
-	}
-	return doc, nil
-}
-
 // refuseCharset lets only UTF-8 through: documents declaring any other
 // encoding are refused rather than misread.
 func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
