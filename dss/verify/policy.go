@@ -3,12 +3,12 @@ package verify
 import (
 	"crypto"
 	_ "crypto/md5" // integrity comparison only (integrityHashes)
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 )
 
 // Policy is the algorithm policy of a Verifier: which digests, signature methods and key
@@ -36,12 +36,12 @@ const (
 	ECDSASHA1        = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1"
 	RSAPSSSHA1       = "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1"
 	HMACSHA1         = "http://www.w3.org/2000/09/xmldsig#hmac-sha1"
-	C14N10           = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-	C14N10Comments   = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"
-	C14N11Comments   = "http://www.w3.org/2006/12/xml-c14n11#WithComments"
-	ExcC14NComments  = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
-	TransformXPath   = "http://www.w3.org/TR/1999/REC-xpath-19991116"
-	TransformXPath2  = "http://www.w3.org/2002/06/xmldsig-filter2"
+	C14N10           = xmldsig.C14N10
+	C14N10Comments   = xmldsig.C14N10Comments
+	C14N11Comments   = xmldsig.C14N11Comments
+	ExcC14NComments  = xmldsig.ExcC14NComments
+	TransformXPath   = xmldsig.TransformXPath
+	TransformXPath2  = xmldsig.TransformXPath2
 	TransformXSLT    = "http://www.w3.org/TR/1999/REC-xslt-19991116"
 	maxRSABits       = 8192
 	defaultMinRSABit = 2048
@@ -102,12 +102,12 @@ var digestHashes = map[string]crypto.Hash{
 	xades.DigestSHA512: crypto.SHA512,
 }
 
-type sigKind int
+type sigKind = xmldsig.KeyKind
 
 const (
-	sigRSA sigKind = iota + 1
-	sigPSS
-	sigECDSA
+	sigRSA   = xmldsig.RSA
+	sigPSS   = xmldsig.PSS
+	sigECDSA = xmldsig.ECDSA
 )
 
 type sigMethod struct {
@@ -182,7 +182,7 @@ var integrityHashes = func() map[string]crypto.Hash {
 }()
 
 // errNotAllowed marks a transform or canonicalization outside the allow-list.
-var errNotAllowed = errors.New("not allowed")
+var errNotAllowed = xmldsig.ErrNotAllowed
 
 func clip(s string) string {
 	const max = 80

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/beevik/etree"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 )
 
 // panicDetail is the Detail of a signature whose validation panicked (the fuzz target fails
@@ -36,7 +36,7 @@ type sigCtx struct {
 	at   time.Time
 	res  Result
 	work *int64 // canonical bytes digested so far for this input (Limits.MaxC14NBytes)
-	walk *walkBudget
+	walk *xmldsig.Budget
 	req  *reqState
 
 	si, sv, ki *etree.Element
@@ -344,7 +344,7 @@ func b64Value(el *etree.Element, what string) ([]byte, *verdict) {
 	if !ok {
 		return nil, formatFailure("%s holds something other than base64 text", what)
 	}
-	b, err := base64.StdEncoding.DecodeString(stripSpace(s))
+	b, err := base64.StdEncoding.DecodeString(xmldsig.StripSpace(s))
 	if err != nil {
 		return nil, formatFailure("%s is not base64", what)
 	}
@@ -606,7 +606,7 @@ func (c *sigCtx) digests() *verdict {
 		if c.ctx != nil && c.ctx.Err() != nil {
 			return indeterminate(TryLater, ReasonFormat, "the request deadline passed during validation")
 		}
-		if c.walk != nil && c.walk.over {
+		if c.walk != nil && c.walk.Over() {
 			return c.stopped(errWalkBudget)
 		}
 		h, ok := integrityHashes[r.digestURI]
@@ -719,7 +719,7 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 		if !ok {
 			return nil, formatFailure("reference %d: the base64 object holds something other than text", r.pos)
 		}
-		b, err := base64.StdEncoding.DecodeString(stripSpace(s))
+		b, err := base64.StdEncoding.DecodeString(xmldsig.StripSpace(s))
 		if err != nil {
 			return nil, formatFailure("reference %d: the base64 object is not base64", r.pos)
 		}
@@ -751,7 +751,7 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 	}
 	// A same-document reference ("" or "#id") selects its node-set without comments, whatever
 	// the canonicalization (XMLDSig §4.4.3.3).
-	alg, _ = c14nBase(alg)
+	alg, _ = xmldsig.C14NBase(alg)
 	var (
 		b   []byte
 		err error
@@ -817,39 +817,7 @@ func (c *sigCtx) checkValue(pub crypto.PublicKey, sv []byte) error {
 	data := c.siC14N
 	h := c.method.hash.New()
 	h.Write(data)
-	d := h.Sum(nil)
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		switch c.method.kind {
-		case sigRSA:
-			return rsa.VerifyPKCS1v15(k, c.method.hash, d, sv)
-		case sigPSS:
-			return rsa.VerifyPSS(k, c.method.hash, d, sv, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: c.method.hash})
-		}
-	case *ecdsa.PublicKey:
-		if c.method.kind == sigECDSA {
-			return verifyRawECDSA(k, d, sv)
-		}
-	}
-	return errors.New("the signature method does not fit the key")
-}
-
-// verifyRawECDSA checks a raw r‖s value: exactly 2×size bytes, 0 < r, s < n (hardening.md §2.9).
-func verifyRawECDSA(pub *ecdsa.PublicKey, digest, sig []byte) error {
-	n := pub.Curve.Params().N
-	size := (n.BitLen() + 7) / 8
-	if len(sig) != 2*size {
-		return fmt.Errorf("the ecdsa value has %d bytes, want %d (r‖s)", len(sig), 2*size)
-	}
-	r := new(big.Int).SetBytes(sig[:size])
-	s := new(big.Int).SetBytes(sig[size:])
-	if r.Sign() == 0 || s.Sign() == 0 || r.Cmp(n) >= 0 || s.Cmp(n) >= 0 {
-		return errors.New("the ecdsa value is out of range")
-	}
-	if !ecdsa.Verify(pub, digest, r, s) {
-		return errors.New("ecdsa verification failed")
-	}
-	return nil
+	return xmldsig.VerifyValue(xmldsig.Method{Kind: c.method.kind, Hash: c.method.hash}, pub, h.Sum(nil), sv)
 }
 
 // keyPolicy refuses keys the policy does not accept.

@@ -3,16 +3,15 @@ package xades
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/beevik/etree"
+
+	"dssd/dss/xmldsig"
 )
 
 // Check verifies the exact bytes Sign returned: s.Document for an enveloped
@@ -148,15 +147,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 }
 
 func verifyValue(sm sigMethod, pub crypto.PublicKey, d, sv []byte) error {
-	switch sm.kind {
-	case kindRSA:
-		return rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), sm.hash, d, sv)
-	case kindPSS:
-		return rsa.VerifyPSS(pub.(*rsa.PublicKey), sm.hash, d, sv, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: sm.hash})
-	case kindECDSA:
-		return verifyRawECDSA(pub.(*ecdsa.PublicKey), d, sv)
-	}
-	return errors.New("unknown signature method kind")
+	return xmldsig.VerifyValue(xmldsig.Method{Kind: sm.kind, Hash: sm.hash}, pub, d, sv)
 }
 
 type refKind int
@@ -288,13 +279,7 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 
 // canonicalizeWithout canonicalizes el with skip (a descendant) left out.
 func canonicalizeWithout(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
-	if skip != nil {
-		parent := skip.Parent()
-		idx := skip.Index()
-		parent.RemoveChildAt(idx)
-		defer parent.InsertChildAt(idx, skip)
-	}
-	return canonicalize(el, alg)
+	return canonicalizeSkip(el, alg, skip)
 }
 
 func isAncestor(a, el *etree.Element) bool {
@@ -388,22 +373,7 @@ func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Cert
 // dsChildren returns the child elements of el.
 func dsChildren(el *etree.Element) []*etree.Element { return el.ChildElements() }
 
-func decodeB64(el *etree.Element) ([]byte, error) {
-	if len(el.ChildElements()) != 0 {
-		return nil, errors.New("element content where base64 text was expected")
-	}
-	return base64.StdEncoding.DecodeString(stripSpace(el.Text()))
-}
+// decodeB64 decodes the base64 text of el (xmldsig.DecodeBase64: text only).
+func decodeB64(el *etree.Element) ([]byte, error) { return xmldsig.DecodeBase64(el) }
 
-func stripSpace(s string) string {
-	if !strings.ContainsAny(s, " \t\r\n") {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, s)
-}
+func stripSpace(s string) string { return xmldsig.StripSpace(s) }
