@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 
@@ -80,26 +79,6 @@ var errWalkBudget = xmldsig.ErrBudget
 // the request context.
 func (c *sigCtx) canon(doc *etree.Document, el *etree.Element, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
 	return c14nCall(doc, el, alg, xmldsig.Options{PrefixList: prefixList, Skip: skip, Include: include, Ctx: c.ctx, Budget: c.walk})
-}
-
-// digestChunk is how many bytes digest hashes between two checks of the request context.
-const digestChunk = 1 << 20
-
-// digest hashes data with h, checking the request context every digestChunk bytes (64 MiB
-// take about 0.1 s to hash).
-func (c *sigCtx) digest(h crypto.Hash, data []byte) ([]byte, error) {
-	w := h.New()
-	for len(data) > 0 {
-		if c.ctx != nil {
-			if err := c.ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		n := min(len(data), digestChunk)
-		w.Write(data[:n])
-		data = data[n:]
-	}
-	return w.Sum(nil), nil
 }
 
 // detachedXML returns the tree of a detached data object a Reference transforms, parsed once

@@ -1,5 +1,14 @@
 package xmldsig
 
+import (
+	"crypto"
+
+	// The hash implementations must be linked in for crypto.Hash.New.
+	_ "crypto/sha1"
+	_ "crypto/sha256"
+	_ "crypto/sha512"
+)
+
 // Namespaces.
 const (
 	NS    = "http://www.w3.org/2000/09/xmldsig#" // XMLDSig
@@ -44,4 +53,57 @@ func C14NBase(alg string) (string, bool) {
 		return ExcC14N, true
 	}
 	return alg, false
+}
+
+// SignatureMethod URIs (RFC 6931).
+const (
+	RSASHA1      = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+	RSASHA256    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	RSASHA384    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+	RSASHA512    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+	RSAPSSSHA1   = "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1"
+	RSAPSSSHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
+	RSAPSSSHA384 = "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1"
+	RSAPSSSHA512 = "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1"
+	ECDSASHA1    = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1"
+	ECDSASHA256  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+	ECDSASHA384  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+	ECDSASHA512  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
+)
+
+// DigestMethod URIs (RFC 6931).
+const (
+	DigestSHA1   = "http://www.w3.org/2000/09/xmldsig#sha1"
+	DigestSHA224 = "http://www.w3.org/2001/04/xmldsig-more#sha224"
+	DigestSHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+	DigestSHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
+	DigestSHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
+	DigestMD5    = "http://www.w3.org/2001/04/xmldsig-more#md5"
+)
+
+// DigestMethods are the DigestMethod URIs the core can compute (MD5 is absent: a caller that
+// compares MD5 digests adds it). Which of them is accepted is the caller's policy.
+var DigestMethods = map[string]crypto.Hash{
+	DigestSHA1:   crypto.SHA1,
+	DigestSHA224: crypto.SHA224,
+	DigestSHA256: crypto.SHA256,
+	DigestSHA384: crypto.SHA384,
+	DigestSHA512: crypto.SHA512,
+}
+
+// SignatureMethods are the SignatureMethod URIs the core can verify (MD5 and HMAC are
+// absent). Which of them is accepted is the caller's policy.
+var SignatureMethods = map[string]Method{
+	RSASHA1:      {RSA, crypto.SHA1},
+	ECDSASHA1:    {ECDSA, crypto.SHA1},
+	RSAPSSSHA1:   {PSS, crypto.SHA1},
+	RSASHA256:    {RSA, crypto.SHA256},
+	RSASHA384:    {RSA, crypto.SHA384},
+	RSASHA512:    {RSA, crypto.SHA512},
+	RSAPSSSHA256: {PSS, crypto.SHA256},
+	RSAPSSSHA384: {PSS, crypto.SHA384},
+	RSAPSSSHA512: {PSS, crypto.SHA512},
+	ECDSASHA256:  {ECDSA, crypto.SHA256},
+	ECDSASHA384:  {ECDSA, crypto.SHA384},
+	ECDSASHA512:  {ECDSA, crypto.SHA512},
 }
