@@ -97,16 +97,8 @@ func (p *Policy) check() error {
 // MD5 is absent: never.
 var digestHashes = xmldsig.DigestMethods
 
-type sigKind = xmldsig.KeyKind
-
-const (
-	sigRSA   = xmldsig.RSA
-	sigPSS   = xmldsig.PSS
-	sigECDSA = xmldsig.ECDSA
-)
-
 type sigMethod struct {
-	kind sigKind
+	kind xmldsig.KeyKind
 	hash crypto.Hash
 }
 

@@ -156,21 +156,21 @@ func verdictOf(err error) *verdict {
 	if !errors.As(err, &p) {
 		return formatFailure("%v", err)
 	}
-	switch p.Class {
-	case xmldsig.Refused:
-		return indeterminate(SigConstraintsFailure, ReasonTransform, "%s", p.Detail)
-	case xmldsig.RefRefused:
-		return indeterminate(SigConstraintsFailure, ReasonReference, "%s", p.Detail)
-	case xmldsig.OverLimit:
-		return indeterminate(SigConstraintsFailure, ReasonFormat, "%s", p.Detail)
-	case xmldsig.Algorithm:
-		return indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "%s", p.Detail)
-	case xmldsig.NotFound:
-		return indeterminate(SignedDataNotFound, ReasonReference, "%s", p.Detail)
-	case xmldsig.Mismatch:
-		return fail(HashFailure, ReasonDigest, "%s", p.Detail)
+	if k, ok := classVerdicts[p.Class]; ok {
+		return &verdict{ind: k.ind, sub: k.sub, reason: k.reason, detail: p.Detail}
 	}
 	return formatFailure("%s", p.Detail)
+}
+
+// classVerdicts are the indications of the core's Problem classes; Malformed (and anything
+// else) is TOTAL_FAILED/FORMAT_FAILURE.
+var classVerdicts = map[xmldsig.Class]verdict{
+	xmldsig.Refused:    {ind: Indeterminate, sub: SigConstraintsFailure, reason: ReasonTransform},
+	xmldsig.RefRefused: {ind: Indeterminate, sub: SigConstraintsFailure, reason: ReasonReference},
+	xmldsig.OverLimit:  {ind: Indeterminate, sub: SigConstraintsFailure, reason: ReasonFormat},
+	xmldsig.Algorithm:  {ind: Indeterminate, sub: CryptoConstraintsFailure, reason: ReasonAlgorithm},
+	xmldsig.NotFound:   {ind: Indeterminate, sub: SignedDataNotFound, reason: ReasonReference},
+	xmldsig.Mismatch:   {ind: TotalFailed, sub: HashFailure, reason: ReasonDigest},
 }
 
 // onlyAttrs refuses attributes other than the named ones and namespace declarations.
@@ -545,12 +545,9 @@ func (c *sigCtx) signatureValue(cert *x509.Certificate) *verdict {
 	if v := c.keyPolicy(cert.PublicKey); v != nil {
 		return v
 	}
-	if v := onlyAttrs(c.sv, "Id"); v != nil {
-		return v
-	}
-	sv, v := b64Value(c.sv, "SignatureValue")
-	if v != nil {
-		return v
+	sv, err := xmldsig.SignatureValue(c.x)
+	if err != nil {
+		return verdictOf(err)
 	}
 	if err := c.checkValue(cert.PublicKey, sv); err != nil {
 		if v := c.stopped(err); v != nil {
@@ -574,10 +571,7 @@ func (c *sigCtx) checkValue(pub crypto.PublicKey, sv []byte) error {
 		}
 		c.siC14N = data
 	}
-	data := c.siC14N
-	h := c.method.hash.New()
-	h.Write(data)
-	return xmldsig.VerifyValue(xmldsig.Method{Kind: c.method.kind, Hash: c.method.hash}, pub, h.Sum(nil), sv)
+	return xmldsig.VerifySignedInfo(xmldsig.Method{Kind: c.method.kind, Hash: c.method.hash}, pub, c.siC14N, sv)
 }
 
 // keyPolicy refuses keys the policy does not accept.
@@ -587,7 +581,7 @@ func (c *sigCtx) keyPolicy(pub crypto.PublicKey) *verdict {
 		if n := k.N.BitLen(); n < c.v.policy.MinRSABits || n > maxRSABits {
 			return indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "RSA key of %d bits is outside %d..%d", n, c.v.policy.MinRSABits, maxRSABits)
 		}
-		if c.method.kind != sigRSA && c.method.kind != sigPSS {
+		if c.method.kind != xmldsig.RSA && c.method.kind != xmldsig.PSS {
 			return fail(SigCryptoFailure, ReasonSignatureValue, "an RSA key with an ECDSA signature method")
 		}
 	case *ecdsa.PublicKey:
@@ -596,7 +590,7 @@ func (c *sigCtx) keyPolicy(pub crypto.PublicKey) *verdict {
 		default:
 			return indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "curve %s is not accepted", k.Curve.Params().Name)
 		}
-		if c.method.kind != sigECDSA {
+		if c.method.kind != xmldsig.ECDSA {
 			return fail(SigCryptoFailure, ReasonSignatureValue, "an ECDSA key with an RSA signature method")
 		}
 	default:

@@ -562,10 +562,7 @@ func (e *Env) CheckSignatureValue(s *Signature, pub crypto.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	if err := OnlyAttrs(s.SignatureValue, "Id"); err != nil {
-		return err
-	}
-	sv, err := Base64Value(s.SignatureValue, "SignatureValue")
+	sv, err := SignatureValue(s)
 	if err != nil {
 		return err
 	}
@@ -573,8 +570,22 @@ func (e *Env) CheckSignatureValue(s *Signature, pub crypto.PublicKey) error {
 	if err != nil {
 		return err
 	}
+	return VerifySignedInfo(m, pub, data, sv)
+}
+
+// SignatureValue decodes the SignatureValue of s: an Id attribute at most, base64 text only.
+func SignatureValue(s *Signature) ([]byte, error) {
+	if err := OnlyAttrs(s.SignatureValue, "Id"); err != nil {
+		return nil, err
+	}
+	return Base64Value(s.SignatureValue, "SignatureValue")
+}
+
+// VerifySignedInfo verifies the signature value sv over signedInfo, the canonical SignedInfo,
+// with pub under m.
+func VerifySignedInfo(m Method, pub crypto.PublicKey, signedInfo, sv []byte) error {
 	h := m.Hash.New()
-	h.Write(data)
+	h.Write(signedInfo)
 	return VerifyValue(m, pub, h.Sum(nil), sv)
 }
 

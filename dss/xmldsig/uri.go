@@ -93,17 +93,17 @@ var DigestMethods = map[string]crypto.Hash{
 
 // SignatureMethods are the SignatureMethod URIs the core can verify (MD5 and HMAC are
 // absent). Which of them is accepted is the caller's policy.
-var SignatureMethods = map[string]Method{
-	RSASHA1:      {RSA, crypto.SHA1},
-	ECDSASHA1:    {ECDSA, crypto.SHA1},
-	RSAPSSSHA1:   {PSS, crypto.SHA1},
-	RSASHA256:    {RSA, crypto.SHA256},
-	RSASHA384:    {RSA, crypto.SHA384},
-	RSASHA512:    {RSA, crypto.SHA512},
-	RSAPSSSHA256: {PSS, crypto.SHA256},
-	RSAPSSSHA384: {PSS, crypto.SHA384},
-	RSAPSSSHA512: {PSS, crypto.SHA512},
-	ECDSASHA256:  {ECDSA, crypto.SHA256},
-	ECDSASHA384:  {ECDSA, crypto.SHA384},
-	ECDSASHA512:  {ECDSA, crypto.SHA512},
-}
+var SignatureMethods = func() map[string]Method {
+	m := map[string]Method{}
+	hashes := [4]crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512}
+	for kind, uris := range map[KeyKind][4]string{
+		RSA:   {RSASHA1, RSASHA256, RSASHA384, RSASHA512},
+		PSS:   {RSAPSSSHA1, RSAPSSSHA256, RSAPSSSHA384, RSAPSSSHA512},
+		ECDSA: {ECDSASHA1, ECDSASHA256, ECDSASHA384, ECDSASHA512},
+	} {
+		for i, uri := range uris {
+			m[uri] = Method{Kind: kind, Hash: hashes[i]}
+		}
+	}
+	return m
+}()
