@@ -10,9 +10,11 @@
 // # What is built
 //
 // goxmldsig signs exactly one Reference and has no ds:Object, so this package
-// builds SignedInfo itself on etree and reuses only goxmldsig's
-// canonicalizers (exclusive c14n and c14n 1.1, both without comments) with
-// in-context namespace handling (etreeutils.NSDetatch). A signature holds one
+// builds SignedInfo itself on etree. Canonicalization (exclusive c14n and c14n
+// 1.1, both without comments, in the namespace context of the canonicalized
+// element), the Id index and base64 element content come from the XMLDSig
+// core dss/xmldsig, the code dss/verify runs too; goxmldsig is used only as a
+// second opinion in tests. A signature holds one
 // ds:Reference per data object, each with an Id, and for XAdES a second
 // Reference to xades:SignedProperties (Type
 // http://uri.etsi.org/01903#SignedProperties, exclusive c14n). KeyInfo lists
@@ -62,12 +64,13 @@
 //
 // Check verifies the exact bytes Tree.Bytes returned: it parses them once more, through the
 // ingress gate (never reusing the tree they came from), finds the signature by its Id,
-// resolves every Reference through one Id index that rejects duplicates, recomputes every
-// digest from the reparsed tree, canonicalizes SignedInfo and verifies SignatureValue with
-// the certificate's key. Callers run it on every signature before it leaves the service. The
-// one shortcut: a VerifyingSigner (hsm.Guard) verified the value it returned over the
-// SignedInfo digest it signed; when the bytes' SignedInfo has that digest and the bytes carry
-// that value, under the certificate's key, that verification is not made a second time.
+// resolves every Reference through the core's Id index (xmldsig.IndexIDs, the verifier's
+// rule: Id, ID or id in any namespace; a duplicate is refused), recomputes every digest from
+// the reparsed tree, canonicalizes SignedInfo and verifies SignatureValue with the
+// certificate's key. Callers run it on every signature before it leaves the service. The one
+// shortcut: a VerifyingSigner (hsm.Guard) verified the value it returned over the SignedInfo
+// digest it signed; when the bytes' SignedInfo has that digest and the bytes carry that value,
+// under the certificate's key, that verification is not made a second time.
 //
 // # Errors
 //

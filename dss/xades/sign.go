@@ -369,7 +369,7 @@ func (b *builder) checkIDsFree(root *etree.Element) error {
 		ids = append(ids, objID(b.p.SignatureID, b.obj))
 	}
 	for _, id := range ids {
-		if _, ok := x.byID[id]; ok {
+		if x.has(id) {
 			return fmt.Errorf("%w: the document already uses the id %q", ErrMalformed, id)
 		}
 	}

@@ -472,87 +472,27 @@ func c14nInto(buf *bytes.Buffer, el *etree.Element) error {
 // reference processing model for the references this package writes, and checks them
 // against the DigestValue.
 func referenceOctets(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
-	kids := ref.ChildElements()
-	var transforms []string
-	if len(kids) > 0 && is(kids[0], NSXMLDSig, "Transforms") {
-		for _, tr := range kids[0].ChildElements() {
-			if !is(tr, NSXMLDSig, "Transform") || len(tr.ChildElements()) != 0 {
-				return nil, fmt.Errorf("%w: transform with parameters", ErrNotSupported)
-			}
-			transforms = append(transforms, tr.SelectAttrValue("Algorithm", ""))
-		}
-		kids = kids[1:]
-	}
-	if len(kids) != 2 || !is(kids[0], NSXMLDSig, "DigestMethod") || !is(kids[1], NSXMLDSig, "DigestValue") {
-		return nil, fmt.Errorf("%w: malformed Reference", ErrMalformed)
-	}
-	h, err := digestHash(kids[0].SelectAttrValue("Algorithm", ""))
+	w, err := parseWritten(ref, ids)
 	if err != nil {
 		return nil, err
 	}
-	dv, err := decodeB64(kids[1])
-	if err != nil {
-		return nil, fmt.Errorf("%w: DigestValue: %w", ErrMalformed, err)
-	}
-	out, err := dereference(ref, transforms, doc, ids, sig, detached)
+	out, err := dereference(w, doc, ids, sig, detached)
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(digest(h, out), dv) {
+	if !bytes.Equal(digest(w.h, out), w.x.DigestValue) {
 		return nil, fmt.Errorf("%w: the data does not match the reference's digest", ErrMalformed)
 	}
 	return out, nil
 }
 
-func dereference(ref *etree.Element, transforms []string, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
-	uriAttr := ref.SelectAttr("URI")
-	if uriAttr == nil || (uriAttr.Value != "" && uriAttr.Value[0] != '#') {
-		uri := ""
-		if uriAttr != nil {
-			uri = uriAttr.Value
-		}
-		data, ok := detached[uri]
-		if !ok || data == nil {
-			return nil, fmt.Errorf("%w: no data for the detached reference", ErrMalformed)
-		}
-		if len(transforms) != 0 {
-			return nil, fmt.Errorf("%w: detached reference with transforms", ErrNotSupported)
-		}
-		return data, nil
+// dereference returns the octets w covers (detached data without transforms, or what the
+// core computes).
+func dereference(w *written, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+	if w.x.Detached() && len(w.transforms) != 0 {
+		return nil, fmt.Errorf("%w: detached reference with transforms", ErrNotSupported)
 	}
-	var target *etree.Element
-	if uriAttr.Value == "" {
-		target = doc.Root()
-	} else {
-		var err error
-		if target, err = ids.lookup(uriAttr.Value[1:]); err != nil {
-			return nil, err
-		}
-	}
-	if len(transforms) == 1 && transforms[0] == TransformBase64 {
-		if len(target.ChildElements()) != 0 {
-			return nil, fmt.Errorf("%w: base64 transform over element content", ErrNotSupported)
-		}
-		b, err := base64.StdEncoding.DecodeString(stripSpace(target.Text()))
-		if err != nil {
-			return nil, fmt.Errorf("%w: base64 object: %w", ErrMalformed, err)
-		}
-		return b, nil
-	}
-	var skip *etree.Element
-	if len(transforms) == 2 && transforms[0] == TransformEnveloped {
-		if !isAncestor(target, sig) {
-			return nil, fmt.Errorf("%w: enveloped-signature transform outside the signed data", ErrMalformed)
-		}
-		skip, transforms = sig, transforms[1:]
-	}
-	if len(transforms) != 1 || checkC14N(transforms[0]) != nil {
-		return nil, fmt.Errorf("%w: transforms %q", ErrNotSupported, transforms)
-	}
-	if uriAttr.Value == "" {
-		return canonicalizeDocument(doc, transforms[0], skip)
-	}
-	return canonicalizeWithout(target, transforms[0], skip)
+	return w.data(doc, ids, sig, detached)
 }
 
 // checkValues refuses empty or malformed DER values and certificates that do not parse.
