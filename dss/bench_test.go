@@ -61,3 +61,21 @@ func BenchmarkServiceSignEC(b *testing.B) {
 	}
 	benchSign(b, benchService(b, k, "EC-P256"))
 }
+
+// BenchmarkServiceSignHashEC: one raw ECDSA P-256 signature value over a SHA-256 digest (the
+// CSC signHash path) through Service.Sign.
+func BenchmarkServiceSignHashEC(b *testing.B) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := benchService(b, k, "EC-P256")
+	d := make([]byte, 32)
+	req := &SignRequest{Hashes: []DocumentHash{{ID: "h", Digests: []Digest{{"SHA-256", d}}}}, Options: SignOptions{CredentialID: "c"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.Sign(context.Background(), alice, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
