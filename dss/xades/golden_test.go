@@ -74,18 +74,31 @@ func TestGolden(t *testing.T) {
 					t.Fatal("two signatures with the same inputs differ")
 				}
 			}
-			file := filepath.Join("testdata", "golden", tt.name+".xml")
-			if *update {
-				writeFile(t, file, got)
-				return
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run with -update after reviewing):\ngot:\n%s\nwant:\n%s", file, got, want)
-			}
+			compareGolden(t, filepath.Join("testdata", "golden", tt.name+".xml"), got)
 		})
 	}
+}
+
+// compareGolden compares got with the golden file (with -update, writes it instead) and
+// reports whether the file was compared and equal.
+func compareGolden(t *testing.T, file string, got []byte) bool {
+	t.Helper()
+	if *update {
+		writeFile(t, file, got)
+		return false
+	}
+	if want := readFile(t, file); !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run with -update after reviewing):\ngot:\n%s\nwant:\n%s", file, got, want)
+		return false
+	}
+	return true
+}
+
+func readFile(t *testing.T, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	return b
 }
