@@ -77,3 +77,25 @@ func TestSignatureXMLCost(t *testing.T) {
 		t.Errorf("augmenting a signature to B-LTA: %v, want %v", n, want)
 	}
 }
+
+// TestSCAL2SignatureXMLCost: a SCAL2 credential's request is checked before its activation is
+// spent (xades.Precheck parses the document then); the signature is built on that tree, so the
+// document is still parsed once.
+func TestSCAL2SignatureXMLCost(t *testing.T) {
+	f := newSCAL2(t)
+	d := Document{ID: "d", HasRefURI: true, MimeType: "application/xml", Data: []byte(invoice)}
+	tok := f.authorize(t, "alice-qes", sum256(d.Data))
+	req := &SignRequest{Documents: []Document{d}, Options: SignOptions{CredentialID: "alice-qes", ClaimedIdentity: withSAD("alice", tok),
+		Placement: &Placement{WhichData: "d", XPath: "/*", CreateEnveloped: true}}}
+	var err error
+	n := countXML(t, func() {
+		_, err = f.svc.Sign(context.Background(), alice, req)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[xmlcount.Op]int{xmlcount.ParseInput: 1, xmlcount.ParseSigned: 1, xmlcount.Serialize: 1}
+	if fmt.Sprint(n) != fmt.Sprint(want) {
+		t.Errorf("one enveloped SCAL2 signature: %v, want %v", n, want)
+	}
+}

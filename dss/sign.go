@@ -22,6 +22,7 @@ type plan struct {
 	mimeType  string
 	placement *Placement
 	objID     string
+	parsed    *xades.Input // what the SCAL2 precheck parsed of doc.Data, for Build
 }
 
 // job is a validated signing request: everything is checked before the signature activation
@@ -140,9 +141,11 @@ func (s *Service) prepare(ctx context.Context, c Caller, req *SignRequest, ev *A
 			if p.placement != nil {
 				obj.XPath, obj.Namespaces = p.placement.XPath, p.placement.Namespaces
 			}
-			if err := xades.Precheck(obj, p.packaging, s.maxBytes); err != nil {
+			in, err := xades.Precheck(obj, p.packaging, s.maxBytes)
+			if err != nil {
 				return nil, nil, signError(err)
 			}
+			p.parsed = in // signed as parsed here: one parse of the document
 		}
 	}
 	if !activated {
@@ -186,7 +189,7 @@ func (s *Service) execute(ctx context.Context, req *SignRequest, j *job, cred *C
 		p := &j.docs[i]
 		obj := xades.Object{
 			ID: p.doc.ID, Data: p.doc.Data, XML: p.xml, MimeType: p.mimeType,
-			URI: p.doc.RefURI, RefType: p.doc.RefType, ObjID: p.objID,
+			URI: p.doc.RefURI, RefType: p.doc.RefType, ObjID: p.objID, Parsed: p.parsed,
 		}
 		if st := p.doc.Streamed; st != nil {
 			// Hashed by the binding while it arrived: the detached Reference carries that

@@ -58,7 +58,9 @@
 // it in place. Tree.Bytes serialises it once. Sign is Build then Bytes. A signature that
 // exists only as bytes (one to augment) is opened with Open, through the ingress gate, and
 // extended the same way; the functions AddSignatureTimestamp, AddValidationData … over a
-// *Signed do exactly that, one step at a time.
+// *Signed do exactly that, one step at a time. Precheck, for a caller that must refuse a
+// request before spending anything on it (a SCAL2 activation), parses the document then; with
+// its Input in Object.Parsed, Build signs that tree, so the document is still parsed once.
 //
 // # Self-check
 //

@@ -102,3 +102,55 @@ func readFile(t *testing.T, file string) []byte {
 	}
 	return b
 }
+
+// TestPrecheckedInput: a document Precheck parsed is signed as it was parsed, with the bytes
+// of a fresh parse; the tree is used once, and never for other bytes or other limits.
+func TestPrecheckedInput(t *testing.T) {
+	ks := loadKeys(t)
+	ns := map[string]string{"i": "urn:example:invoice:1", "c": "urn:example:aggregate:1"}
+	for _, pk := range []Packaging{Enveloped, Enveloping} {
+		obj := Object{ID: "doc-1", Data: readDoc(t, "invoice.xml"), XML: true}
+		if pk == Enveloped {
+			obj.XPath, obj.After, obj.Namespaces = "/i:Invoice/c:Totals", true, ns
+		}
+		p := Params{Type: TypeXAdES, Packaging: pk, SignatureMethod: RSASHA256, Signer: ks.rsa.signer, Chain: ks.rsa.chain(),
+			SigningTime: fixedTime(), SignatureID: "sig-pre"}
+		want, err := Sign(obj, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := Precheck(obj, pk, 0)
+		if err != nil || in == nil {
+			t.Fatalf("%v: Precheck: %v, %v", pk, in, err)
+		}
+		pre := obj
+		pre.Parsed = in
+		for i := range 2 { // the second Build parses anew
+			got, err := Sign(pre, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(bytesOf(got), bytesOf(want)) || got.XPath != want.XPath {
+				t.Fatalf("%v, build %d: the prechecked tree signs other bytes", pk, i)
+			}
+		}
+		if !in.used {
+			t.Fatalf("%v: Build did not take the prechecked tree", pk)
+		}
+		for _, other := range []struct {
+			name string
+			obj  Object
+			p    Params
+		}{
+			{"other bytes", Object{ID: "doc-1", Data: bytes.Clone(obj.Data), XML: true, XPath: obj.XPath, After: obj.After, Namespaces: ns, Parsed: &Input{data: obj.Data, doc: in.doc}}, p},
+			{"other limits", Object{ID: "doc-1", Data: obj.Data, XML: true, XPath: obj.XPath, After: obj.After, Namespaces: ns, Parsed: &Input{data: obj.Data, maxDoc: 1 << 20, doc: in.doc}}, p},
+		} {
+			if _, err := Build(other.obj, other.p); err != nil {
+				t.Fatal(err)
+			}
+			if other.obj.Parsed.used {
+				t.Errorf("%v, %s: the prechecked tree was used", pk, other.name)
+			}
+		}
+	}
+}

@@ -67,6 +67,18 @@ type Object struct {
 	// Enveloping (DSS IncludeObject): the ds:Object Id; default derived
 	// from the signature Id and ID.
 	ObjID string
+
+	// Parsed is what Precheck made of Data, if it ran: Build then takes that tree instead
+	// of parsing Data again (once: Build changes it).
+	Parsed *Input
+}
+
+// Input is an XML document Precheck parsed through the ingress gate.
+type Input struct {
+	data   []byte
+	maxDoc int64
+	doc    *etree.Document
+	used   bool
 }
 
 // Params are the signature parameters.
@@ -341,7 +353,7 @@ func (b *builder) envelopedReference() error {
 	default:
 		return fmt.Errorf("%w: enveloped signature with the external reference %q", ErrInvalidRefURI, obj.URI)
 	}
-	doc, err := parseInput(obj.Data, b.p.MaxDocumentBytes)
+	doc, err := b.document()
 	if err != nil {
 		return err
 	}
@@ -390,7 +402,7 @@ func (b *builder) envelopingReference() error {
 			mime = "text/xml"
 		}
 		o.CreateAttr("MimeType", mime)
-		doc, err := parseInput(obj.Data, b.p.MaxDocumentBytes)
+		doc, err := b.document()
 		if err != nil {
 			return err
 		}
@@ -497,25 +509,42 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // enveloped placement — without building or signing anything. A caller that must not spend
 // anything on a request that will be refused (a SCAL2 activation, consumed once) runs it first.
 // maxDocBytes is Params.MaxDocumentBytes.
-func Precheck(obj Object, pk Packaging, maxDocBytes int64) error {
+//
+// The document it parsed comes back as an Input (nil when nothing was parsed): set as
+// Object.Parsed, Build signs that tree instead of parsing the document again.
+func Precheck(obj Object, pk Packaging, maxDocBytes int64) (*Input, error) {
 	switch {
 	case pk == Enveloped:
 		if !obj.XML {
-			return fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
+			return nil, fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
 		}
 		doc, err := parseInput(obj.Data, maxDocBytes)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if obj.XPath != "" {
 			if _, err := selectXPath(doc, obj.XPath, obj.Namespaces); err != nil {
-				return err
+				return nil, err
 			}
 		}
+		return &Input{data: obj.Data, maxDoc: maxDocBytes, doc: doc}, nil
 	case pk == Enveloping && obj.XML:
-		if _, err := parseInput(obj.Data, maxDocBytes); err != nil {
-			return err
+		doc, err := parseInput(obj.Data, maxDocBytes)
+		if err != nil {
+			return nil, err
 		}
+		return &Input{data: obj.Data, maxDoc: maxDocBytes, doc: doc}, nil
 	}
-	return nil
+	return nil, nil
+}
+
+// document returns the tree of the document to sign: the one Precheck made of these very
+// bytes under the same limits, the first time it is asked for, else a new parse.
+func (b *builder) document() (*etree.Document, error) {
+	in, data := b.obj.Parsed, b.obj.Data
+	if in != nil && !in.used && in.maxDoc == b.p.MaxDocumentBytes && len(in.data) == len(data) && len(data) > 0 && &in.data[0] == &data[0] {
+		in.used = true
+		return in.doc, nil
+	}
+	return parseInput(data, b.p.MaxDocumentBytes)
 }
