@@ -333,11 +333,6 @@ func refError(err error) error {
 	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }
 
-// canonicalizeWithout canonicalizes el with skip (a descendant) left out.
-func canonicalizeWithout(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
-	return canonicalizeSkip(el, alg, skip)
-}
-
 func isAncestor(a, el *etree.Element) bool {
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		if p == a {

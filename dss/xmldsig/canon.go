@@ -116,25 +116,19 @@ func CanonicalizeDocument(doc *etree.Document, alg string, o Options) ([]byte, e
 func canonicalizeSet(ctx context.Context, el *etree.Element, alg string, o Options) ([]byte, error) {
 	base, comments := C14NBase(alg)
 	s := Subset{Comments: comments, Skip: o.Skip, Include: o.Include, Ctx: ctx}
-	var ierr error
+	var (
+		out []byte
+		err error
+	)
 	switch base {
 	case ExcC14N:
 		s.Exclusive = true
 		s.Prefixes = prefixes(o.PrefixList)
+		out, err = CanonicalSubset(el, s)
 	case C14N11, C14N10:
-		s.Inherit = func(e *etree.Element) []etree.Attr {
-			a, err := InheritedXMLAttrs(e, base == C14N10, o.SignerXMLAttrs)
-			if err != nil && ierr == nil {
-				ierr = err
-			}
-			return a
-		}
+		out, err = inclusiveSubset(el, s, base == C14N10, o.SignerXMLAttrs)
 	default:
 		return nil, fmt.Errorf("canonicalization %q: %w", alg, ErrNotAllowed)
-	}
-	out, err := CanonicalSubset(el, s)
-	if err == nil && ierr != nil {
-		err = ierr
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil, fmt.Errorf("%w: %w", ErrCancelled, err)
@@ -143,6 +137,25 @@ func canonicalizeSet(ctx context.Context, el *etree.Element, alg string, o Optio
 		return nil, err
 	}
 	return out, nil
+}
+
+// inclusiveSubset is CanonicalSubset for inclusive c14n, with the xml:* attributes each
+// element below an unwritten parent inherits (InheritedXMLAttrs); the first refusal of one
+// is the error.
+func inclusiveSubset(el *etree.Element, s Subset, c14n10, signer bool) ([]byte, error) {
+	var ierr error
+	s.Inherit = func(e *etree.Element) []etree.Attr {
+		a, err := InheritedXMLAttrs(e, c14n10, signer)
+		if err != nil && ierr == nil {
+			ierr = err
+		}
+		return a
+	}
+	out, err := CanonicalSubset(el, s)
+	if err == nil && ierr != nil {
+		err = ierr
+	}
+	return out, err
 }
 
 // prefixes splits a PrefixList ("#default" is the default namespace, "" here).
