@@ -80,7 +80,7 @@ var stages = []struct{ name, scope, re string }{
 	{"  response encoding (soap writeResponse)", "server", `^dssd/binding/soap\.\(\*handler\)\.writeResponse$`},
 	{"  dss.Service.Sign", "server", `^dssd/dss\.\(\*Service\)\.Sign$`},
 	{"    xades.Build (gate, tree, c14n, HSM wait)", "server", `^dssd/dss/xades\.Build$`},
-	{"      document gate, tree built from its tokens (xmlsafe.Parse)", "server", `^dssd/dss/xmlsafe\.Parse$`},
+	{"      document gate, tree built from its tokens (xades.parseInput)", "server", `^dssd/dss/xades\.parseInput$`},
 	{"      hsm.Guard verify after signing (guarded.Sign CPU)", "server", `^dssd/hsm\.\(\*guarded\)\.Sign$`},
 	{"    xades.Tree.Bytes (the one serialisation)", "server", `^dssd/dss/xades\.\(\*Tree\)\.Bytes$`},
 	{"    xades.Check (self-check: reparse, digests, verify)", "server", `^dssd/dss/xades\.Check$`},
