@@ -180,8 +180,9 @@ func planHashes(hs []DocumentHash, want crypto.Hash, xml bool) ([]hashPlan, erro
 	return plans, nil
 }
 
-// signRaw produces one raw signature value over p's digest and verifies it with the
-// certificate's key before it is returned.
+// signRaw produces one raw signature value over p's digest, verified with the certificate's
+// key before it is returned: by the signer itself when it is a VerifyingSigner with that key,
+// else here.
 func (s *Service) signRaw(cred *Credential, signer crypto.Signer, alg rawAlg, p *hashPlan) ([]byte, error) {
 	h := p.hash
 	if h != crypto.SHA256 && h != crypto.SHA384 && h != crypto.SHA512 || len(p.digest) != h.Size() {
@@ -199,16 +200,21 @@ func (s *Service) signRaw(cred *Credential, signer crypto.Signer, alg rawAlg, p 
 		s.meter.Signature(cred.Key, "raw", "error")
 		return nil, hsmError(err)
 	}
+	// A VerifyingSigner (hsm.Guard) has verified sig over this digest with its key; when that
+	// key is the certificate's, the verification is not made a second time.
+	verified := verifiedBySigner(signer, cred.Chain[0].PublicKey)
 	var verr error
 	switch pub := cred.Chain[0].PublicKey.(type) {
 	case *rsa.PublicKey:
-		if alg.pss {
+		switch {
+		case verified:
+		case alg.pss:
 			verr = rsa.VerifyPSS(pub, h, p.digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
-		} else {
+		default:
 			verr = rsa.VerifyPKCS1v15(pub, h, p.digest, sig)
 		}
 	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, p.digest, sig) {
+		if !verified && !ecdsa.VerifyASN1(pub, p.digest, sig) {
 			verr = errors.New("ecdsa signature does not verify")
 		} else if alg.rawECDSA {
 			sig, verr = xades.RawECDSA(sig, pub)
@@ -224,6 +230,16 @@ func (s *Service) signRaw(cred *Credential, signer crypto.Signer, alg rawAlg, p 
 	}
 	s.meter.Signature(cred.Key, "raw", "ok")
 	return sig, nil
+}
+
+// verifiedBySigner reports whether signer verifies every signature it returns
+// (xades.VerifyingSigner, as hsm.Guard does) with the public key pub.
+func verifiedBySigner(signer crypto.Signer, pub crypto.PublicKey) bool {
+	if _, ok := signer.(xades.VerifyingSigner); !ok {
+		return false
+	}
+	k, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(pub)
 }
 
 // signHashesRaw answers a hash-signing request without SignatureType: one raw signature

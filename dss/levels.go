@@ -37,8 +37,74 @@ func levelRank(level string) (int, error) {
 	return 0, Errorf(KindNotSupported, "level %q is not supported", level)
 }
 
-// applyLevel raises a B-B signature to the requested level using s.tsa and s.rev. It returns
-// the new Signed; on any failure it returns an error and nothing half-signed.
+// applyLevel raises the B-B signature signed, which exists only as bytes (augmentation), to
+// the requested level: it opens the bytes once, raises the tree (raise) and serialises it
+// once. It returns the new Signed; on any failure it returns an error and nothing
+// half-signed. A signature the service makes is raised on its Tree (applyLevelTree).
+func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Signed, obj xades.Object, cred *Credential) (*xades.Signed, error) {
+	rank, err := s.levelPreconditions(ctx, level, signed != nil, cred)
+	if err != nil {
+		return nil, err
+	}
+	if rank == 0 {
+		return signed, nil
+	}
+	t, err := xades.Open(signed, s.maxBytes)
+	if err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	if err := s.raise(ctx, rank, t, obj, cred); err != nil {
+		return nil, err
+	}
+	out, err := t.Bytes()
+	if err != nil {
+		return nil, Wrap(KindInternal, err, "")
+	}
+	return out, nil
+}
+
+// applyLevelTree raises the B-B signature t, as xades.Build made it, to the requested level in
+// place. On failure t is to be dropped: it may hold some of the unsigned properties.
+func (s *Service) applyLevelTree(ctx context.Context, level string, t *xades.Tree, obj xades.Object, cred *Credential) error {
+	rank, err := s.levelPreconditions(ctx, level, t != nil, cred)
+	if err != nil || rank == 0 {
+		return err
+	}
+	return s.raise(ctx, rank, t, obj, cred)
+}
+
+// levelPreconditions returns the rank of level (B-B 0 … B-LTA 3) once the service can reach
+// it: a timestamp authority from B-T, revocation sources from B-LT, and, below B-LT (where
+// raise fetches the revocation data anyway), a signer chain that is not revoked.
+//
+// Whenever a revocation source is configured, the signer's chain is checked at every level:
+// a revoked certificate is refused with KindCertificateRevoked (RequesterError: the request
+// names a credential that can no longer sign; retrying will not help), and a status that
+// cannot be established with KindAuthorityUnavailable (fail closed).
+func (s *Service) levelPreconditions(ctx context.Context, level string, haveSignature bool, cred *Credential) (int, error) {
+	rank, err := levelRank(level)
+	if err != nil {
+		return 0, err
+	}
+	if rank >= 1 && s.tsa == nil {
+		return 0, Errorf(KindNotSupported, "level %s needs a timestamp authority; none is configured", level)
+	}
+	if rank >= 2 && s.rev == nil {
+		return 0, Errorf(KindNotSupported, "level %s needs revocation sources; none is configured", level)
+	}
+	if !haveSignature || cred == nil || len(cred.Chain) == 0 {
+		return 0, Wrap(KindInternal, errors.New("applyLevel without a signature or a signer chain"), "")
+	}
+	if rank < 2 && s.rev != nil {
+		if _, _, err := s.rev.Validation(ctx, cred.Chain, nil); err != nil {
+			return 0, signerRevocationError(cred, err)
+		}
+	}
+	return rank, nil
+}
+
+// raise adds to the B-B signature t the unsigned properties of level rank (1 B-T … 3 B-LTA),
+// using s.tsa and s.rev:
 //
 //   - B-T: a signature timestamp over the canonicalized ds:SignatureValue.
 //   - B-LT: B-T, then the revocation data of the signer's chain and of the timestamp
@@ -47,50 +113,23 @@ func levelRank(level string) (int, error) {
 //   - B-LTA: B-LT, then an archive timestamp and, when its authority's certificates are not
 //     already embedded, their validation data in TimeStampValidationData.
 //
-// Whenever a revocation source is configured, the signer's chain is checked at every level:
-// a revoked certificate is refused with KindCertificateRevoked (RequesterError: the request
-// names a credential that can no longer sign; retrying will not help), and a status that
-// cannot be established with KindAuthorityUnavailable (fail closed). Authority failures are
-// KindAuthorityUnavailable (ResponderError) with a message naming the authority and the
-// cause.
-func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Signed, obj xades.Object, cred *Credential) (*xades.Signed, error) {
-	rank, err := levelRank(level)
-	if err != nil {
-		return nil, err
-	}
-	if rank >= 1 && s.tsa == nil {
-		return nil, Errorf(KindNotSupported, "level %s needs a timestamp authority; none is configured", level)
-	}
-	if rank >= 2 && s.rev == nil {
-		return nil, Errorf(KindNotSupported, "level %s needs revocation sources; none is configured", level)
-	}
-	if signed == nil || cred == nil || len(cred.Chain) == 0 {
-		return nil, Wrap(KindInternal, errors.New("applyLevel without a signature or a signer chain"), "")
-	}
-	if rank < 2 && s.rev != nil {
-		if _, _, err := s.rev.Validation(ctx, cred.Chain, nil); err != nil {
-			return nil, signerRevocationError(cred, err)
-		}
-	}
-	if rank == 0 {
-		return signed, nil
-	}
-
+// Authority failures are KindAuthorityUnavailable (ResponderError) with a message naming the
+// authority and the cause.
+func (s *Service) raise(ctx context.Context, rank int, t *xades.Tree, obj xades.Object, cred *Credential) error {
 	// B-T
-	in, err := xades.SignatureTimestampInput(signed)
+	in, err := t.SignatureTimestampInput()
 	if err != nil {
-		return nil, Wrap(KindInternal, err, "")
+		return Wrap(KindInternal, err, "")
 	}
 	token, tsaCerts, genTime, err := s.timestamp(ctx, "signature", in)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out, err := xades.AddSignatureTimestamp(signed, token)
-	if err != nil {
-		return nil, Wrap(KindInternal, err, "")
+	if err := t.AddSignatureTimestamp(token); err != nil {
+		return Wrap(KindInternal, err, "")
 	}
 	if rank == 1 {
-		return out, nil
+		return nil
 	}
 
 	// B-LT: revocation data the verifier will count as fresh with the signature timestamp as
@@ -99,22 +138,22 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 	fresh := s.freshAfter(genTime)
 	ocsps, crls, err := s.rev.Validation(ctx, cred.Chain, fresh)
 	if err != nil {
-		return nil, signerRevocationError(cred, err)
+		return signerRevocationError(cred, err)
 	}
 	vd.add(cred.Chain, ocsps, crls)
 	tsaChain := chainOf(tsaCerts, cred.Chain)
 	if len(tsaChain) > 0 {
 		ocsps, crls, err := s.rev.Validation(ctx, tsaChain, fresh)
 		if err != nil {
-			return nil, authorityRevocationError("timestamp authority", err)
+			return authorityRevocationError("timestamp authority", err)
 		}
 		vd.add(tsaChain, ocsps, crls)
 	}
-	if out, err = xades.AddValidationData(out, vd.certs, vd.ocsps, vd.crls); err != nil {
-		return nil, Wrap(KindInternal, err, "")
+	if err := t.AddValidationData(vd.certs, vd.ocsps, vd.crls); err != nil {
+		return Wrap(KindInternal, err, "")
 	}
 	if rank == 2 {
-		return out, nil
+		return nil
 	}
 
 	// B-LTA
@@ -122,36 +161,36 @@ func (s *Service) applyLevel(ctx context.Context, level string, signed *xades.Si
 	if obj.Data != nil {
 		detached = map[string][]byte{obj.URI: obj.Data}
 	}
-	in, err = xades.ArchiveTimestampInput(out, detached)
+	in, err = t.ArchiveTimestampInput(detached)
 	if err != nil {
 		if obj.Data == nil {
-			return nil, Wrap(KindNotSupported, err, "level B-LTA needs the signed data; a signature over a hash cannot be archived")
+			return Wrap(KindNotSupported, err, "level B-LTA needs the signed data; a signature over a hash cannot be archived")
 		}
-		return nil, Wrap(KindInternal, err, "")
+		return Wrap(KindInternal, err, "")
 	}
 	token, atsaCerts, archiveTime, err := s.timestamp(ctx, "archive", in)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if out, err = xades.AddArchiveTimestamp(out, token); err != nil {
-		return nil, Wrap(KindInternal, err, "")
+	if err := t.AddArchiveTimestamp(token); err != nil {
+		return Wrap(KindInternal, err, "")
 	}
 	atsaChain := chainOf(atsaCerts, append(slices.Clone(tsaChain), cred.Chain...))
 	if vd.covers(atsaChain) {
-		return out, nil
+		return nil
 	}
 	ocsps, crls, err = s.rev.Validation(ctx, atsaChain, s.freshAfter(archiveTime))
 	if err != nil {
-		return nil, authorityRevocationError("archive timestamp authority", err)
+		return authorityRevocationError("archive timestamp authority", err)
 	}
 	raw := make([][]byte, len(atsaChain))
 	for i, c := range atsaChain {
 		raw[i] = c.Raw
 	}
-	if out, err = xades.AddTimestampValidationData(out, raw, ocsps, crls); err != nil {
-		return nil, Wrap(KindInternal, err, "")
+	if _, err := t.AddTimestampValidationData(raw, ocsps, crls); err != nil {
+		return Wrap(KindInternal, err, "")
 	}
-	return out, nil
+	return nil
 }
 
 // freshAfter is the freshness B-LT and B-LTA demand of the revocation data they embed: the

@@ -66,7 +66,7 @@ type fixture struct {
 	signers map[string]*countingSigner
 }
 
-func selfSigned(t *testing.T, k crypto.Signer, cn string) *x509.Certificate {
+func selfSigned(t testing.TB, k crypto.Signer, cn string) *x509.Certificate {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: cn},

@@ -22,6 +22,7 @@ type plan struct {
 	mimeType  string
 	placement *Placement
 	objID     string
+	parsed    *xades.Input // what the SCAL2 precheck parsed of doc.Data, for Build
 }
 
 // job is a validated signing request: everything is checked before the signature activation
@@ -140,9 +141,11 @@ func (s *Service) prepare(ctx context.Context, c Caller, req *SignRequest, ev *A
 			if p.placement != nil {
 				obj.XPath, obj.Namespaces = p.placement.XPath, p.placement.Namespaces
 			}
-			if err := xades.Precheck(obj, p.packaging, s.maxBytes); err != nil {
+			in, err := xades.Precheck(obj, p.packaging, s.maxBytes)
+			if err != nil {
 				return nil, nil, signError(err)
 			}
+			p.parsed = in // signed as parsed here: one parse of the document
 		}
 	}
 	if !activated {
@@ -186,7 +189,7 @@ func (s *Service) execute(ctx context.Context, req *SignRequest, j *job, cred *C
 		p := &j.docs[i]
 		obj := xades.Object{
 			ID: p.doc.ID, Data: p.doc.Data, XML: p.xml, MimeType: p.mimeType,
-			URI: p.doc.RefURI, RefType: p.doc.RefType, ObjID: p.objID,
+			URI: p.doc.RefURI, RefType: p.doc.RefType, ObjID: p.objID, Parsed: p.parsed,
 		}
 		if st := p.doc.Streamed; st != nil {
 			// Hashed by the binding while it arrived: the detached Reference carries that
@@ -333,18 +336,25 @@ func (s *Service) signXML(ctx context.Context, cred *Credential, signer crypto.S
 		Signer: signer, Chain: cred.Chain, SigningTime: now, SignatureID: id,
 		MaxDocumentBytes: s.maxBytes,
 	}
+	// One tree from B-B to the requested level, serialised once; the self-check parses those
+	// bytes once.
 	start := time.Now()
-	signed, err := xades.Sign(obj, params)
+	tree, err := xades.Build(obj, params)
 	s.meter.HSM(cred.Key, time.Since(start), errClass(err))
 	if err != nil {
 		s.meter.Signature(cred.Key, format, "error")
 		return nil, signError(err)
 	}
 	if j.sigType == TypeXAdES && len(j.applied) == 1 {
-		if signed, err = s.applyLevel(ctx, j.applied[0], signed, obj, cred); err != nil {
+		if err := s.applyLevelTree(ctx, j.applied[0], tree, obj, cred); err != nil {
 			s.meter.Signature(cred.Key, format, "error")
 			return nil, err
 		}
+	}
+	signed, err := tree.Bytes()
+	if err != nil {
+		s.meter.Signature(cred.Key, format, "error")
+		return nil, signError(err)
 	}
 	if err := xades.Check(signed, obj, cred.Chain[0]); err != nil {
 		s.meter.SelfCheckFailed()

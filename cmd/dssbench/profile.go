@@ -68,7 +68,7 @@ const serverRoots = `^net/http\.\(\*conn\)\.serve$|^net/http\.\(\*timeoutHandler
 
 // stages maps request stages to the functions whose cumulative CPU is the stage, read from
 // the samples of the server goroutines only (scope "server") or from all samples ("all").
-// Stages nest (the document gate is inside xades.Sign): read each row on its own, do not add
+// Stages nest (the document gate is inside xades.Build): read each row on its own, do not add
 // them up. Function names are regular expressions over pprof's names.
 var stages = []struct{ name, scope, re string }{
 	{"server total (conn + handler + PKCS#11 worker goroutines)", "server", serverRoots},
@@ -79,11 +79,12 @@ var stages = []struct{ name, scope, re string }{
 	{"  DSS request decode (exchange.DecodeRequest)", "server", `^dssd/binding/internal/exchange\.DecodeRequest$`},
 	{"  response encoding (soap writeResponse)", "server", `^dssd/binding/soap\.\(\*handler\)\.writeResponse$`},
 	{"  dss.Service.Sign", "server", `^dssd/dss\.\(\*Service\)\.Sign$`},
-	{"    xades.Sign (build, c14n, HSM wait, serialise)", "server", `^dssd/dss/xades\.Sign$`},
-	{"      document gate, tree built from its tokens (xmlsafe.Parse)", "server", `^dssd/dss/xmlsafe\.Parse$`},
+	{"    xades.Build (gate, tree, c14n, HSM wait)", "server", `^dssd/dss/xades\.Build$`},
+	{"      document gate, tree built from its tokens (xades.parseInput)", "server", `^dssd/dss/xades\.parseInput$`},
 	{"      hsm.Guard verify after signing (guarded.Sign CPU)", "server", `^dssd/hsm\.\(\*guarded\)\.Sign$`},
+	{"    xades.Tree.Bytes (the one serialisation)", "server", `^dssd/dss/xades\.\(\*Tree\)\.Bytes$`},
 	{"    xades.Check (self-check: reparse, digests, verify)", "server", `^dssd/dss/xades\.Check$`},
-	{"      reparse of the output (xades.parseOwn)", "server", `^dssd/dss/xades\.parseOwn$`},
+	{"      reparse of the output through the gate (xades.parseSigned)", "server", `^dssd/dss/xades\.parseSigned$`},
 	{"  audit record (dss record: slog line + SQLite append)", "server", `^dssd/dss\.\(\*Service\)\.record$`},
 	{"    of which SQLite append", "server", `^dssd/dss/store/sqlite\.\(\*Store\)\.Append$`},
 	{"  all xmlsafe tokenizing passes (gate + document)", "server", `^dssd/dss/xmlsafe\.check$`},

@@ -2,57 +2,28 @@ package verify
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/beevik/etree"
 
-	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 	"dssd/dss/xmlsafe"
 )
 
-// idIndex maps id values to elements, built in one walk over the tree. Every attribute
-// whose local name is Id, ID or id counts, in any namespace (Id, ID, id, wsu:Id, xml:id, ...):
-// an id seen twice, under whatever attribute name, is never resolved.
-type idIndex struct {
-	byID map[string]*etree.Element
-	dup  map[string]bool
-}
+// idIndex is the XMLDSig core's Id index (xmldsig.IndexIDs: an id seen twice, under
+// whatever attribute name, is never resolved) with this package's verdicts.
+type idIndex struct{ x xmldsig.IDIndex }
 
-func buildIDIndex(root *etree.Element) idIndex {
-	x := idIndex{byID: map[string]*etree.Element{}, dup: map[string]bool{}}
-	var walk func(el *etree.Element)
-	walk = func(el *etree.Element) {
-		for _, a := range el.Attr {
-			if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-				continue
-			}
-			if a.Key == "Id" || a.Key == "ID" || a.Key == "id" {
-				if _, ok := x.byID[a.Value]; ok {
-					x.dup[a.Value] = true
-				}
-				x.byID[a.Value] = el
-			}
-		}
-		for _, c := range el.Child {
-			if ce, ok := c.(*etree.Element); ok {
-				walk(ce)
-			}
-		}
-	}
-	walk(root)
-	return x
-}
+func buildIDIndex(root *etree.Element) idIndex { return idIndex{xmldsig.IndexIDs(root)} }
 
 // lookup resolves a bare-name id. A missing or duplicated id is a FORMAT_FAILURE.
 func (x idIndex) lookup(id string) (*etree.Element, *verdict) {
-	if x.dup[id] {
+	el, err := x.x.Lookup(id)
+	switch {
+	case errors.Is(err, xmldsig.ErrDuplicateID):
 		return nil, formatFailure("the id %s is used more than once in the document (signature wrapping)", clip(id))
-	}
-	el, ok := x.byID[id]
-	if !ok {
+	case err != nil:
 		return nil, formatFailure("no element has the id %s", clip(id))
 	}
 	return el, nil
@@ -67,137 +38,47 @@ func canonicalize(el *etree.Element, alg, prefixList string, skip *etree.Element
 }
 
 // canonicalizeSet is canonicalize of the node-set include selects (nil: all) in the subtree at
-// el, stopping when ctx ends (nil: never).
+// el, stopping when ctx ends (nil: never), through the XMLDSig core.
 func canonicalizeSet(ctx context.Context, el *etree.Element, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
-	base, comments := c14nBase(alg)
-	s := xades.Subset{Comments: comments, Skip: skip, Include: include, Ctx: ctx}
-	switch base {
-	case xades.ExcC14N:
-		s.Exclusive = true
-		s.Prefixes = prefixSet(prefixList)
-	case xades.C14N11, C14N10:
-		var ierr error
-		s.Inherit = func(e *etree.Element) []etree.Attr {
-			a, err := inheritedXMLAttrs(e, base == C14N10)
-			if err != nil && ierr == nil {
-				ierr = err
-			}
-			return a
-		}
-		out, err := xades.CanonicalSubset(el, s)
-		if err == nil && ierr != nil {
-			err = ierr
-		}
-		return out, c14nErr(err)
-	default:
-		return nil, fmt.Errorf("canonicalization %s: %w", clip(alg), errNotAllowed)
-	}
-	out, err := xades.CanonicalSubset(el, s)
-	return out, c14nErr(err)
+	return c14nCall(nil, el, alg, xmldsig.Options{PrefixList: prefixList, Skip: skip, Include: include, Ctx: ctx})
 }
 
-func c14nErr(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %w", errCancelled, err)
+// c14nCall canonicalizes the whole document doc when not nil, else the subtree at el, and
+// gives the core's errors this package's wording: an unknown method and c14n 1.1 below
+// xml:base are errNotAllowed, a walk the context stopped errCancelled.
+func c14nCall(doc *etree.Document, el *etree.Element, alg string, o xmldsig.Options) ([]byte, error) {
+	if !c14nMethods[alg] {
+		return nil, fmt.Errorf("canonicalization %s: %w", clip(alg), errNotAllowed)
 	}
-	return err
+	var (
+		out []byte
+		err error
+	)
+	if doc != nil {
+		out, err = xmldsig.CanonicalizeDocument(doc, alg, o)
+	} else {
+		out, err = xmldsig.Canonicalize(el, alg, o)
+	}
+	var attr *xmldsig.XMLAttrError
+	if errors.As(err, &attr) {
+		return nil, fmt.Errorf("%w: %w", err, errNotAllowed)
+	}
+	return out, err
 }
 
 // errCancelled marks canonicalization stopped by the request context.
-var errCancelled = errors.New("the request deadline passed during canonicalization")
+var errCancelled = xmldsig.ErrCancelled
 
 // errWalkBudget marks canonicalization stopped because the input's canonicalization walks
-// visited more than Limits.MaxC14NNodes nodes.
-var errWalkBudget = errors.New("canonicalization node budget used up")
-
-// walkBudget counts the nodes the canonicalization walks of one input visit (References,
-// SignedInfo, timestamped and archived elements, all signatures together) against
-// Limits.MaxC14NNodes. The output bytes are bounded by MaxC14NBytes; this bounds the walks
-// themselves, which an XPath filter selecting nothing, or many References to the same
-// document, repeat without output. When the budget is used up the walk's context is done, which
-// stops the walk under way within 256 nodes (budgetCtx), and every later walk starts refused.
-type walkBudget struct {
-	left int64
-	over bool
-}
-
-// budgetCtx is the context a canonicalization walk checks: done when the request's context is,
-// or when the budget is used up.
-type budgetCtx struct {
-	context.Context
-	w *walkBudget
-}
-
-func (b budgetCtx) Err() error {
-	if b.w.over {
-		return errWalkBudget
-	}
-	return b.Context.Err()
-}
-
-// counting returns include (nil: every node) wrapped to charge each node it is asked about:
-// one per node and one per attribute of an element.
-func (w *walkBudget) counting(include func(etree.Token) bool) func(etree.Token) bool {
-	return func(t etree.Token) bool {
-		n := int64(1)
-		if el, ok := t.(*etree.Element); ok {
-			n += int64(len(el.Attr))
-		}
-		if w.left -= n; w.left < 0 {
-			w.over = true
-		}
-		return include == nil || include(t)
-	}
-}
+// visited more than Limits.MaxC14NNodes nodes (xmldsig.Budget: References, SignedInfo,
+// timestamped and archived elements, all signatures together).
+var errWalkBudget = xmldsig.ErrBudget
 
 // canon canonicalizes the node-set include selects (nil: all) in the subtree at el, or in the
 // whole document doc when doc is not nil, charged to the input's walk budget and stopped by
 // the request context.
 func (c *sigCtx) canon(doc *etree.Document, el *etree.Element, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
-	w := c.walk
-	if w == nil {
-		if doc != nil {
-			return canonicalizeDocumentSet(c.ctx, doc, alg, prefixList, skip, include)
-		}
-		return canonicalizeSet(c.ctx, el, alg, prefixList, skip, include)
-	}
-	if w.over {
-		return nil, errWalkBudget
-	}
-	var (
-		b   []byte
-		err error
-	)
-	ctx := budgetCtx{Context: c.ctx, w: w}
-	if doc != nil {
-		b, err = canonicalizeDocumentSet(ctx, doc, alg, prefixList, skip, w.counting(include))
-	} else {
-		b, err = canonicalizeSet(ctx, el, alg, prefixList, skip, w.counting(include))
-	}
-	if w.over {
-		return nil, errWalkBudget
-	}
-	return b, err
-}
-
-// digestChunk is how many bytes digest hashes between two checks of the request context.
-const digestChunk = 1 << 20
-
-// digest hashes data with h, checking the request context every digestChunk bytes (64 MiB
-// take about 0.1 s to hash).
-func (c *sigCtx) digest(h crypto.Hash, data []byte) ([]byte, error) {
-	w := h.New()
-	for len(data) > 0 {
-		if c.ctx != nil {
-			if err := c.ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		n := min(len(data), digestChunk)
-		w.Write(data[:n])
-		data = data[n:]
-	}
-	return w.Sum(nil), nil
+	return c14nCall(doc, el, alg, xmldsig.Options{PrefixList: prefixList, Skip: skip, Include: include, Ctx: c.ctx, Budget: c.walk})
 }
 
 // detachedXML returns the tree of a detached data object a Reference transforms, parsed once
@@ -260,135 +141,6 @@ func (c *sigCtx) stopped(err error) *verdict {
 	return nil
 }
 
-// c14nBase returns the canonicalization method without comments and whether alg keeps them.
-func c14nBase(alg string) (string, bool) {
-	switch alg {
-	case C14N10Comments:
-		return C14N10, true
-	case C14N11Comments:
-		return xades.C14N11, true
-	case ExcC14NComments:
-		return xades.ExcC14N, true
-	}
-	return alg, false
-}
-
-// prefixSet splits a PrefixList already deduplicated and capped by inclusiveNamespaces
-// ("#default" is the default namespace).
-func prefixSet(prefixList string) []string {
-	var list []string
-	for _, p := range strings.Fields(prefixList) {
-		if p == "#default" {
-			p = ""
-		}
-		list = append(list, p)
-	}
-	return list
-}
-
-// inheritedXMLAttrs returns the attributes in the xml namespace that el inherits from its
-// nearest ancestors and does not carry itself, as inclusive canonicalization of a document
-// subset requires: xml:lang and xml:space for c14n 1.1 (xml:base would need URI fix-up, which
-// is refused), every xml:* attribute for c14n 1.0 (all). The nearest declaration wins.
-func inheritedXMLAttrs(el *etree.Element, all bool) ([]etree.Attr, error) {
-	have := map[string]bool{}
-	for _, a := range el.Attr {
-		if a.Space == "xml" {
-			have[a.Key] = true
-		}
-	}
-	var inherited []etree.Attr
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			if a.Space != "xml" || have[a.Key] {
-				continue
-			}
-			switch {
-			case a.Key == "lang" || a.Key == "space":
-			case a.Key == "base" && !all:
-				return nil, fmt.Errorf("c14n 1.1 of an element below xml:base: %w", errNotAllowed)
-			case !all || a.Key == "id":
-				continue
-			}
-			have[a.Key] = true
-			inherited = append(inherited, etree.Attr{Space: "xml", Key: a.Key, Value: a.Value})
-		}
-	}
-	return inherited, nil
-}
-
-// canonicalizeDocument returns the canonical form of the whole document (URI="", so without
-// comments), leaving out skip when not nil. Processing instructions outside the document
-// element belong to it when include (nil: all) selects them.
-func canonicalizeDocument(doc *etree.Document, alg, prefixList string, skip *etree.Element) ([]byte, error) {
-	return canonicalizeDocumentSet(nil, doc, alg, prefixList, skip, nil)
-}
-
-func canonicalizeDocumentSet(ctx context.Context, doc *etree.Document, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
-	body, err := canonicalizeSet(ctx, doc.Root(), alg, prefixList, skip, include)
-	if err != nil {
-		return nil, err
-	}
-	_, comments := c14nBase(alg)
-	var out []byte
-	seenRoot := false
-	for _, t := range doc.Child {
-		switch t := t.(type) {
-		case *etree.Element:
-			out = append(out, body...)
-			seenRoot = true
-			continue
-		case *etree.ProcInst:
-			if t.Target == "xml" || (include != nil && !include(t)) {
-				continue
-			}
-			if seenRoot {
-				out = append(out, '\n')
-			}
-			out = xades.AppendProcInst(out, t)
-		case *etree.Comment:
-			if !comments || (include != nil && !include(t)) {
-				continue
-			}
-			if seenRoot {
-				out = append(out, '\n')
-			}
-			out = append(out, "<!--"...)
-			out = append(out, t.Data...)
-			out = append(out, "-->"...)
-		default:
-			continue
-		}
-		if !seenRoot {
-			out = append(out, '\n')
-		}
-	}
-	return out, nil
-}
-
-// text returns the character content of an element that must hold text only: child
-// elements, processing instructions and comments inside it are refused (hardening.md §2.5:
-// values are never concatenated across other nodes).
-func text(el *etree.Element) (string, bool) {
-	var b strings.Builder
-	for _, t := range el.Child {
-		switch t := t.(type) {
-		case *etree.CharData:
-			b.WriteString(t.Data)
-		default:
-			return "", false
-		}
-	}
-	return b.String(), true
-}
-
-// stripSpace removes XML white space (base64 values may be folded).
-func stripSpace(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, s)
-}
+// text returns the character content of an element that must hold text only
+// (xmldsig.Text).
+func text(el *etree.Element) (string, bool) { return xmldsig.Text(el) }

@@ -35,6 +35,9 @@ var allowedKids = map[string]map[nsName]bool{
 	"xades:UnsignedDataObjectProperties": names(xades.NSXAdES, "UnsignedDataObjectProperty"),
 }
 
+// nsName is an expanded name: namespace URI and local name.
+type nsName struct{ ns, local string }
+
 type nameSet map[nsName]bool
 
 func names(ns string, locals ...string) nameSet { return nameSet{}.add(ns, locals...) }

@@ -9,8 +9,9 @@
 //  1. passes the bytes through the ingress gate (dss/xmlsafe: no DTD, no directives,
 //     duplicate attributes, undeclared prefixes, size, depth, element and namespace caps)
 //     and parses them exactly once with etree;
-//  2. builds one index of every id attribute of that tree (any attribute whose local name
-//     is Id, ID or id, in any namespace: Id, ID, id, wsu:Id, xml:id). An id seen twice can
+//  2. builds one index of every id attribute of that tree (xmldsig.IndexIDs, the rule the
+//     signer follows too: any attribute whose local name is Id, ID or id, in any namespace:
+//     Id, ID, id, wsu:Id, xml:id). An id seen twice can
 //     never be resolved: a reference to it is a FORMAT_FAILURE (the signature wrapping
 //     shapes of hardening.md §2.1);
 //  3. validates every ds:Signature of the tree (at most Limits.MaxSignatures) on its own
@@ -79,6 +80,11 @@
 // Verify returns an error only when the input cannot be processed at all: it is refused by
 // the gate (ErrMalformed, or ErrLimit for a limit), holds no ds:Signature (ErrNoSignature) or
 // more than Limits.MaxSignatures (ErrLimit). Every signature problem is a Result.
+//
+// The XMLDSig mechanics (canonicalization with its context and node budget, the Id index,
+// reference parsing and resolution, transforms, digests, signature values) are the XMLDSig
+// core dss/xmldsig, which the signer dss/xades runs too; this package adds the order of the
+// checks, the policy, XAdES, timestamps, trust and the indications.
 //
 // The package is pure apart from the injected RevocationSource: no clock is read except
 // through Config.Clock, nothing is fetched from URIs found in the input.

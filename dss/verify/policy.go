@@ -3,12 +3,12 @@ package verify
 import (
 	"crypto"
 	_ "crypto/md5" // integrity comparison only (integrityHashes)
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 )
 
 // Policy is the algorithm policy of a Verifier: which digests, signature methods and key
@@ -28,20 +28,20 @@ type Policy struct {
 
 // Algorithm URIs this package knows beyond the ones dss/xades names.
 const (
-	DigestSHA1       = "http://www.w3.org/2000/09/xmldsig#sha1"
-	DigestMD5        = "http://www.w3.org/2001/04/xmldsig-more#md5"
-	DigestSHA224     = "http://www.w3.org/2001/04/xmldsig-more#sha224"
-	RSASHA1          = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+	DigestSHA1       = xmldsig.DigestSHA1
+	DigestMD5        = xmldsig.DigestMD5
+	DigestSHA224     = xmldsig.DigestSHA224
+	RSASHA1          = xmldsig.RSASHA1
 	RSAMD5           = "http://www.w3.org/2001/04/xmldsig-more#rsa-md5"
-	ECDSASHA1        = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1"
-	RSAPSSSHA1       = "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1"
+	ECDSASHA1        = xmldsig.ECDSASHA1
+	RSAPSSSHA1       = xmldsig.RSAPSSSHA1
 	HMACSHA1         = "http://www.w3.org/2000/09/xmldsig#hmac-sha1"
-	C14N10           = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-	C14N10Comments   = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"
-	C14N11Comments   = "http://www.w3.org/2006/12/xml-c14n11#WithComments"
-	ExcC14NComments  = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
-	TransformXPath   = "http://www.w3.org/TR/1999/REC-xpath-19991116"
-	TransformXPath2  = "http://www.w3.org/2002/06/xmldsig-filter2"
+	C14N10           = xmldsig.C14N10
+	C14N10Comments   = xmldsig.C14N10Comments
+	C14N11Comments   = xmldsig.C14N11Comments
+	ExcC14NComments  = xmldsig.ExcC14NComments
+	TransformXPath   = xmldsig.TransformXPath
+	TransformXPath2  = xmldsig.TransformXPath2
 	TransformXSLT    = "http://www.w3.org/TR/1999/REC-xslt-19991116"
 	maxRSABits       = 8192
 	defaultMinRSABit = 2048
@@ -93,43 +93,24 @@ func (p *Policy) check() error {
 	return nil
 }
 
-// digestHashes are the DigestMethod URIs this package can compute. MD5 is absent: never.
-var digestHashes = map[string]crypto.Hash{
-	DigestSHA1:         crypto.SHA1,
-	DigestSHA224:       crypto.SHA224,
-	xades.DigestSHA256: crypto.SHA256,
-	xades.DigestSHA384: crypto.SHA384,
-	xades.DigestSHA512: crypto.SHA512,
-}
-
-type sigKind int
-
-const (
-	sigRSA sigKind = iota + 1
-	sigPSS
-	sigECDSA
-)
+// digestHashes are the DigestMethod URIs this package can compute (xmldsig.DigestMethods).
+// MD5 is absent: never.
+var digestHashes = xmldsig.DigestMethods
 
 type sigMethod struct {
-	kind sigKind
+	kind xmldsig.KeyKind
 	hash crypto.Hash
 }
 
-// sigMethods are the SignatureMethod URIs this package can verify. MD5 and HMAC are absent.
-var sigMethods = map[string]sigMethod{
-	RSASHA1:            {sigRSA, crypto.SHA1},
-	ECDSASHA1:          {sigECDSA, crypto.SHA1},
-	RSAPSSSHA1:         {sigPSS, crypto.SHA1},
-	xades.RSASHA256:    {sigRSA, crypto.SHA256},
-	xades.RSASHA384:    {sigRSA, crypto.SHA384},
-	xades.RSASHA512:    {sigRSA, crypto.SHA512},
-	xades.RSAPSSSHA256: {sigPSS, crypto.SHA256},
-	xades.RSAPSSSHA384: {sigPSS, crypto.SHA384},
-	xades.RSAPSSSHA512: {sigPSS, crypto.SHA512},
-	xades.ECDSASHA256:  {sigECDSA, crypto.SHA256},
-	xades.ECDSASHA384:  {sigECDSA, crypto.SHA384},
-	xades.ECDSASHA512:  {sigECDSA, crypto.SHA512},
-}
+// sigMethods are the SignatureMethod URIs this package can verify (xmldsig.SignatureMethods).
+// MD5 and HMAC are absent.
+var sigMethods = func() map[string]sigMethod {
+	m := map[string]sigMethod{}
+	for uri, x := range xmldsig.SignatureMethods {
+		m[uri] = sigMethod{x.Kind, x.Hash}
+	}
+	return m
+}()
 
 // digest resolves a DigestMethod URI under the policy.
 func (p *Policy) digest(uri string) (crypto.Hash, *verdict) {
@@ -182,12 +163,6 @@ var integrityHashes = func() map[string]crypto.Hash {
 }()
 
 // errNotAllowed marks a transform or canonicalization outside the allow-list.
-var errNotAllowed = errors.New("not allowed")
+var errNotAllowed = xmldsig.ErrNotAllowed
 
-func clip(s string) string {
-	const max = 80
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return fmt.Sprintf("%q", s)
-}
+func clip(s string) string { return xmldsig.Clip(s) }

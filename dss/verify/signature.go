@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/beevik/etree"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 )
 
 // panicDetail is the Detail of a signature whose validation panicked (the fuzz target fails
@@ -36,9 +36,10 @@ type sigCtx struct {
 	at   time.Time
 	res  Result
 	work *int64 // canonical bytes digested so far for this input (Limits.MaxC14NBytes)
-	walk *walkBudget
+	walk *xmldsig.Budget
 	req  *reqState
 
+	x          *xmldsig.Signature // the core's parse (structure)
 	si, sv, ki *etree.Element
 	objects    []*etree.Element
 	c14n       string
@@ -120,233 +121,99 @@ func (c *sigCtx) validate() *verdict {
 
 // ---------------------------------------------------------------- structure
 
-// structure checks the element layout of ds:Signature and ds:SignedInfo.
+// structure checks the element layout of ds:Signature and ds:SignedInfo and parses every
+// Reference (xmldsig.ParseSignature).
 func (c *sigCtx) structure() *verdict {
-	kids := c.sig.ChildElements()
-	if len(kids) < 2 || !is(kids[0], xades.NSXMLDSig, "SignedInfo") || !is(kids[1], xades.NSXMLDSig, "SignatureValue") {
-		return formatFailure("ds:Signature must start with SignedInfo and SignatureValue")
+	s, err := xmldsig.ParseSignature(c.sig, xmldsig.Limits{MaxReferences: c.v.lim.MaxReferences,
+		MaxTransforms: c.v.lim.MaxTransforms, MaxPrefixes: c.v.lim.MaxPrefixes})
+	c.x = s
+	c.si, c.sv, c.ki, c.objects = s.SignedInfo, s.SignatureValue, s.KeyInfo, s.Objects
+	c.c14n, c.c14nPrefix, c.res.SignatureMethod = s.C14N, s.C14NPrefixes, s.Method
+	if err != nil {
+		return verdictOf(err)
 	}
-	c.si, c.sv = kids[0], kids[1]
-	rest := kids[2:]
-	if len(rest) > 0 && is(rest[0], xades.NSXMLDSig, "KeyInfo") {
-		c.ki = rest[0]
-		rest = rest[1:]
-	}
-	for _, o := range rest {
-		if !is(o, xades.NSXMLDSig, "Object") {
-			return formatFailure("unexpected %s in ds:Signature (a second SignedInfo, SignatureValue or KeyInfo?)", clip(o.FullTag()))
-		}
-		c.objects = append(c.objects, o)
-	}
-	if err := onlyAttrs(c.sig, "Id"); err != nil {
-		return err
-	}
-	si := c.si.ChildElements()
-	if len(si) < 3 || !is(si[0], xades.NSXMLDSig, "CanonicalizationMethod") || !is(si[1], xades.NSXMLDSig, "SignatureMethod") {
-		return formatFailure("SignedInfo must hold CanonicalizationMethod, SignatureMethod and References")
-	}
-	if len(si)-2 > c.v.lim.MaxReferences {
-		return indeterminate(SigConstraintsFailure, ReasonFormat, "%d References; the limit is %d", len(si)-2, c.v.lim.MaxReferences)
-	}
-	c.c14n = si[0].SelectAttrValue("Algorithm", "")
-	prefix, v := inclusiveNamespaces(si[0], c.c14n, c.v.lim.MaxPrefixes)
-	if v != nil {
-		return v
-	}
-	c.c14nPrefix = prefix
-	if len(si[1].ChildElements()) != 0 {
-		return indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "SignatureMethod with parameters (HMACOutputLength?) is not accepted")
-	}
-	c.res.SignatureMethod = si[1].SelectAttrValue("Algorithm", "")
-	for i, el := range si[2:] {
-		if !is(el, xades.NSXMLDSig, "Reference") {
-			return formatFailure("unexpected %s in SignedInfo", clip(el.FullTag()))
-		}
-		r, v := parseReference(el, i+1, c.v.lim)
-		if v != nil {
-			return v
+	for _, x := range s.References {
+		r := &reference{x: x, el: x.El, pos: x.Pos, uri: x.URI, hasURI: x.HasURI, typ: x.Type,
+			digestURI: x.DigestMethod, digest: x.DigestValue}
+		r.scope = Scope{Reference: r.pos, URI: r.uri, HasURI: r.hasURI, Type: r.typ,
+			Digest: r.digestURI + " " + base64.StdEncoding.EncodeToString(r.digest)}
+		for _, t := range x.Transforms {
+			r.scope.Transforms = append(r.scope.Transforms, t.Alg)
 		}
 		c.refs = append(c.refs, r)
 	}
 	return nil
 }
 
+// verdictOf words an error of the XMLDSig core as a verdict: a Problem by its class, a
+// verdict (from a hook of this package) as it is.
+func verdictOf(err error) *verdict {
+	var v *verdict
+	if errors.As(err, &v) {
+		return v
+	}
+	var p *xmldsig.Problem
+	if !errors.As(err, &p) {
+		return formatFailure("%v", err)
+	}
+	if k, ok := classVerdicts[p.Class]; ok {
+		return &verdict{ind: k.ind, sub: k.sub, reason: k.reason, detail: p.Detail}
+	}
+	return formatFailure("%s", p.Detail)
+}
+
+// classVerdicts are the indications of the core's Problem classes; Malformed (and anything
+// else) is TOTAL_FAILED/FORMAT_FAILURE.
+var classVerdicts = map[xmldsig.Class]verdict{
+	xmldsig.Refused:    {ind: Indeterminate, sub: SigConstraintsFailure, reason: ReasonTransform},
+	xmldsig.RefRefused: {ind: Indeterminate, sub: SigConstraintsFailure, reason: ReasonReference},
+	xmldsig.OverLimit:  {ind: Indeterminate, sub: SigConstraintsFailure, reason: ReasonFormat},
+	xmldsig.Algorithm:  {ind: Indeterminate, sub: CryptoConstraintsFailure, reason: ReasonAlgorithm},
+	xmldsig.NotFound:   {ind: Indeterminate, sub: SignedDataNotFound, reason: ReasonReference},
+	xmldsig.Mismatch:   {ind: TotalFailed, sub: HashFailure, reason: ReasonDigest},
+}
+
 // onlyAttrs refuses attributes other than the named ones and namespace declarations.
 func onlyAttrs(el *etree.Element, names ...string) *verdict {
-	for _, a := range el.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-			continue
-		}
-		if a.Space != "" || !slices.Contains(names, a.Key) {
-			return formatFailure("unexpected attribute %s on %s", clip(a.FullKey()), el.Tag)
-		}
+	if err := xmldsig.OnlyAttrs(el, names...); err != nil {
+		return verdictOf(err)
 	}
 	return nil
 }
 
 // inclusiveNamespaces reads the optional ec:InclusiveNamespaces/@PrefixList of an exclusive
-// c14n method or transform; any other child is refused. The list is deduplicated; more than
-// max distinct prefixes is refused (issue 10: a million names cost names × elements).
+// c14n method or transform, deduplicated, at most max prefixes (xmldsig.InclusiveNamespaces).
 func inclusiveNamespaces(el *etree.Element, alg string, max int) (string, *verdict) {
-	kids := el.ChildElements()
-	if len(kids) == 0 {
-		return "", nil
+	list, err := xmldsig.InclusiveNamespaces(el, alg, max)
+	if err != nil {
+		return "", verdictOf(err)
 	}
-	if (alg != xades.ExcC14N && alg != ExcC14NComments) || len(kids) != 1 || !is(kids[0], xades.ExcC14N, "InclusiveNamespaces") {
-		return "", indeterminate(SigConstraintsFailure, ReasonTransform, "parameters of %s are not accepted", clip(alg))
-	}
-	seen := map[string]bool{}
-	var list []string
-	for p := range strings.FieldsSeq(kids[0].SelectAttrValue("PrefixList", "")) { // no slice of a million names
-		if seen[p] {
-			continue
-		}
-		if len(list) == max {
-			return "", indeterminate(SigConstraintsFailure, ReasonTransform, "InclusiveNamespaces PrefixList names more than %d prefixes", max)
-		}
-		seen[p] = true
-		list = append(list, p)
-	}
-	return strings.Join(list, " "), nil
+	return list, nil
 }
 
-// reference is one parsed ds:Reference.
+// reference is the verifier's view of one ds:Reference: the core's parse, the hash the
+// policy resolved, what it points at and its scope in the report.
 type reference struct {
-	el         *etree.Element
-	pos        int
-	uri        string
-	hasURI     bool
-	typ        string
-	transforms []transform
-	digestURI  string
-	digest     []byte
-	hash       crypto.Hash
+	x         *xmldsig.Reference
+	el        *etree.Element
+	pos       int
+	uri       string
+	hasURI    bool
+	typ       string
+	digestURI string
+	digest    []byte
+	hash      crypto.Hash
 
 	target   *etree.Element // same-document target (nil for "" and detached)
 	detached *Document
 	scope    Scope
 }
 
-type transform struct {
-	alg    string
-	prefix string     // exclusive c14n InclusiveNamespaces
-	ops    []filterOp // XPath Filter 2.0
-	rm     *selector  // XPath 1.0: the subtrees the expression removes
-}
-
-// transformParams parses the parameters of a transform: InclusiveNamespaces of exclusive c14n,
-// the XPath elements of XPath Filter 2.0 and XPath 1.0 (allow-listed shapes only).
-func transformParams(t *etree.Element, alg string, pos int, lim Limits) (transform, *verdict) {
-	tr := transform{alg: alg}
-	refused := func(what string) (transform, *verdict) {
-		return tr, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: %s is not accepted (docs/conformance.md lists the XPath shapes that are)", pos, what)
-	}
-	switch alg {
-	case TransformXPath2:
-		kids := t.ChildElements()
-		if len(kids) == 0 || len(kids) > maxFilterOps {
-			return refused(fmt.Sprintf("an XPath Filter 2.0 transform with %d XPath elements", len(kids)))
-		}
-		for _, k := range kids {
-			op := k.SelectAttrValue("Filter", "")
-			expr, ok := text(k)
-			if !is(k, TransformXPath2, "XPath") || !ok || (op != "intersect" && op != "subtract" && op != "union") {
-				return refused("an XPath Filter 2.0 element " + clip(k.FullTag()))
-			}
-			sel, ok := parseFilter2Expr(expr, k)
-			if !ok {
-				return refused("the XPath Filter 2.0 expression " + clip(strings.TrimSpace(expr)))
-			}
-			tr.ops = append(tr.ops, filterOp{op: op, sel: sel})
-		}
-		return tr, nil
-	case TransformXPath:
-		kids := t.ChildElements()
-		if len(kids) != 1 || !is(kids[0], xades.NSXMLDSig, "XPath") {
-			return refused("an XPath transform without one ds:XPath")
-		}
-		expr, ok := text(kids[0])
-		if !ok {
-			return refused("an XPath transform with markup in its expression")
-		}
-		sel, ok := parseXPathExpr(expr, kids[0])
-		if !ok {
-			return refused("the XPath expression " + clip(strings.TrimSpace(expr)))
-		}
-		tr.rm = &sel
-		return tr, nil
-	}
-	prefix, v := inclusiveNamespaces(t, alg, lim.MaxPrefixes)
-	tr.prefix = prefix
-	return tr, v
-}
-
-func parseReference(el *etree.Element, pos int, lim Limits) (*reference, *verdict) {
-	maxTransforms := lim.MaxTransforms
-	if v := onlyAttrs(el, "Id", "URI", "Type"); v != nil {
-		return nil, v
-	}
-	r := &reference{el: el, pos: pos, typ: el.SelectAttrValue("Type", "")}
-	if a := el.SelectAttr("URI"); a != nil {
-		r.uri, r.hasURI = a.Value, true
-	}
-	kids := el.ChildElements()
-	if len(kids) > 0 && is(kids[0], xades.NSXMLDSig, "Transforms") {
-		ts := kids[0].ChildElements()
-		if len(ts) == 0 {
-			return nil, formatFailure("reference %d: empty Transforms", pos)
-		}
-		if len(ts) > maxTransforms {
-			return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: %d transforms; the limit is %d", pos, len(ts), maxTransforms)
-		}
-		filterOps := 0 // XPath Filter 2.0 operations and XPath transforms of the Reference together
-		for _, t := range ts {
-			if !is(t, xades.NSXMLDSig, "Transform") {
-				return nil, formatFailure("reference %d: unexpected %s in Transforms", pos, clip(t.FullTag()))
-			}
-			tr, v := transformParams(t, t.SelectAttrValue("Algorithm", ""), pos, lim)
-			if v != nil {
-				return nil, v
-			}
-			if tr.rm != nil {
-				filterOps++
-			}
-			if filterOps += len(tr.ops); filterOps > maxFilterOps {
-				return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: more than %d XPath filter operations", pos, maxFilterOps)
-			}
-			r.transforms = append(r.transforms, tr)
-		}
-		kids = kids[1:]
-	}
-	if len(kids) != 2 || !is(kids[0], xades.NSXMLDSig, "DigestMethod") || !is(kids[1], xades.NSXMLDSig, "DigestValue") {
-		return nil, formatFailure("reference %d: want Transforms?, DigestMethod, DigestValue", pos)
-	}
-	if len(kids[0].ChildElements()) != 0 {
-		return nil, formatFailure("reference %d: DigestMethod with parameters", pos)
-	}
-	r.digestURI = kids[0].SelectAttrValue("Algorithm", "")
-	dv, v := b64Value(kids[1], "DigestValue")
-	if v != nil {
-		return nil, v
-	}
-	r.digest = dv
-	r.scope = Scope{Reference: pos, URI: r.uri, HasURI: r.hasURI, Type: r.typ,
-		Digest: r.digestURI + " " + base64.StdEncoding.EncodeToString(dv)}
-	for _, t := range r.transforms {
-		r.scope.Transforms = append(r.scope.Transforms, t.alg)
-	}
-	return r, nil
-}
-
 // b64Value decodes the base64 text content of el, refusing anything but text.
 func b64Value(el *etree.Element, what string) ([]byte, *verdict) {
-	s, ok := text(el)
-	if !ok {
-		return nil, formatFailure("%s holds something other than base64 text", what)
-	}
-	b, err := base64.StdEncoding.DecodeString(stripSpace(s))
+	b, err := xmldsig.Base64Value(el, what)
 	if err != nil {
-		return nil, formatFailure("%s is not base64", what)
+		return nil, verdictOf(err)
 	}
 	return b, nil
 }
@@ -372,36 +239,10 @@ func (c *sigCtx) algorithms() *verdict {
 	return nil
 }
 
-// checkChain accepts the transform chains of the allow-list:
-//
-//	[enveloped-signature] [c14n]   same-document references
-//	base64                         a ds:Object of this signature holding base64 text
-//	(none) | c14n                  detached data (c14n: detached XML)
-//
-// XPath Filter 2.0 and XPath 1.0 (their allow-listed shapes) may stand anywhere before the
-// canonicalization of a same-document reference.
+// checkChain accepts the transform chains of the allow-list (xmldsig.CheckChain).
 func checkChain(r *reference) *verdict {
-	for i, t := range r.transforms {
-		switch {
-		case t.alg == TransformXPath2 || t.alg == TransformXPath:
-			if r.detached != nil {
-				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: XPath transforms are accepted on same-document references only", r.pos)
-			}
-		case t.alg == xades.TransformEnveloped:
-			if r.detached != nil {
-				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: enveloped-signature on detached data", r.pos)
-			}
-		case c14nMethods[t.alg]:
-			if i != len(r.transforms)-1 {
-				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: canonicalization must be the last transform", r.pos)
-			}
-		case t.alg == xades.TransformBase64:
-			if len(r.transforms) != 1 {
-				return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: the base64 transform must be the only one", r.pos)
-			}
-		default:
-			return indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: transform %s is not accepted (no XSLT, XPointer or decryption)", r.pos, clip(t.alg))
-		}
+	if err := xmldsig.CheckChain(r.x); err != nil {
+		return verdictOf(err)
 	}
 	return nil
 }
@@ -469,8 +310,8 @@ func (c *sigCtx) xadesLayout() *verdict {
 		// signature are not found; the signature itself may be intact.
 		return indeterminate(SignedDataNotFound, ReasonReference, "the SignedProperties reference does not point at this signature's SignedProperties")
 	}
-	for _, t := range r.transforms {
-		if !c14nMethods[t.alg] && t.alg != TransformXPath2 {
+	for _, t := range r.x.Transforms {
+		if !c14nMethods[t.Alg] && t.Alg != TransformXPath2 {
 			return formatFailure("the SignedProperties reference may only be canonicalized (or filtered with XPath Filter 2.0)")
 		}
 	}
@@ -498,15 +339,10 @@ func (c *sigCtx) resolve() *verdict {
 			r.scope.Kind = ScopeDocument
 			r.scope.Element = qname(c.doc.Root())
 		case r.hasURI && strings.HasPrefix(r.uri, "#"):
-			id := r.uri[1:]
-			if id == "" || strings.ContainsAny(id, "()/ ") {
-				return indeterminate(SigConstraintsFailure, ReasonReference, "reference %d: only bare-name \"#id\" same-document references are accepted, not %s", r.pos, clip(r.uri))
+			if err := c.env().Resolve(r.x); err != nil {
+				return verdictOf(err)
 			}
-			t, v := c.ids.lookup(id)
-			if v != nil {
-				v.detail = fmt.Sprintf("reference %d: %s", r.pos, v.detail)
-				return v
-			}
+			t, id := r.x.Target, r.uri[1:]
 			r.target = t
 			r.scope.Element, r.scope.ElementID = qname(t), id
 			switch {
@@ -542,8 +378,8 @@ func (c *sigCtx) resolve() *verdict {
 			r.detached = d
 			r.scope.Kind, r.scope.Document = ScopeDetached, d.ID
 		}
-		for _, t := range r.transforms {
-			if t.alg == xades.TransformEnveloped {
+		for _, t := range r.x.Transforms {
+			if t.Alg == xades.TransformEnveloped {
 				r.scope.Enveloped = true
 			}
 		}
@@ -606,7 +442,7 @@ func (c *sigCtx) digests() *verdict {
 		if c.ctx != nil && c.ctx.Err() != nil {
 			return indeterminate(TryLater, ReasonFormat, "the request deadline passed during validation")
 		}
-		if c.walk != nil && c.walk.over {
+		if c.walk != nil && c.walk.Over() {
 			return c.stopped(errWalkBudget)
 		}
 		h, ok := integrityHashes[r.digestURI]
@@ -641,7 +477,7 @@ func (c *sigCtx) digests() *verdict {
 				return indeterminate(SigConstraintsFailure, ReasonFormat, "the references of the signatures in this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
 			}
 		}
-		sum, err := c.digest(r.hash, data)
+		sum, err := xmldsig.Digest(c.ctx, r.hash, data)
 		if err != nil {
 			return c.stopped(err)
 		}
@@ -660,111 +496,35 @@ func (c *sigCtx) digests() *verdict {
 	return later
 }
 
-// referenceData applies the transform chain of r and returns the octets its digest covers.
+// referenceData applies the transform chain of r and returns the octets its digest covers
+// (xmldsig.Env.Data).
 func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
-	var (
-		skip   *etree.Element
-		alg    = C14N10 // a node-set without a final canonicalization: c14n 1.0 (XMLDSig §4.4.3.2)
-		pfx    string
-		filter *nodeSetFilter
-	)
-	for _, t := range r.transforms {
-		switch {
-		case t.alg == xades.TransformEnveloped:
-			skip = c.sig
-		case c14nMethods[t.alg]:
-			alg, pfx = t.alg, t.prefix
-		case t.alg == TransformXPath2:
-			if filter == nil {
-				filter = &nodeSetFilter{}
-			}
-			var ops []boundOp
-			for _, o := range t.ops {
-				b, v := c.bind(o.sel)
-				if v != nil {
-					v.detail = fmt.Sprintf("reference %d: XPath Filter 2.0: %s", r.pos, v.detail)
-					return nil, v
-				}
-				bit, ok := filter.addSelector(&b)
-				if !ok {
-					return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: too many XPath filter operations", r.pos)
-				}
-				ops = append(ops, boundOp{op: o.op, bit: bit})
-			}
-			filter.xf2 = append(filter.xf2, ops)
-		case t.alg == TransformXPath:
-			if filter == nil {
-				filter = &nodeSetFilter{}
-			}
-			b, v := c.bind(*t.rm)
+	data, err := c.env().Data(c.x, r.x)
+	if err == nil {
+		return data, nil
+	}
+	var p *xmldsig.Problem
+	var v *verdict
+	if errors.As(err, &p) || errors.As(err, &v) {
+		return nil, verdictOf(err)
+	}
+	return nil, c.c14nVerdict(r.pos, err)
+}
+
+// env is the XMLDSig core's view of this signature's input: the document, its Id index, the
+// request context, the walk budget and the detached data objects resolve found.
+func (c *sigCtx) env() *xmldsig.Env {
+	return &xmldsig.Env{Doc: c.doc, IDs: c.ids.x, Ctx: c.ctx, Budget: c.walk,
+		Detached: func(x *xmldsig.Reference) ([]byte, error) {
+			return c.refs[x.Pos-1].detached.Data, nil
+		},
+		DetachedXML: func(x *xmldsig.Reference) (*etree.Document, error) {
+			d, v := c.detachedXML(c.refs[x.Pos-1])
 			if v != nil {
 				return nil, v
 			}
-			bit, ok := filter.addSelector(&b)
-			if !ok {
-				return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: too many XPath filter operations", r.pos)
-			}
-			filter.rmBits |= bit
-		}
-	}
-	var include func(etree.Token) bool
-	if filter != nil {
-		include = filter.include
-	}
-	if len(r.transforms) == 1 && r.transforms[0].alg == xades.TransformBase64 {
-		if r.target == nil || r.scope.Kind != ScopeObject {
-			return nil, indeterminate(SigConstraintsFailure, ReasonTransform, "reference %d: the base64 transform is accepted only on a ds:Object of this signature", r.pos)
-		}
-		s, ok := text(r.target)
-		if !ok {
-			return nil, formatFailure("reference %d: the base64 object holds something other than text", r.pos)
-		}
-		b, err := base64.StdEncoding.DecodeString(stripSpace(s))
-		if err != nil {
-			return nil, formatFailure("reference %d: the base64 object is not base64", r.pos)
-		}
-		return b, nil
-	}
-	if r.detached != nil {
-		if len(r.transforms) == 0 {
-			return r.detached.Data, nil
-		}
-		d, v := c.detachedXML(r)
-		if v != nil {
-			return nil, v
-		}
-		// An octet stream parsed into a node-set keeps its comments (XMLDSig §4.4.3.2).
-		b, err := c.canon(d, nil, alg, pfx, nil, nil)
-		if err != nil {
-			return nil, c.c14nVerdict(r.pos, err)
-		}
-		return b, nil
-	}
-	if skip != nil {
-		inside := r.target == nil // URI="": the whole document
-		for p := c.sig.Parent(); p != nil && !inside; p = p.Parent() {
-			inside = p == r.target
-		}
-		if !inside || c.sig.Parent() == nil {
-			skip = nil // the transform removes nothing outside the referenced data
-		}
-	}
-	// A same-document reference ("" or "#id") selects its node-set without comments, whatever
-	// the canonicalization (XMLDSig §4.4.3.3).
-	alg, _ = c14nBase(alg)
-	var (
-		b   []byte
-		err error
-	)
-	if r.target == nil {
-		b, err = c.canon(c.doc, nil, alg, pfx, skip, include)
-	} else {
-		b, err = c.canon(nil, r.target, alg, pfx, skip, include)
-	}
-	if err != nil {
-		return nil, c.c14nVerdict(r.pos, err)
-	}
-	return b, nil
+			return d, nil
+		}}
 }
 
 func (c *sigCtx) c14nVerdict(pos int, err error) *verdict {
@@ -785,12 +545,9 @@ func (c *sigCtx) signatureValue(cert *x509.Certificate) *verdict {
 	if v := c.keyPolicy(cert.PublicKey); v != nil {
 		return v
 	}
-	if v := onlyAttrs(c.sv, "Id"); v != nil {
-		return v
-	}
-	sv, v := b64Value(c.sv, "SignatureValue")
-	if v != nil {
-		return v
+	sv, err := xmldsig.SignatureValue(c.x)
+	if err != nil {
+		return verdictOf(err)
 	}
 	if err := c.checkValue(cert.PublicKey, sv); err != nil {
 		if v := c.stopped(err); v != nil {
@@ -814,42 +571,7 @@ func (c *sigCtx) checkValue(pub crypto.PublicKey, sv []byte) error {
 		}
 		c.siC14N = data
 	}
-	data := c.siC14N
-	h := c.method.hash.New()
-	h.Write(data)
-	d := h.Sum(nil)
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		switch c.method.kind {
-		case sigRSA:
-			return rsa.VerifyPKCS1v15(k, c.method.hash, d, sv)
-		case sigPSS:
-			return rsa.VerifyPSS(k, c.method.hash, d, sv, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: c.method.hash})
-		}
-	case *ecdsa.PublicKey:
-		if c.method.kind == sigECDSA {
-			return verifyRawECDSA(k, d, sv)
-		}
-	}
-	return errors.New("the signature method does not fit the key")
-}
-
-// verifyRawECDSA checks a raw r‖s value: exactly 2×size bytes, 0 < r, s < n (hardening.md §2.9).
-func verifyRawECDSA(pub *ecdsa.PublicKey, digest, sig []byte) error {
-	n := pub.Curve.Params().N
-	size := (n.BitLen() + 7) / 8
-	if len(sig) != 2*size {
-		return fmt.Errorf("the ecdsa value has %d bytes, want %d (r‖s)", len(sig), 2*size)
-	}
-	r := new(big.Int).SetBytes(sig[:size])
-	s := new(big.Int).SetBytes(sig[size:])
-	if r.Sign() == 0 || s.Sign() == 0 || r.Cmp(n) >= 0 || s.Cmp(n) >= 0 {
-		return errors.New("the ecdsa value is out of range")
-	}
-	if !ecdsa.Verify(pub, digest, r, s) {
-		return errors.New("ecdsa verification failed")
-	}
-	return nil
+	return xmldsig.VerifySignedInfo(xmldsig.Method{Kind: c.method.kind, Hash: c.method.hash}, pub, c.siC14N, sv)
 }
 
 // keyPolicy refuses keys the policy does not accept.
@@ -859,7 +581,7 @@ func (c *sigCtx) keyPolicy(pub crypto.PublicKey) *verdict {
 		if n := k.N.BitLen(); n < c.v.policy.MinRSABits || n > maxRSABits {
 			return indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "RSA key of %d bits is outside %d..%d", n, c.v.policy.MinRSABits, maxRSABits)
 		}
-		if c.method.kind != sigRSA && c.method.kind != sigPSS {
+		if c.method.kind != xmldsig.RSA && c.method.kind != xmldsig.PSS {
 			return fail(SigCryptoFailure, ReasonSignatureValue, "an RSA key with an ECDSA signature method")
 		}
 	case *ecdsa.PublicKey:
@@ -868,7 +590,7 @@ func (c *sigCtx) keyPolicy(pub crypto.PublicKey) *verdict {
 		default:
 			return indeterminate(CryptoConstraintsFailure, ReasonAlgorithm, "curve %s is not accepted", k.Curve.Params().Name)
 		}
-		if c.method.kind != sigECDSA {
+		if c.method.kind != xmldsig.ECDSA {
 			return fail(SigCryptoFailure, ReasonSignatureValue, "an ECDSA key with an RSA signature method")
 		}
 	default:

@@ -167,7 +167,7 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 		}
 		data, v := c.referenceData(r)
 		if v != nil {
-			if v.sub == TryLater || c.walk != nil && c.walk.over {
+			if v.sub == TryLater || c.walk != nil && c.walk.Over() {
 				return nil, v
 			}
 			return bad("reference %d cannot be dereferenced", r.pos)

@@ -10,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 	"dssd/dss/xmlsafe"
 )
 
@@ -360,7 +361,7 @@ func (v *Verifier) Verify(ctx context.Context, in Input) (*Report, error) {
 	rep := &Report{Time: at}
 	ids := buildIDIndex(doc.Root())
 	var work int64
-	walk := &walkBudget{left: v.lim.MaxC14NNodes}
+	walk := xmldsig.NewBudget(v.lim.MaxC14NNodes)
 	for i, s := range sigs {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)

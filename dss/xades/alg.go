@@ -7,6 +7,8 @@ import (
 	"crypto/rsa"
 	"fmt"
 
+	"dssd/dss/xmldsig"
+
 	// The hash implementations must be linked in for crypto.Hash.New.
 	_ "crypto/sha256"
 	_ "crypto/sha512"
@@ -20,9 +22,9 @@ const (
 
 // Namespaces and related URIs.
 const (
-	NSXMLDSig      = "http://www.w3.org/2000/09/xmldsig#"
+	NSXMLDSig      = xmldsig.NS
 	NSXAdES        = "http://uri.etsi.org/01903/v1.3.2#"
-	NSXML          = "http://www.w3.org/XML/1998/namespace"
+	NSXML          = xmldsig.NSXML
 	SignedPropsRef = "http://uri.etsi.org/01903#SignedProperties"     // Reference/@Type of the SignedProperties reference
 	EncodingBase64 = "http://www.w3.org/TR/xmlschema-2/#base64Binary" // ds:Object/@Encoding of base64 content (DSS-X [DSS-5.1.2.1-4])
 )
@@ -55,18 +57,18 @@ const (
 
 // Canonicalization and transform URIs.
 const (
-	ExcC14N            = "http://www.w3.org/2001/10/xml-exc-c14n#"
-	C14N11             = "http://www.w3.org/2006/12/xml-c14n11"
-	TransformEnveloped = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-	TransformBase64    = "http://www.w3.org/2000/09/xmldsig#base64"
+	ExcC14N            = xmldsig.ExcC14N
+	C14N11             = xmldsig.C14N11
+	TransformEnveloped = xmldsig.TransformEnveloped
+	TransformBase64    = xmldsig.TransformBase64
 )
 
-type keyKind int
+type keyKind = xmldsig.KeyKind
 
 const (
-	kindRSA keyKind = iota + 1
-	kindPSS
-	kindECDSA
+	kindRSA   = xmldsig.RSA
+	kindPSS   = xmldsig.PSS
+	kindECDSA = xmldsig.ECDSA
 )
 
 // sigMethod describes a supported SignatureMethod.

@@ -82,3 +82,54 @@ func BenchmarkRSASignPKCS1v15(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLevelsBLTA: an enveloped XAdES B-LTA signature with a software RSA-2048 key, fixed
+// tokens and validation data (the steps of dss.applyLevel), and its self-check.
+func BenchmarkLevelsBLTA(b *testing.B) { benchLevelsBLTA(b, false) }
+
+// BenchmarkLevelsBLTAGuarded is BenchmarkLevelsBLTA with a signer that verifies its
+// signatures, as hsm.Guard does for every signer of the service.
+func BenchmarkLevelsBLTAGuarded(b *testing.B) { benchLevelsBLTA(b, true) }
+
+// benchLevelsBLTA: an enveloped XAdES B-LTA signature with a software RSA-2048 key, fixed
+// tokens and validation data (the steps of dss.applyLevel) on one Tree, serialised once, and
+// its self-check.
+func benchLevelsBLTA(b *testing.B, guarded bool) {
+	obj, p, k := benchParams(b)
+	if guarded {
+		p.Signer = verifyingSigner{k.signer}
+	}
+	fx := newLevelFixtures(b, loadKeys(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		t, err := Build(obj, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err = t.SignatureTimestampInput(); err != nil {
+			b.Fatal(err)
+		}
+		if err = t.AddSignatureTimestamp(fx.sigToken); err != nil {
+			b.Fatal(err)
+		}
+		if err = t.AddValidationData(fx.certs, fx.ocsps, fx.crls); err != nil {
+			b.Fatal(err)
+		}
+		if _, err = t.ArchiveTimestampInput(nil); err != nil {
+			b.Fatal(err)
+		}
+		if err = t.AddArchiveTimestamp(fx.arcToken); err != nil {
+			b.Fatal(err)
+		}
+		if _, err = t.AddTimestampValidationData(fx.tsvCerts, fx.tsvOCSPs, nil); err != nil {
+			b.Fatal(err)
+		}
+		s, err := t.Bytes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Check(s, obj, k.cert); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

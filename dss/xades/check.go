@@ -3,36 +3,30 @@ package xades
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/beevik/etree"
+
+	"dssd/dss/xmldsig"
 )
 
-// Check verifies the exact bytes Sign returned: s.Document for an enveloped
-// signature, s.Signature otherwise. It parses them anew (never reusing the
-// tree Sign built), finds the signature by s.SignatureID, resolves every
-// Reference — same-document "" and "#id" through one Id index that refuses
-// duplicate ids, detached ones from obj.Data or obj.Digest — recomputes
-// every digest, canonicalizes SignedInfo and verifies SignatureValue with
-// cert's public key. It also checks that the data object is covered by
-// exactly one Reference, that KeyInfo names cert first and, for XAdES, the
-// SignedProperties reference and SigningCertificateV2. Any failure is an
-// error wrapping ErrSelfCheck.
+// Check verifies the exact bytes of a signature Build made (Tree.Bytes, or Sign): s.Document
+// for an enveloped signature, s.Signature otherwise. It parses them once, through the ingress
+// gate (never reusing the tree they were serialised from), finds the signature by
+// s.SignatureID, resolves every Reference — same-document "" and "#id" through one Id index
+// that refuses duplicate ids, detached ones from obj.Data or obj.Digest — recomputes every
+// digest, canonicalizes SignedInfo and verifies SignatureValue with cert's public key. It also
+// checks that the data object is covered by exactly one Reference, that KeyInfo names cert
+// first and, for XAdES, the SignedProperties reference and SigningCertificateV2. Any failure
+// is an error wrapping ErrSelfCheck.
 //
-// When s comes from Sign, a same-document part whose reparsed tree has the
-// print (see treePrint) of a tree Sign canonicalized is not canonicalized again:
-// equal prints mean equal canonical forms, so the digest Sign computed is
-// that of the reparsed part, and it is compared with the DigestValue in the
-// bytes (or, for SignedInfo, used to verify the SignatureValue in the bytes).
-// A part whose print differs (a serialization that does not reproduce the
-// tree, a changed byte) is canonicalized from the reparsed bytes as before.
+// When the signer was a VerifyingSigner (hsm.Guard), it verified the value it returned over
+// the SignedInfo digest it was given; when the bytes carry that same value and their
+// SignedInfo has that same digest, under cert's key, the public-key verification is not
+// repeated. Everything else is recomputed from the bytes.
 func Check(s *Signed, obj Object, cert *x509.Certificate) error {
 	if err := check(s, obj, cert); err != nil {
 		return fmt.Errorf("%w: %w", ErrSelfCheck, err)
@@ -52,7 +46,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 	if enveloped {
 		data = s.Document
 	}
-	doc, err := parseOwn(data)
+	doc, err := parseSigned(data, s.maxDoc)
 	if err != nil {
 		return err
 	}
@@ -104,7 +98,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		if !is(ref, NSXMLDSig, "Reference") {
 			return fmt.Errorf("unexpected %s in SignedInfo", ref.FullTag())
 		}
-		kind, err := checkReference(ref, doc, ids, sig, obj, s.trace)
+		kind, err := checkReference(ref, doc, ids, sig, obj)
 		if err != nil {
 			return fmt.Errorf("reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
 		}
@@ -125,38 +119,32 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		return err
 	}
 
-	var p treePrint
-	if s.trace != nil {
-		p = elementPrint(si, nil)
+	c, err := canonicalize(si, c14n)
+	if err != nil {
+		return err
 	}
-	d, ok := s.trace.digest(p, c14n, sm.hash)
-	if !ok {
-		c, err := canonicalize(si, c14n)
-		if err != nil {
-			return err
-		}
-		d = digest(sm.hash, c)
-	}
+	d := digest(sm.hash, c)
 	sv, err := decodeB64(svEl)
 	if err != nil {
 		return fmt.Errorf("SignatureValue: %w", err)
 	}
-	if s.trace.wasVerified(sm.hash, d, sv) && s.trace.signerKeyIs(cert.PublicKey) {
-		return nil // the VerifyingSigner verified exactly this value over this digest
+	if s.signer.covers(cert.PublicKey, sm.hash, d, sv) {
+		return nil // the VerifyingSigner verified exactly this value over this digest with this key
 	}
 	return verifyValue(sm, cert.PublicKey, d, sv)
 }
 
-func verifyValue(sm sigMethod, pub crypto.PublicKey, d, sv []byte) error {
-	switch sm.kind {
-	case kindRSA:
-		return rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), sm.hash, d, sv)
-	case kindPSS:
-		return rsa.VerifyPSS(pub.(*rsa.PublicKey), sm.hash, d, sv, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: sm.hash})
-	case kindECDSA:
-		return verifyRawECDSA(pub.(*ecdsa.PublicKey), d, sv)
+// covers reports whether the signer verified value over d under h with the key pub.
+func (v *signerVerified) covers(pub crypto.PublicKey, h crypto.Hash, d, value []byte) bool {
+	if v == nil || v.hash != h || !bytes.Equal(v.digest, d) || !bytes.Equal(v.value, value) {
+		return false
 	}
-	return errors.New("unknown signature method kind")
+	k, ok := v.key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(pub)
+}
+
+func verifyValue(sm sigMethod, pub crypto.PublicKey, d, sv []byte) error {
+	return xmldsig.VerifyValue(xmldsig.Method{Kind: sm.kind, Hash: sm.hash}, pub, d, sv)
 }
 
 type refKind int
@@ -169,39 +157,17 @@ const (
 
 // checkReference recomputes the digest of one Reference and says what it
 // covers.
-func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, obj Object, tr *signTrace) (refKind, error) {
-	kids := dsChildren(ref)
-	var transforms []string
-	if len(kids) > 0 && is(kids[0], NSXMLDSig, "Transforms") {
-		for _, t := range dsChildren(kids[0]) {
-			if !is(t, NSXMLDSig, "Transform") || len(t.ChildElements()) != 0 {
-				return 0, errors.New("unsupported Transform")
-			}
-			transforms = append(transforms, t.SelectAttrValue("Algorithm", ""))
-		}
-		kids = kids[1:]
-	}
-	if len(kids) != 2 || !is(kids[0], NSXMLDSig, "DigestMethod") || !is(kids[1], NSXMLDSig, "DigestValue") {
-		return 0, errors.New("malformed Reference")
-	}
-	h, err := digestHash(kids[0].SelectAttrValue("Algorithm", ""))
+func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, obj Object) (refKind, error) {
+	w, err := parseWritten(ref, ids)
 	if err != nil {
 		return 0, err
 	}
-	dv, err := decodeB64(kids[1])
-	if err != nil {
-		return 0, fmt.Errorf("DigestValue: %w", err)
-	}
-	uriAttr := ref.SelectAttr("URI")
+	h, dv, transforms := w.h, w.x.DigestValue, w.transforms
 
 	// Detached (no URI, or one that is not same-document).
-	if uriAttr == nil || (uriAttr.Value != "" && uriAttr.Value[0] != '#') {
-		uri := ""
-		if uriAttr != nil {
-			uri = uriAttr.Value
-		}
-		if uri != obj.URI || (uriAttr == nil) != (obj.URI == "") {
-			return 0, fmt.Errorf("detached reference %q is not the object's %q", uri, obj.URI)
+	if w.x.Detached() {
+		if w.x.URI != obj.URI || !w.x.HasURI != (obj.URI == "") {
+			return 0, fmt.Errorf("detached reference %q is not the object's %q", w.x.URI, obj.URI)
 		}
 		if obj.Data == nil { // hash signing
 			if h != obj.DigestHash || !bytes.Equal(dv, obj.Digest) || !slices.Equal(transforms, obj.Transforms) {
@@ -216,16 +182,14 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 	}
 
 	// Same document.
-	var target *etree.Element
-	if uriAttr.Value == "" {
+	target := w.x.Target
+	if target == nil {
 		target = doc.Root()
-	} else if target, err = ids.lookup(uriAttr.Value[1:]); err != nil {
-		return 0, err
 	}
-	if len(transforms) == 1 && transforms[0] == TransformBase64 {
-		raw, err := base64.StdEncoding.DecodeString(stripSpace(target.Text()))
-		if err != nil || len(target.ChildElements()) != 0 {
-			return 0, errors.New("base64 object content is not base64 text")
+	if w.base64 {
+		raw, err := w.data(doc, ids, sig, nil)
+		if err != nil {
+			return 0, fmt.Errorf("base64 object content is not base64 text: %w", err)
 		}
 		if err := compareDigest(h, raw, dv); err != nil {
 			return 0, err
@@ -235,40 +199,15 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 		}
 		return refData, nil
 	}
-	var skip *etree.Element
-	if len(transforms) == 2 && transforms[0] == TransformEnveloped {
-		if !isAncestor(target, sig) {
-			return 0, errors.New("enveloped-signature transform, but the signature is not inside the referenced data")
-		}
-		skip = sig
-		transforms = transforms[1:]
+	skip, err := w.enveloped(target, sig)
+	if err != nil {
+		return 0, err
 	}
-	if len(transforms) != 1 || checkC14N(transforms[0]) != nil {
-		return 0, fmt.Errorf("unsupported transforms %q", transforms)
+	c, err := w.data(doc, ids, sig, nil)
+	if err != nil {
+		return 0, err
 	}
-	// The digest Sign computed for a tree with the same print as the reparsed one, if any
-	// (signTrace); otherwise the canonical form of the reparsed tree.
-	var p treePrint
-	if tr != nil {
-		if uriAttr.Value == "" {
-			p = documentPrint(doc, skip)
-		} else {
-			p = elementPrint(target, skip)
-		}
-	}
-	got, ok := tr.digest(p, transforms[0], h)
-	if !ok {
-		var c []byte
-		if uriAttr.Value == "" {
-			c, err = canonicalizeDocument(doc, transforms[0], skip)
-		} else {
-			c, err = canonicalizeWithout(target, transforms[0], skip)
-		}
-		if err != nil {
-			return 0, err
-		}
-		got = digest(h, c)
-	}
+	got := digest(h, c)
 	if !bytes.Equal(got, dv) {
 		return 0, errors.New("digest mismatch")
 	}
@@ -278,7 +217,7 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 			return 0, errors.New("SignedProperties reference to something else")
 		}
 		return refSignedProps, nil
-	case uriAttr.Value == "" && skip != nil:
+	case w.x.URI == "" && skip != nil:
 		return refData, nil
 	case target.Parent() == sig && is(target, NSXMLDSig, "Object") && obj.Data != nil && obj.XML:
 		return refData, nil
@@ -286,15 +225,112 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 	return refOther, nil
 }
 
-// canonicalizeWithout canonicalizes el with skip (a descendant) left out.
-func canonicalizeWithout(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
-	if skip != nil {
-		parent := skip.Parent()
-		idx := skip.Index()
-		parent.RemoveChildAt(idx)
-		defer parent.InsertChildAt(idx, skip)
+// written is a Reference parsed by the XMLDSig core, with the transform chain checked against
+// the chains this package writes: none (detached data), base64 alone (a ds:Object), or
+// [enveloped-signature] then exclusive c14n or c14n 1.1 (same document). A detached
+// reference's transforms are left to the caller (hash signing declares the client's).
+type written struct {
+	x          *xmldsig.Reference
+	transforms []string
+	h          crypto.Hash
+	base64     bool
+	c14n       string // the canonicalization of a same-document reference
+}
+
+// parseWritten parses ref with the core, resolves its DigestMethod under this package's rule
+// (digestHash) and a same-document "#id" through ids.
+func parseWritten(ref *etree.Element, ids idIndex) (*written, error) {
+	lim := xmldsig.DefaultLimits()
+	if ts := ref.SelectElement("Transforms"); ts != nil {
+		for _, t := range ts.ChildElements() {
+			if len(t.ChildElements()) != 0 {
+				return nil, fmt.Errorf("%w: transform with parameters", ErrNotSupported)
+			}
+		}
+		lim.MaxTransforms = max(lim.MaxTransforms, len(ts.ChildElements())) // a hash-signing client declares them
 	}
-	return canonicalize(el, alg)
+	x, err := xmldsig.ParseReference(ref, 1, lim)
+	if err != nil {
+		return nil, refError(err)
+	}
+	w := &written{x: x}
+	for _, t := range x.Transforms {
+		w.transforms = append(w.transforms, t.Alg)
+	}
+	if w.h, err = digestHash(x.DigestMethod); err != nil {
+		return nil, err
+	}
+	if x.Detached() {
+		return w, nil
+	}
+	if err := (&xmldsig.Env{IDs: ids.x}).Resolve(x); err != nil {
+		return nil, refError(err)
+	}
+	chain := w.transforms
+	if len(chain) == 2 && chain[0] == TransformEnveloped {
+		chain = chain[1:]
+	}
+	switch {
+	case len(w.transforms) == 1 && w.transforms[0] == TransformBase64:
+		w.base64 = true
+	case len(chain) != 1 || checkC14N(chain[0]) != nil:
+		return nil, fmt.Errorf("%w: transforms %q", ErrNotSupported, w.transforms)
+	default:
+		w.c14n = chain[0]
+	}
+	return w, nil
+}
+
+// enveloped returns the signature the enveloped-signature transform leaves out (nil without
+// the transform); the signature must be inside target, the referenced data.
+func (w *written) enveloped(target, sig *etree.Element) (*etree.Element, error) {
+	if len(w.transforms) != 2 {
+		return nil, nil
+	}
+	if !isAncestor(target, sig) {
+		return nil, fmt.Errorf("%w: enveloped-signature transform outside the signed data", ErrMalformed)
+	}
+	return sig, nil
+}
+
+// data returns the octets w's digest covers, computed by the core as the verifier computes
+// them (xmldsig.Env.Data); detached gives the data of a detached reference by URI ("" for
+// none).
+func (w *written) data(doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+	if !w.x.Detached() && !w.base64 {
+		target := w.x.Target
+		if target == nil {
+			target = doc.Root()
+		}
+		if _, err := w.enveloped(target, sig); err != nil {
+			return nil, err
+		}
+	}
+	env := &xmldsig.Env{Doc: doc, IDs: ids.x, Detached: func(r *xmldsig.Reference) ([]byte, error) {
+		data, ok := detached[r.URI]
+		if !ok || data == nil {
+			return nil, fmt.Errorf("%w: no data for the detached reference", ErrMalformed)
+		}
+		return data, nil
+	}}
+	out, err := env.Data(&xmldsig.Signature{El: sig}, w.x)
+	if err != nil {
+		return nil, refError(err)
+	}
+	return out, nil
+}
+
+// refError gives an error of the core this package's sentinels: a transform outside the
+// allow-list or c14n 1.1 below xml:base is ErrNotSupported, anything else ErrMalformed.
+func refError(err error) error {
+	var p *xmldsig.Problem
+	switch {
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrNotSupported):
+		return err
+	case errors.As(err, &p) && (p.Class == xmldsig.Refused || p.Class == xmldsig.RefRefused), errors.Is(err, xmldsig.ErrNotAllowed):
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
+	}
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }
 
 func isAncestor(a, el *etree.Element) bool {
@@ -388,22 +424,7 @@ func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Cert
 // dsChildren returns the child elements of el.
 func dsChildren(el *etree.Element) []*etree.Element { return el.ChildElements() }
 
-func decodeB64(el *etree.Element) ([]byte, error) {
-	if len(el.ChildElements()) != 0 {
-		return nil, errors.New("element content where base64 text was expected")
-	}
-	return base64.StdEncoding.DecodeString(stripSpace(el.Text()))
-}
+// decodeB64 decodes the base64 text of el (xmldsig.DecodeBase64: text only).
+func decodeB64(el *etree.Element) ([]byte, error) { return xmldsig.DecodeBase64(el) }
 
-func stripSpace(s string) string {
-	if !strings.ContainsAny(s, " \t\r\n") {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, s)
-}
+func stripSpace(s string) string { return xmldsig.StripSpace(s) }

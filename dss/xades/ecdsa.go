@@ -36,22 +36,3 @@ func RawECDSA(der []byte, pub *ecdsa.PublicKey) ([]byte, error) {
 	v.S.FillBytes(out[size:])
 	return out, nil
 }
-
-// verifyRawECDSA checks a raw r‖s value; it requires exactly 2×size bytes
-// and 0 < r, s < n.
-func verifyRawECDSA(pub *ecdsa.PublicKey, digest, sig []byte) error {
-	n := pub.Curve.Params().N
-	size := (n.BitLen() + 7) / 8
-	if len(sig) != 2*size {
-		return fmt.Errorf("ecdsa signature value has %d bytes, want %d", len(sig), 2*size)
-	}
-	r := new(big.Int).SetBytes(sig[:size])
-	s := new(big.Int).SetBytes(sig[size:])
-	if r.Sign() == 0 || s.Sign() == 0 || r.Cmp(n) >= 0 || s.Cmp(n) >= 0 {
-		return fmt.Errorf("ecdsa signature value out of range")
-	}
-	if !ecdsa.Verify(pub, digest, r, s) {
-		return fmt.Errorf("ecdsa signature does not verify")
-	}
-	return nil
-}

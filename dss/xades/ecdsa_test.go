@@ -8,6 +8,8 @@ import (
 	"encoding/asn1"
 	"math/big"
 	"testing"
+
+	"dssd/dss/xmldsig"
 )
 
 func derSig(t testing.TB, r, s *big.Int) []byte {
@@ -77,7 +79,7 @@ func TestRawECDSARandom(t *testing.T) {
 			if raw[0] == 0 || raw[size] == 0 {
 				short++
 			}
-			if err := verifyRawECDSA(&k.PublicKey, d[:], raw); err != nil {
+			if err := xmldsig.VerifyRawECDSA(&k.PublicKey, d[:], raw); err != nil {
 				t.Fatalf("%s #%d: %v", tc.c.Params().Name, i, err)
 			}
 			// Round trip back to DER gives the signer's value.
@@ -123,10 +125,10 @@ func TestRawECDSARejects(t *testing.T) {
 	// verifyRawECDSA refuses DER and wrong lengths.
 	d := sha256.Sum256(nil)
 	der, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
-	if verifyRawECDSA(&k.PublicKey, d[:], der) == nil {
+	if xmldsig.VerifyRawECDSA(&k.PublicKey, d[:], der) == nil {
 		t.Error("verifyRawECDSA accepted DER")
 	}
-	if verifyRawECDSA(&k.PublicKey, d[:], make([]byte, 64)) == nil {
+	if xmldsig.VerifyRawECDSA(&k.PublicKey, d[:], make([]byte, 64)) == nil {
 		t.Error("verifyRawECDSA accepted zeros")
 	}
 }

@@ -74,18 +74,83 @@ func TestGolden(t *testing.T) {
 					t.Fatal("two signatures with the same inputs differ")
 				}
 			}
-			file := filepath.Join("testdata", "golden", tt.name+".xml")
-			if *update {
-				writeFile(t, file, got)
-				return
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run with -update after reviewing):\ngot:\n%s\nwant:\n%s", file, got, want)
-			}
+			compareGolden(t, filepath.Join("testdata", "golden", tt.name+".xml"), got)
 		})
+	}
+}
+
+// compareGolden compares got with the golden file (with -update, writes it instead) and
+// reports whether the file was compared and equal.
+func compareGolden(t *testing.T, file string, got []byte) bool {
+	t.Helper()
+	if *update {
+		writeFile(t, file, got)
+		return false
+	}
+	if want := readFile(t, file); !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run with -update after reviewing):\ngot:\n%s\nwant:\n%s", file, got, want)
+		return false
+	}
+	return true
+}
+
+func readFile(t *testing.T, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	return b
+}
+
+// TestPrecheckedInput: a document Precheck parsed is signed as it was parsed, with the bytes
+// of a fresh parse; the tree is used once, and never for other bytes or other limits.
+func TestPrecheckedInput(t *testing.T) {
+	ks := loadKeys(t)
+	ns := map[string]string{"i": "urn:example:invoice:1", "c": "urn:example:aggregate:1"}
+	for _, pk := range []Packaging{Enveloped, Enveloping} {
+		obj := Object{ID: "doc-1", Data: readDoc(t, "invoice.xml"), XML: true}
+		if pk == Enveloped {
+			obj.XPath, obj.After, obj.Namespaces = "/i:Invoice/c:Totals", true, ns
+		}
+		p := Params{Type: TypeXAdES, Packaging: pk, SignatureMethod: RSASHA256, Signer: ks.rsa.signer, Chain: ks.rsa.chain(),
+			SigningTime: fixedTime(), SignatureID: "sig-pre"}
+		want, err := Sign(obj, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := Precheck(obj, pk, 0)
+		if err != nil || in == nil {
+			t.Fatalf("%v: Precheck: %v, %v", pk, in, err)
+		}
+		pre := obj
+		pre.Parsed = in
+		for i := range 2 { // the second Build parses anew
+			got, err := Sign(pre, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(bytesOf(got), bytesOf(want)) || got.XPath != want.XPath {
+				t.Fatalf("%v, build %d: the prechecked tree signs other bytes", pk, i)
+			}
+		}
+		if !in.used {
+			t.Fatalf("%v: Build did not take the prechecked tree", pk)
+		}
+		for _, other := range []struct {
+			name string
+			obj  Object
+			p    Params
+		}{
+			{"other bytes", Object{ID: "doc-1", Data: bytes.Clone(obj.Data), XML: true, XPath: obj.XPath, After: obj.After, Namespaces: ns, Parsed: &Input{data: obj.Data, doc: in.doc}}, p},
+			{"other limits", Object{ID: "doc-1", Data: obj.Data, XML: true, XPath: obj.XPath, After: obj.After, Namespaces: ns, Parsed: &Input{data: obj.Data, maxDoc: 1 << 20, doc: in.doc}}, p},
+		} {
+			if _, err := Build(other.obj, other.p); err != nil {
+				t.Fatal(err)
+			}
+			if other.obj.Parsed.used {
+				t.Errorf("%v, %s: the prechecked tree was used", pk, other.name)
+			}
+		}
 	}
 }

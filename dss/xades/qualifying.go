@@ -46,7 +46,7 @@ func (b *builder) qualifyingProperties() error {
 	addTransforms(ref, []string{ExcC14N})
 	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", b.dgURI)
 	b.spDV = ref.CreateElement("ds:DigestValue")
-	b.sp = sp
+	b.sp, b.qp = sp, qp
 	return nil
 }
 

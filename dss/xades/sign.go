@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-
-	"dssd/dss/xmlsafe"
 )
 
 // Packaging says where the signature goes relative to the signed data.
@@ -69,6 +67,18 @@ type Object struct {
 	// Enveloping (DSS IncludeObject): the ds:Object Id; default derived
 	// from the signature Id and ID.
 	ObjID string
+
+	// Parsed is what Precheck made of Data, if it ran: Build then takes that tree instead
+	// of parsing Data again (once: Build changes it).
+	Parsed *Input
+}
+
+// Input is an XML document Precheck parsed through the ingress gate.
+type Input struct {
+	data   []byte
+	maxDoc int64
+	doc    *etree.Document
+	used   bool
 }
 
 // Params are the signature parameters.
@@ -106,7 +116,8 @@ type Signed struct {
 	XPath       string // enveloped: an XPath 1.0 expression selecting exactly the signature in Document
 	SignatureID string // ds:Signature/@Id
 
-	trace *signTrace // what Sign canonicalized, for Check; nil when not made by Sign
+	maxDoc int64           // Params.MaxDocumentBytes of the signature Build made; 0 otherwise
+	signer *signerVerified // the value a VerifyingSigner verified; nil when not made by Build
 }
 
 // Ids derived from the signature Id.
@@ -129,15 +140,6 @@ func objID(sigID string, obj Object) string {
 	return sigID + "-obj-" + ncnameTail(obj.ID)
 }
 
-// Sign builds one XMLDSig or XAdES B-B signature over obj.
-func Sign(obj Object, p Params) (*Signed, error) {
-	b, err := newBuilder(obj, p)
-	if err != nil {
-		return nil, err
-	}
-	return b.sign()
-}
-
 type builder struct {
 	obj    Object
 	p      Params
@@ -151,7 +153,8 @@ type builder struct {
 	dataDV *etree.Element // DigestValue of the data reference
 	spDV   *etree.Element // DigestValue of the SignedProperties reference
 	sp     *etree.Element
-	trace  signTrace
+	qp     *etree.Element // xades:QualifyingProperties
+	signer *signerVerified
 }
 
 func newBuilder(obj Object, p Params) (*builder, error) {
@@ -202,7 +205,7 @@ func newBuilder(obj Object, p Params) (*builder, error) {
 	return b, nil
 }
 
-func (b *builder) sign() (*Signed, error) {
+func (b *builder) sign() (*Tree, error) {
 	obj, p := b.obj, b.p
 	b.buildSkeleton()
 
@@ -246,28 +249,20 @@ func (b *builder) sign() (*Signed, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := digest(b.p.DigestHash, c)
-		b.trace.add(elementPrint(b.sp, nil), ExcC14N, b.p.DigestHash, d)
-		b.spDV.SetText(b64(d))
+		b.spDV.SetText(b64(digest(b.p.DigestHash, c)))
 	}
 	if err := b.signatureValue(); err != nil {
 		return nil, err
 	}
 
-	out := &Signed{SignatureID: p.SignatureID, trace: &b.trace}
-	if b.doc != nil {
-		if out.Document, err = serialize(b.doc); err != nil {
-			return nil, fmt.Errorf("serialize document: %w", err)
-		}
-		out.XPath = pathTo(b.sig, p.SignatureID)
-		return out, nil
+	t := &Tree{doc: b.doc, sig: b.sig, qp: b.qp, enveloped: b.doc != nil, id: p.SignatureID, maxDoc: p.MaxDocumentBytes, signer: b.signer}
+	if t.enveloped {
+		t.xpath = pathTo(b.sig, p.SignatureID)
+	} else {
+		t.doc = etree.NewDocument()
+		t.doc.SetRoot(b.sig)
 	}
-	d := etree.NewDocument()
-	d.SetRoot(b.sig)
-	if out.Signature, err = serialize(d); err != nil {
-		return nil, fmt.Errorf("serialize signature: %w", err)
-	}
-	return out, nil
+	return t, nil
 }
 
 // buildSkeleton creates ds:Signature with SignedInfo and the data
@@ -358,7 +353,7 @@ func (b *builder) envelopedReference() error {
 	default:
 		return fmt.Errorf("%w: enveloped signature with the external reference %q", ErrInvalidRefURI, obj.URI)
 	}
-	doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(b.p.MaxDocumentBytes))
+	doc, err := b.document()
 	if err != nil {
 		return err
 	}
@@ -370,9 +365,7 @@ func (b *builder) envelopedReference() error {
 	if err != nil {
 		return err
 	}
-	d := digest(b.p.DigestHash, c)
-	b.trace.add(documentPrint(doc, nil), b.c14n, b.p.DigestHash, d)
-	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, d)
+	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
 	return nil
 }
 
@@ -388,7 +381,7 @@ func (b *builder) checkIDsFree(root *etree.Element) error {
 		ids = append(ids, objID(b.p.SignatureID, b.obj))
 	}
 	for _, id := range ids {
-		if _, ok := x.byID[id]; ok {
+		if x.has(id) {
 			return fmt.Errorf("%w: the document already uses the id %q", ErrMalformed, id)
 		}
 	}
@@ -409,7 +402,7 @@ func (b *builder) envelopingReference() error {
 			mime = "text/xml"
 		}
 		o.CreateAttr("MimeType", mime)
-		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(b.p.MaxDocumentBytes))
+		doc, err := b.document()
 		if err != nil {
 			return err
 		}
@@ -421,9 +414,7 @@ func (b *builder) envelopingReference() error {
 		if err != nil {
 			return err
 		}
-		d := digest(b.p.DigestHash, c)
-		b.trace.add(elementPrint(o, nil), b.c14n, b.p.DigestHash, d)
-		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, d)
+		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
 		return nil
 	}
 	if mime == "" {
@@ -481,7 +472,6 @@ func (b *builder) signatureValue() error {
 	}
 	h := b.sm.hash
 	d := digest(h, c)
-	b.trace.add(elementPrint(b.si, nil), b.c14n, h, d)
 	rnd := b.p.Rand
 	if rnd == nil {
 		rnd = rand.Reader
@@ -500,7 +490,7 @@ func (b *builder) signatureValue() error {
 		}
 	}
 	if _, ok := b.p.Signer.(VerifyingSigner); ok {
-		b.trace.verified(b.p.Signer.Public(), h, d, sv)
+		b.signer = &signerVerified{key: b.p.Signer.Public(), hash: h, digest: d, value: sv}
 	}
 	b.sig.SelectElement("ds:SignatureValue").SetText(b64(sv))
 	return nil
@@ -519,25 +509,42 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // enveloped placement — without building or signing anything. A caller that must not spend
 // anything on a request that will be refused (a SCAL2 activation, consumed once) runs it first.
 // maxDocBytes is Params.MaxDocumentBytes.
-func Precheck(obj Object, pk Packaging, maxDocBytes int64) error {
+//
+// The document it parsed comes back as an Input (nil when nothing was parsed): set as
+// Object.Parsed, Build signs that tree instead of parsing the document again.
+func Precheck(obj Object, pk Packaging, maxDocBytes int64) (*Input, error) {
 	switch {
 	case pk == Enveloped:
 		if !obj.XML {
-			return fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
+			return nil, fmt.Errorf("%w: an enveloped signature needs an xml document", ErrMalformed)
 		}
-		doc, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(maxDocBytes))
+		doc, err := parseInput(obj.Data, maxDocBytes)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if obj.XPath != "" {
 			if _, err := selectXPath(doc, obj.XPath, obj.Namespaces); err != nil {
-				return err
+				return nil, err
 			}
 		}
+		return &Input{data: obj.Data, maxDoc: maxDocBytes, doc: doc}, nil
 	case pk == Enveloping && obj.XML:
-		if _, err := parseXML(obj.Data, xmlsafe.DocumentLimitsFor(maxDocBytes)); err != nil {
-			return err
+		doc, err := parseInput(obj.Data, maxDocBytes)
+		if err != nil {
+			return nil, err
 		}
+		return &Input{data: obj.Data, maxDoc: maxDocBytes, doc: doc}, nil
 	}
-	return nil
+	return nil, nil
+}
+
+// document returns the tree of the document to sign: the one Precheck made of these very
+// bytes under the same limits, the first time it is asked for, else a new parse.
+func (b *builder) document() (*etree.Document, error) {
+	in, data := b.obj.Parsed, b.obj.Data
+	if in != nil && !in.used && in.maxDoc == b.p.MaxDocumentBytes && len(in.data) == len(data) && len(data) > 0 && &in.data[0] == &data[0] {
+		in.used = true
+		return in.doc, nil
+	}
+	return parseInput(data, b.p.MaxDocumentBytes)
 }

@@ -16,10 +16,10 @@ const NSXAdES141 = "http://uri.etsi.org/01903/v1.4.1#"
 
 // Unsigned properties (EN 319 132-1 §5.3, §5.4, §5.5) raise a B-B signature to B-T, B-LT and
 // B-LTA. They live in xades:UnsignedProperties/UnsignedSignatureProperties, outside SignedInfo,
-// so adding them never changes what the signature value covers. Each Add* function parses the
-// bytes of a *Signed anew, appends one property at the end of UnsignedSignatureProperties (in
-// the order of the calls) and returns a new *Signed; its argument is not modified. Timestamps
-// carry ds:CanonicalizationMethod exclusive c14n, the canonicalization of their input.
+// so adding them never changes what the signature value covers. Each Add method appends one
+// property at the end of UnsignedSignatureProperties of the Tree (in the order of the calls);
+// one that fails leaves the Tree as it was. Timestamps carry ds:CanonicalizationMethod
+// exclusive c14n, the canonicalization of their input.
 //
 // The calls of a B-LTA signature, in order:
 //
@@ -27,13 +27,16 @@ const NSXAdES141 = "http://uri.etsi.org/01903/v1.4.1#"
 //	AddValidationData                                          (B-LT)
 //	ArchiveTimestampInput → AddArchiveTimestamp
 //	AddTimestampValidationData (the archive TSA's data, when missing)   (B-LTA)
+//
+// The functions of the same names over a *Signed are the same steps for a signature that
+// exists only as bytes: each one opens the bytes (Open), takes the step and serialises the
+// result into a new *Signed; its argument is not modified.
 
 // SignatureTimestampInput returns the bytes whose digest a xades:SignatureTimeStamp's token
 // must carry as its message imprint (EN 319 132-1 §5.3): the ds:SignatureValue element,
 // canonicalized with exclusive c14n in its context.
-func SignatureTimestampInput(s *Signed) ([]byte, error) {
-	t, err := openSigned(s)
-	if err != nil {
+func (t *Tree) SignatureTimestampInput() ([]byte, error) {
+	if err := t.xadesOnly(); err != nil {
 		return nil, err
 	}
 	sv, err := t.dsChild("SignatureValue")
@@ -44,28 +47,27 @@ func SignatureTimestampInput(s *Signed) ([]byte, error) {
 }
 
 // AddSignatureTimestamp appends xades:SignatureTimeStamp with token, a DER RFC 3161
-// TimeStampToken over the digest of SignatureTimestampInput(s).
-func AddSignatureTimestamp(s *Signed, token []byte) (*Signed, error) {
-	return addTimestamp(s, token, func(t *sigTree) (string, string) { return t.xades("SignatureTimeStamp"), "" })
+// TimeStampToken over the digest of SignatureTimestampInput.
+func (t *Tree) AddSignatureTimestamp(token []byte) error {
+	return t.addTimestamp(token, func() (string, string) { return t.xadesName("SignatureTimeStamp"), "" })
 }
 
 // addTimestamp appends a timestamp property, named by name (tag and namespace to declare),
-// holding token to the unsigned signature properties of s.
-func addTimestamp(s *Signed, token []byte, name func(*sigTree) (tag, ns string)) (*Signed, error) {
+// holding token to the unsigned signature properties.
+func (t *Tree) addTimestamp(token []byte, name func() (tag, ns string)) error {
 	if err := checkDER("timestamp token", token); err != nil {
-		return nil, err
+		return err
 	}
-	t, err := openSigned(s)
-	if err != nil {
-		return nil, err
+	if err := t.xadesOnly(); err != nil {
+		return err
 	}
 	usp, err := t.unsignedSignatureProperties()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	tag, ns := name(t)
+	tag, ns := name()
 	t.timestamp(usp, tag, ns, token)
-	return t.result(s)
+	return nil
 }
 
 // AddValidationData appends xades:CertificateValues with the DER certificates certs and
@@ -73,25 +75,29 @@ func addTimestamp(s *Signed, token []byte, name func(*sigTree) (tag, ns string))
 // validation data of the signer's and the signature timestamp authority's chains (B-LT). Each
 // value is written once, in the order given; an empty kind of value is left out. It refuses a
 // signature that already carries CertificateValues or RevocationValues.
-func AddValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed, error) {
+func (t *Tree) AddValidationData(certs, ocsps, crls [][]byte) error {
 	if err := checkValues(certs, ocsps, crls); err != nil {
-		return nil, err
+		return err
 	}
-	t, err := openSigned(s)
+	if err := t.xadesOnly(); err != nil {
+		return err
+	}
+	usp, err := t.findUnsignedSignatureProperties()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	usp, err := t.unsignedSignatureProperties()
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range usp.ChildElements() {
-		if is(c, NSXAdES, "CertificateValues") || is(c, NSXAdES, "RevocationValues") {
-			return nil, fmt.Errorf("%w: the signature already has %s", ErrMalformed, c.Tag)
+	if usp != nil {
+		for _, c := range usp.ChildElements() {
+			if is(c, NSXAdES, "CertificateValues") || is(c, NSXAdES, "RevocationValues") {
+				return fmt.Errorf("%w: the signature already has %s", ErrMalformed, c.Tag)
+			}
 		}
 	}
+	if usp, err = t.unsignedSignatureProperties(); err != nil {
+		return err
+	}
 	t.validationData(usp, dedup(certs), dedup(ocsps), dedup(crls))
-	return t.result(s)
+	return nil
 }
 
 // ArchiveTimestampInput returns the bytes whose digest a xades141:ArchiveTimeStamp's token
@@ -112,9 +118,8 @@ func AddValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed, error) 
 // declares. detached maps the URI of each detached reference ("" when the Reference has no
 // URI) to its data. Every reference's data is checked against its DigestValue, so wrong
 // detached data is refused rather than archived.
-func ArchiveTimestampInput(s *Signed, detached map[string][]byte) ([]byte, error) {
-	t, err := openSigned(s)
-	if err != nil {
+func (t *Tree) ArchiveTimestampInput(detached map[string][]byte) ([]byte, error) {
+	if err := t.xadesOnly(); err != nil {
 		return nil, err
 	}
 	refs, elems, err := ArchiveTimestampParts(t.sig, t.qp, nil)
@@ -199,28 +204,27 @@ func ArchiveTimestampParts(sig, qp, before *etree.Element) (refs, elems []*etree
 }
 
 // AddArchiveTimestamp appends xades141:ArchiveTimeStamp with token, a DER RFC 3161
-// TimeStampToken over the digest of ArchiveTimestampInput(s, ...).
-func AddArchiveTimestamp(s *Signed, token []byte) (*Signed, error) {
-	return addTimestamp(s, token, func(*sigTree) (string, string) { return "xades141:ArchiveTimeStamp", NSXAdES141 })
+// TimeStampToken over the digest of ArchiveTimestampInput.
+func (t *Tree) AddArchiveTimestamp(token []byte) error {
+	return t.addTimestamp(token, func() (string, string) { return "xades141:ArchiveTimeStamp", NSXAdES141 })
 }
 
 // AddTimestampValidationData appends, right after the last timestamp of the signature (which
 // must be the last unsigned signature property), xades141:TimeStampValidationData with the
 // validation data of that timestamp's authority: the certificates, OCSP responses and CRLs
 // given, less those the signature already carries (in ds:KeyInfo, CertificateValues,
-// RevocationValues or an earlier TimeStampValidationData). When nothing is left, s is
-// returned unchanged.
-func AddTimestampValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed, error) {
+// RevocationValues or an earlier TimeStampValidationData). When nothing is left, the Tree is
+// unchanged and added is false.
+func (t *Tree) AddTimestampValidationData(certs, ocsps, crls [][]byte) (added bool, err error) {
 	if err := checkValues(certs, ocsps, crls); err != nil {
-		return nil, err
+		return false, err
 	}
-	t, err := openSigned(s)
-	if err != nil {
-		return nil, err
+	if err := t.xadesOnly(); err != nil {
+		return false, err
 	}
 	usp, err := t.findUnsignedSignatureProperties()
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	var last *etree.Element
 	if usp != nil {
@@ -229,96 +233,85 @@ func AddTimestampValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed
 		}
 	}
 	if !is(last, NSXAdES, "SignatureTimeStamp") && !is(last, NSXAdES141, "ArchiveTimeStamp") {
-		return nil, fmt.Errorf("%w: timestamp validation data must follow a timestamp", ErrMalformed)
+		return false, fmt.Errorf("%w: timestamp validation data must follow a timestamp", ErrMalformed)
 	}
 	have := t.embeddedValues()
 	certs, ocsps, crls = have.missing(certs), have.missing(ocsps), have.missing(crls)
 	if len(certs)+len(ocsps)+len(crls) == 0 {
-		return &Signed{Signature: s.Signature, Document: s.Document, XPath: s.XPath, SignatureID: s.SignatureID}, nil
+		return false, nil
 	}
 	tvd := usp.CreateElement("xades141:TimeStampValidationData")
 	tvd.CreateAttr("xmlns:xades141", NSXAdES141)
 	t.validationData(tvd, certs, ocsps, crls)
-	return t.result(s)
+	return true, nil
 }
 
-// sigTree is a signature parsed anew for extension.
-type sigTree struct {
-	doc       *etree.Document
-	sig       *etree.Element
-	enveloped bool
-	qp        *etree.Element // xades:QualifyingProperties targeting sig
-}
+// The bytes API: the same steps for a signature that exists only as bytes.
 
-// openSigned parses the bytes of s (its Document when enveloped, else its Signature) and finds
-// the signature and its QualifyingProperties.
-func openSigned(s *Signed) (*sigTree, error) {
-	if s == nil {
-		return nil, fmt.Errorf("%w: no signature", ErrMalformed)
-	}
-	enveloped := s.Document != nil
-	if enveloped == (s.Signature != nil) {
-		return nil, fmt.Errorf("%w: want exactly one of Signature and Document", ErrMalformed)
-	}
-	data := s.Signature
-	if enveloped {
-		data = s.Document
-	}
-	doc, err := parseOwn(data)
+// extend opens s, takes step and serialises the result.
+func extend(s *Signed, step func(*Tree) error) (*Signed, error) {
+	t, err := Open(s, 0)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := buildIDIndex(doc.Root()).lookup(s.SignatureID)
+	if err := step(t); err != nil {
+		return nil, err
+	}
+	return t.Bytes()
+}
+
+// SignatureTimestampInput is Tree.SignatureTimestampInput of the signature s.
+func SignatureTimestampInput(s *Signed) ([]byte, error) {
+	t, err := Open(s, 0)
 	if err != nil {
 		return nil, err
 	}
-	if !is(sig, NSXMLDSig, "Signature") {
-		return nil, fmt.Errorf("%w: id %q is not a ds:Signature", ErrMalformed, s.SignatureID)
-	}
-	if !enveloped && sig != doc.Root() {
-		return nil, fmt.Errorf("%w: the signature is not the document element", ErrMalformed)
-	}
-	t := &sigTree{doc: doc, sig: sig, enveloped: enveloped}
-	for _, o := range sig.ChildElements() {
-		if !is(o, NSXMLDSig, "Object") {
-			continue
-		}
-		for _, qp := range o.ChildElements() {
-			if !is(qp, NSXAdES, "QualifyingProperties") {
-				continue
-			}
-			if t.qp != nil {
-				return nil, fmt.Errorf("%w: more than one QualifyingProperties", ErrMalformed)
-			}
-			t.qp = qp
-		}
-	}
-	if t.qp == nil {
-		return nil, fmt.Errorf("%w: not a XAdES signature (no QualifyingProperties)", ErrMalformed)
-	}
-	if t.qp.SelectAttrValue("Target", "") != "#"+s.SignatureID {
-		return nil, fmt.Errorf("%w: QualifyingProperties does not target the signature", ErrMalformed)
-	}
-	return t, nil
+	return t.SignatureTimestampInput()
 }
 
-// result serializes the extended tree into a new Signed.
-func (t *sigTree) result(s *Signed) (*Signed, error) {
-	b, err := serialize(t.doc)
+// AddSignatureTimestamp is Tree.AddSignatureTimestamp on the signature s.
+func AddSignatureTimestamp(s *Signed, token []byte) (*Signed, error) {
+	return extend(s, func(t *Tree) error { return t.AddSignatureTimestamp(token) })
+}
+
+// AddValidationData is Tree.AddValidationData on the signature s.
+func AddValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed, error) {
+	return extend(s, func(t *Tree) error { return t.AddValidationData(certs, ocsps, crls) })
+}
+
+// ArchiveTimestampInput is Tree.ArchiveTimestampInput of the signature s.
+func ArchiveTimestampInput(s *Signed, detached map[string][]byte) ([]byte, error) {
+	t, err := Open(s, 0)
 	if err != nil {
-		return nil, fmt.Errorf("serialize signature: %w", err)
+		return nil, err
 	}
-	out := &Signed{XPath: s.XPath, SignatureID: s.SignatureID}
-	if t.enveloped {
-		out.Document = b
-	} else {
-		out.Signature = b
+	return t.ArchiveTimestampInput(detached)
+}
+
+// AddArchiveTimestamp is Tree.AddArchiveTimestamp on the signature s.
+func AddArchiveTimestamp(s *Signed, token []byte) (*Signed, error) {
+	return extend(s, func(t *Tree) error { return t.AddArchiveTimestamp(token) })
+}
+
+// AddTimestampValidationData is Tree.AddTimestampValidationData on the signature s; when
+// nothing is missing, it returns s's bytes unchanged.
+func AddTimestampValidationData(s *Signed, certs, ocsps, crls [][]byte) (*Signed, error) {
+	t, err := Open(s, 0)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	added, err := t.AddTimestampValidationData(certs, ocsps, crls)
+	if err != nil {
+		return nil, err
+	}
+	if !added {
+		return &Signed{Signature: s.Signature, Document: s.Document, XPath: s.XPath, SignatureID: s.SignatureID}, nil
+	}
+	return t.Bytes()
 }
 
 // dsChild returns the first ds:<local> child of the signature.
-func (t *sigTree) dsChild(local string) (*etree.Element, error) {
+func (t *Tree) dsChild(local string) (*etree.Element, error) {
 	for _, c := range t.sig.ChildElements() {
 		if is(c, NSXMLDSig, local) {
 			return c, nil
@@ -335,12 +328,12 @@ func prefixed(el *etree.Element, local string) string {
 	return el.Space + ":" + local
 }
 
-// xades returns the qualified name of a XAdES v1.3.2 element, with the prefix the
+// xadesName returns the qualified name of a XAdES v1.3.2 element, with the prefix the
 // QualifyingProperties use (in scope everywhere below them).
-func (t *sigTree) xades(local string) string { return prefixed(t.qp, local) }
+func (t *Tree) xadesName(local string) string { return prefixed(t.qp, local) }
 
 // findUnsignedSignatureProperties returns the signature's UnsignedSignatureProperties, or nil.
-func (t *sigTree) findUnsignedSignatureProperties() (*etree.Element, error) {
+func (t *Tree) findUnsignedSignatureProperties() (*etree.Element, error) {
 	var found *etree.Element
 	for _, up := range t.qp.ChildElements() {
 		if !is(up, NSXAdES, "UnsignedProperties") {
@@ -360,7 +353,7 @@ func (t *sigTree) findUnsignedSignatureProperties() (*etree.Element, error) {
 
 // unsignedSignatureProperties returns UnsignedSignatureProperties, creating it (and
 // UnsignedProperties after SignedProperties) when the signature has none.
-func (t *sigTree) unsignedSignatureProperties() (*etree.Element, error) {
+func (t *Tree) unsignedSignatureProperties() (*etree.Element, error) {
 	usp, err := t.findUnsignedSignatureProperties()
 	if err != nil || usp != nil {
 		return usp, err
@@ -372,47 +365,47 @@ func (t *sigTree) unsignedSignatureProperties() (*etree.Element, error) {
 		}
 	}
 	if up == nil {
-		up = t.qp.CreateElement(t.xades("UnsignedProperties"))
+		up = t.qp.CreateElement(t.xadesName("UnsignedProperties"))
 	}
-	usp = etree.NewElement(t.xades("UnsignedSignatureProperties"))
+	usp = etree.NewElement(t.xadesName("UnsignedSignatureProperties"))
 	up.InsertChildAt(0, usp) // before any UnsignedDataObjectProperties
 	return usp, nil
 }
 
 // timestamp appends a XAdESTimeStampType element name (declaring ns when it is not the XAdES
 // v1.3.2 namespace) with exclusive c14n and the encapsulated token.
-func (t *sigTree) timestamp(parent *etree.Element, name, ns string, token []byte) {
+func (t *Tree) timestamp(parent *etree.Element, name, ns string, token []byte) {
 	el := parent.CreateElement(name)
 	if ns != "" {
 		el.CreateAttr("xmlns:"+el.Space, ns)
 	}
 	el.CreateElement(prefixed(t.sig, "CanonicalizationMethod")).CreateAttr("Algorithm", ExcC14N)
-	el.CreateElement(t.xades("EncapsulatedTimeStamp")).SetText(base64.StdEncoding.EncodeToString(token))
+	el.CreateElement(t.xadesName("EncapsulatedTimeStamp")).SetText(base64.StdEncoding.EncodeToString(token))
 }
 
 // validationData appends CertificateValues and RevocationValues (CRLValues before OCSPValues,
 // as the schema orders them) to parent, leaving out what is empty.
-func (t *sigTree) validationData(parent *etree.Element, certs, ocsps, crls [][]byte) {
+func (t *Tree) validationData(parent *etree.Element, certs, ocsps, crls [][]byte) {
 	if len(certs) > 0 {
-		cv := parent.CreateElement(t.xades("CertificateValues"))
+		cv := parent.CreateElement(t.xadesName("CertificateValues"))
 		for _, c := range certs {
-			cv.CreateElement(t.xades("EncapsulatedX509Certificate")).SetText(base64.StdEncoding.EncodeToString(c))
+			cv.CreateElement(t.xadesName("EncapsulatedX509Certificate")).SetText(base64.StdEncoding.EncodeToString(c))
 		}
 	}
 	if len(ocsps)+len(crls) == 0 {
 		return
 	}
-	rv := parent.CreateElement(t.xades("RevocationValues"))
+	rv := parent.CreateElement(t.xadesName("RevocationValues"))
 	if len(crls) > 0 {
-		v := rv.CreateElement(t.xades("CRLValues"))
+		v := rv.CreateElement(t.xadesName("CRLValues"))
 		for _, c := range crls {
-			v.CreateElement(t.xades("EncapsulatedCRLValue")).SetText(base64.StdEncoding.EncodeToString(c))
+			v.CreateElement(t.xadesName("EncapsulatedCRLValue")).SetText(base64.StdEncoding.EncodeToString(c))
 		}
 	}
 	if len(ocsps) > 0 {
-		v := rv.CreateElement(t.xades("OCSPValues"))
+		v := rv.CreateElement(t.xadesName("OCSPValues"))
 		for _, o := range ocsps {
-			v.CreateElement(t.xades("EncapsulatedOCSPValue")).SetText(base64.StdEncoding.EncodeToString(o))
+			v.CreateElement(t.xadesName("EncapsulatedOCSPValue")).SetText(base64.StdEncoding.EncodeToString(o))
 		}
 	}
 }
@@ -432,7 +425,7 @@ func (v valueSet) missing(in [][]byte) [][]byte {
 
 // embeddedValues collects the certificates of ds:KeyInfo and every base64 value below
 // UnsignedSignatureProperties' CertificateValues, RevocationValues and TimeStampValidationData.
-func (t *sigTree) embeddedValues() valueSet {
+func (t *Tree) embeddedValues() valueSet {
 	have := valueSet{}
 	add := func(el *etree.Element) {
 		if b, err := decodeB64(el); err == nil {
@@ -479,87 +472,27 @@ func c14nInto(buf *bytes.Buffer, el *etree.Element) error {
 // reference processing model for the references this package writes, and checks them
 // against the DigestValue.
 func referenceOctets(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
-	kids := ref.ChildElements()
-	var transforms []string
-	if len(kids) > 0 && is(kids[0], NSXMLDSig, "Transforms") {
-		for _, tr := range kids[0].ChildElements() {
-			if !is(tr, NSXMLDSig, "Transform") || len(tr.ChildElements()) != 0 {
-				return nil, fmt.Errorf("%w: transform with parameters", ErrNotSupported)
-			}
-			transforms = append(transforms, tr.SelectAttrValue("Algorithm", ""))
-		}
-		kids = kids[1:]
-	}
-	if len(kids) != 2 || !is(kids[0], NSXMLDSig, "DigestMethod") || !is(kids[1], NSXMLDSig, "DigestValue") {
-		return nil, fmt.Errorf("%w: malformed Reference", ErrMalformed)
-	}
-	h, err := digestHash(kids[0].SelectAttrValue("Algorithm", ""))
+	w, err := parseWritten(ref, ids)
 	if err != nil {
 		return nil, err
 	}
-	dv, err := decodeB64(kids[1])
-	if err != nil {
-		return nil, fmt.Errorf("%w: DigestValue: %w", ErrMalformed, err)
-	}
-	out, err := dereference(ref, transforms, doc, ids, sig, detached)
+	out, err := dereference(w, doc, ids, sig, detached)
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(digest(h, out), dv) {
+	if !bytes.Equal(digest(w.h, out), w.x.DigestValue) {
 		return nil, fmt.Errorf("%w: the data does not match the reference's digest", ErrMalformed)
 	}
 	return out, nil
 }
 
-func dereference(ref *etree.Element, transforms []string, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
-	uriAttr := ref.SelectAttr("URI")
-	if uriAttr == nil || (uriAttr.Value != "" && uriAttr.Value[0] != '#') {
-		uri := ""
-		if uriAttr != nil {
-			uri = uriAttr.Value
-		}
-		data, ok := detached[uri]
-		if !ok || data == nil {
-			return nil, fmt.Errorf("%w: no data for the detached reference", ErrMalformed)
-		}
-		if len(transforms) != 0 {
-			return nil, fmt.Errorf("%w: detached reference with transforms", ErrNotSupported)
-		}
-		return data, nil
+// dereference returns the octets w covers (detached data without transforms, or what the
+// core computes).
+func dereference(w *written, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+	if w.x.Detached() && len(w.transforms) != 0 {
+		return nil, fmt.Errorf("%w: detached reference with transforms", ErrNotSupported)
 	}
-	var target *etree.Element
-	if uriAttr.Value == "" {
-		target = doc.Root()
-	} else {
-		var err error
-		if target, err = ids.lookup(uriAttr.Value[1:]); err != nil {
-			return nil, err
-		}
-	}
-	if len(transforms) == 1 && transforms[0] == TransformBase64 {
-		if len(target.ChildElements()) != 0 {
-			return nil, fmt.Errorf("%w: base64 transform over element content", ErrNotSupported)
-		}
-		b, err := base64.StdEncoding.DecodeString(stripSpace(target.Text()))
-		if err != nil {
-			return nil, fmt.Errorf("%w: base64 object: %w", ErrMalformed, err)
-		}
-		return b, nil
-	}
-	var skip *etree.Element
-	if len(transforms) == 2 && transforms[0] == TransformEnveloped {
-		if !isAncestor(target, sig) {
-			return nil, fmt.Errorf("%w: enveloped-signature transform outside the signed data", ErrMalformed)
-		}
-		skip, transforms = sig, transforms[1:]
-	}
-	if len(transforms) != 1 || checkC14N(transforms[0]) != nil {
-		return nil, fmt.Errorf("%w: transforms %q", ErrNotSupported, transforms)
-	}
-	if uriAttr.Value == "" {
-		return canonicalizeDocument(doc, transforms[0], skip)
-	}
-	return canonicalizeWithout(target, transforms[0], skip)
+	return w.data(doc, ids, sig, detached)
 }
 
 // checkValues refuses empty or malformed DER values and certificates that do not parse.

@@ -238,7 +238,7 @@ func TestLevels(t *testing.T) {
 // checkStructure asserts the shape of the unsigned properties of the B-LTA signature.
 func checkStructure(t *testing.T, ls *levelSet) {
 	t.Helper()
-	tr, err := openSigned(ls.ba)
+	tr, err := Open(ls.ba, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func checkStructure(t *testing.T, ls *levelSet) {
 // extractQP writes the QualifyingProperties of a signed file as a document of their own.
 func extractQP(t *testing.T, dir, name string, b []byte) string {
 	t.Helper()
-	doc, err := parseOwn(b)
+	doc, err := parseSigned(b, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,15 @@ package xades
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"dssd/dss/xmldsig"
 	"dssd/dss/xmlsafe"
 
 	"github.com/beevik/etree"
-	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // parseXML is the one place where this package parses XML: through the
@@ -22,22 +22,6 @@ func parseXML(b []byte, lim xmlsafe.Limits) (*etree.Document, error) {
 	doc, err := xmlsafe.Parse(b, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if doc.Root() == nil {
-		return nil, fmt.Errorf("%w: xml document without a root element", ErrMalformed)
-	}
-	return doc, nil
-}
-
-// parseOwn parses bytes this package produced, for Check and for adding unsigned properties.
-// They are built from a document the gate accepted plus elements written here, so the gate's
-// checks are skipped; parseOwnBytes, a strict reader independent of encoding/xml and of
-// etree's writer, builds the tree etree's parser would. Tests run xmlsafe.Check on all output
-// to show the gate accepts it too.
-func parseOwn(b []byte) (*etree.Document, error) {
-	doc, err := parseOwnBytes(b)
-	if err != nil {
-		return nil, err
 	}
 	if doc.Root() == nil {
 		return nil, fmt.Errorf("%w: xml document without a root element", ErrMalformed)
@@ -96,12 +80,12 @@ func appendToken(b []byte, t etree.Token) ([]byte, bool) {
 	switch t := t.(type) {
 	case *etree.Element:
 		b = append(b, '<')
-		b = appendQName(b, t.Space, t.Tag)
+		b = xmldsig.AppendQName(b, t.Space, t.Tag)
 		for _, a := range t.Attr {
 			b = append(b, ' ')
-			b = appendQName(b, a.Space, a.Key)
+			b = xmldsig.AppendQName(b, a.Space, a.Key)
 			b = append(b, `="`...)
-			b = appendEscaped(b, a.Value, true)
+			b = xmldsig.AppendEscaped(b, a.Value, true)
 			b = append(b, '"')
 		}
 		if len(t.Child) == 0 {
@@ -115,7 +99,7 @@ func appendToken(b []byte, t etree.Token) ([]byte, bool) {
 			}
 		}
 		b = append(b, "</"...)
-		b = appendQName(b, t.Space, t.Tag)
+		b = xmldsig.AppendQName(b, t.Space, t.Tag)
 		return append(b, '>'), true
 	case *etree.CharData:
 		if t.IsCData() {
@@ -133,7 +117,7 @@ func appendToken(b []byte, t etree.Token) ([]byte, bool) {
 			b = append(b, s...)
 			return append(b, "]]>"...), true
 		}
-		return appendEscaped(b, t.Data, false), true
+		return xmldsig.AppendEscaped(b, t.Data, false), true
 	case *etree.Comment:
 		// A comment may not hold "--" nor end with '-': a space goes between.
 		b = append(b, "<!--"...)
@@ -175,148 +159,35 @@ func appendProcInstText(b []byte, s string) []byte {
 	}
 }
 
-// canonicalize returns the canonical form (alg: ExcC14N or C14N11, both
-// without comments) of el as a document subset in its own context: the
-// namespaces in scope at el are taken into account and, for c14n 1.1, the
-// xml:lang and xml:space attributes el inherits. el is not modified.
+// canonicalize returns the canonical form (alg: ExcC14N or C14N11, both without comments) of
+// el as a document subset in its own context, through the XMLDSig core (dss/xmldsig): the
+// namespaces in scope at el are taken into account and, for c14n 1.1, the xml:lang and
+// xml:space attributes el inherits, under the signer's rule (xmldsig.InheritedXMLAttrs). el
+// is not modified.
 func canonicalize(el *etree.Element, alg string) ([]byte, error) {
 	return canonicalizeSkip(el, alg, nil)
 }
 
 // canonicalizeSkip is canonicalize leaving out skip, a descendant of el (not modified either).
 func canonicalizeSkip(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
-	switch alg {
-	case ExcC14N:
-		if out, err := excC14N(el, skip, nil); err == nil {
-			return out, nil
-		}
-	case C14N11:
-		inherited, err := inheritedXMLAttrs(el)
-		if err != nil {
-			return nil, err
-		}
-		if out, err := InclusiveC14N(el, skip, inherited); err == nil {
-			return out, nil
-		}
-	}
-	restore, err := leaveOut(skip)
-	if err != nil {
+	if err := checkC14N(alg); err != nil {
 		return nil, err
 	}
-	defer restore()
-	return canonicalizeGeneral(el, alg, "")
+	out, err := xmldsig.Canonicalize(el, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true})
+	return out, c14nError(err)
 }
 
-// leaveOut takes skip (when not nil) out of its parent; restore puts it back where it was.
-func leaveOut(skip *etree.Element) (restore func(), err error) {
-	if skip == nil {
-		return func() {}, nil
-	}
-	parent := skip.Parent()
-	if parent == nil {
-		return nil, fmt.Errorf("%w: the element to leave out has no parent", ErrMalformed)
-	}
-	idx := skip.Index()
-	parent.RemoveChildAt(idx)
-	return func() { parent.InsertChildAt(idx, skip) }, nil
-}
-
-// canonicalizeGeneral is canonicalize through goxmldsig's transforms on a detached copy of
-// el (prefixList: the exclusive InclusiveNamespaces PrefixList): the path for subtrees the
-// direct writer does not write, and the tests' second opinion.
-func canonicalizeGeneral(el *etree.Element, alg, prefixList string) ([]byte, error) {
-	ctx, err := etreeutils.NSBuildParentContext(el)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	d, err := etreeutils.NSDetatch(ctx, el)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	var c dsig.Canonicalizer
-	switch alg {
-	case ExcC14N:
-		// What dsig's exclusive canonicalizer does, minus its second copy
-		// of the tree: d is already a private copy.
-		if err := etreeutils.TransformExcC14n(d, prefixList, false); err != nil {
-			return nil, fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
-		}
-		doc := etree.NewDocument()
-		doc.SetRoot(d)
-		doc.WriteSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
-		var buf bytes.Buffer
-		if _, err := doc.WriteTo(&buf); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
-	case C14N11:
-		inherited, err := inheritedXMLAttrs(el)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range inherited {
-			if d.SelectAttr("xml:"+a.Key) == nil {
-				d.CreateAttr("xml:"+a.Key, a.Value)
-			}
-		}
-		c = dsig.MakeC14N11Canonicalizer()
+// c14nError maps an error of the core's canonicalization to this package's sentinels.
+func c14nError(err error) error {
+	var attr *xmldsig.XMLAttrError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &attr):
+		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	default:
-		return nil, checkC14N(alg)
+		return fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
 	}
-	out, err := c.Canonicalize(d)
-	if err != nil {
-		return nil, fmt.Errorf("%w: canonicalization: %w", ErrMalformed, err)
-	}
-	return out, nil
-}
-
-// inheritedXMLAttrs returns the xml:lang and xml:space attributes that el inherits from its
-// nearest ancestors (and does not carry itself), as c14n 1.1 requires for a document subset.
-// xml:id is not inherited; an inherited xml:base would need URI fix-up, which is not
-// implemented.
-//
-// When an attribute is declared on several ancestors with different values it refuses:
-// Santuario 2.1.7 and the JDK take the outermost value instead of the nearest (xmlsec1 agrees
-// with the nearest), so such a signature would fail in the Java validators most of Europe uses.
-func inheritedXMLAttrs(el *etree.Element) ([]etree.Attr, error) {
-	own := map[string]bool{}
-	for _, a := range el.Attr {
-		if a.Space == "xml" {
-			own[a.Key] = true
-		}
-	}
-	var inherited []etree.Attr
-	find := func(key string) int {
-		for i, a := range inherited {
-			if a.Key == key {
-				return i
-			}
-		}
-		return -1
-	}
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			if a.Space != "xml" {
-				continue
-			}
-			switch a.Key {
-			case "lang", "space":
-				if own[a.Key] {
-					continue
-				}
-				if i := find(a.Key); i >= 0 {
-					if inherited[i].Value != a.Value {
-						return nil, fmt.Errorf("%w: c14n 1.1 below nested xml:%s declarations with different values (Java validators canonicalize it differently); use exclusive c14n", ErrNotSupported, a.Key)
-					}
-					continue
-				}
-				inherited = append(inherited, etree.Attr{Space: "xml", Key: a.Key, Value: a.Value})
-			case "base":
-				return nil, fmt.Errorf("%w: c14n 1.1 of an element below xml:base", ErrNotSupported)
-			}
-		}
-	}
-	return inherited, nil
 }
 
 // canonicalizeDocument returns the canonical form of the whole document
@@ -327,83 +198,28 @@ func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) 
 	if skip != nil && (skip == root || skip.Parent() == nil) {
 		return nil, fmt.Errorf("%w: enveloped signature is the document element", ErrMalformed)
 	}
-	body, err := canonicalizeSkip(root, alg, skip)
-	if err != nil {
+	if err := checkC14N(alg); err != nil {
 		return nil, err
 	}
-	return DocumentCanonicalForm(doc, body), nil
+	out, err := xmldsig.CanonicalizeDocument(doc, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true})
+	return out, c14nError(err)
 }
 
-// DocumentCanonicalForm completes the canonical form of a whole document (a same-document
-// URI="" reference) from the canonical form of its document element: processing
-// instructions outside the document element belong to it, comments do not (no comments),
-// and the XML declaration is not a processing instruction.
-func DocumentCanonicalForm(doc *etree.Document, body []byte) []byte {
-	var buf bytes.Buffer
-	seenRoot := false
-	for _, t := range doc.Child {
-		switch t := t.(type) {
-		case *etree.Element:
-			buf.Write(body)
-			seenRoot = true
-		case *etree.ProcInst:
-			if t.Target == "xml" {
-				continue
-			}
-			if seenRoot {
-				buf.WriteByte('\n')
-			}
-			buf.WriteString("<?")
-			buf.WriteString(t.Target)
-			if inst := strings.TrimLeft(t.Inst, " \t\r\n"); inst != "" {
-				buf.WriteByte(' ')
-				buf.WriteString(inst)
-			}
-			buf.WriteString("?>")
-			if !seenRoot {
-				buf.WriteByte('\n')
-			}
-		}
-	}
-	return buf.Bytes()
-}
+// idIndex is the core's Id index (xmldsig.IndexIDs: the verifier's rule) with this
+// package's errors.
+type idIndex struct{ x xmldsig.IDIndex }
 
-// idIndex maps the values of Id-like attributes (Id, ID, id, xml:id) to
-// their elements, built in one walk. Values seen more than once are kept
-// in dup and can never be resolved.
-type idIndex struct {
-	byID map[string]*etree.Element
-	dup  map[string]bool
-}
+func buildIDIndex(root *etree.Element) idIndex { return idIndex{xmldsig.IndexIDs(root)} }
 
-func buildIDIndex(root *etree.Element) idIndex {
-	x := idIndex{byID: map[string]*etree.Element{}, dup: map[string]bool{}}
-	var walk func(el *etree.Element)
-	walk = func(el *etree.Element) {
-		for _, a := range el.Attr {
-			if (a.Space == "" && (a.Key == "Id" || a.Key == "ID" || a.Key == "id")) || (a.Space == "xml" && a.Key == "id") {
-				if prev, ok := x.byID[a.Value]; ok && prev != el {
-					x.dup[a.Value] = true
-				}
-				x.byID[a.Value] = el
-			}
-		}
-		for _, c := range el.Child {
-			if ce, ok := c.(*etree.Element); ok {
-				walk(ce)
-			}
-		}
-	}
-	walk(root)
-	return x
-}
+// has reports whether some element carries id.
+func (x idIndex) has(id string) bool { return x.x.Has(id) }
 
 func (x idIndex) lookup(id string) (*etree.Element, error) {
-	if x.dup[id] {
+	el, err := x.x.Lookup(id)
+	switch {
+	case errors.Is(err, xmldsig.ErrDuplicateID):
 		return nil, fmt.Errorf("%w: id %q is used more than once", ErrMalformed, id)
-	}
-	el, ok := x.byID[id]
-	if !ok {
+	case err != nil:
 		return nil, fmt.Errorf("%w: no element with id %q", ErrMalformed, id)
 	}
 	return el, nil

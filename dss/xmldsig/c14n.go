@@ -1,4 +1,4 @@
-package xades
+package xmldsig
 
 import (
 	"context"
@@ -15,59 +15,43 @@ import (
 // ExclusiveC14N returns the exclusive canonical form without comments (Exclusive XML
 // Canonicalization 1.0) of the subtree at el, in the namespace context of its ancestors,
 // leaving out skip (the enveloped signature) when it is in the subtree. inclusive is the
-// InclusiveNamespaces PrefixList ("#default" names the default namespace): those prefixes are
+// InclusiveNamespaces PrefixList ("" names the default namespace): those prefixes are
 // rendered as inclusive c14n renders them, wherever they are in scope. el is not modified.
 //
 // It follows the specification where goxmldsig's transform departs from it (attributes in
 // several namespaces are ordered by namespace URI, and xmlns="" appears only below a rendered
-// non-empty default namespace); libxml2 is the reference in the tests. A subtree it does not
-// write (see excC14N) goes through goxmldsig's transform.
+// non-empty default namespace); libxml2 is the reference in the tests. It walks the tree once
+// and writes straight into a buffer: no copy of the tree, no namespace map per element.
+//
+// Text and attribute values are escaped as etree's canonical write settings escape them, which
+// is the C14N escaping for XML 1.0 characters; a character outside XML 1.0 Char or invalid
+// UTF-8 becomes U+FFFD, as there. A subtree holding a token it does not write (a directive, a
+// CDATA-flagged text node: the ingress gate makes neither) or a prefix without a declaration
+// in scope is refused with ErrNotCanonicalizable.
 func ExclusiveC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) {
-	if out, err := excC14N(el, skip, inclusive); err == nil {
-		return out, nil
-	}
-	restore, err := leaveOut(skip)
-	if err != nil {
-		return nil, err
-	}
-	defer restore()
-	list := make([]string, len(inclusive))
-	for i, p := range inclusive {
-		list[i] = p
-		if p == "" {
-			list[i] = "#default"
-		}
-	}
-	return canonicalizeGeneral(el, ExcC14N, strings.Join(list, " "))
-}
-
-// excC14N writes the exclusive canonical form without comments of the subtree at el (see
-// ExclusiveC14N; inclusive holds "" for the default namespace). It walks the tree once and
-// writes straight into a buffer: no copy of the tree, no namespace map per element.
-//
-// It returns errNotPlain, and writes nothing usable, for a subtree holding a token it does not
-// write (a processing instruction, a directive, a CDATA-flagged text node) or a prefix without
-// a declaration in scope; canonicalize then takes the general path. Trees made by the ingress
-// gate and by this package never hold any of them below the document element.
-//
-// Text and attribute values are escaped as etree's canonical write settings escape them (the
-// general path), which is the C14N escaping for XML 1.0 characters; a character outside XML 1.0
-// Char or invalid UTF-8 becomes U+FFFD, as there.
-func excC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) {
-	return writeC14N(&excWriter{skip: skip, prefixList: inclusive}, el)
+	return plain(writeC14N(&excWriter{skip: skip, prefixList: inclusive}, el))
 }
 
 // InclusiveC14N returns the inclusive canonical form without comments (Canonical XML 1.0 or
 // 1.1: they differ only in which xml:* attributes a document subset inherits) of the subtree at
 // el, in the namespace context of its ancestors, leaving out skip when it is in the subtree.
 // inherited are the xml:* attributes the apex inherits from its ancestors under the caller's
-// version and policy; one the apex carries itself is ignored. el is not modified.
+// version and policy (InheritedXMLAttrs); one the apex carries itself is ignored. el is not
+// modified.
 //
 // As ExclusiveC14N, it orders attributes by namespace URI then local name, which goxmldsig's
 // canonicalizers do not when attributes have different prefixes (xml:lang beside
-// xsi:schemaLocation, say). It returns errNotPlain for a subtree it does not write.
+// xsi:schemaLocation, say), and refuses what ExclusiveC14N refuses.
 func InclusiveC14N(el, skip *etree.Element, inherited []etree.Attr) ([]byte, error) {
-	return writeC14N(&excWriter{skip: skip, inclusiveAll: true, inherited: inherited}, el)
+	return plain(writeC14N(&excWriter{skip: skip, inclusiveAll: true, inherited: inherited}, el))
+}
+
+// plain turns the writer's internal refusal into ErrNotCanonicalizable.
+func plain(out []byte, err error) ([]byte, error) {
+	if errors.Is(err, errNotPlain) {
+		return nil, ErrNotCanonicalizable
+	}
+	return out, err
 }
 
 // Subset selects a canonicalization of a document subset for CanonicalSubset.
@@ -95,10 +79,10 @@ type Subset struct {
 
 // CanonicalSubset writes the canonical form of the node-set s selects in the subtree at el, in
 // the namespace context of el's ancestors, with processing instructions and (with
-// s.Comments) comments. el is not modified. It returns errNotPlain-wrapped errors for a
-// subtree it cannot write (an undeclared prefix) and s.Ctx's error when the context ends.
+// s.Comments) comments. el is not modified. It returns ErrNotCanonicalizable for a subtree it
+// cannot write (an undeclared prefix, a CDATA node) and s.Ctx's error when the context ends.
 func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
-	c := &excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, subset: true, comments: s.Comments,
+	c := &excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, comments: s.Comments,
 		include: s.Include, inherit: s.Inherit, ctx: s.Ctx}
 	if s.Exclusive && len(s.Prefixes) > 0 {
 		c.prefixSet = make(map[string]bool, len(s.Prefixes))
@@ -106,14 +90,10 @@ func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
 			c.prefixSet[p] = true
 		}
 	}
-	out, err := writeC14N(c, el)
-	if errors.Is(err, errNotPlain) {
-		return nil, ErrNotCanonicalizable
-	}
-	return out, err
+	return plain(writeC14N(c, el))
 }
 
-// ErrNotCanonicalizable is returned by CanonicalSubset for a subtree it cannot write.
+// ErrNotCanonicalizable is returned for a subtree the canonicalizer cannot write.
 var ErrNotCanonicalizable = errors.New("the subtree cannot be canonicalized (an undeclared prefix or a CDATA node)")
 
 func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
@@ -135,7 +115,7 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 	return c.buf, nil
 }
 
-var errNotPlain = errors.New("subtree needs the general canonicalizer")
+var errNotPlain = errors.New("subtree not canonicalizable")
 
 // nsBinding is one namespace declaration in scope, or one rendered in the output.
 type nsBinding struct{ prefix, uri string }
@@ -154,7 +134,6 @@ type excWriter struct {
 	keys         []attrKey
 
 	// CanonicalSubset only.
-	subset    bool                              // write processing instructions
 	comments  bool                              // write comments
 	include   func(etree.Token) bool            // nil: every node
 	inherit   func(*etree.Element) []etree.Attr // xml:* for an element below an unwritten parent
@@ -190,7 +169,7 @@ func (c *excWriter) children(el *etree.Element, parentOut bool) error {
 				return errNotPlain
 			}
 			if c.in(t) {
-				c.buf = appendEscaped(c.buf, t.Data, false)
+				c.buf = AppendEscaped(c.buf, t.Data, false)
 			}
 		case *etree.Comment:
 			if c.comments && c.in(t) {
@@ -199,9 +178,6 @@ func (c *excWriter) children(el *etree.Element, parentOut bool) error {
 				c.buf = append(c.buf, "-->"...)
 			}
 		case *etree.ProcInst:
-			if !c.subset {
-				return errNotPlain
-			}
 			if c.in(t) {
 				c.buf = AppendProcInst(c.buf, t)
 			}
@@ -210,17 +186,6 @@ func (c *excWriter) children(el *etree.Element, parentOut bool) error {
 		}
 	}
 	return nil
-}
-
-// AppendProcInst appends the canonical form of a processing instruction.
-func AppendProcInst(b []byte, t *etree.ProcInst) []byte {
-	b = append(b, "<?"...)
-	b = append(b, t.Target...)
-	if inst := strings.TrimLeft(t.Inst, " \t\r\n"); inst != "" {
-		b = append(b, ' ')
-		b = append(b, inst...)
-	}
-	return append(b, "?>"...)
 }
 
 type attrKey struct {
@@ -379,7 +344,7 @@ func (c *excWriter) element(el *etree.Element, parentOut bool) error {
 				return err
 			}
 			if a.Space == "xml" {
-				uri = nsXMLNamespace
+				uri = NSXML
 			} else {
 				uri, _ = lookup(c.scope, a.Space)
 			}
@@ -398,7 +363,7 @@ func (c *excWriter) element(el *etree.Element, parentOut bool) error {
 	c.decls, c.keys = decls, keys // the grown slices serve the next element (after this start tag)
 
 	c.buf = append(c.buf, '<')
-	c.buf = appendQName(c.buf, el.Space, el.Tag)
+	c.buf = AppendQName(c.buf, el.Space, el.Tag)
 	for _, d := range decls {
 		if d.prefix == "" {
 			c.buf = append(c.buf, ` xmlns="`...)
@@ -407,16 +372,16 @@ func (c *excWriter) element(el *etree.Element, parentOut bool) error {
 			c.buf = append(c.buf, d.prefix...)
 			c.buf = append(c.buf, `="`...)
 		}
-		c.buf = appendEscaped(c.buf, d.uri, true)
+		c.buf = AppendEscaped(c.buf, d.uri, true)
 		c.buf = append(c.buf, '"')
 		c.out = append(c.out, d)
 	}
 	for _, k := range keys { // written before the children reuse c.keys
 		a := attrs[k.i]
 		c.buf = append(c.buf, ' ')
-		c.buf = appendQName(c.buf, a.Space, a.Key)
+		c.buf = AppendQName(c.buf, a.Space, a.Key)
 		c.buf = append(c.buf, `="`...)
-		c.buf = appendEscaped(c.buf, a.Value, true)
+		c.buf = AppendEscaped(c.buf, a.Value, true)
 		c.buf = append(c.buf, '"')
 	}
 	c.buf = append(c.buf, '>')
@@ -425,14 +390,13 @@ func (c *excWriter) element(el *etree.Element, parentOut bool) error {
 		return err
 	}
 	c.buf = append(c.buf, "</"...)
-	c.buf = appendQName(c.buf, el.Space, el.Tag)
+	c.buf = AppendQName(c.buf, el.Space, el.Tag)
 	c.buf = append(c.buf, '>')
 	return nil
 }
 
-const nsXMLNamespace = "http://www.w3.org/XML/1998/namespace"
-
-func appendQName(b []byte, space, local string) []byte {
+// AppendQName appends prefix:local (local alone without a prefix).
+func AppendQName(b []byte, space, local string) []byte {
 	if space != "" {
 		b = append(b, space...)
 		b = append(b, ':')
@@ -440,10 +404,10 @@ func appendQName(b []byte, space, local string) []byte {
 	return append(b, local...)
 }
 
-// appendEscaped appends s escaped for C14N: in text &, <, > and CR; in attribute values &, <,
+// AppendEscaped appends s escaped for C14N: in text &, <, > and CR; in attribute values &, <,
 // ", TAB, LF and CR. Anything not an XML 1.0 Char (and invalid UTF-8) becomes U+FFFD, as
 // etree's canonical escaping does.
-func appendEscaped(b []byte, s string, attr bool) []byte {
+func AppendEscaped(b []byte, s string, attr bool) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]

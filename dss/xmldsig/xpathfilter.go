@@ -1,12 +1,10 @@
-package verify
+package xmldsig
 
 import (
 	"regexp"
 	"strings"
 
 	"github.com/beevik/etree"
-
-	"dssd/dss/xades"
 )
 
 // The XPath transforms are accepted only in the expression shapes real signatures use
@@ -76,7 +74,7 @@ func squeeze(s string) string {
 // resolvePrefix returns the namespace URI prefix is bound to at el.
 func resolvePrefix(el *etree.Element, prefix string) (string, bool) {
 	if prefix == "xml" {
-		return "http://www.w3.org/XML/1998/namespace", true
+		return NSXML, true
 	}
 	for p := el; p != nil; p = p.Parent() {
 		for _, a := range p.Attr {
@@ -127,7 +125,7 @@ func parseFilter2Expr(expr string, el *etree.Element) (selector, bool) {
 	}
 	if m := reHereSig.FindStringSubmatch(e); m != nil {
 		ns, ok := resolvePrefix(el, m[1])
-		return selector{kind: selHereSig}, ok && ns == xades.NSXMLDSig
+		return selector{kind: selHereSig}, ok && ns == NS
 	}
 	return selector{}, false
 }
@@ -142,7 +140,7 @@ func parseXPathExpr(expr string, el *etree.Element) (selector, bool) {
 	}
 	if m := reEnvCount.FindStringSubmatch(e); m != nil {
 		for _, p := range m[1:] {
-			if ns, ok := resolvePrefix(el, p); !ok || ns != xades.NSXMLDSig {
+			if ns, ok := resolvePrefix(el, p); !ok || ns != NS {
 				return selector{}, false
 			}
 		}
@@ -159,14 +157,15 @@ type boundSelector struct {
 	multi bool                    // selID: els holds the elements
 }
 
-// bind resolves s; an id that is missing or used twice is a verdict.
-func (c *sigCtx) bind(s selector) (boundSelector, *verdict) {
+// bind resolves s against the document of ids and the signature sig; an id that is missing
+// or used twice is a Problem (Malformed).
+func bind(s selector, ids IDIndex, sig *etree.Element) (boundSelector, error) {
 	b := boundSelector{s: s}
 	switch s.kind {
 	case selID:
-		el, v := c.ids.lookup(s.id)
-		if v != nil {
-			return b, v
+		el, err := lookupProblem(ids, s.id)
+		if err != nil {
+			return b, err
 		}
 		cur := []*etree.Element{el}
 		for _, st := range s.steps {
@@ -192,7 +191,7 @@ func (c *sigCtx) bind(s selector) (boundSelector, *verdict) {
 			}
 		}
 	case selHereSig:
-		b.one = c.sig
+		b.one = sig
 	}
 	return b, nil
 }
@@ -280,7 +279,7 @@ func (s *nsScope) popTo(mark int) {
 
 func (s *nsScope) lookup(prefix string) string {
 	if prefix == "xml" {
-		return "http://www.w3.org/XML/1998/namespace"
+		return NSXML
 	}
 	if i, ok := s.scope[prefix]; ok {
 		return s.binds[i].uri

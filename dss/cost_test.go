@@ -1,0 +1,101 @@
+package dss
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"dssd/dss/internal/xmlcount"
+	"dssd/dss/xades"
+	"dssd/dss/xades/xadestest"
+	"dssd/hsm"
+)
+
+// countXML counts the XML parses and serialisations of dss/xades while f runs. The test that
+// calls it must not run in parallel with tests that sign.
+func countXML(t *testing.T, f func()) map[xmlcount.Op]int {
+	t.Helper()
+	var mu sync.Mutex
+	n := map[xmlcount.Op]int{}
+	xmlcount.SetHook(func(op xmlcount.Op) {
+		mu.Lock()
+		n[op]++
+		mu.Unlock()
+	})
+	defer xmlcount.SetHook(nil)
+	f()
+	return n
+}
+
+// TestSignatureXMLCost: one enveloped XAdES B-LTA signature through Service.Sign costs one
+// parse of the input document, one serialisation of the signature's tree and one parse of
+// those bytes (the self-check) — not a parse and a serialisation per level. Augmenting a
+// signature that exists only as bytes (ReturnAugmentedSignature) costs one parse of those
+// bytes and one serialisation.
+func TestSignatureXMLCost(t *testing.T) {
+	xadestest.Require(t)
+	pki := newLevelPKI(t)
+	tsa := xadestest.NewTSA(t, "cost TSA", true)
+	atsa := xadestest.NewTSA(t, "cost archive TSA", false)
+	cred := *pki.rsa
+	cred.ID, cred.Key, cred.SCAL, cred.Ref = "alice-lta", "RSA-2048", 1, hsm.KeyRef{Label: "alice-lta"}
+	svc, err := New(Config{Keys: keyMap{"alice-lta": hsm.Guard(pki.rsaK)}, Directory: dirMap{"alice-lta": &cred},
+		Timestamps: &twoTSAs{a: tsa, b: atsa}, Revocation: &fakeRev{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &SignRequest{Profiles: []string{LevelBLTA},
+		Documents: []Document{{ID: "d1", HasRefURI: true, MimeType: "application/xml", Data: []byte(levelDoc)}},
+		Options:   SignOptions{CredentialID: "alice-lta", Placement: &Placement{WhichData: "d1", XPath: "/*", CreateEnveloped: true}}}
+	var resp *SignResponse
+	n := countXML(t, func() {
+		resp, err = svc.Sign(context.Background(), alice, req)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.DocumentsWithSignature) != 1 || len(resp.AppliedProfiles) != 1 || resp.AppliedProfiles[0] != LevelBLTA {
+		t.Fatalf("not one enveloped B-LTA signature: %+v", resp)
+	}
+	t.Logf("one enveloped B-LTA signature: %v", n)
+	want := map[xmlcount.Op]int{xmlcount.ParseInput: 1, xmlcount.ParseSigned: 1, xmlcount.Serialize: 1}
+	if fmt.Sprint(n) != fmt.Sprint(want) {
+		t.Errorf("one enveloped B-LTA signature: %v, want %v", n, want)
+	}
+
+	// Augmentation: the bytes of a B-B signature, raised to B-LTA.
+	bb, obj := pki.bb(t, pki.rsa, xades.Enveloped)
+	n = countXML(t, func() {
+		_, err = svc.applyLevel(context.Background(), LevelBLTA, bb, obj, pki.rsa)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[xmlcount.Op]int{xmlcount.ParseSigned: 1, xmlcount.Serialize: 1}
+	if fmt.Sprint(n) != fmt.Sprint(want) {
+		t.Errorf("augmenting a signature to B-LTA: %v, want %v", n, want)
+	}
+}
+
+// TestSCAL2SignatureXMLCost: a SCAL2 credential's request is checked before its activation is
+// spent (xades.Precheck parses the document then); the signature is built on that tree, so the
+// document is still parsed once.
+func TestSCAL2SignatureXMLCost(t *testing.T) {
+	f := newSCAL2(t)
+	d := Document{ID: "d", HasRefURI: true, MimeType: "application/xml", Data: []byte(invoice)}
+	tok := f.authorize(t, "alice-qes", sum256(d.Data))
+	req := &SignRequest{Documents: []Document{d}, Options: SignOptions{CredentialID: "alice-qes", ClaimedIdentity: withSAD("alice", tok),
+		Placement: &Placement{WhichData: "d", XPath: "/*", CreateEnveloped: true}}}
+	var err error
+	n := countXML(t, func() {
+		_, err = f.svc.Sign(context.Background(), alice, req)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[xmlcount.Op]int{xmlcount.ParseInput: 1, xmlcount.ParseSigned: 1, xmlcount.Serialize: 1}
+	if fmt.Sprint(n) != fmt.Sprint(want) {
+		t.Errorf("one enveloped SCAL2 signature: %v, want %v", n, want)
+	}
+}

@@ -1,0 +1,295 @@
+package xmldsig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Options are the parameters of Canonicalize and CanonicalizeDocument beyond the method.
+type Options struct {
+	// PrefixList is the exclusive InclusiveNamespaces PrefixList as written ("#default" names
+	// the default namespace), deduplicated and capped by the caller.
+	PrefixList string
+	// Skip is a descendant left out (the signature, for the enveloped-signature transform).
+	Skip *etree.Element
+	// Include selects the node-set (nil: every node); see Subset.Include.
+	Include func(etree.Token) bool
+	// Ctx stops the walk when done (nil: never); its error comes back wrapped in ErrCancelled.
+	Ctx context.Context
+	// Budget, when not nil, is charged one per node and attribute visited; when used up the
+	// walk stops with ErrBudget, and so does every later walk charged to it.
+	Budget *Budget
+	// SignerXMLAttrs applies the signer's stricter rule to the xml:* attributes a c14n 1.1
+	// subset inherits (InheritedXMLAttrs with signer set).
+	SignerXMLAttrs bool
+}
+
+// Errors of Canonicalize and CanonicalizeDocument besides ErrNotCanonicalizable.
+var (
+	// ErrNotAllowed marks a canonicalization the package refuses (an unknown method, c14n 1.1
+	// below xml:base, and for the signer nested xml:* values that disagree).
+	ErrNotAllowed = errors.New("not allowed")
+	// ErrCancelled marks a walk stopped by Options.Ctx.
+	ErrCancelled = errors.New("the request deadline passed during canonicalization")
+	// ErrBudget marks a walk stopped because Options.Budget was used up.
+	ErrBudget = errors.New("canonicalization node budget used up")
+)
+
+// Canonicalize returns the canonical form of el as a document subset in its own context: the
+// namespaces in scope at el count, and for inclusive c14n the xml:* attributes el (and any
+// element of the node-set whose parent is not in it) inherits. alg is exclusive c14n, c14n
+// 1.1 or c14n 1.0, each with or without comments. el is not modified.
+func Canonicalize(el *etree.Element, alg string, o Options) ([]byte, error) {
+	if o.Budget == nil {
+		return canonicalizeSet(o.Ctx, el, alg, o)
+	}
+	b := o.Budget
+	if b.over {
+		return nil, ErrBudget
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	o.Include = b.counting(o.Include)
+	out, err := canonicalizeSet(budgetCtx{Context: ctx, b: b}, el, alg, o)
+	if b.over {
+		return nil, ErrBudget
+	}
+	return out, err
+}
+
+// CanonicalizeDocument returns the canonical form of the whole document (a same-document
+// URI="" reference): that of the document element (Canonicalize) with the processing
+// instructions outside it and, for a #WithComments method, the comments, as Include selects
+// them; the XML declaration is not a processing instruction.
+func CanonicalizeDocument(doc *etree.Document, alg string, o Options) ([]byte, error) {
+	root := doc.Root()
+	if root == nil {
+		return nil, errors.New("no document element")
+	}
+	body, err := Canonicalize(root, alg, o)
+	if err != nil {
+		return nil, err
+	}
+	_, comments := C14NBase(alg)
+	var out []byte
+	seenRoot := false
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			out = append(out, body...)
+			seenRoot = true
+			continue
+		case *etree.ProcInst:
+			if t.Target == "xml" || (o.Include != nil && !o.Include(t)) {
+				continue
+			}
+			if seenRoot {
+				out = append(out, '\n')
+			}
+			out = AppendProcInst(out, t)
+		case *etree.Comment:
+			if !comments || (o.Include != nil && !o.Include(t)) {
+				continue
+			}
+			if seenRoot {
+				out = append(out, '\n')
+			}
+			out = append(out, "<!--"...)
+			out = append(out, t.Data...)
+			out = append(out, "-->"...)
+		default:
+			continue
+		}
+		if !seenRoot {
+			out = append(out, '\n')
+		}
+	}
+	return out, nil
+}
+
+func canonicalizeSet(ctx context.Context, el *etree.Element, alg string, o Options) ([]byte, error) {
+	base, comments := C14NBase(alg)
+	s := Subset{Comments: comments, Skip: o.Skip, Include: o.Include, Ctx: ctx}
+	var (
+		out []byte
+		err error
+	)
+	switch base {
+	case ExcC14N:
+		s.Exclusive = true
+		s.Prefixes = prefixes(o.PrefixList)
+		out, err = CanonicalSubset(el, s)
+	case C14N11, C14N10:
+		out, err = inclusiveSubset(el, s, base == C14N10, o.SignerXMLAttrs)
+	default:
+		return nil, fmt.Errorf("canonicalization %q: %w", alg, ErrNotAllowed)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: %w", ErrCancelled, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inclusiveSubset is CanonicalSubset for inclusive c14n, with the xml:* attributes each
+// element below an unwritten parent inherits (InheritedXMLAttrs); the first refusal of one
+// is the error.
+func inclusiveSubset(el *etree.Element, s Subset, c14n10, signer bool) ([]byte, error) {
+	var ierr error
+	s.Inherit = func(e *etree.Element) []etree.Attr {
+		a, err := InheritedXMLAttrs(e, c14n10, signer)
+		if err != nil && ierr == nil {
+			ierr = err
+		}
+		return a
+	}
+	out, err := CanonicalSubset(el, s)
+	if err == nil && ierr != nil {
+		err = ierr
+	}
+	return out, err
+}
+
+// prefixes splits a PrefixList ("#default" is the default namespace, "" here).
+func prefixes(prefixList string) []string {
+	var list []string
+	for _, p := range strings.Fields(prefixList) {
+		if p == "#default" {
+			p = ""
+		}
+		list = append(list, p)
+	}
+	return list
+}
+
+// Budget counts the nodes the canonicalization walks of one input visit (References,
+// SignedInfo, timestamped and archived elements, all signatures together). The output bytes
+// are bounded elsewhere; this bounds the walks themselves, which an XPath filter selecting
+// nothing, or many References to the same document, repeat without output. When the budget
+// is used up the walk's context is done, which stops the walk under way within 256 nodes, and
+// every later walk starts refused.
+type Budget struct {
+	left int64
+	over bool
+}
+
+// NewBudget returns a budget of n nodes.
+func NewBudget(n int64) *Budget { return &Budget{left: n} }
+
+// Over reports whether the budget is used up.
+func (b *Budget) Over() bool { return b.over }
+
+// budgetCtx is the context a canonicalization walk checks: done when the caller's context is,
+// or when the budget is used up.
+type budgetCtx struct {
+	context.Context
+	b *Budget
+}
+
+func (c budgetCtx) Err() error {
+	if c.b.over {
+		return ErrBudget
+	}
+	return c.Context.Err()
+}
+
+// counting returns include (nil: every node) wrapped to charge each node it is asked about:
+// one per node and one per attribute of an element.
+func (b *Budget) counting(include func(etree.Token) bool) func(etree.Token) bool {
+	return func(t etree.Token) bool {
+		n := int64(1)
+		if el, ok := t.(*etree.Element); ok {
+			n += int64(len(el.Attr))
+		}
+		if b.left -= n; b.left < 0 {
+			b.over = true
+		}
+		return include == nil || include(t)
+	}
+}
+
+// XMLAttrError is the refusal of an inherited xml:* attribute (InheritedXMLAttrs); it
+// matches ErrNotAllowed.
+type XMLAttrError struct {
+	Attr   string // base, lang or space
+	Nested bool   // signer: nested declarations with different values
+}
+
+func (e *XMLAttrError) Error() string {
+	if e.Nested {
+		return fmt.Sprintf("c14n 1.1 below nested xml:%s declarations with different values (Java validators canonicalize it differently); use exclusive c14n", e.Attr)
+	}
+	return "c14n 1.1 of an element below xml:base"
+}
+
+// Is makes an XMLAttrError match ErrNotAllowed.
+func (e *XMLAttrError) Is(target error) bool { return target == ErrNotAllowed }
+
+// InheritedXMLAttrs returns the attributes in the xml namespace that el inherits from its
+// nearest ancestors and does not carry itself, as inclusive canonicalization of a document
+// subset requires: xml:lang and xml:space for c14n 1.1 (xml:base would need URI fix-up, which
+// is refused), every xml:* attribute but xml:id for c14n 1.0 (c14n10). The nearest
+// declaration wins.
+//
+// signer adds the signer's rule for c14n 1.1: an attribute declared on several ancestors with
+// different values is refused, because Santuario 2.1.7 and the JDK take the outermost value
+// instead of the nearest (xmlsec1 agrees with the nearest), so such a signature would fail in
+// the Java validators most of Europe uses. A verifier accepts what the specification says.
+func InheritedXMLAttrs(el *etree.Element, c14n10, signer bool) ([]etree.Attr, error) {
+	have := map[string]bool{}
+	for _, a := range el.Attr {
+		if a.Space == "xml" {
+			have[a.Key] = true
+		}
+	}
+	var inherited []etree.Attr
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			if a.Space != "xml" {
+				continue
+			}
+			if signer && !c14n10 && a.Key == "base" {
+				return nil, &XMLAttrError{Attr: "base"} // even below an xml:base of el's own
+			}
+			if have[a.Key] {
+				if signer && !c14n10 && (a.Key == "lang" || a.Key == "space") {
+					for _, i := range inherited {
+						if i.Key == a.Key && i.Value != a.Value {
+							return nil, &XMLAttrError{Attr: a.Key, Nested: true}
+						}
+					}
+				}
+				continue
+			}
+			switch {
+			case a.Key == "lang" || a.Key == "space":
+			case a.Key == "base" && !c14n10:
+				return nil, &XMLAttrError{Attr: "base"}
+			case !c14n10 || a.Key == "id":
+				continue
+			}
+			have[a.Key] = true
+			inherited = append(inherited, etree.Attr{Space: "xml", Key: a.Key, Value: a.Value})
+		}
+	}
+	return inherited, nil
+}
+
+// AppendProcInst appends the canonical form of a processing instruction.
+func AppendProcInst(b []byte, t *etree.ProcInst) []byte {
+	b = append(b, "<?"...)
+	b = append(b, t.Target...)
+	if inst := strings.TrimLeft(t.Inst, " \t\r\n"); inst != "" {
+		b = append(b, ' ')
+		b = append(b, inst...)
+	}
+	return append(b, "?>"...)
+}
