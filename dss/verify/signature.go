@@ -81,28 +81,12 @@ func (c *sigCtx) set(v *verdict) {
 }
 
 func (c *sigCtx) validate() *verdict {
-	if v := c.structure(); v != nil {
-		return v
-	}
-	if v := c.xadesLayout(); v != nil {
-		return v
-	}
-	if v := c.resolve(); v != nil {
-		return v
-	}
-	// Integrity first: every digest the package can compute is compared before the policy
-	// judges any algorithm, so changed data is HASH_FAILURE under every policy.
-	if v := c.digests(); v != nil {
-		return v
-	}
-	if v := c.algorithms(); v != nil {
-		return v
-	}
-	if v := c.containers(); v != nil {
-		return v
-	}
-	if v := c.certificates(); v != nil {
-		return v
+	// Integrity first: every digest the package can compute is compared (digests) before the
+	// policy judges any algorithm, so changed data is HASH_FAILURE under every policy.
+	for _, step := range []func() *verdict{c.structure, c.xadesLayout, c.resolve, c.digests, c.algorithms, c.containers, c.certificates} {
+		if v := step(); v != nil {
+			return v
+		}
 	}
 	signer, v := c.signingCertificate()
 	if v != nil {
