@@ -1,4 +1,4 @@
-//go:build softhsm && postgres
+//go:build softhsm && postgres && e2e
 
 package deploy
 

@@ -1,4 +1,4 @@
-//go:build softhsm
+//go:build softhsm && e2e
 
 package deploy
 

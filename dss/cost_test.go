@@ -1,3 +1,5 @@
+//go:build e2e
+
 package dss
 
 import (
@@ -8,8 +10,8 @@ import (
 
 	"dssd/dss/internal/xmlcount"
 	"dssd/dss/xades"
-	"dssd/dss/xades/xadestest"
 	"dssd/hsm"
+	"dssd/internal/testkit/xadestest"
 )
 
 // countXML counts the XML parses and serialisations of dss/xades while f runs. The test that

@@ -6,52 +6,20 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"dssd/dss/xades/interop"
-	"dssd/dss/xades/xadestest"
 	"dssd/dss/xmlsafe"
+	"dssd/internal/testkit/xadestest"
 
 	"github.com/beevik/etree"
 )
-
-// fakeOCSP is a DER SEQUENCE standing in for an OCSP response: dss/xades embeds revocation
-// values as they are and never looks inside.
-func fakeOCSP(t testing.TB, n int) []byte {
-	t.Helper()
-	b, err := asn1.Marshal(struct {
-		Status asn1.Enumerated
-		N      int
-	}{0, n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// testCRL is a real CRL of the test CA.
-func testCRL(t testing.TB, ks *testKeys) []byte {
-	t.Helper()
-	crl, err := x509.CreateRevocationList(nil, &x509.RevocationList{
-		Number: big.NewInt(1), ThisUpdate: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), NextUpdate: time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC),
-	}, ks.ca, readKey(t, "ca-rsa.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return crl
-}
-
-func sha256Of(b []byte) []byte { return digest(crypto.SHA256, b) }
 
 // levelSet is one signature raised to B-T, B-LT and B-LTA, with the tokens and the digests
 // they were requested for.
@@ -136,13 +104,6 @@ func levelCases(ks *testKeys, invoice []byte) []*levelSet {
 		}
 	}
 	return out
-}
-
-func bytesOf(s *Signed) []byte {
-	if s.Document != nil {
-		return s.Document
-	}
-	return s.Signature
 }
 
 // TestLevels raises enveloped, enveloping and detached RSA and EC signatures to B-T, B-LT and
