@@ -51,3 +51,29 @@ func TestDependencyDirection(t *testing.T) {
 		}
 	}
 }
+
+// TestTestkitOnlyInTests: the test-support packages under internal/testkit (fakes, the
+// schema validator, the store and HSM conformance suites, the test TSA) are imported by
+// tests only, never by code that ships.
+func TestTestkitOnlyInTests(t *testing.T) {
+	const kit = "dssd/internal/testkit/"
+	out, err := exec.Command("go", "list", "-tags", "softhsm,e2e,postgres", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "dssd/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 20 {
+		t.Fatalf("go list listed %d packages", len(lines))
+	}
+	for _, line := range lines {
+		f := strings.Fields(line)
+		if strings.HasPrefix(f[0], kit) {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if strings.HasPrefix(imp, kit) {
+				t.Errorf("%s imports %s outside its tests", f[0], imp)
+			}
+		}
+	}
+}

@@ -30,7 +30,7 @@ import (
 	"dssd/dss/verify"
 	"dssd/dss/xades"
 	"dssd/dss/xades/interop"
-	"dssd/dss/xades/xadestest"
+	"dssd/internal/testkit/xadestest"
 )
 
 // recordingTSA wraps a Timestamper, records every digest and token, and fails on demand.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"dssd/dss/xades/xadestest"
+	"dssd/internal/testkit/xadestest"
 )
 
 // signed returns alice-rsa's enveloped XAdES signature over the invoice and the service.

@@ -14,9 +14,9 @@ import (
 
 	"dssd/binding/authn"
 	"dssd/binding/httpxml"
-	"dssd/binding/internal/fakesvc"
-	"dssd/binding/internal/xsdtest"
 	"dssd/dss"
+	"dssd/internal/testkit/fakesvc"
+	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/beevik/etree"
 
-	"dssd/binding/internal/xsdtest"
 	"dssd/dss"
+	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
 

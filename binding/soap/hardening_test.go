@@ -11,9 +11,9 @@ import (
 
 	"dssd/binding/authn"
 	"dssd/binding/guard"
-	"dssd/binding/internal/fakesvc"
 	"dssd/binding/soap"
 	"dssd/dss"
+	"dssd/internal/testkit/fakesvc"
 )
 
 // TestOverloadAndThrottle: over the in-flight limit, 503 with Retry-After and a DSS response

@@ -15,10 +15,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"dssd/binding/internal/fakesvc"
-	"dssd/binding/internal/xsdtest"
 	"dssd/binding/soap"
 	"dssd/dss"
+	"dssd/internal/testkit/fakesvc"
+	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
 

@@ -15,11 +15,11 @@ import (
 	"testing"
 
 	"dssd/binding/authn"
-	"dssd/binding/internal/fakesvc"
-	"dssd/binding/internal/xsdtest"
 	"dssd/binding/schemasrv"
 	"dssd/binding/soap"
 	"dssd/dss"
+	"dssd/internal/testkit/fakesvc"
+	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
 

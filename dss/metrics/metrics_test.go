@@ -25,8 +25,8 @@ import (
 	"dssd/dss"
 	"dssd/dss/verify"
 	"dssd/hsm"
-	"dssd/hsm/hsmtest"
 	"dssd/hsm/soft"
+	"dssd/internal/testkit/hsmtest"
 )
 
 func newMeter(t *testing.T) (*prometheus.Registry, *Meter) {

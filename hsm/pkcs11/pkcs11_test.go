@@ -23,7 +23,7 @@ import (
 	"github.com/thales-e-security/pool"
 
 	"dssd/hsm"
-	"dssd/hsm/hsmtest"
+	"dssd/internal/testkit/hsmtest"
 )
 
 const testPIN = "canary-pin-5829"

@@ -24,8 +24,8 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"dssd/hsm"
-	"dssd/hsm/hsmtest"
 	"dssd/hsm/softhsm"
+	"dssd/internal/testkit/hsmtest"
 )
 
 const (

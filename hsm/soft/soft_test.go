@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"dssd/hsm"
-	"dssd/hsm/hsmtest"
+	"dssd/internal/testkit/hsmtest"
 )
 
 func TestConformance(t *testing.T) {

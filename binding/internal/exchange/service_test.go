@@ -15,9 +15,9 @@ import (
 	"dssd/binding/csc"
 	"dssd/binding/httpxml"
 	"dssd/binding/internal/exchange"
-	"dssd/binding/internal/fakesvc"
 	"dssd/binding/soap"
 	"dssd/dss"
+	"dssd/internal/testkit/fakesvc"
 )
 
 // counting wraps a Service as a decorator would (metrics, tracing): it overrides one

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"dssd/binding/internal/xsdtest"
 	"dssd/dss"
+	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
 

@@ -5,8 +5,8 @@ import (
 	"encoding/xml"
 	"testing"
 
-	"dssd/binding/internal/xsdtest"
 	"dssd/dss"
+	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"dssd/binding/internal/xsdtest"
 	"dssd/dss"
+	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
 

@@ -5,7 +5,7 @@ package postgres_test
 import (
 	"testing"
 
-	"dssd/dss/store/storetest"
+	"dssd/internal/testkit/storetest"
 )
 
 func TestJobs(t *testing.T) { storetest.Jobs(t, backend) }

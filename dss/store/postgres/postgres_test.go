@@ -16,7 +16,7 @@ import (
 
 	"dssd/dss/store"
 	"dssd/dss/store/postgres"
-	"dssd/dss/store/storetest"
+	"dssd/internal/testkit/storetest"
 )
 
 // dsnEnv names the server under test; `make test` starts one with .ci/postgres.sh.

@@ -5,7 +5,7 @@ package postgres_test
 import (
 	"testing"
 
-	"dssd/dss/store/storetest"
+	"dssd/internal/testkit/storetest"
 )
 
 func TestRegistry(t *testing.T) { storetest.Registry(t, backend) }

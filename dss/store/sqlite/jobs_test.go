@@ -3,7 +3,7 @@ package sqlite_test
 import (
 	"testing"
 
-	"dssd/dss/store/storetest"
+	"dssd/internal/testkit/storetest"
 )
 
 func TestJobs(t *testing.T) { storetest.Jobs(t, backend) }

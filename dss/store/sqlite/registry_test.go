@@ -3,7 +3,7 @@ package sqlite_test
 import (
 	"testing"
 
-	"dssd/dss/store/storetest"
+	"dssd/internal/testkit/storetest"
 )
 
 func TestRegistry(t *testing.T) { storetest.Registry(t, backend) }

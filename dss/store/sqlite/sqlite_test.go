@@ -8,7 +8,7 @@ import (
 
 	"dssd/dss/store"
 	"dssd/dss/store/sqlite"
-	"dssd/dss/store/storetest"
+	"dssd/internal/testkit/storetest"
 )
 
 func openSQLite(ctx context.Context, path string, key []byte) (store.Store, error) {
