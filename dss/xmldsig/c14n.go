@@ -408,13 +408,44 @@ func AppendQName(b []byte, space, local string) []byte {
 	return append(b, local...)
 }
 
+// The bytes AppendEscaped looks at more closely: escText those of text, escAttr those of
+// attribute values (every non-ASCII byte, for the UTF-8 and Char checks).
+const (
+	escText = 1 << iota
+	escAttr
+)
+
+var escapeClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf, c == '&', c == '<', c == '\r':
+			t[c] = escText | escAttr
+		case c == '>':
+			t[c] = escText
+		case c == '"', c == '\t', c == '\n':
+			t[c] = escAttr
+		case c < 0x20:
+			t[c] = escText | escAttr
+		}
+	}
+	return t
+}()
+
 // AppendEscaped appends s escaped for C14N: in text &, <, > and CR; in attribute values &, <,
 // ", TAB, LF and CR. Anything not an XML 1.0 Char (and invalid UTF-8) becomes U+FFFD, as
 // etree's canonical escaping does.
 func AppendEscaped(b []byte, s string, attr bool) []byte {
+	mask := uint8(escText)
+	if attr {
+		mask = escAttr
+	}
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if escapeClass[c]&mask == 0 { // the common byte: written as it is
+			i++
+			continue
+		}
 		var esc string
 		width := 1
 		switch {
