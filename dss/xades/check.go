@@ -119,11 +119,10 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		return err
 	}
 
-	c, err := canonicalize(si, c14n)
+	d, err := canonicalDigest(sm.hash, si, c14n)
 	if err != nil {
 		return err
 	}
-	d := digest(sm.hash, c)
 	sv, err := decodeB64(svEl)
 	if err != nil {
 		return fmt.Errorf("SignatureValue: %w", err)
@@ -203,11 +202,16 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 	if err != nil {
 		return 0, err
 	}
-	c, err := w.data(doc, ids, sig, nil)
+	got, err := withC14NBuf(func(buf []byte) ([]byte, []byte, error) {
+		c, err := w.dataBuf(buf, doc, ids, sig, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return digest(h, c), c, nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	got := digest(h, c)
 	if !bytes.Equal(got, dv) {
 		return 0, errors.New("digest mismatch")
 	}
@@ -297,6 +301,12 @@ func (w *written) enveloped(target, sig *etree.Element) (*etree.Element, error) 
 // them (xmldsig.Env.Data); detached gives the data of a detached reference by URI ("" for
 // none).
 func (w *written) data(doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+	return w.dataBuf(nil, doc, ids, sig, detached)
+}
+
+// dataBuf is data canonicalizing a same-document reference into buf's storage (nil: a new
+// buffer); the octets of detached data and of a base64 object are returned as they are.
+func (w *written) dataBuf(buf []byte, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
 	if !w.x.Detached() && !w.base64 {
 		target := w.x.Target
 		if target == nil {
@@ -306,7 +316,7 @@ func (w *written) data(doc *etree.Document, ids idIndex, sig *etree.Element, det
 			return nil, err
 		}
 	}
-	env := &xmldsig.Env{Doc: doc, IDs: ids.x, Detached: func(r *xmldsig.Reference) ([]byte, error) {
+	env := &xmldsig.Env{Doc: doc, IDs: ids.x, Buf: buf, Detached: func(r *xmldsig.Reference) ([]byte, error) {
 		data, ok := detached[r.URI]
 		if !ok || data == nil {
 			return nil, fmt.Errorf("%w: no data for the detached reference", ErrMalformed)

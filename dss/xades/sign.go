@@ -245,11 +245,11 @@ func (b *builder) sign() (*Tree, error) {
 		}
 	}
 	if b.sp != nil {
-		c, err := canonicalize(b.sp, ExcC14N)
+		d, err := canonicalDigest(b.p.DigestHash, b.sp, ExcC14N)
 		if err != nil {
 			return nil, err
 		}
-		b.spDV.SetText(b64(digest(b.p.DigestHash, c)))
+		b.spDV.SetText(b64(d))
 	}
 	if err := b.signatureValue(); err != nil {
 		return nil, err
@@ -361,11 +361,17 @@ func (b *builder) envelopedReference() error {
 		return err
 	}
 	b.doc = doc
-	c, err := canonicalizeDocument(doc, b.c14n, nil) // the signature is not inserted yet
+	d, err := withC14NBuf(func(buf []byte) ([]byte, []byte, error) {
+		c, err := canonicalizeDocumentBuf(buf, doc, b.c14n, nil) // the signature is not inserted yet
+		if err != nil {
+			return nil, nil, err
+		}
+		return digest(b.p.DigestHash, c), c, nil
+	})
 	if err != nil {
 		return err
 	}
-	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
+	b.dataReference("", true, []string{TransformEnveloped, b.c14n}, b.dgURI, d)
 	return nil
 }
 
@@ -466,12 +472,11 @@ func (b *builder) place() error {
 // signatureValue canonicalizes SignedInfo in place, signs it and fills in
 // SignatureValue.
 func (b *builder) signatureValue() error {
-	c, err := canonicalize(b.si, b.c14n)
+	h := b.sm.hash
+	d, err := canonicalDigest(h, b.si, b.c14n)
 	if err != nil {
 		return err
 	}
-	h := b.sm.hash
-	d := digest(h, c)
 	rnd := b.p.Rand
 	if rnd == nil {
 		rnd = rand.Reader

@@ -2,10 +2,12 @@ package xades
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"dssd/dss/xmldsig"
 	"dssd/dss/xmlsafe"
@@ -170,11 +172,51 @@ func canonicalize(el *etree.Element, alg string) ([]byte, error) {
 
 // canonicalizeSkip is canonicalize leaving out skip, a descendant of el (not modified either).
 func canonicalizeSkip(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
+	return canonicalizeBuf(nil, el, alg, skip)
+}
+
+// canonicalizeBuf is canonicalizeSkip writing into buf's storage (xmldsig.Options.Buf; nil:
+// a new buffer).
+func canonicalizeBuf(buf []byte, el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
 	if err := checkC14N(alg); err != nil {
 		return nil, err
 	}
-	out, err := xmldsig.Canonicalize(el, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true})
+	out, err := xmldsig.Canonicalize(el, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true, Buf: buf})
 	return out, c14nError(err)
+}
+
+// c14nBufs holds the buffers of the canonical forms this package only digests (SignedInfo,
+// SignedProperties, the document of an enveloped signature, in Build and Check): a request
+// then allocates none of them.
+var c14nBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+
+// maxPooledBuf: a buffer grown beyond this (a large document) is left to the collector.
+const maxPooledBuf = 1 << 20
+
+// withC14NBuf calls f with a pooled buffer and returns the buffer (as f grew it) to the pool;
+// nothing f returns may share the buffer.
+func withC14NBuf[T any](f func(buf []byte) (T, []byte, error)) (T, error) {
+	p := c14nBufs.Get().(*[]byte)
+	v, used, err := f((*p)[:0])
+	if cap(used) > cap(*p) {
+		*p = used[:0]
+	}
+	if cap(*p) <= maxPooledBuf {
+		c14nBufs.Put(p)
+	}
+	return v, err
+}
+
+// canonicalDigest returns the digest under h of canonicalize(el, alg), canonicalized into a
+// pooled buffer.
+func canonicalDigest(h crypto.Hash, el *etree.Element, alg string) ([]byte, error) {
+	return withC14NBuf(func(buf []byte) ([]byte, []byte, error) {
+		c, err := canonicalizeBuf(buf, el, alg, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return digest(h, c), c, nil
+	})
 }
 
 // c14nError maps an error of the core's canonicalization to this package's sentinels.
@@ -194,6 +236,12 @@ func c14nError(err error) error {
 // (a same-document reference URI="", so without comments), leaving out skip
 // (the signature, for the enveloped-signature transform) if it is not nil.
 func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) ([]byte, error) {
+	return canonicalizeDocumentBuf(nil, doc, alg, skip)
+}
+
+// canonicalizeDocumentBuf is canonicalizeDocument writing into buf's storage (nil: a new
+// buffer).
+func canonicalizeDocumentBuf(buf []byte, doc *etree.Document, alg string, skip *etree.Element) ([]byte, error) {
 	root := doc.Root()
 	if skip != nil && (skip == root || skip.Parent() == nil) {
 		return nil, fmt.Errorf("%w: enveloped signature is the document element", ErrMalformed)
@@ -201,7 +249,7 @@ func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) 
 	if err := checkC14N(alg); err != nil {
 		return nil, err
 	}
-	out, err := xmldsig.CanonicalizeDocument(doc, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true})
+	out, err := xmldsig.CanonicalizeDocument(doc, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true, Buf: buf})
 	return out, c14nError(err)
 }
 

@@ -75,6 +75,8 @@ type Subset struct {
 	Inherit func(*etree.Element) []etree.Attr
 	// Ctx stops the work when done (checked every 256 nodes); nil: never.
 	Ctx context.Context
+	// Buf, when not nil, is storage for the result (appended to Buf[:0]); nil: a new buffer.
+	Buf []byte
 }
 
 // CanonicalSubset writes the canonical form of the node-set s selects in the subtree at el, in
@@ -83,7 +85,7 @@ type Subset struct {
 // cannot write (an undeclared prefix, a CDATA node) and s.Ctx's error when the context ends.
 func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
 	c := &excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, comments: s.Comments,
-		include: s.Include, inherit: s.Inherit, ctx: s.Ctx}
+		include: s.Include, inherit: s.Inherit, ctx: s.Ctx, buf: s.Buf[:0:cap(s.Buf)]}
 	if s.Exclusive && len(s.Prefixes) > 0 {
 		c.prefixSet = make(map[string]bool, len(s.Prefixes))
 		for _, p := range s.Prefixes {
@@ -108,7 +110,9 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 	}
 	slices.Reverse(c.outer) // outermost first, as if declared in document order
 	c.scope = append(c.scope, c.outer...)
-	c.buf = make([]byte, 0, 1024)
+	if c.buf == nil {
+		c.buf = make([]byte, 0, 1024)
+	}
 	if err := c.element(el, false); err != nil {
 		return nil, err
 	}
@@ -404,13 +408,44 @@ func AppendQName(b []byte, space, local string) []byte {
 	return append(b, local...)
 }
 
+// The bytes AppendEscaped looks at more closely: escText those of text, escAttr those of
+// attribute values (every non-ASCII byte, for the UTF-8 and Char checks).
+const (
+	escText = 1 << iota
+	escAttr
+)
+
+var escapeClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf, c == '&', c == '<', c == '\r':
+			t[c] = escText | escAttr
+		case c == '>':
+			t[c] = escText
+		case c == '"', c == '\t', c == '\n':
+			t[c] = escAttr
+		case c < 0x20:
+			t[c] = escText | escAttr
+		}
+	}
+	return t
+}()
+
 // AppendEscaped appends s escaped for C14N: in text &, <, > and CR; in attribute values &, <,
 // ", TAB, LF and CR. Anything not an XML 1.0 Char (and invalid UTF-8) becomes U+FFFD, as
 // etree's canonical escaping does.
 func AppendEscaped(b []byte, s string, attr bool) []byte {
+	mask := uint8(escText)
+	if attr {
+		mask = escAttr
+	}
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if escapeClass[c]&mask == 0 { // the common byte: written as it is
+			i++
+			continue
+		}
 		var esc string
 		width := 1
 		switch {

@@ -26,6 +26,10 @@ type Options struct {
 	// SignerXMLAttrs applies the signer's stricter rule to the xml:* attributes a c14n 1.1
 	// subset inherits (InheritedXMLAttrs with signer set).
 	SignerXMLAttrs bool
+	// Buf, when not nil, is storage for the result: the canonical form is appended to
+	// Buf[:0], so the result may share Buf's array (a caller that digests the result and
+	// drops it reuses one buffer). nil: a new buffer.
+	Buf []byte
 }
 
 // Errors of Canonicalize and CanonicalizeDocument besides ErrNotCanonicalizable.
@@ -82,7 +86,11 @@ func CanonicalizeDocument(doc *etree.Document, alg string, o Options) ([]byte, e
 	for _, t := range doc.Child {
 		switch t := t.(type) {
 		case *etree.Element:
-			out = append(out, body...)
+			if out == nil {
+				out = body // nothing before the document element: append to the body, no copy
+			} else {
+				out = append(out, body...)
+			}
 			seenRoot = true
 			continue
 		case *etree.ProcInst:
@@ -115,7 +123,7 @@ func CanonicalizeDocument(doc *etree.Document, alg string, o Options) ([]byte, e
 
 func canonicalizeSet(ctx context.Context, el *etree.Element, alg string, o Options) ([]byte, error) {
 	base, comments := C14NBase(alg)
-	s := Subset{Comments: comments, Skip: o.Skip, Include: o.Include, Ctx: ctx}
+	s := Subset{Comments: comments, Skip: o.Skip, Include: o.Include, Ctx: ctx, Buf: o.Buf}
 	var (
 		out []byte
 		err error

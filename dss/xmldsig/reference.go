@@ -373,6 +373,9 @@ type Env struct {
 	// every method the core can compute, DigestMethods and SignatureMethods).
 	Digest    func(uri string) (crypto.Hash, error)
 	Signature func(uri string) (Method, error)
+	// Buf, when not nil, is storage Data canonicalizes a same-document reference into
+	// (Options.Buf): the result then shares Buf's array. nil: a new buffer.
+	Buf []byte
 }
 
 // Resolve finds the element a same-document "#id" reference points at (r.Target) through
@@ -493,7 +496,7 @@ func (e *Env) Data(s *Signature, r *Reference) ([]byte, error) {
 	// A same-document reference ("" or "#id") selects its node-set without comments, whatever
 	// the canonicalization (XMLDSig §4.4.3.3).
 	alg, _ = C14NBase(alg)
-	o := Options{PrefixList: pfx, Skip: skip, Include: include, Ctx: e.Ctx, Budget: e.Budget}
+	o := Options{PrefixList: pfx, Skip: skip, Include: include, Ctx: e.Ctx, Budget: e.Budget, Buf: e.Buf}
 	if r.Target == nil {
 		return CanonicalizeDocument(e.Doc, alg, o)
 	}
