@@ -203,6 +203,11 @@ func baseOptionsFromWire(o *OptionalInputsBase, u *unsupported) string {
 	return language
 }
 
+// responseBase is the dsb:ResponseBaseType part of a response answering requestID.
+func responseBase(requestID, responseID string, r dss.Result, applied []string) ResponseBase {
+	return ResponseBase{RequestID: requestID, ResponseID: responseID, Result: resultToWire(r), AppliedProfile: applied}
+}
+
 // resultToWire converts a dss.Result; an empty Major is Success.
 func resultToWire(r dss.Result) Result {
 	w := Result{ResultMajor: r.Major, ResultMinor: r.Minor, ProblemReference: r.ProblemReference}

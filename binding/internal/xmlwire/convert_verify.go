@@ -260,10 +260,7 @@ func xsTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format("2
 
 // VerifyResponseToWire converts an answer of dss.Service.Verify.
 func VerifyResponseToWire(r *dss.VerifyResponse) *VerifyResponse {
-	w := &VerifyResponse{
-		RequestID: r.RequestID, ResponseID: r.ResponseID,
-		Result: resultToWire(r.Result), AppliedProfile: r.AppliedProfiles,
-	}
+	w := &VerifyResponse{ResponseBase: responseBase(r.RequestID, r.ResponseID, r.Result, r.AppliedProfiles)}
 	o := &OptionalOutputsVerify{}
 	for _, x := range r.Other {
 		o.Other = append(o.Other, Base64Data{MimeType: x.MimeType, Value: NewBase64(x.Data)})
@@ -329,5 +326,5 @@ func VerifyResponseToWire(r *dss.VerifyResponse) *VerifyResponse {
 
 // ErrorVerifyResponse is the VerifyResponse carrying only a Result.
 func ErrorVerifyResponse(requestID string, r dss.Result) *VerifyResponse {
-	return &VerifyResponse{RequestID: requestID, Result: resultToWire(r)}
+	return &VerifyResponse{ResponseBase: responseBase(requestID, "", r, nil)}
 }
