@@ -50,16 +50,16 @@ func (h *handler) info(_ context.Context, _ *reqlog.Event, _ dss.Caller, body []
 		oauth2 = "https://" + metadata.SafeHost(r.Host) + strings.TrimSuffix(Prefix, "/")
 		methods = append(methods, "oauth2/authorize", "oauth2/pushed_authorize", "oauth2/token", "oauth2/revoke")
 	}
+	about := infoAbout{Specs: Specs, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description, AuthType: authTypes}
 	if isV1(r) {
+		about.Specs = SpecsV1
 		return infoV1Response{
-			Specs: SpecsV1, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description,
-			AuthType: authTypes, OAuth2: oauth2,
+			infoAbout: about, OAuth2: oauth2,
 			Methods: []string{MethodInfo, MethodCredentialsList, MethodCredentialsInfo, MethodAuthorize, MethodSignHash},
 		}, nil
 	}
 	return infoResponse{
-		Specs: Specs, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description,
-		AuthType:           authTypes,
+		infoAbout:          about,
 		Methods:            methods,
 		OAuth2:             oauth2,
 		OAuth2Issuer:       oauth2,
