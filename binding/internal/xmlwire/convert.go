@@ -26,6 +26,16 @@ func (u *unsupported) add(name string) {
 	}
 }
 
+// flag reads the xs:boolean option name (false when absent), which dssd does not implement:
+// a value that is not an xs:boolean is an error, true is recorded as unsupported.
+func (u *unsupported) flag(v *string, name string) error {
+	on, err := xsBool(v, false, name)
+	if on {
+		u.add(name)
+	}
+	return err
+}
+
 // anys records elements the schema-typed fields did not take: unknown elements, and schema
 // elements in a namespace where they do not belong. They are named with a prefix
 // (dss2:, dsb:) or as {namespace}local, so that "dss2:Language" is not mistaken for the

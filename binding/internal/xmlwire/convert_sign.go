@@ -135,12 +135,8 @@ func optionsFromWire(o *OptionalInputsSign, opt *dss.SignOptions, u *unsupported
 		})
 		u.anys("IncludeObject/", io.Unknown)
 	}
-	econtent, err := xsBool(o.IncludeEContent, false, "IncludeEContent")
-	if err != nil {
+	if err := u.flag(o.IncludeEContent, "IncludeEContent"); err != nil {
 		return err
-	}
-	if econtent {
-		u.add("IncludeEContent")
 	}
 	if sp := o.SignaturePlacement; sp != nil {
 		p, err := placementFromWire(sp, u)

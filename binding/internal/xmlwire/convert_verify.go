@@ -114,12 +114,8 @@ func verifyOptionsFromWire(o *OptionalInputsVerify, opt *dss.VerifyOptions, u *u
 	if len(o.AddTimestamp) > 0 {
 		u.add("AddTimestamp")
 	}
-	async, err := xsBool(o.EnforceAsynchronousProcessing, false, "EnforceAsynchronousProcessing")
-	if err != nil {
+	if err := u.flag(o.EnforceAsynchronousProcessing, "EnforceAsynchronousProcessing"); err != nil {
 		return err
-	}
-	if async {
-		u.add("EnforceAsynchronousProcessing")
 	}
 	if o.Nonce != nil {
 		u.add("Nonce")
@@ -179,12 +175,8 @@ func verifyOptionsFromWire(o *OptionalInputsVerify, opt *dss.VerifyOptions, u *u
 	if len(o.ReturnTimestampedSignature) > 0 {
 		u.add("ReturnTimestampedSignature")
 	}
-	manifests, err := xsBool(o.VerifyManifests, false, "VerifyManifests")
-	if err != nil {
+	if err := u.flag(o.VerifyManifests, "VerifyManifests"); err != nil {
 		return err
-	}
-	if manifests {
-		u.add("VerifyManifests")
 	}
 	for _, ks := range o.KeySelector {
 		if ks.KeyName != nil && opt.CredentialID == "" && strings.TrimSpace(*ks.KeyName) != "" {
