@@ -92,8 +92,8 @@ func TestGowsdlClient(t *testing.T) {
 	resp, err := client.Sign(&xmlwire.SignRequest{
 		RequestBase: xmlwire.RequestBase{RequestID: "gowsdl-1", Profile: []string{"urn:dssd:level:B-B"}},
 		InputDocuments: &xmlwire.InputDocuments{Document: []xmlwire.Document{{
-			ID: "doc-1", RefURI: &ref,
-			Base64Data: xmlwire.Base64Data{MimeType: "application/xml", Value: xmlwire.NewBase64([]byte(invoice))},
+			DocumentBase: xmlwire.DocumentBase{ID: "doc-1", RefURI: &ref},
+			Base64Data:   xmlwire.Base64Data{MimeType: "application/xml", Value: xmlwire.NewBase64([]byte(invoice))},
 		}}},
 		OptionalInputs: &xmlwire.OptionalInputsSign{KeySelector: []xmlwire.KeySelector{{KeyName: &keyName}}},
 	})

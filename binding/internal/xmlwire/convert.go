@@ -250,7 +250,7 @@ func signatureObjectToWire(s *dss.SignatureObject) SignatureObject {
 func documentWithSignatureToWire(d *dss.DocumentWithSignature) DocumentWithSignature {
 	return DocumentWithSignature{
 		WhichDoc: d.WhichDoc,
-		Document: Document{ID: d.ID, Base64Data: Base64Data{MimeType: d.MimeType, Value: NewBase64(d.Data)}},
+		Document: Document{DocumentBase: DocumentBase{ID: d.ID}, Base64Data: Base64Data{MimeType: d.MimeType, Value: NewBase64(d.Data)}},
 	}
 }
 

@@ -57,22 +57,25 @@ type InputDocuments struct {
 	Unknown         []Any          `xml:",any"`
 }
 
+// DocumentBase is dss2:DocumentBaseType, the attributes of Document and DocumentHash. It is
+// embedded, so they belong to the embedding element.
+type DocumentBase struct {
+	ID         string  `xml:"ID,attr,omitempty"`
+	RefURI     *string `xml:"RefURI,attr,omitempty"`
+	RefType    string  `xml:"RefType,attr,omitempty"`
+	SchemaRefs string  `xml:"SchemaRefs,attr,omitempty"`
+}
+
 // Document is dss2:DocumentType (InputDocuments/Document, DocumentWithSignature/Document).
 type Document struct {
-	ID         string     `xml:"ID,attr,omitempty"`
-	RefURI     *string    `xml:"RefURI,attr,omitempty"`
-	RefType    string     `xml:"RefType,attr,omitempty"`
-	SchemaRefs string     `xml:"SchemaRefs,attr,omitempty"`
+	DocumentBase
 	Base64Data Base64Data `xml:"http://docs.oasis-open.org/dss-x/ns/core Base64Data"`
 	Unknown    []Any      `xml:",any"`
 }
 
 // DocumentHash is dss2:DocumentHash.
 type DocumentHash struct {
-	ID             string       `xml:"ID,attr,omitempty"`
-	RefURI         *string      `xml:"RefURI,attr,omitempty"`
-	RefType        string       `xml:"RefType,attr,omitempty"`
-	SchemaRefs     string       `xml:"SchemaRefs,attr,omitempty"`
+	DocumentBase
 	WhichReference string       `xml:"WhichReference,attr,omitempty"`
 	Transforms     *Transforms  `xml:"http://docs.oasis-open.org/dss-x/ns/core Transforms"`
 	DigestInfos    []DigestInfo `xml:"http://docs.oasis-open.org/dss-x/ns/core DigestInfos"`
