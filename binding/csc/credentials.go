@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"dssd/binding/internal/reqlog"
+	"dssd/binding/metadata"
 	"dssd/dss"
 )
 
@@ -33,7 +34,7 @@ func (h *handler) info(_ context.Context, _ *reqlog.Event, _ dss.Caller, body []
 	// Only one language is offered; CSC answers in the default language then.
 	p := h.opts.Provider
 	if strings.HasPrefix(p.Logo, "/") {
-		p.Logo = "https://" + safeHost(r.Host) + p.Logo
+		p.Logo = "https://" + metadata.SafeHost(r.Host) + p.Logo
 	}
 	levels := []string{}
 	for _, l := range h.opts.Levels {
@@ -46,19 +47,19 @@ func (h *handler) info(_ context.Context, _ *reqlog.Event, _ dss.Caller, body []
 	methods := Methods(h.opts.Async)
 	if h.opts.OAuth2 {
 		authTypes = append(authTypes, "oauth2code")
-		oauth2 = "https://" + safeHost(r.Host) + strings.TrimSuffix(Prefix, "/")
+		oauth2 = "https://" + metadata.SafeHost(r.Host) + strings.TrimSuffix(Prefix, "/")
 		methods = append(methods, "oauth2/authorize", "oauth2/pushed_authorize", "oauth2/token", "oauth2/revoke")
 	}
+	about := infoAbout{Specs: Specs, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description, AuthType: authTypes}
 	if isV1(r) {
+		about.Specs = SpecsV1
 		return infoV1Response{
-			Specs: SpecsV1, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description,
-			AuthType: authTypes, OAuth2: oauth2,
+			infoAbout: about, OAuth2: oauth2,
 			Methods: []string{MethodInfo, MethodCredentialsList, MethodCredentialsInfo, MethodAuthorize, MethodSignHash},
 		}, nil
 	}
 	return infoResponse{
-		Specs: Specs, Name: p.Name, Logo: p.Logo, Region: p.Region, Lang: p.Lang, Description: p.Description,
-		AuthType:           authTypes,
+		infoAbout:          about,
 		Methods:            methods,
 		OAuth2:             oauth2,
 		OAuth2Issuer:       oauth2,
@@ -240,21 +241,6 @@ func (h *handler) credentialInfo(cred *dss.Credential, certificates string, with
 
 // generalizedTime is the CSC validFrom/validTo format (X.680 GeneralizedTime, UTC).
 const generalizedTime = "20060102150405Z"
-
-// safeHost returns host when it is a plain host[:port], else "localhost": the Host header
-// is client-controlled and ends up in the answer.
-func safeHost(host string) string {
-	if host == "" || len(host) > 255 {
-		return "localhost"
-	}
-	for _, c := range host {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)
-		if !ok {
-			return "localhost"
-		}
-	}
-	return host
-}
 
 // keyStatus is credentials/info key/status: "disabled" for a credential an operator disabled.
 func keyStatus(cred *dss.Credential) string {

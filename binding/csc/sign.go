@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"dssd/binding/internal/reqlog"
 	"dssd/dss"
@@ -95,12 +96,31 @@ func activationFactors(req *authorizeRequest) (pin, otp string, err error) {
 	return pin, otp, nil
 }
 
+// signStart does what signHash and signDoc first do with the members they share: it names
+// the request in the log, takes the SAD from the bearer token where the caller authenticated
+// with one (replacing *sad), requires the credential and reads the operation mode.
+func (h *handler) signStart(ev *reqlog.Event, c dss.Caller, r *http.Request, credentialID, clientData string, sad *string, mode string, validity *int, responseURI string) (async bool, retention time.Duration, err error) {
+	ev.RequestID, ev.Credential = clientData, credentialID
+	tok, err := bearerSAD(c, r, *sad)
+	if err != nil {
+		return false, 0, err
+	}
+	*sad = tok
+	if credentialID == "" {
+		return false, 0, requestError("missing (or invalid type) string parameter credentialID")
+	}
+	return h.operationMode(r, mode, validity, responseURI)
+}
+
 func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, body []byte, r *http.Request) (any, error) {
 	var req signHashRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
+	async, retention, err := h.signStart(ev, c, r, req.CredentialID, req.ClientData, &req.SAD, req.OperationMode, req.ValidityPeriod, req.ResponseURI)
+	if err != nil {
+		return nil, err
+	}
 	if isV1(r) {
 		if len(req.Hashes) == 0 {
 			req.Hashes = req.Hash
@@ -108,18 +128,6 @@ func (h *handler) signHash(ctx context.Context, ev *reqlog.Event, c dss.Caller, 
 		if req.HashAlgorithmOID == "" {
 			req.HashAlgorithmOID = req.HashAlgo
 		}
-	}
-	sadTok, err := bearerSAD(c, r, req.SAD)
-	if err != nil {
-		return nil, err
-	}
-	req.SAD = sadTok
-	if req.CredentialID == "" {
-		return nil, requestError("missing (or invalid type) string parameter credentialID")
-	}
-	async, retention, err := h.operationMode(r, req.OperationMode, req.ValidityPeriod, req.ResponseURI)
-	if err != nil {
-		return nil, err
 	}
 	if len(req.Hashes) == 0 {
 		return nil, requestError("missing (or invalid type) array parameter hashes")
@@ -222,16 +230,7 @@ func (h *handler) signDoc(ctx context.Context, ev *reqlog.Event, c dss.Caller, b
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	ev.RequestID, ev.Credential = req.ClientData, req.CredentialID
-	sadTok, err := bearerSAD(c, r, req.SAD)
-	if err != nil {
-		return nil, err
-	}
-	req.SAD = sadTok
-	if req.CredentialID == "" {
-		return nil, requestError("missing (or invalid type) string parameter credentialID")
-	}
-	async, retention, err := h.operationMode(r, req.OperationMode, req.ValidityPeriod, req.ResponseURI)
+	async, retention, err := h.signStart(ev, c, r, req.CredentialID, req.ClientData, &req.SAD, req.OperationMode, req.ValidityPeriod, req.ResponseURI)
 	if err != nil {
 		return nil, err
 	}

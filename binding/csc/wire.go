@@ -7,14 +7,20 @@ type infoRequest struct {
 	Lang string `json:"lang"`
 }
 
+// infoAbout is the first members of info in CSC 1.0.4 and in CSC 2: who the service is and
+// how it authenticates. It is embedded, so encoding/json writes its members in place.
+type infoAbout struct {
+	Specs       string   `json:"specs"`
+	Name        string   `json:"name"`
+	Logo        string   `json:"logo"`
+	Region      string   `json:"region"`
+	Lang        string   `json:"lang"`
+	Description string   `json:"description"`
+	AuthType    []string `json:"authType"`
+}
+
 type infoResponse struct {
-	Specs                     string           `json:"specs"`
-	Name                      string           `json:"name"`
-	Logo                      string           `json:"logo"`
-	Region                    string           `json:"region"`
-	Lang                      string           `json:"lang"`
-	Description               string           `json:"description"`
-	AuthType                  []string         `json:"authType"`
+	infoAbout
 	Methods                   []string         `json:"methods"`
 	AsynchronousOperationMode bool             `json:"asynchronousOperationMode"`
 	ValidationInfo            bool             `json:"validationInfo"`
@@ -29,15 +35,9 @@ type infoResponse struct {
 
 // infoV1Response is info under /csc/v1/ (CSC 1.0.4.0 member names).
 type infoV1Response struct {
-	Specs       string   `json:"specs"`
-	Name        string   `json:"name"`
-	Logo        string   `json:"logo"`
-	Region      string   `json:"region"`
-	Lang        string   `json:"lang"`
-	Description string   `json:"description"`
-	AuthType    []string `json:"authType"`
-	OAuth2      string   `json:"oauth2,omitempty"`
-	Methods     []string `json:"methods"`
+	infoAbout
+	OAuth2  string   `json:"oauth2,omitempty"`
+	Methods []string `json:"methods"`
 }
 
 type signAlgorithms struct {

@@ -84,7 +84,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	p := Build(h.opts, "https://"+safeHost(r.Host))
+	p := Build(h.opts, "https://"+SafeHost(r.Host))
 	w.Header().Set("Vary", "Accept")
 	w.Header().Set("Cache-Control", "no-cache")
 	var b []byte
@@ -106,9 +106,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// safeHost returns host when it is a plain host[:port], else "localhost": the Host header
-// is client-controlled and ends up in the document.
-func safeHost(host string) string {
+// SafeHost returns host when it is a plain host[:port], else "localhost": the Host header
+// is client-controlled and ends up in the document (and in the CSC info answer).
+func SafeHost(host string) string {
 	if host == "" || len(host) > 255 {
 		return "localhost"
 	}

@@ -212,10 +212,10 @@ func TestHTTP(t *testing.T) {
 	if r.StatusCode != 405 || r.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST: %d %q", r.StatusCode, r.Header.Get("Allow"))
 	}
-	if got := safeHost(`evil"><x>`); got != "localhost" {
+	if got := SafeHost(`evil"><x>`); got != "localhost" {
 		t.Errorf("safeHost accepted markup: %q", got)
 	}
-	if got := safeHost("127.0.0.1:8443"); got != "127.0.0.1:8443" {
+	if got := SafeHost("127.0.0.1:8443"); got != "127.0.0.1:8443" {
 		t.Errorf("safeHost(127.0.0.1:8443) = %q", got)
 	}
 }

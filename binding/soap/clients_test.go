@@ -90,11 +90,10 @@ func TestGowsdlClient(t *testing.T) {
 	ref := "urn:example:invoice"
 	keyName := "alice-ec"
 	resp, err := client.Sign(&xmlwire.SignRequest{
-		RequestID: "gowsdl-1",
-		Profile:   []string{"urn:dssd:level:B-B"},
+		RequestBase: xmlwire.RequestBase{RequestID: "gowsdl-1", Profile: []string{"urn:dssd:level:B-B"}},
 		InputDocuments: &xmlwire.InputDocuments{Document: []xmlwire.Document{{
-			ID: "doc-1", RefURI: &ref,
-			Base64Data: xmlwire.Base64Data{MimeType: "application/xml", Value: xmlwire.NewBase64([]byte(invoice))},
+			DocumentBase: xmlwire.DocumentBase{ID: "doc-1", RefURI: &ref},
+			Base64Data:   xmlwire.Base64Data{MimeType: "application/xml", Value: xmlwire.NewBase64([]byte(invoice))},
 		}}},
 		OptionalInputs: &xmlwire.OptionalInputsSign{KeySelector: []xmlwire.KeySelector{{KeyName: &keyName}}},
 	})
@@ -112,17 +111,17 @@ func TestGowsdlClient(t *testing.T) {
 		t.Fatalf("service got %+v", got)
 	}
 
-	vr, err := client.Verify(&xmlwire.VerifyRequest{RequestID: "gowsdl-2"})
+	vr, err := client.Verify(&xmlwire.VerifyRequest{RequestBase: xmlwire.RequestBase{RequestID: "gowsdl-2"}})
 	if err != nil || vr.Result.ResultMajor != dss.MajorSuccess || vr.RequestID != "gowsdl-2" {
 		t.Fatalf("Verify: %+v %v", vr, err)
 	}
-	pr, err := client.RetrievePending(&xmlwire.PendingRequest{RequestID: "async-pending"})
+	pr, err := client.RetrievePending(&xmlwire.PendingRequest{RequestBase: xmlwire.RequestBase{RequestID: "async-pending"}})
 	if err != nil || pr.Result.ResultMajor != dss.MajorPending {
 		t.Fatalf("RetrievePending: %+v %v", pr, err)
 	}
 
 	anon := wsdlclient.NewDSSPortType(gowsdl.NewClient(s.URL + "/soap"))
-	_, err = anon.Sign(&xmlwire.SignRequest{RequestID: "gowsdl-3"})
+	_, err = anon.Sign(&xmlwire.SignRequest{RequestBase: xmlwire.RequestBase{RequestID: "gowsdl-3"}})
 	var he *gowsdl.HTTPError
 	if !errors.As(err, &he) || he.StatusCode != 401 {
 		t.Fatalf("unauthenticated Sign: %v, want HTTP 401", err)

@@ -96,31 +96,24 @@ func MaxDocumentElements(maxBytes int64) int {
 // normalize fills zero or negative fields from DocumentLimits.
 func (l Limits) normalize() Limits {
 	d := DocumentLimits()
-	if l.MaxBytes <= 0 {
-		l.MaxBytes = d.MaxBytes
-	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = d.MaxDepth
-	}
-	if l.MaxElements <= 0 {
-		l.MaxElements = d.MaxElements
-	}
-	if l.MaxAttrs <= 0 {
-		l.MaxAttrs = d.MaxAttrs
-	}
-	if l.MaxNSPerElement <= 0 {
-		l.MaxNSPerElement = d.MaxNSPerElement
-	}
-	if l.MaxNSInScope <= 0 {
-		l.MaxNSInScope = d.MaxNSInScope
-	}
-	if l.MaxTextBytes <= 0 {
-		l.MaxTextBytes = l.MaxBytes
-	}
-	if l.MaxNodes <= 0 {
-		l.MaxNodes = l.MaxBytes
-	}
+	l.MaxBytes = positiveOr(l.MaxBytes, d.MaxBytes)
+	l.MaxDepth = positiveOr(l.MaxDepth, d.MaxDepth)
+	l.MaxElements = positiveOr(l.MaxElements, d.MaxElements)
+	l.MaxAttrs = positiveOr(l.MaxAttrs, d.MaxAttrs)
+	l.MaxNSPerElement = positiveOr(l.MaxNSPerElement, d.MaxNSPerElement)
+	l.MaxNSInScope = positiveOr(l.MaxNSInScope, d.MaxNSInScope)
+	l.MaxTextBytes = positiveOr(l.MaxTextBytes, l.MaxBytes)
+	l.MaxNodes = positiveOr(l.MaxNodes, l.MaxBytes)
 	return l
+}
+
+// positiveOr returns v when it is positive, else def: a limit not set (or set to a
+// meaningless negative value) takes its default.
+func positiveOr[T int | int64](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // Reason classifies a rejection.

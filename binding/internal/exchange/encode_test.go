@@ -14,9 +14,9 @@ import (
 // the error.
 func TestEncodeIsMarshal(t *testing.T) {
 	for i, v := range []any{
-		&xmlwire.SignResponse{RequestID: "r-1"},
-		&xmlwire.SignResponse{RequestID: strings.Repeat("<&\"'>", 5000)},
-		&xmlwire.VerifyResponse{RequestID: "r-3"},
+		&xmlwire.SignResponse{ResponseBase: xmlwire.ResponseBase{RequestID: "r-1"}},
+		&xmlwire.SignResponse{ResponseBase: xmlwire.ResponseBase{RequestID: strings.Repeat("<&\"'>", 5000)}},
+		&xmlwire.VerifyResponse{ResponseBase: xmlwire.ResponseBase{RequestID: "r-3"}},
 	} {
 		want, err := xml.Marshal(v)
 		if err != nil {

@@ -26,6 +26,16 @@ func (u *unsupported) add(name string) {
 	}
 }
 
+// flag reads the xs:boolean option name (false when absent), which dssd does not implement:
+// a value that is not an xs:boolean is an error, true is recorded as unsupported.
+func (u *unsupported) flag(v *string, name string) error {
+	on, err := xsBool(v, false, name)
+	if on {
+		u.add(name)
+	}
+	return err
+}
+
 // anys records elements the schema-typed fields did not take: unknown elements, and schema
 // elements in a namespace where they do not belong. They are named with a prefix
 // (dss2:, dsb:) or as {namespace}local, so that "dss2:Language" is not mistaken for the
@@ -203,6 +213,11 @@ func baseOptionsFromWire(o *OptionalInputsBase, u *unsupported) string {
 	return language
 }
 
+// responseBase is the dsb:ResponseBaseType part of a response answering requestID.
+func responseBase(requestID, responseID string, r dss.Result, applied []string) ResponseBase {
+	return ResponseBase{RequestID: requestID, ResponseID: responseID, Result: resultToWire(r), AppliedProfile: applied}
+}
+
 // resultToWire converts a dss.Result; an empty Major is Success.
 func resultToWire(r dss.Result) Result {
 	w := Result{ResultMajor: r.Major, ResultMinor: r.Minor, ProblemReference: r.ProblemReference}
@@ -235,7 +250,7 @@ func signatureObjectToWire(s *dss.SignatureObject) SignatureObject {
 func documentWithSignatureToWire(d *dss.DocumentWithSignature) DocumentWithSignature {
 	return DocumentWithSignature{
 		WhichDoc: d.WhichDoc,
-		Document: Document{ID: d.ID, Base64Data: Base64Data{MimeType: d.MimeType, Value: NewBase64(d.Data)}},
+		Document: Document{DocumentBase: DocumentBase{ID: d.ID}, Base64Data: Base64Data{MimeType: d.MimeType, Value: NewBase64(d.Data)}},
 	}
 }
 

@@ -40,6 +40,6 @@ func PendingResponseToWire(r *dss.SignResponse) *SignResponse { return SignRespo
 func ErrorPendingResponse(requestID string, r dss.Result) *Response {
 	return &Response{
 		XMLNSXSI: NSXSI, XMLNSDSS2: NSCore, XSIType: "dss2:SignResponseType",
-		RequestID: requestID, Result: resultToWire(r),
+		ResponseBase: responseBase(requestID, "", r, nil),
 	}
 }

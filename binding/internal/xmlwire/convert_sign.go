@@ -135,12 +135,8 @@ func optionsFromWire(o *OptionalInputsSign, opt *dss.SignOptions, u *unsupported
 		})
 		u.anys("IncludeObject/", io.Unknown)
 	}
-	econtent, err := xsBool(o.IncludeEContent, false, "IncludeEContent")
-	if err != nil {
+	if err := u.flag(o.IncludeEContent, "IncludeEContent"); err != nil {
 		return err
-	}
-	if econtent {
-		u.add("IncludeEContent")
 	}
 	if sp := o.SignaturePlacement; sp != nil {
 		p, err := placementFromWire(sp, u)
@@ -226,10 +222,7 @@ func placementFromWire(sp *SignaturePlacement, u *unsupported) (*dss.Placement, 
 
 // SignResponseToWire converts an answer of dss.Service.Sign.
 func SignResponseToWire(r *dss.SignResponse) *SignResponse {
-	w := &SignResponse{
-		RequestID: r.RequestID, ResponseID: r.ResponseID,
-		Result: resultToWire(r.Result), AppliedProfile: r.AppliedProfiles,
-	}
+	w := &SignResponse{ResponseBase: responseBase(r.RequestID, r.ResponseID, r.Result, r.AppliedProfiles)}
 	if len(r.DocumentsWithSignature) > 0 {
 		w.OptionalOutputs = &OptionalOutputsSign{}
 		for _, d := range r.DocumentsWithSignature {
@@ -244,5 +237,5 @@ func SignResponseToWire(r *dss.SignResponse) *SignResponse {
 
 // ErrorSignResponse is the SignResponse carrying only a Result (an error or a refusal).
 func ErrorSignResponse(requestID string, r dss.Result) *SignResponse {
-	return &SignResponse{RequestID: requestID, Result: resultToWire(r)}
+	return &SignResponse{ResponseBase: responseBase(requestID, "", r, nil)}
 }

@@ -114,12 +114,8 @@ func verifyOptionsFromWire(o *OptionalInputsVerify, opt *dss.VerifyOptions, u *u
 	if len(o.AddTimestamp) > 0 {
 		u.add("AddTimestamp")
 	}
-	async, err := xsBool(o.EnforceAsynchronousProcessing, false, "EnforceAsynchronousProcessing")
-	if err != nil {
+	if err := u.flag(o.EnforceAsynchronousProcessing, "EnforceAsynchronousProcessing"); err != nil {
 		return err
-	}
-	if async {
-		u.add("EnforceAsynchronousProcessing")
 	}
 	if o.Nonce != nil {
 		u.add("Nonce")
@@ -179,12 +175,8 @@ func verifyOptionsFromWire(o *OptionalInputsVerify, opt *dss.VerifyOptions, u *u
 	if len(o.ReturnTimestampedSignature) > 0 {
 		u.add("ReturnTimestampedSignature")
 	}
-	manifests, err := xsBool(o.VerifyManifests, false, "VerifyManifests")
-	if err != nil {
+	if err := u.flag(o.VerifyManifests, "VerifyManifests"); err != nil {
 		return err
-	}
-	if manifests {
-		u.add("VerifyManifests")
 	}
 	for _, ks := range o.KeySelector {
 		if ks.KeyName != nil && opt.CredentialID == "" && strings.TrimSpace(*ks.KeyName) != "" {
@@ -260,10 +252,7 @@ func xsTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format("2
 
 // VerifyResponseToWire converts an answer of dss.Service.Verify.
 func VerifyResponseToWire(r *dss.VerifyResponse) *VerifyResponse {
-	w := &VerifyResponse{
-		RequestID: r.RequestID, ResponseID: r.ResponseID,
-		Result: resultToWire(r.Result), AppliedProfile: r.AppliedProfiles,
-	}
+	w := &VerifyResponse{ResponseBase: responseBase(r.RequestID, r.ResponseID, r.Result, r.AppliedProfiles)}
 	o := &OptionalOutputsVerify{}
 	for _, x := range r.Other {
 		o.Other = append(o.Other, Base64Data{MimeType: x.MimeType, Value: NewBase64(x.Data)})
@@ -329,5 +318,5 @@ func VerifyResponseToWire(r *dss.VerifyResponse) *VerifyResponse {
 
 // ErrorVerifyResponse is the VerifyResponse carrying only a Result.
 func ErrorVerifyResponse(requestID string, r dss.Result) *VerifyResponse {
-	return &VerifyResponse{RequestID: requestID, Result: resultToWire(r)}
+	return &VerifyResponse{ResponseBase: responseBase(requestID, "", r, nil)}
 }

@@ -89,16 +89,40 @@ func (ti *typeInfo) collect(t reflect.Type, prefix []int) {
 	}
 }
 
-func walkNS(v reflect.Value, path string) error {
+// wireWalker walks a decoded wire value in document order: through pointers, interfaces,
+// slices and the declared child elements of each wire struct (infoOf), never into Any.
+// Paths are the element names from the root, each followed by "/".
+type wireWalker struct {
+	// item is the path of the i-th value of a repeated element at path; nil: path itself.
+	item func(path string, i int) string
+	// ptr, if set, sees every non-nil pointer before it is followed; inValue says it is the
+	// dsb:Value child of a Base64Data. handled true: the walk does not follow it.
+	ptr func(v reflect.Value, path string, inValue bool) (handled bool, err error)
+	// node, if set, sees every wire struct before its children.
+	node func(v reflect.Value, ti *typeInfo, path string) error
+}
+
+var base64DataType = reflect.TypeOf(Base64Data{})
+
+func (w *wireWalker) walk(v reflect.Value, path string, inValue bool) error {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return nil
 		}
-		return walkNS(v.Elem(), path)
+		if w.ptr != nil {
+			if handled, err := w.ptr(v, path, inValue); handled || err != nil {
+				return err
+			}
+		}
+		return w.walk(v.Elem(), path, false)
 	case reflect.Slice:
 		for i := 0; i < v.Len(); i++ {
-			if err := walkNS(v.Index(i), path); err != nil {
+			p := path
+			if w.item != nil {
+				p = w.item(path, i)
+			}
+			if err := w.walk(v.Index(i), p, false); err != nil {
 				return err
 			}
 		}
@@ -111,21 +135,33 @@ func walkNS(v reflect.Value, path string) error {
 		return nil // content dssd does not model
 	}
 	ti := infoOf(v.Type())
-	if ti.anyField != nil {
-		if unknown, ok := v.FieldByIndex(ti.anyField).Interface().([]Any); ok {
-			for _, a := range unknown {
-				space, declared := ti.children[a.XMLName.Local]
-				if declared && space != a.XMLName.Space {
-					where := strings.TrimSuffix(path, "/")
-					return dss.Errorf(dss.KindMalformed, "%s holds %s: the schema expects %s there (wrong namespace)",
-						where, qname(a.XMLName.Space, a.XMLName.Local), qname(space, a.XMLName.Local))
-				}
-			}
+	if w.node != nil {
+		if err := w.node(v, ti, path); err != nil {
+			return err
 		}
 	}
+	isData := v.Type() == base64DataType
 	for _, f := range ti.fields {
-		if err := walkNS(v.FieldByIndex(f.index), path+f.local+"/"); err != nil {
+		if err := w.walk(v.FieldByIndex(f.index), path+f.local+"/", isData && f.local == "Value"); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// namespaceNode refuses a wire struct whose ",any" field holds an element the type declares
+// in another namespace.
+func namespaceNode(v reflect.Value, ti *typeInfo, path string) error {
+	if ti.anyField == nil {
+		return nil
+	}
+	unknown, _ := v.FieldByIndex(ti.anyField).Interface().([]Any)
+	for _, a := range unknown {
+		space, declared := ti.children[a.XMLName.Local]
+		if declared && space != a.XMLName.Space {
+			where := strings.TrimSuffix(path, "/")
+			return dss.Errorf(dss.KindMalformed, "%s holds %s: the schema expects %s there (wrong namespace)",
+				where, qname(a.XMLName.Space, a.XMLName.Local), qname(space, a.XMLName.Local))
 		}
 	}
 	return nil
@@ -134,5 +170,6 @@ func walkNS(v reflect.Value, path string) error {
 // checkNamespaces walks the decoded request v (a pointer to a wire struct) whose element is
 // root.
 func checkNamespaces(root string, v any) error {
-	return walkNS(reflect.ValueOf(v), root+"/")
+	w := wireWalker{node: namespaceNode}
+	return w.walk(reflect.ValueOf(v), root+"/", false)
 }

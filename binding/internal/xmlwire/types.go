@@ -13,11 +13,17 @@ type Any struct {
 
 // ---------------------------------------------------------------- requests
 
+// RequestBase is dsb:RequestBaseType, the base of every request type. It is embedded, so
+// its attribute and child belong to the embedding element, in schema order.
+type RequestBase struct {
+	RequestID string   `xml:"RequestID,attr,omitempty"`
+	Profile   []string `xml:"http://docs.oasis-open.org/dss-x/ns/base Profile"`
+}
+
 // SignRequest is dss2:SignRequest (dss2:SignRequestType extending dsb:RequestBaseType).
 type SignRequest struct {
-	XMLName        xml.Name            `xml:"http://docs.oasis-open.org/dss-x/ns/core SignRequest"`
-	RequestID      string              `xml:"RequestID,attr,omitempty"`
-	Profile        []string            `xml:"http://docs.oasis-open.org/dss-x/ns/base Profile"`
+	XMLName xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core SignRequest"`
+	RequestBase
 	InputDocuments *InputDocuments     `xml:"http://docs.oasis-open.org/dss-x/ns/core InputDocuments"`
 	OptionalInputs *OptionalInputsSign `xml:"http://docs.oasis-open.org/dss-x/ns/core OptionalInputs"`
 	Unknown        []Any               `xml:",any"`
@@ -25,9 +31,8 @@ type SignRequest struct {
 
 // VerifyRequest is dss2:VerifyRequest.
 type VerifyRequest struct {
-	XMLName         xml.Name              `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyRequest"`
-	RequestID       string                `xml:"RequestID,attr,omitempty"`
-	Profile         []string              `xml:"http://docs.oasis-open.org/dss-x/ns/base Profile"`
+	XMLName xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyRequest"`
+	RequestBase
 	InputDocuments  *InputDocuments       `xml:"http://docs.oasis-open.org/dss-x/ns/core InputDocuments"`
 	OptionalInputs  *OptionalInputsVerify `xml:"http://docs.oasis-open.org/dss-x/ns/core OptionalInputs"`
 	SignatureObject []SignatureObject     `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureObject"`
@@ -38,9 +43,8 @@ type VerifyRequest struct {
 // element for it; dssd accepts <dss2:PendingRequest> (protocol.md §15 #1) and its WSDL
 // declares the element in schemas/dssd-pending.xsd.
 type PendingRequest struct {
-	XMLName         xml.Name         `xml:"http://docs.oasis-open.org/dss-x/ns/core PendingRequest"`
-	RequestID       string           `xml:"RequestID,attr,omitempty"`
-	Profile         []string         `xml:"http://docs.oasis-open.org/dss-x/ns/base Profile"`
+	XMLName xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core PendingRequest"`
+	RequestBase
 	ClaimedIdentity *ClaimedIdentity `xml:"http://docs.oasis-open.org/dss-x/ns/core ClaimedIdentity"`
 	Unknown         []Any            `xml:",any"`
 }
@@ -53,22 +57,25 @@ type InputDocuments struct {
 	Unknown         []Any          `xml:",any"`
 }
 
+// DocumentBase is dss2:DocumentBaseType, the attributes of Document and DocumentHash. It is
+// embedded, so they belong to the embedding element.
+type DocumentBase struct {
+	ID         string  `xml:"ID,attr,omitempty"`
+	RefURI     *string `xml:"RefURI,attr,omitempty"`
+	RefType    string  `xml:"RefType,attr,omitempty"`
+	SchemaRefs string  `xml:"SchemaRefs,attr,omitempty"`
+}
+
 // Document is dss2:DocumentType (InputDocuments/Document, DocumentWithSignature/Document).
 type Document struct {
-	ID         string     `xml:"ID,attr,omitempty"`
-	RefURI     *string    `xml:"RefURI,attr,omitempty"`
-	RefType    string     `xml:"RefType,attr,omitempty"`
-	SchemaRefs string     `xml:"SchemaRefs,attr,omitempty"`
+	DocumentBase
 	Base64Data Base64Data `xml:"http://docs.oasis-open.org/dss-x/ns/core Base64Data"`
 	Unknown    []Any      `xml:",any"`
 }
 
 // DocumentHash is dss2:DocumentHash.
 type DocumentHash struct {
-	ID             string       `xml:"ID,attr,omitempty"`
-	RefURI         *string      `xml:"RefURI,attr,omitempty"`
-	RefType        string       `xml:"RefType,attr,omitempty"`
-	SchemaRefs     string       `xml:"SchemaRefs,attr,omitempty"`
+	DocumentBase
 	WhichReference string       `xml:"WhichReference,attr,omitempty"`
 	Transforms     *Transforms  `xml:"http://docs.oasis-open.org/dss-x/ns/core Transforms"`
 	DigestInfos    []DigestInfo `xml:"http://docs.oasis-open.org/dss-x/ns/core DigestInfos"`
@@ -262,13 +269,19 @@ type InternationalString struct {
 	Value string `xml:",chardata"`
 }
 
+// ResponseBase is dsb:ResponseBaseType, the base of every response type. It is embedded,
+// so its attributes and children belong to the embedding element, in schema order.
+type ResponseBase struct {
+	RequestID      string   `xml:"RequestID,attr,omitempty"`
+	ResponseID     string   `xml:"ResponseID,attr,omitempty"`
+	Result         Result   `xml:"http://docs.oasis-open.org/dss-x/ns/base Result"`
+	AppliedProfile []string `xml:"http://docs.oasis-open.org/dss-x/ns/base AppliedProfile"`
+}
+
 // SignResponse is dss2:SignResponse.
 type SignResponse struct {
-	XMLName         xml.Name             `xml:"http://docs.oasis-open.org/dss-x/ns/core SignResponse"`
-	RequestID       string               `xml:"RequestID,attr,omitempty"`
-	ResponseID      string               `xml:"ResponseID,attr,omitempty"`
-	Result          Result               `xml:"http://docs.oasis-open.org/dss-x/ns/base Result"`
-	AppliedProfile  []string             `xml:"http://docs.oasis-open.org/dss-x/ns/base AppliedProfile"`
+	XMLName xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core SignResponse"`
+	ResponseBase
 	OptionalOutputs *OptionalOutputsSign `xml:"http://docs.oasis-open.org/dss-x/ns/core OptionalOutputs"`
 	SignatureObject []SignatureObject    `xml:"http://docs.oasis-open.org/dss-x/ns/core SignatureObject"`
 }
@@ -303,11 +316,8 @@ type SignaturePtr struct {
 
 // VerifyResponse is dss2:VerifyResponse.
 type VerifyResponse struct {
-	XMLName         xml.Name               `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyResponse"`
-	RequestID       string                 `xml:"RequestID,attr,omitempty"`
-	ResponseID      string                 `xml:"ResponseID,attr,omitempty"`
-	Result          Result                 `xml:"http://docs.oasis-open.org/dss-x/ns/base Result"`
-	AppliedProfile  []string               `xml:"http://docs.oasis-open.org/dss-x/ns/base AppliedProfile"`
+	XMLName xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core VerifyResponse"`
+	ResponseBase
 	OptionalOutputs *OptionalOutputsVerify `xml:"http://docs.oasis-open.org/dss-x/ns/core OptionalOutputs"`
 }
 
@@ -372,12 +382,9 @@ type AugmentedSignature struct {
 // is always written with xsi:type (protocol.md §15 #2); the prefixes used in the QName value
 // are declared on the element itself. Write-only: the attribute tags are literal names.
 type Response struct {
-	XMLName        xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core Response"`
-	XMLNSXSI       string   `xml:"xmlns:xsi,attr"`
-	XMLNSDSS2      string   `xml:"xmlns:dss2,attr"`
-	XSIType        string   `xml:"xsi:type,attr"`
-	RequestID      string   `xml:"RequestID,attr,omitempty"`
-	ResponseID     string   `xml:"ResponseID,attr,omitempty"`
-	Result         Result   `xml:"http://docs.oasis-open.org/dss-x/ns/base Result"`
-	AppliedProfile []string `xml:"http://docs.oasis-open.org/dss-x/ns/base AppliedProfile"`
+	XMLName   xml.Name `xml:"http://docs.oasis-open.org/dss-x/ns/core Response"`
+	XMLNSXSI  string   `xml:"xmlns:xsi,attr"`
+	XMLNSDSS2 string   `xml:"xmlns:dss2,attr"`
+	XSIType   string   `xml:"xsi:type,attr"`
+	ResponseBase
 }

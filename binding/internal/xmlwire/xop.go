@@ -43,54 +43,30 @@ func Attachments(req any) ([]Attachment, error) {
 		}
 	}
 	var out []Attachment
-	var walk func(v reflect.Value, path string, inValue bool) error
-	walk = func(v reflect.Value, path string, inValue bool) error {
-		switch v.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			if v.IsNil() {
-				return nil
+	w := wireWalker{
+		item: func(path string, i int) string { return fmt.Sprintf("%s[%d]/", strings.TrimSuffix(path, "/"), i+1) },
+		ptr: func(v reflect.Value, path string, inValue bool) (bool, error) {
+			b, ok := v.Interface().(*Base64)
+			if !ok {
+				return false, nil
 			}
-			if b, ok := v.Interface().(*Base64); ok {
-				if b.Include == "" {
-					return nil
-				}
-				if !inValue {
-					return dss.Errorf(dss.KindMalformed, "%s holds an xop:Include; MTOM attachments are accepted only in dsb:Value", strings.TrimSuffix(path, "/"))
-				}
-				cid, err := CID(b.Include)
-				if err != nil {
-					return err
-				}
-				out = append(out, Attachment{CID: cid, Path: strings.TrimSuffix(path, "/Value/"), Value: b, Digest: detached[b]})
-				return nil
+			if b.Include == "" {
+				return true, nil
 			}
-			return walk(v.Elem(), path, false)
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				if err := walk(v.Index(i), fmt.Sprintf("%s[%d]/", strings.TrimSuffix(path, "/"), i+1), false); err != nil {
-					return err
-				}
+			if !inValue {
+				return true, dss.Errorf(dss.KindMalformed, "%s holds an xop:Include; MTOM attachments are accepted only in dsb:Value", strings.TrimSuffix(path, "/"))
 			}
-			return nil
-		case reflect.Struct:
-		default:
-			return nil
-		}
-		if v.Type() == anyType {
-			return nil
-		}
-		ti := infoOf(v.Type())
-		isData := v.Type() == reflect.TypeOf(Base64Data{})
-		for _, f := range ti.fields {
-			if err := walk(v.FieldByIndex(f.index), path+f.local+"/", isData && f.local == "Value"); err != nil {
-				return err
+			cid, err := CID(b.Include)
+			if err != nil {
+				return true, err
 			}
-		}
-		return nil
+			out = append(out, Attachment{CID: cid, Path: strings.TrimSuffix(path, "/Value/"), Value: b, Digest: detached[b]})
+			return true, nil
+		},
 	}
 	root := reflect.ValueOf(req)
 	if root.Kind() == reflect.Pointer && !root.IsNil() {
-		if err := walk(root.Elem(), reflect.Indirect(root).Type().Name()+"/", false); err != nil {
+		if err := w.walk(root.Elem(), reflect.Indirect(root).Type().Name()+"/", false); err != nil {
 			return nil, err
 		}
 	}
