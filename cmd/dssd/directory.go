@@ -112,14 +112,11 @@ func loadActivation(cfg *Config, logger *slog.Logger) (*activation, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var key []byte
-	if cfg.SAD.KeyFile != "" {
-		b, err := os.ReadFile(cfg.SAD.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("sad.key_file: %w", err)
-		}
-		key = bytes.TrimSpace(b)
-	} else {
+	key, err := readKeyFile(cfg.SAD.KeyFile, "sad.key_file")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SAD.KeyFile == "" {
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
