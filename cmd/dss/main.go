@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"dssd/cmd/dssd/devenv/devjson"
+	"dssd/cmd/internal/algnames"
 )
 
 const usage = `dss: sign and verify files with a dssd server (DSS-X 2.0 HTTP POST binding)
@@ -529,21 +530,6 @@ func parseLevel(s string) (string, error) {
 	return "", usagef("--level must be B-B, B-T, B-LT or B-LTA")
 }
 
-// algorithms maps the short names of --algorithm to XMLDSig URIs (RFC 6931).
-func algorithms() map[string]string {
-	return map[string]string{
-		"rsa-sha256":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-		"rsa-sha384":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-		"rsa-sha512":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-		"rsa-pss-sha256": "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
-		"rsa-pss-sha384": "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
-		"rsa-pss-sha512": "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
-		"ecdsa-sha256":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-		"ecdsa-sha384":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-		"ecdsa-sha512":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-	}
-}
-
 func parseAlgorithm(s string) (string, error) {
 	if s == "" {
 		return "", nil
@@ -551,7 +537,7 @@ func parseAlgorithm(s string) (string, error) {
 	if strings.Contains(s, "://") || strings.HasPrefix(s, "urn:") {
 		return s, nil // a URI: the server decides whether it supports it
 	}
-	if u, ok := algorithms()[strings.ToLower(s)]; ok {
+	if u, ok := algnames.Signature()[strings.ToLower(s)]; ok {
 		return u, nil
 	}
 	return "", usagef("--algorithm %q: give an XMLDSig URI or one of rsa-sha256, rsa-sha384, rsa-sha512, "+
