@@ -177,6 +177,18 @@ func (c *connFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "")
 }
 
+// parseOneFile parses args with parseInterspersed and returns the one FILE that cmd needs.
+func parseOneFile(fs *flag.FlagSet, args []string, cmd string) (string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("%s needs exactly one FILE", cmd)
+	}
+	return pos[0], nil
+}
+
 // parseInterspersed parses flags that may come before or after the positional arguments.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
@@ -276,14 +288,10 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&f.pin, "pin", "", "")
 	fs.StringVar(&f.otp, "otp", "", "")
 	fs.BoolVar(&f.async, "async", false, "")
-	pos, err := parseInterspersed(fs, args)
+	file, err := parseOneFile(fs, args, "sign")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("sign needs exactly one FILE")
-	}
-	file := pos[0]
 
 	format := strings.ToLower(f.format)
 	if format != "xades" && format != "xmldsig" {
