@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"dssd/cmd/dssd/devenv/devjson"
+	"dssd/cmd/internal/algnames"
 )
 
 const usage = `dss: sign and verify files with a dssd server (DSS-X 2.0 HTTP POST binding)
@@ -176,6 +177,18 @@ func (c *connFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "")
 }
 
+// parseOneFile parses args with parseInterspersed and returns the one FILE that cmd needs.
+func parseOneFile(fs *flag.FlagSet, args []string, cmd string) (string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("%s needs exactly one FILE", cmd)
+	}
+	return pos[0], nil
+}
+
 // parseInterspersed parses flags that may come before or after the positional arguments.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
@@ -275,14 +288,10 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&f.pin, "pin", "", "")
 	fs.StringVar(&f.otp, "otp", "", "")
 	fs.BoolVar(&f.async, "async", false, "")
-	pos, err := parseInterspersed(fs, args)
+	file, err := parseOneFile(fs, args, "sign")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("sign needs exactly one FILE")
-	}
-	file := pos[0]
 
 	format := strings.ToLower(f.format)
 	if format != "xades" && format != "xmldsig" {
@@ -529,21 +538,6 @@ func parseLevel(s string) (string, error) {
 	return "", usagef("--level must be B-B, B-T, B-LT or B-LTA")
 }
 
-// algorithms maps the short names of --algorithm to XMLDSig URIs (RFC 6931).
-func algorithms() map[string]string {
-	return map[string]string{
-		"rsa-sha256":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-		"rsa-sha384":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-		"rsa-sha512":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-		"rsa-pss-sha256": "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
-		"rsa-pss-sha384": "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
-		"rsa-pss-sha512": "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
-		"ecdsa-sha256":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-		"ecdsa-sha384":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-		"ecdsa-sha512":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-	}
-}
-
 func parseAlgorithm(s string) (string, error) {
 	if s == "" {
 		return "", nil
@@ -551,7 +545,7 @@ func parseAlgorithm(s string) (string, error) {
 	if strings.Contains(s, "://") || strings.HasPrefix(s, "urn:") {
 		return s, nil // a URI: the server decides whether it supports it
 	}
-	if u, ok := algorithms()[strings.ToLower(s)]; ok {
+	if u, ok := algnames.Signature()[strings.ToLower(s)]; ok {
 		return u, nil
 	}
 	return "", usagef("--algorithm %q: give an XMLDSig URI or one of rsa-sha256, rsa-sha384, rsa-sha512, "+

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/pem"
@@ -100,14 +99,10 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.Var(&certs, "cert", "")
 	fs.Var(&crls, "crl", "")
 	fs.Var(&ocsps, "ocsp", "")
-	pos, err := parseInterspersed(fs, args)
+	file, err := parseOneFile(fs, args, "verify")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("verify needs exactly one FILE")
-	}
-	file := pos[0]
 	sig, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -202,13 +197,8 @@ func readDER(file string) ([]byte, error) {
 // or InsufficientInformation) is a *dssError.
 func parseVerifyResponse(body []byte, wantRequestID string) (*verifyResponse, error) {
 	var r verifyResponse
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	dec.Strict = true
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("the answer is not a DSS response: %w", err)
-	}
-	if r.XMLName.Space != nsCore || (r.XMLName.Local != "VerifyResponse" && r.XMLName.Local != "Response") {
-		return nil, fmt.Errorf("the answer is a {%s}%s, not a DSS VerifyResponse", r.XMLName.Space, r.XMLName.Local)
+	if err := decodeResponse(body, &r, &r.XMLName, "VerifyResponse"); err != nil {
+		return nil, err
 	}
 	switch r.Result.Major {
 	case "":

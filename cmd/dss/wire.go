@@ -281,17 +281,26 @@ func (e *dssError) Error() string {
 // errPending is returned with the response when the server answered Pending.
 var errPending = errors.New("the server answered Pending (the request was not sent with --async)")
 
+// decodeResponse decodes body strictly into r, whose root element name lands in *root, and
+// checks that the root is a dss2:<want> or a generic dss2:Response.
+func decodeResponse(body []byte, r any, root *xml.Name, want string) error {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	dec.Strict = true
+	if err := dec.Decode(r); err != nil {
+		return fmt.Errorf("the answer is not a DSS response: %w", err)
+	}
+	if root.Space != nsCore || (root.Local != want && root.Local != "Response") {
+		return fmt.Errorf("the answer is a {%s}%s, not a DSS %s", root.Space, root.Local, want)
+	}
+	return nil
+}
+
 // parseSignResponse decodes a SignResponse (or a generic dss2:Response) and returns an error
 // of type *dssError when the result is not Success.
 func parseSignResponse(body []byte, wantRequestID string) (*signResponse, error) {
 	var r signResponse
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	dec.Strict = true
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("the answer is not a DSS response: %w", err)
-	}
-	if r.XMLName.Space != nsCore || (r.XMLName.Local != "SignResponse" && r.XMLName.Local != "Response") {
-		return nil, fmt.Errorf("the answer is a {%s}%s, not a DSS SignResponse", r.XMLName.Space, r.XMLName.Local)
+	if err := decodeResponse(body, &r, &r.XMLName, "SignResponse"); err != nil {
+		return nil, err
 	}
 	if r.Result.Major == "" {
 		return nil, errors.New("the DSS response has no ResultMajor")

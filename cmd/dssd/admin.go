@@ -260,15 +260,35 @@ func (a *admin) openKeys(ctx context.Context) (hsm.KeyManager, error) {
 	}
 }
 
-func runCredential(args []string, stdout, stderr io.Writer) error {
+// adminVerb reads the VERB of `dssd GROUP VERB ...`. No verb, help or a verb not in verbs is
+// answered here with usage (on stdout for help, else on stderr): done, and the command's
+// error. Otherwise it returns the verb and its flags, whose usage is usage.
+func adminVerb(group, usage string, verbs, args []string, stdout, stderr io.Writer) (verb string, f adminFlags, done bool, err error) {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, credentialUsage)
-		return flag.ErrHelp
+		fmt.Fprint(stderr, usage)
+		return "", f, true, flag.ErrHelp
 	}
-	verb := args[0]
-	f := newAdminFlags("credential "+verb, stderr)
+	verb = args[0]
+	switch {
+	case verb == "help" || verb == "-h" || verb == "--help":
+		fmt.Fprint(stdout, usage)
+		return verb, f, true, nil
+	case !slices.Contains(verbs, verb):
+		fmt.Fprint(stderr, usage)
+		return verb, f, true, fmt.Errorf("unknown %s command %q", group, verb)
+	}
+	f = newAdminFlags(group+" "+verb, stderr)
+	f.fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	return verb, f, false, nil
+}
+
+func runCredential(args []string, stdout, stderr io.Writer) error {
+	verb, f, done, err := adminVerb("credential", credentialUsage,
+		[]string{"create", "rotate", "import", "list", "disable", "enable", "unlock"}, args, stdout, stderr)
+	if done {
+		return err
+	}
 	fs := f.fs
-	fs.Usage = func() { fmt.Fprint(stderr, credentialUsage) }
 	id := fs.String("id", "", "credential id")
 	var owner, keyType, subject, csrOut, pinFile, totpFile *string
 	var scal *int
@@ -284,13 +304,6 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	case "rotate":
 		subject = fs.String("subject", "", "subject of the new request (default: the current certificate's)")
 		csrOut = fs.String("csr-out", "", "file the PKCS#10 request is written to (PEM)")
-	case "import", "list", "disable", "enable", "unlock":
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, credentialUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, credentialUsage)
-		return fmt.Errorf("unknown credential command %q", verb)
 	}
 	return f.run(args[1:], stderr, func(ctx context.Context, a *admin) error {
 		switch verb {
@@ -701,25 +714,14 @@ func (a *admin) rotate(ctx context.Context, stdout io.Writer, id, subject, csrOu
 }
 
 func runUser(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, userUsage)
-		return flag.ErrHelp
+	verb, f, done, err := adminVerb("user", userUsage, []string{"add", "token", "disable", "enable"}, args, stdout, stderr)
+	if done {
+		return err
 	}
-	verb := args[0]
-	f := newAdminFlags("user "+verb, stderr)
-	f.fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
 	name := f.fs.String("name", "", "user name")
 	var replace *bool
-	switch verb {
-	case "token":
+	if verb == "token" {
 		replace = f.fs.Bool("replace", false, "revoke the user's other tokens")
-	case "add", "disable", "enable":
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, userUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, userUsage)
-		return fmt.Errorf("unknown user command %q", verb)
 	}
 	return f.run(args[1:], stderr, func(ctx context.Context, a *admin) error {
 		switch verb {

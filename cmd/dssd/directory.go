@@ -6,13 +6,13 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sort"
 
+	"dssd/cmd/internal/pemcerts"
 	"dssd/dss"
 	"dssd/dss/sad"
 	"dssd/hsm"
@@ -65,25 +65,9 @@ func loadDirectory(ctx context.Context, cfg *Config, keys hsm.KeyManager) (*dire
 }
 
 func readChain(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
+	chain, err := pemcerts.ReadFile(path)
 	if err != nil {
 		return nil, err
-	}
-	var chain []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		chain = append(chain, cert)
 	}
 	if len(chain) == 0 {
 		return nil, fmt.Errorf("%s: no certificate", path)
@@ -128,14 +112,11 @@ func loadActivation(cfg *Config, logger *slog.Logger) (*activation, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var key []byte
-	if cfg.SAD.KeyFile != "" {
-		b, err := os.ReadFile(cfg.SAD.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("sad.key_file: %w", err)
-		}
-		key = bytes.TrimSpace(b)
-	} else {
+	key, err := readKeyFile(cfg.SAD.KeyFile, "sad.key_file")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SAD.KeyFile == "" {
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"dssd/binding/authn"
+	"dssd/cmd/internal/pemcerts"
 	"dssd/dss"
 	"dssd/dss/store"
 	"dssd/hsm"
@@ -223,24 +223,22 @@ func buildCredential(ctx context.Context, keys hsm.KeyManager, rec store.Credent
 
 // parseChainPEM returns the CERTIFICATE blocks of b in order; anything else is an error.
 func parseChainPEM(b []byte) ([]*x509.Certificate, error) {
-	var chain []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("unexpected PEM block %q (only certificates belong in a chain)", blk.Type)
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(chain)+1, err)
-		}
-		chain = append(chain, c)
+	return decodeCertificates(b, "in a chain", "no PEM certificate")
+}
+
+// decodeCertificates returns the CERTIFICATE blocks of b in order. Another block is an error
+// saying that only certificates belong where; no certificate at all is the error none.
+func decodeCertificates(b []byte, where, none string) ([]*x509.Certificate, error) {
+	chain, err := pemcerts.Decode(b,
+		func(t string) error {
+			return fmt.Errorf("unexpected PEM block %q (only certificates belong %s)", t, where)
+		},
+		func(n int, err error) error { return fmt.Errorf("certificate %d: %w", n, err) })
+	if err != nil {
+		return nil, err
 	}
 	if len(chain) == 0 {
-		return nil, errors.New("no PEM certificate")
+		return nil, errors.New(none)
 	}
 	return chain, nil
 }

@@ -61,16 +61,25 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (*stores, 
 	return out, nil
 }
 
+// readKeyFile reads the key file named by the configuration field, without the white space
+// around the key; nil when the field is not set.
+func readKeyFile(path, field string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	return bytes.TrimSpace(b), nil
+}
+
 // openStoreBackend is the one place that names the store backends. mustExist: the SQLite
 // file is not created (for `dssd audit verify`).
 func openStoreBackend(ctx context.Context, cfg *Config, mustExist bool) (store.Store, error) {
-	var key []byte
-	if cfg.Store.AuditKeyFile != "" {
-		b, err := os.ReadFile(cfg.Store.AuditKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("store.audit_key_file: %w", err)
-		}
-		key = bytes.TrimSpace(b)
+	key, err := readKeyFile(cfg.Store.AuditKeyFile, "store.audit_key_file")
+	if err != nil {
+		return nil, err
 	}
 	switch cfg.Store.Type {
 	case "", "sqlite":

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"dssd/cmd/internal/algnames"
 	"dssd/dss"
 	"dssd/dss/verify"
 )
@@ -20,19 +21,12 @@ var (
 		"sha384": "http://www.w3.org/2001/04/xmldsig-more#sha384",
 		"sha512": "http://www.w3.org/2001/04/xmlenc#sha512",
 	}
-	verifySignatureMethods = map[string]string{
-		"rsa-sha1":       verify.RSASHA1,
-		"ecdsa-sha1":     verify.ECDSASHA1,
-		"rsa-sha256":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-		"rsa-sha384":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-		"rsa-sha512":     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-		"rsa-pss-sha256": "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
-		"rsa-pss-sha384": "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
-		"rsa-pss-sha512": "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
-		"ecdsa-sha256":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-		"ecdsa-sha384":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-		"ecdsa-sha512":   "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-	}
+	verifySignatureMethods = func() map[string]string {
+		m := algnames.Signature() // the names dss --algorithm takes, and SHA-1 for verifying
+		m["rsa-sha1"] = verify.RSASHA1
+		m["ecdsa-sha1"] = verify.ECDSASHA1
+		return m
+	}()
 )
 
 // algURIs resolves short names (case-insensitive) or URIs.

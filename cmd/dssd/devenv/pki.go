@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"dssd/cmd/dssd/devenv/devjson"
+	"dssd/cmd/internal/pemcerts"
 )
 
 const (
@@ -83,25 +84,9 @@ func (e *Env) TSA() (*KeyPair, error) { return LoadKeyPair(e.TSACert, e.TSAKey) 
 
 // ReadCertificates returns every certificate of a PEM file, in order.
 func ReadCertificates(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	certs, err := pemcerts.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("devenv: %w", err)
-	}
-	var certs []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("devenv: %s: %w", path, err)
-		}
-		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("devenv: %s holds no certificate", path)
