@@ -24,32 +24,19 @@ type hsmCollectors struct {
 	ops      *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
-	reg      prometheus.Registerer
 }
 
-func newHSMCollectors(reg prometheus.Registerer) (*hsmCollectors, error) {
-	c := &hsmCollectors{
-		reg: reg,
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_hsm_operations_total",
-			Help: "HSM operations by operation (signer, sign, create_key, health) and outcome (ok or the hsm error class).",
-		}, []string{"operation", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "dssd_hsm_operation_duration_seconds",
-			Help:    "Duration of HSM operations, pool wait included, by operation.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}, []string{"operation"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dssd_hsm_operations_in_flight",
-			Help: "HSM operations under way; each holds one PKCS#11 session (crypto11 does not expose its pool), so this is the number of sessions in use by operations.",
-		}),
+func newHSMCollectors(cs *Collectors) *hsmCollectors {
+	return &hsmCollectors{
+		ops: cs.CounterVec("dssd_hsm_operations_total",
+			"HSM operations by operation (signer, sign, create_key, health) and outcome (ok or the hsm error class).",
+			"operation", "outcome"),
+		duration: cs.HistogramVec("dssd_hsm_operation_duration_seconds",
+			"Duration of HSM operations, pool wait included, by operation.",
+			prometheus.ExponentialBuckets(0.0005, 2, 14), "operation"),
+		inFlight: cs.Gauge("dssd_hsm_operations_in_flight",
+			"HSM operations under way; each holds one PKCS#11 session (crypto11 does not expose its pool), so this is the number of sessions in use by operations."),
 	}
-	for _, col := range []prometheus.Collector{c.ops, c.duration, c.inFlight} {
-		if err := reg.Register(col); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // start marks an operation as under way; the returned function records its end.
