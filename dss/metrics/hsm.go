@@ -53,29 +53,31 @@ func (c *hsmCollectors) start(op string) func(error) {
 // HSMOutcome names the class of an HSM error for the "outcome" label: "ok", one class per hsm
 // sentinel, "timeout", "canceled" or "error".
 func HSMOutcome(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return "ok"
-	case errors.Is(err, hsm.ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, hsm.ErrSessionInvalid):
-		return "session_invalid"
-	case errors.Is(err, hsm.ErrKeyNotFound):
-		return "key_not_found"
-	case errors.Is(err, hsm.ErrLogin):
-		return "login"
-	case errors.Is(err, hsm.ErrInvalidDigest):
-		return "invalid_digest"
-	case errors.Is(err, hsm.ErrBadSignature):
-		return "bad_signature"
-	case errors.Is(err, hsm.ErrNotSupported):
-		return "not_supported"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
+	}
+	for _, c := range hsmClasses {
+		if errors.Is(err, c.err) {
+			return c.class
+		}
 	}
 	return "error"
+}
+
+// hsmClasses are the outcome classes of HSMOutcome, the first that matches wins.
+var hsmClasses = []struct {
+	err   error
+	class string
+}{
+	{hsm.ErrUnavailable, "unavailable"},
+	{hsm.ErrSessionInvalid, "session_invalid"},
+	{hsm.ErrKeyNotFound, "key_not_found"},
+	{hsm.ErrLogin, "login"},
+	{hsm.ErrInvalidDigest, "invalid_digest"},
+	{hsm.ErrBadSignature, "bad_signature"},
+	{hsm.ErrNotSupported, "not_supported"},
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
 }
 
 // RebuildCounter is implemented by backends that count how often they rebuilt their device
