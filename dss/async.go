@@ -112,26 +112,22 @@ func (s *Service) EnableAsync(cfg AsyncConfig) error {
 	if s.sad == nil {
 		return errors.New("dss: asynchronous processing needs the SAD authority (its key authenticates stored jobs)")
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.Lease, DefaultAsyncLease)
-	def(&cfg.Retention, DefaultAsyncRetention)
-	def(&cfg.Poll, DefaultAsyncPoll)
-	def(&cfg.JobTimeout, DefaultAsyncJobTimeout)
-	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultAsyncWorkers
-	}
-	if cfg.MaxOpenPerUser <= 0 {
-		cfg.MaxOpenPerUser = DefaultAsyncMaxOpen
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultAsyncMaxAttempts
-	}
+	defaultIfNotPositive(&cfg.Lease, DefaultAsyncLease)
+	defaultIfNotPositive(&cfg.Retention, DefaultAsyncRetention)
+	defaultIfNotPositive(&cfg.Poll, DefaultAsyncPoll)
+	defaultIfNotPositive(&cfg.JobTimeout, DefaultAsyncJobTimeout)
+	defaultIfNotPositive(&cfg.Workers, DefaultAsyncWorkers)
+	defaultIfNotPositive(&cfg.MaxOpenPerUser, DefaultAsyncMaxOpen)
+	defaultIfNotPositive(&cfg.MaxAttempts, DefaultAsyncMaxAttempts)
 	s.async = &asyncState{cfg: cfg, wake: make(chan struct{}, cfg.Workers)}
 	return nil
+}
+
+// defaultIfNotPositive sets *p to def when it is zero or negative.
+func defaultIfNotPositive[T int | time.Duration](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
 }
 
 // AsyncEnabled reports whether EnableAsync was called.

@@ -121,12 +121,9 @@ func (s *Service) raise(ctx context.Context, rank int, t *xades.Tree, obj xades.
 	if err != nil {
 		return Wrap(KindInternal, err, "")
 	}
-	token, tsaCerts, genTime, err := s.timestamp(ctx, "signature", in)
+	tsaCerts, genTime, err := s.timestamp(ctx, "signature", in, t.AddSignatureTimestamp)
 	if err != nil {
 		return err
-	}
-	if err := t.AddSignatureTimestamp(token); err != nil {
-		return Wrap(KindInternal, err, "")
 	}
 	if rank == 1 {
 		return nil
@@ -168,12 +165,9 @@ func (s *Service) raise(ctx context.Context, rank int, t *xades.Tree, obj xades.
 		}
 		return Wrap(KindInternal, err, "")
 	}
-	token, atsaCerts, archiveTime, err := s.timestamp(ctx, "archive", in)
+	atsaCerts, archiveTime, err := s.timestamp(ctx, "archive", in, t.AddArchiveTimestamp)
 	if err != nil {
 		return err
-	}
-	if err := t.AddArchiveTimestamp(token); err != nil {
-		return Wrap(KindInternal, err, "")
 	}
 	atsaChain := chainOf(atsaCerts, append(slices.Clone(tsaChain), cred.Chain...))
 	if vd.covers(atsaChain) {
@@ -205,26 +199,29 @@ func (s *Service) freshAfter(genTime time.Time) func(thisUpdate, nextUpdate time
 	}
 }
 
-// timestamp asks the timestamp authority for a token over the digest of in and returns it
-// with the certificates it carries and its genTime. The Timestamper verified the token; its
-// imprint is checked here once more, because a token over anything else would make the
-// signature unverifiable.
-func (s *Service) timestamp(ctx context.Context, what string, in []byte) ([]byte, []*x509.Certificate, time.Time, error) {
+// timestamp asks the timestamp authority for a token over the digest of in, adds it to the
+// signature with add and returns the certificates it carries and its genTime. The
+// Timestamper verified the token; its imprint is checked here once more, because a token
+// over anything else would make the signature unverifiable.
+func (s *Service) timestamp(ctx context.Context, what string, in []byte, add func(token []byte) error) ([]*x509.Certificate, time.Time, error) {
 	h := tsHash.New()
 	h.Write(in)
 	digest := h.Sum(nil)
 	token, err := s.tsa.Timestamp(ctx, tsHash, digest)
 	if err != nil {
-		return nil, nil, time.Time{}, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority unavailable: " + clip(err.Error()), Err: err}
+		return nil, time.Time{}, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority unavailable: " + clip(err.Error()), Err: err}
 	}
 	info, err := parseToken(token)
 	if err == nil && (info.hash != tsHash || !bytes.Equal(info.digest, digest)) {
 		err = errors.New("the token's message imprint is not the requested one")
 	}
 	if err != nil {
-		return nil, nil, time.Time{}, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority returned an unusable " + what + " timestamp: " + clip(err.Error()), Err: err}
+		return nil, time.Time{}, &Error{Kind: KindAuthorityUnavailable, Detail: "timestamp authority returned an unusable " + what + " timestamp: " + clip(err.Error()), Err: err}
 	}
-	return token, info.certs, info.genTime, nil
+	if err := add(token); err != nil {
+		return nil, time.Time{}, Wrap(KindInternal, err, "")
+	}
+	return info.certs, info.genTime, nil
 }
 
 // signerRevocationError maps a revocation failure for the signer's chain.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"dssd/dss/metrics"
 )
 
 // HTTPMetrics counts and times the requests of a ServeMux by route: the mux pattern that
@@ -19,25 +21,18 @@ type HTTPMetrics struct {
 // NewHTTPMetrics registers dssd_http_requests_total{route,method,code},
 // dssd_http_request_duration_seconds{route,method} and dssd_http_requests_in_flight with reg.
 func NewHTTPMetrics(reg prometheus.Registerer) (*HTTPMetrics, error) {
+	cs := metrics.NewCollectors(reg)
 	m := &HTTPMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_http_requests_total",
-			Help: "HTTP requests answered, by route (the mux pattern), method and status code.",
-		}, []string{"route", "method", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "dssd_http_request_duration_seconds",
-			Help:    "Time from the request headers to the end of the handler, by route and method.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
-		}, []string{"route", "method"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dssd_http_requests_in_flight",
-			Help: "HTTP requests being served.",
-		}),
+		requests: cs.CounterVec("dssd_http_requests_total",
+			"HTTP requests answered, by route (the mux pattern), method and status code.",
+			"route", "method", "code"),
+		duration: cs.HistogramVec("dssd_http_request_duration_seconds",
+			"Time from the request headers to the end of the handler, by route and method.",
+			prometheus.ExponentialBuckets(0.001, 2, 15), "route", "method"),
+		inFlight: cs.Gauge("dssd_http_requests_in_flight", "HTTP requests being served."),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := cs.Err(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

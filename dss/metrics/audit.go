@@ -14,24 +14,14 @@ type auditCollectors struct {
 	failures prometheus.Counter
 }
 
-func newAuditCollectors(reg prometheus.Registerer) (*auditCollectors, error) {
-	c := &auditCollectors{
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "dssd_audit_commit_duration_seconds",
-			Help:    "Time to store one audit record durably (every signature waits for it).",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}),
-		failures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dssd_audit_commit_failures_total",
-			Help: "Audit records that could not be stored; the request they belong to was refused (alert on any).",
-		}),
+func newAuditCollectors(cs *Collectors) *auditCollectors {
+	return &auditCollectors{
+		duration: cs.Histogram("dssd_audit_commit_duration_seconds",
+			"Time to store one audit record durably (every signature waits for it).",
+			prometheus.ExponentialBuckets(0.0005, 2, 14)),
+		failures: cs.Counter("dssd_audit_commit_failures_total",
+			"Audit records that could not be stored; the request they belong to was refused (alert on any)."),
 	}
-	for _, col := range []prometheus.Collector{c.duration, c.failures} {
-		if err := reg.Register(col); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // AuditSink returns a instrumented (dssd_audit_commit_duration_seconds,

@@ -42,44 +42,29 @@ type authorityCollectors struct {
 	known map[string]bool
 }
 
-func newAuthorityCollectors(reg prometheus.Registerer) (*authorityCollectors, error) {
+func newAuthorityCollectors(cs *Collectors) *authorityCollectors {
 	buckets := prometheus.ExponentialBuckets(0.005, 2, 12)
-	c := &authorityCollectors{
+	return &authorityCollectors{
 		known: map[string]bool{},
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_authority_requests_total",
-			Help: "HTTP exchanges with timestamp, OCSP and CRL authorities, by service (tsa, ocsp, crl), authority (scheme://host) and outcome (ok, http_4xx, http_5xx, timeout, canceled, error).",
-		}, []string{"service", "authority", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "dssd_authority_request_duration_seconds",
-			Help:    "Duration of one exchange with an authority, body included, by service and authority.",
-			Buckets: buckets,
-		}, []string{"service", "authority"}),
-		timestamps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_timestamps_total",
-			Help: "Timestamp tokens requested by the service, by outcome (ok: a verified token from one of the authorities; failed: none gave one; canceled).",
-		}, []string{"outcome"}),
-		timestampDur: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "dssd_timestamp_duration_seconds",
-			Help:    "Time to obtain a verified timestamp token, failover between authorities included.",
-			Buckets: buckets,
-		}),
-		revocation: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_revocation_checks_total",
-			Help: "Revocation checks of a certificate chain, by outcome (ok, revoked, failed, canceled).",
-		}, []string{"outcome"}),
-		revDur: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "dssd_revocation_check_duration_seconds",
-			Help:    "Time to gather the OCSP responses or CRLs of one chain, cache hits included.",
-			Buckets: buckets,
-		}),
+		requests: cs.CounterVec("dssd_authority_requests_total",
+			"HTTP exchanges with timestamp, OCSP and CRL authorities, by service (tsa, ocsp, crl), authority (scheme://host) and outcome (ok, http_4xx, http_5xx, timeout, canceled, error).",
+			"service", "authority", "outcome"),
+		duration: cs.HistogramVec("dssd_authority_request_duration_seconds",
+			"Duration of one exchange with an authority, body included, by service and authority.",
+			buckets, "service", "authority"),
+		timestamps: cs.CounterVec("dssd_timestamps_total",
+			"Timestamp tokens requested by the service, by outcome (ok: a verified token from one of the authorities; failed: none gave one; canceled).",
+			"outcome"),
+		timestampDur: cs.Histogram("dssd_timestamp_duration_seconds",
+			"Time to obtain a verified timestamp token, failover between authorities included.",
+			buckets),
+		revocation: cs.CounterVec("dssd_revocation_checks_total",
+			"Revocation checks of a certificate chain, by outcome (ok, revoked, failed, canceled).",
+			"outcome"),
+		revDur: cs.Histogram("dssd_revocation_check_duration_seconds",
+			"Time to gather the OCSP responses or CRLs of one chain, cache hits included.",
+			buckets),
 	}
-	for _, col := range []prometheus.Collector{c.requests, c.duration, c.timestamps, c.timestampDur, c.revocation, c.revDur} {
-		if err := reg.Register(col); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // authority returns the label value for u: scheme://host, or "other" past maxAuthorities.
@@ -184,16 +169,20 @@ func (t *timestamper) Timestamp(ctx context.Context, h crypto.Hash, digest []byt
 	start := time.Now()
 	tok, err := t.inner.Timestamp(ctx, h, digest)
 	t.c.timestampDur.Observe(time.Since(start).Seconds())
-	outcome := "ok"
+	t.c.timestamps.WithLabelValues(callOutcome(ctx, err)).Inc()
+	return tok, err
+}
+
+// callOutcome names how a call of a decorated port ended: ok, canceled (its context ended)
+// or failed.
+func callOutcome(ctx context.Context, err error) string {
 	switch {
 	case err == nil:
+		return "ok"
 	case ctx.Err() != nil:
-		outcome = "canceled"
-	default:
-		outcome = "failed"
+		return "canceled"
 	}
-	t.c.timestamps.WithLabelValues(outcome).Inc()
-	return tok, err
+	return "failed"
 }
 
 // RevocationSource returns r instrumented (dssd_revocation_checks_total,
@@ -214,15 +203,9 @@ func (r *revocationSource) Validation(ctx context.Context, chain []*x509.Certifi
 	start := time.Now()
 	o, c, err := r.inner.Validation(ctx, chain, fresh)
 	r.c.revDur.Observe(time.Since(start).Seconds())
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case errors.Is(err, verify.ErrRevoked):
+	outcome := callOutcome(ctx, err)
+	if errors.Is(err, verify.ErrRevoked) { // before canceled: the answer was given
 		outcome = "revoked"
-	case ctx.Err() != nil:
-		outcome = "canceled"
-	default:
-		outcome = "failed"
 	}
 	r.c.revocation.WithLabelValues(outcome).Inc()
 	return o, c, err

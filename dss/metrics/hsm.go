@@ -24,32 +24,19 @@ type hsmCollectors struct {
 	ops      *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
-	reg      prometheus.Registerer
 }
 
-func newHSMCollectors(reg prometheus.Registerer) (*hsmCollectors, error) {
-	c := &hsmCollectors{
-		reg: reg,
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_hsm_operations_total",
-			Help: "HSM operations by operation (signer, sign, create_key, health) and outcome (ok or the hsm error class).",
-		}, []string{"operation", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "dssd_hsm_operation_duration_seconds",
-			Help:    "Duration of HSM operations, pool wait included, by operation.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}, []string{"operation"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dssd_hsm_operations_in_flight",
-			Help: "HSM operations under way; each holds one PKCS#11 session (crypto11 does not expose its pool), so this is the number of sessions in use by operations.",
-		}),
+func newHSMCollectors(cs *Collectors) *hsmCollectors {
+	return &hsmCollectors{
+		ops: cs.CounterVec("dssd_hsm_operations_total",
+			"HSM operations by operation (signer, sign, create_key, health) and outcome (ok or the hsm error class).",
+			"operation", "outcome"),
+		duration: cs.HistogramVec("dssd_hsm_operation_duration_seconds",
+			"Duration of HSM operations, pool wait included, by operation.",
+			prometheus.ExponentialBuckets(0.0005, 2, 14), "operation"),
+		inFlight: cs.Gauge("dssd_hsm_operations_in_flight",
+			"HSM operations under way; each holds one PKCS#11 session (crypto11 does not expose its pool), so this is the number of sessions in use by operations."),
 	}
-	for _, col := range []prometheus.Collector{c.ops, c.duration, c.inFlight} {
-		if err := reg.Register(col); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // start marks an operation as under way; the returned function records its end.
@@ -66,29 +53,31 @@ func (c *hsmCollectors) start(op string) func(error) {
 // HSMOutcome names the class of an HSM error for the "outcome" label: "ok", one class per hsm
 // sentinel, "timeout", "canceled" or "error".
 func HSMOutcome(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return "ok"
-	case errors.Is(err, hsm.ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, hsm.ErrSessionInvalid):
-		return "session_invalid"
-	case errors.Is(err, hsm.ErrKeyNotFound):
-		return "key_not_found"
-	case errors.Is(err, hsm.ErrLogin):
-		return "login"
-	case errors.Is(err, hsm.ErrInvalidDigest):
-		return "invalid_digest"
-	case errors.Is(err, hsm.ErrBadSignature):
-		return "bad_signature"
-	case errors.Is(err, hsm.ErrNotSupported):
-		return "not_supported"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
+	}
+	for _, c := range hsmClasses {
+		if errors.Is(err, c.err) {
+			return c.class
+		}
 	}
 	return "error"
+}
+
+// hsmClasses are the outcome classes of HSMOutcome, the first that matches wins.
+var hsmClasses = []struct {
+	err   error
+	class string
+}{
+	{hsm.ErrUnavailable, "unavailable"},
+	{hsm.ErrSessionInvalid, "session_invalid"},
+	{hsm.ErrKeyNotFound, "key_not_found"},
+	{hsm.ErrLogin, "login"},
+	{hsm.ErrInvalidDigest, "invalid_digest"},
+	{hsm.ErrBadSignature, "bad_signature"},
+	{hsm.ErrNotSupported, "not_supported"},
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
 }
 
 // RebuildCounter is implemented by backends that count how often they rebuilt their device

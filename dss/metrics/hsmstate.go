@@ -28,15 +28,13 @@ var _ prometheus.Collector = (*HSMState)(nil)
 // NewHSMState returns the collector with every state's counter at 0 and the gauge at 1 (call
 // it once the backend has opened).
 func NewHSMState() *HSMState {
+	cs := NewCollectors(nil) // registered as one Collector by the caller
 	h := &HSMState{
-		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_hsm_state_changes_total",
-			Help: "Changes of the HSM backend's state, by the state entered (down, up, login_refused).",
-		}, []string{"state"}),
-		up: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dssd_hsm_up",
-			Help: "1 while the HSM backend can sign, 0 while it is down (probed every second) or its login was refused.",
-		}),
+		changes: cs.CounterVec("dssd_hsm_state_changes_total",
+			"Changes of the HSM backend's state, by the state entered (down, up, login_refused).",
+			"state"),
+		up: cs.Gauge("dssd_hsm_up",
+			"1 while the HSM backend can sign, 0 while it is down (probed every second) or its login was refused."),
 	}
 	for _, s := range []string{HSMStateDown, HSMStateUp, HSMStateLoginRefused} {
 		h.changes.WithLabelValues(s)

@@ -29,49 +29,29 @@ var _ dss.Meter = (*Meter)(nil)
 
 // New registers the collectors with reg and returns the Meter.
 func New(reg prometheus.Registerer) (*Meter, error) {
+	cs := NewCollectors(reg)
 	m := &Meter{
 		reg: reg,
-		signatures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dssd_signatures_total",
-			Help: "Signing attempts per document or hash, by key type, format and result.",
-		}, []string{"key_type", "format", "result"}),
-		hsm: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "dssd_sign_seconds",
-			Help:    "Time to build and sign one signature (HSM call included), by key type and error class.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}, []string{"key_type", "class"}),
-		selfCheck: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dssd_signature_selfcheck_failures_total",
-			Help: "Produced signatures that failed their own verification and were withheld (alert on any).",
-		}),
-	}
-	act := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		signatures: cs.CounterVec("dssd_signatures_total",
+			"Signing attempts per document or hash, by key type, format and result.",
+			"key_type", "format", "result"),
+		hsm: cs.HistogramVec("dssd_sign_seconds",
+			"Time to build and sign one signature (HSM call included), by key type and error class.",
+			prometheus.ExponentialBuckets(0.0005, 2, 14), "key_type", "class"),
+		selfCheck: cs.Counter("dssd_signature_selfcheck_failures_total",
+			"Produced signatures that failed their own verification and were withheld (alert on any)."),
 	}
 	m.activation = map[dss.ActivationEvent]prometheus.Counter{
-		dss.SADIssued:        act("dssd_sad_issued_total", "Signature activation data issued by Authorize (SCAL2)."),
-		dss.SADConsumed:      act("dssd_sad_consumed_total", "Signature activation data accepted and consumed by a signing request."),
-		dss.SADRefused:       act("dssd_sad_refused_total", "Signing requests whose signature activation data was refused (invalid, expired, replayed, not bound to the request)."),
-		dss.ActivationFailed: act("dssd_activation_failures_total", "Authorize requests refused for a wrong PIN or OTP, a replayed OTP or a locked credential."),
-		dss.CredentialLocked: act("dssd_credential_lockouts_total", "Credentials locked by consecutive activation failures (once per lockout)."),
+		dss.SADIssued:        cs.Counter("dssd_sad_issued_total", "Signature activation data issued by Authorize (SCAL2)."),
+		dss.SADConsumed:      cs.Counter("dssd_sad_consumed_total", "Signature activation data accepted and consumed by a signing request."),
+		dss.SADRefused:       cs.Counter("dssd_sad_refused_total", "Signing requests whose signature activation data was refused (invalid, expired, replayed, not bound to the request)."),
+		dss.ActivationFailed: cs.Counter("dssd_activation_failures_total", "Authorize requests refused for a wrong PIN or OTP, a replayed OTP or a locked credential."),
+		dss.CredentialLocked: cs.Counter("dssd_credential_lockouts_total", "Credentials locked by consecutive activation failures (once per lockout)."),
 	}
-	cs := []prometheus.Collector{m.signatures, m.hsm, m.selfCheck}
-	for _, c := range m.activation {
-		cs = append(cs, c)
-	}
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	var err error
-	if m.hsmOps, err = newHSMCollectors(reg); err != nil {
-		return nil, err
-	}
-	if m.authorities, err = newAuthorityCollectors(reg); err != nil {
-		return nil, err
-	}
-	if m.audit, err = newAuditCollectors(reg); err != nil {
+	m.hsmOps = newHSMCollectors(cs)
+	m.authorities = newAuthorityCollectors(cs)
+	m.audit = newAuditCollectors(cs)
+	if err := cs.Err(); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -47,9 +47,7 @@ func (o ResponderOptions) defaults() ResponderOptions {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Validity <= 0 {
-		o.Validity = 10 * time.Minute
-	}
+	defaultIfNotPositive(&o.Validity, 10*time.Minute)
 	return o
 }
 

@@ -123,6 +123,13 @@ type entry struct {
 	nextUpdate time.Time // zero: absent
 }
 
+// defaultIfNotPositive sets *p to def when it is zero or negative.
+func defaultIfNotPositive[T int64 | time.Duration](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
+}
+
 // Fresh says whether a "good" answer issued at thisUpdate and valid until nextUpdate (zero:
 // absent) is fresh enough for the caller (for B-LT: dss/verify.RevocationFresh with the
 // signature timestamp as proof of existence).
@@ -130,27 +137,15 @@ type Fresh func(thisUpdate, nextUpdate time.Time) bool
 
 // New returns a Source for cfg with defaults applied.
 func New(cfg Config) *Source {
-	if cfg.OCSPTimeout <= 0 {
-		cfg.OCSPTimeout = DefaultOCSPTimeout
-	}
-	if cfg.CRLTimeout <= 0 {
-		cfg.CRLTimeout = DefaultCRLTimeout
-	}
-	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = DefaultMaxAge
-	}
-	if cfg.CacheEntries == 0 {
+	defaultIfNotPositive(&cfg.OCSPTimeout, DefaultOCSPTimeout)
+	defaultIfNotPositive(&cfg.CRLTimeout, DefaultCRLTimeout)
+	defaultIfNotPositive(&cfg.MaxAge, DefaultMaxAge)
+	if cfg.CacheEntries == 0 { // negative disables the cache
 		cfg.CacheEntries = DefaultCacheEntries
 	}
-	if cfg.MaxClockSkew <= 0 {
-		cfg.MaxClockSkew = DefaultMaxClockSkew
-	}
-	if cfg.MaxCRLBytes <= 0 {
-		cfg.MaxCRLBytes = DefaultMaxCRLBytes
-	}
-	if cfg.MaxOCSPBytes <= 0 {
-		cfg.MaxOCSPBytes = DefaultMaxOCSPBytes
-	}
+	defaultIfNotPositive(&cfg.MaxClockSkew, DefaultMaxClockSkew)
+	defaultIfNotPositive(&cfg.MaxCRLBytes, DefaultMaxCRLBytes)
+	defaultIfNotPositive(&cfg.MaxOCSPBytes, DefaultMaxOCSPBytes)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -314,19 +309,23 @@ func (s *Source) status(ctx context.Context, c, issuer *x509.Certificate, fresh 
 		}
 	}
 	s.mu.Unlock()
-	notFresh := func(e *entry) string {
-		return fmt.Sprintf("the answer issued at %s is not fresh enough", e.thisUpdate.UTC().Format(time.RFC3339))
+	// kept stores a fetched answer and returns it when it is fresh enough, else why not.
+	kept := func(e *entry, err error) (*entry, error) {
+		if err != nil {
+			return nil, err
+		}
+		s.store(key, e)
+		if !e.usable(fresh) {
+			return nil, fmt.Errorf("the answer issued at %s is not fresh enough", e.thisUpdate.UTC().Format(time.RFC3339))
+		}
+		return e, nil
 	}
 
 	var errs []string
 	for _, u := range c.OCSPServer {
-		e, err := s.fetchOCSP(ctx, u, c, issuer)
+		e, err := kept(s.fetchOCSP(ctx, u, c, issuer))
 		if err == nil {
-			s.store(key, e)
-			if e.usable(fresh) {
-				return e, nil
-			}
-			err = errors.New(notFresh(e))
+			return e, nil
 		}
 		errs = append(errs, fmt.Sprintf("ocsp %s: %v", safeURL(u), err))
 		if ctx.Err() != nil {
@@ -337,13 +336,9 @@ func (s *Source) status(ctx context.Context, c, issuer *x509.Certificate, fresh 
 		if ctx.Err() != nil {
 			break
 		}
-		e, err := s.fetchCRL(ctx, u, c, issuer)
+		e, err := kept(s.fetchCRL(ctx, u, c, issuer))
 		if err == nil {
-			s.store(key, e)
-			if e.usable(fresh) {
-				return e, nil
-			}
-			err = errors.New(notFresh(e))
+			return e, nil
 		}
 		errs = append(errs, fmt.Sprintf("crl %s: %v", safeURL(u), err))
 	}

@@ -161,33 +161,44 @@ func clean(s string) string {
 // Time and every event field, each string and the digest list length-prefixed, so no two
 // different records share an encoding. Hash and MAC are not part of it.
 func RecordHash(r *Record) []byte {
-	var b bytes.Buffer
-	str := func(s string) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-		b.Write(n[:])
-		b.WriteString(s)
-	}
-	u64 := func(v uint64) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], v)
-		b.Write(n[:])
-	}
-	str(hashLabel)
-	u64(uint64(r.Seq))
-	str(string(r.PrevHash))
-	u64(uint64(r.Time))
+	var e tbsEncoder
+	e.str(hashLabel)
+	e.u64(uint64(r.Seq))
+	e.str(string(r.PrevHash))
+	e.u64(uint64(r.Time))
 	for _, s := range []string{r.RequestID, r.ProblemRef, r.User, r.Via, r.Action, r.Credential} {
-		str(s)
+		e.str(s)
 	}
-	u64(uint64(len(r.Digests)))
+	e.u64(uint64(len(r.Digests)))
 	for _, d := range r.Digests {
-		str(d)
+		e.str(d)
 	}
 	for _, s := range []string{r.Major, r.Minor, r.Detail} {
-		str(s)
+		e.str(s)
 	}
-	sum := sha256.Sum256(b.Bytes())
+	return e.sum()
+}
+
+// tbsEncoder is the length-prefixed encoding RecordHash and checkpointDigest hash: a string
+// as its length in 4 bytes big-endian then its bytes, an integer as 8 bytes big-endian.
+type tbsEncoder struct{ b bytes.Buffer }
+
+func (e *tbsEncoder) str(s string) {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+	e.b.Write(n[:])
+	e.b.WriteString(s)
+}
+
+func (e *tbsEncoder) u64(v uint64) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], v)
+	e.b.Write(n[:])
+}
+
+// sum is SHA-256 over what was written.
+func (e *tbsEncoder) sum() []byte {
+	sum := sha256.Sum256(e.b.Bytes())
 	return sum[:]
 }
 

@@ -6,9 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,24 +37,12 @@ type Checkpoint struct {
 // checkpointDigest is SHA-256 over the length-prefixed encoding of what a checkpoint signs:
 // the label, Seq, the head hash and Time in Unix nanoseconds.
 func checkpointDigest(seq int64, hash []byte, t time.Time) []byte {
-	var b bytes.Buffer
-	str := func(s []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-		b.Write(n[:])
-		b.Write(s)
-	}
-	u64 := func(v uint64) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], v)
-		b.Write(n[:])
-	}
-	str([]byte(checkpointTBS))
-	u64(uint64(seq))
-	str(hash)
-	u64(uint64(t.UnixNano()))
-	sum := sha256.Sum256(b.Bytes())
-	return sum[:]
+	var e tbsEncoder
+	e.str(checkpointTBS)
+	e.u64(uint64(seq))
+	e.str(string(hash))
+	e.u64(uint64(t.UnixNano()))
+	return e.sum()
 }
 
 // NewCheckpoint signs head (Seq > 0) at time t with signer (an ECDSA or RSA key; RSA signs
