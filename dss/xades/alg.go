@@ -31,19 +31,16 @@ const (
 
 // SignatureMethod URIs (RFC 6931).
 const (
-	RSASHA256      = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-	RSASHA384      = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
-	RSASHA512      = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
-	RSAPSSSHA256   = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
-	RSAPSSSHA384   = "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1"
-	RSAPSSSHA512   = "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1"
-	ECDSASHA256    = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
-	ECDSASHA384    = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
-	ECDSASHA512    = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
-	rsaSHA1        = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
-	ecdsaSHA1      = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1"
-	rsaMD5         = "http://www.w3.org/2001/04/xmldsig-more#rsa-md5"
-	rsaPSSSHA1MGF1 = "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1"
+	RSASHA256    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	RSASHA384    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+	RSASHA512    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+	RSAPSSSHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
+	RSAPSSSHA384 = "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1"
+	RSAPSSSHA512 = "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1"
+	ECDSASHA256  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+	ECDSASHA384  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+	ECDSASHA512  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
+	rsaMD5       = "http://www.w3.org/2001/04/xmldsig-more#rsa-md5"
 )
 
 // DigestMethod URIs (RFC 6931).
@@ -78,33 +75,19 @@ type sigMethod struct {
 	hash crypto.Hash
 }
 
-// lookupSigMethod resolves a SignatureMethod URI.
+// lookupSigMethod resolves a SignatureMethod URI through the core's table: the SHA-2
+// methods are signed with; SHA-1 and MD5 ones are refused as a digest, anything else is not
+// supported.
 func lookupSigMethod(uri string) (sigMethod, error) {
 	m := sigMethod{uri: uri}
-	switch uri {
-	case RSASHA256:
-		m.kind, m.hash = kindRSA, crypto.SHA256
-	case RSASHA384:
-		m.kind, m.hash = kindRSA, crypto.SHA384
-	case RSASHA512:
-		m.kind, m.hash = kindRSA, crypto.SHA512
-	case RSAPSSSHA256:
-		m.kind, m.hash = kindPSS, crypto.SHA256
-	case RSAPSSSHA384:
-		m.kind, m.hash = kindPSS, crypto.SHA384
-	case RSAPSSSHA512:
-		m.kind, m.hash = kindPSS, crypto.SHA512
-	case ECDSASHA256:
-		m.kind, m.hash = kindECDSA, crypto.SHA256
-	case ECDSASHA384:
-		m.kind, m.hash = kindECDSA, crypto.SHA384
-	case ECDSASHA512:
-		m.kind, m.hash = kindECDSA, crypto.SHA512
-	case rsaSHA1, ecdsaSHA1, rsaMD5, rsaPSSSHA1MGF1:
+	x, ok := xmldsig.SignatureMethods[uri]
+	switch {
+	case uri == rsaMD5 || ok && x.Hash == crypto.SHA1:
 		return m, fmt.Errorf("%w: signature method %q uses a refused digest", ErrHashAlgorithm, uri)
-	default:
+	case !ok:
 		return m, fmt.Errorf("%w: signature method %q", ErrNotSupported, uri)
 	}
+	m.kind, m.hash = x.Kind, x.Hash
 	return m, nil
 }
 
