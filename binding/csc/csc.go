@@ -16,6 +16,7 @@ package csc
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -145,21 +146,11 @@ func New(svc Service, auth Authenticator, opts Options) http.Handler {
 		opts.Levels = []string{dss.LevelBB}
 	}
 	p := &opts.Provider
-	if p.Name == "" {
-		p.Name = "dssd"
-	}
-	if p.Logo == "" {
-		p.Logo = LogoPath
-	}
-	if p.Region == "" {
-		p.Region = "ZZ"
-	}
-	if p.Lang == "" {
-		p.Lang = "en"
-	}
-	if p.Description == "" {
-		p.Description = "dssd remote signing service (ETSI TS 119 432, OASIS DSS-X 2.0)"
-	}
+	p.Name = cmp.Or(p.Name, "dssd")
+	p.Logo = cmp.Or(p.Logo, LogoPath)
+	p.Region = cmp.Or(p.Region, "ZZ")
+	p.Lang = cmp.Or(p.Lang, "en")
+	p.Description = cmp.Or(p.Description, "dssd remote signing service (ETSI TS 119 432, OASIS DSS-X 2.0)")
 	h := &handler{svc: svc, auth: auth, opts: opts}
 	h.methods = map[string]methodFunc{
 		MethodInfo:            h.info,

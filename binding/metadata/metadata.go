@@ -8,6 +8,7 @@
 package metadata
 
 import (
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"mime"
@@ -48,15 +49,9 @@ type Options struct {
 
 // New returns the handler of Path and LogoPath.
 func New(opts Options) http.Handler {
-	if opts.Name == "" {
-		opts.Name = "dssd"
-	}
-	if opts.Region == "" {
-		opts.Region = "ZZ"
-	}
-	if opts.Description == "" {
-		opts.Description = "dssd remote signing service: OASIS DSS-X 2.0 (SOAP and HTTP POST) and the ETSI TS 119 432 JSON binding, keys in a PKCS#11 HSM"
-	}
+	opts.Name = cmp.Or(opts.Name, "dssd")
+	opts.Region = cmp.Or(opts.Region, "ZZ")
+	opts.Description = cmp.Or(opts.Description, "dssd remote signing service: OASIS DSS-X 2.0 (SOAP and HTTP POST) and the ETSI TS 119 432 JSON binding, keys in a PKCS#11 HSM")
 	if len(opts.Levels) == 0 {
 		opts.Levels = []string{dss.LevelBB}
 	}
