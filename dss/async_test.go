@@ -13,7 +13,7 @@ import (
 )
 
 // memJobs is an in-memory JobStore for the unit tests of the fault paths; the real stores
-// pass dss/store/storetest and the end-to-end tests in cmd/dssd.
+// pass internal/testkit/storetest and the end-to-end tests in cmd/dssd.
 type memJobs struct {
 	mu     sync.Mutex
 	jobs   map[string]*Job

@@ -3,7 +3,7 @@
 // counters. It declares the Store contract and the audit chain (record encoding, hashing,
 // MAC, verification) common to both backends; the backends are sibling packages:
 // dss/store/sqlite (embedded, one node, the default) and dss/store/postgres (several nodes
-// on one database). dss/store/storetest is the suite both pass.
+// on one database). internal/testkit/storetest is the suite both pass.
 //
 // # Audit chain
 //
