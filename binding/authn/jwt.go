@@ -246,13 +246,17 @@ func (p *jwtProvider) authenticate(ctx context.Context, tok string, known func(s
 	if err != nil {
 		return dss.Caller{}, err
 	}
+	keys = keysForAlg(keys, hdr.Algorithm)
+	if hdr.KeyID == "" && len(keys) > maxKidlessKeys {
+		// OpenID Connect Core §10.1: with several keys in the set, the token names its key.
+		// Without this, one unauthenticated request could cost a signature verification per
+		// key of the set (up to maxJWKSKeys).
+		return dss.Caller{}, jwtRefused("the token names no key (kid) and the issuer publishes %d keys for %s; a kid is required", len(keys), hdr.Algorithm)
+	}
 	var std jwt.Claims
 	var rest map[string]any
 	verified := false
 	for _, k := range keys {
-		if k.Algorithm != "" && k.Algorithm != hdr.Algorithm {
-			continue
-		}
 		if parsed.Claims(k.Key, &std, &rest) == nil {
 			verified = true
 			break
@@ -323,6 +327,44 @@ func (p *jwtProvider) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKe
 		return ks, nil
 	}
 	return nil, jwtRefused("unknown key id %q", clipReason(kid))
+}
+
+// maxKidlessKeys is how many keys a token without a key id (kid) is tried against: the keys
+// of the set that fit its algorithm. A set with more such keys needs the kid.
+const maxKidlessKeys = 4
+
+// keysForAlg returns the keys that can verify a signature of algorithm alg: the key's own
+// "alg", when it has one, is alg, and its type (and curve) is alg's. Only these are tried, so
+// a token costs no verification with a key that cannot verify it.
+func keysForAlg(keys []jose.JSONWebKey, alg string) []jose.JSONWebKey {
+	var out []jose.JSONWebKey
+	for _, k := range keys {
+		if k.Algorithm != "" && k.Algorithm != alg || !keyFitsAlg(k.Key, alg) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// keyFitsAlg reports whether a public key of this type can verify a JWS of algorithm alg.
+func keyFitsAlg(key any, alg string) bool {
+	switch pub := key.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return pub.Curve.Params().BitSize == 256
+		case "ES384":
+			return pub.Curve.Params().BitSize == 384
+		case "ES512":
+			return pub.Curve.Params().BitSize == 521
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
 }
 
 func lookup(set *jose.JSONWebKeySet, kid string) []jose.JSONWebKey {

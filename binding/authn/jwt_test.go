@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -400,5 +401,76 @@ func TestJWTDisabledUser(t *testing.T) {
 	c.Sub = "dave"
 	if cl, err := a.Authenticate(req(ti.sign(t, jose.RS256, "rsa-1", c))); err != nil || cl.User != "dave" {
 		t.Errorf("any-user provider, unknown user: %+v %v", cl, err)
+	}
+}
+
+// TestJWTWithoutKid: a token without a key id is tried only against the keys that fit its
+// algorithm (type and curve), and refused before any verification when more than
+// maxKidlessKeys keys fit: one unauthenticated request never costs a verification per key of
+// the issuer's set.
+func TestJWTWithoutKid(t *testing.T) {
+	ti := newTestIssuer(t)
+	ecK, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ti.add(t, "ec-1", ecK)
+	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ti.add(t, "ec384-1", ec384)
+	var rsaKids []string
+	for i := 0; i < maxKidlessKeys+1; i++ {
+		kid := fmt.Sprintf("rsa-%d", i)
+		ti.add(t, kid, rsaKey(t, 2048))
+		rsaKids = append(rsaKids, kid)
+	}
+	v, err := NewJWTVerifier([]JWTProvider{{Issuer: testIss, Audience: testAud, JWKSURL: ti.srv.URL + "/jwks", HTTPClient: ti.srv.Client(),
+		Algorithms: []string{"RS256", "ES256", "ES384"}}}, JWTOptions{Now: func() time.Time { return jwtNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noKid := func(alg jose.SignatureAlgorithm, kid string) string {
+		t.Helper()
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: ti.keys[kid]}, (&jose.SignerOptions{}).WithType("JWT"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jwt.Signed(s).Claims(good()).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	known := func(u string) bool { return u == "alice" }
+	// One P-256 key and one P-384 key: each kid-less token has exactly one candidate.
+	for _, c := range []struct {
+		alg jose.SignatureAlgorithm
+		kid string
+	}{{jose.ES256, "ec-1"}, {jose.ES384, "ec384-1"}} {
+		if caller, err := v.Authenticate(context.Background(), noKid(c.alg, c.kid), known); err != nil || caller.User != "alice" {
+			t.Errorf("kid-less %s token: %+v %v", c.alg, caller, err)
+		}
+	}
+	// Five RSA keys fit RS256: the kid is required.
+	_, err = v.Authenticate(context.Background(), noKid(jose.RS256, rsaKids[len(rsaKids)-1]), known)
+	if err == nil || !strings.Contains(err.Error(), "names no key (kid)") || !strings.Contains(err.Error(), fmt.Sprintf("publishes %d keys for RS256", len(rsaKids))) {
+		t.Errorf("kid-less RS256 token with %d RSA keys published: %v, want a refusal asking for the kid", len(rsaKids), err)
+	}
+	// The same token with its kid is accepted.
+	if caller, err := v.Authenticate(context.Background(), ti.sign(t, jose.RS256, rsaKids[len(rsaKids)-1], good()), known); err != nil || caller.User != "alice" {
+		t.Errorf("RS256 token with its kid: %+v %v", caller, err)
+	}
+
+	for alg, want := range map[string][]string{
+		"RS256": {"rsa-0", "rsa-1", "rsa-2", "rsa-3", "rsa-4"}, "PS512": {"rsa-0", "rsa-1", "rsa-2", "rsa-3", "rsa-4"},
+		"ES256": {"ec-1"}, "ES384": {"ec384-1"}, "ES512": nil, "EdDSA": nil, "HS256": nil,
+	} {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(ti.jwks(), &set); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range keysForAlg(set.Keys, alg) {
+			got = append(got, k.KeyID)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("keysForAlg(%s) = %v, want %v", alg, got, want)
+		}
 	}
 }
