@@ -70,18 +70,18 @@ func (f *fastTokens) start(b []byte, mode tokenMode) {
 
 var errFallback = errors.New("xmlsafe: input needs the encoding/xml tokenizer")
 
-// next reads the next token into t and returns the offsets of its bytes, io.EOF at the end,
-// or errFallback. What t holds is valid until the next call (as RawToken's tokens), except
-// strings and owned bytes, which stay.
-func (f *fastTokens) next(t *token) (int64, int64, error) {
+// next returns the next token and the offsets of its bytes, io.EOF at the end, or
+// errFallback. What the token holds is valid until the next call (as RawToken's tokens),
+// except strings and owned bytes, which stay. Tokens are returned by value, not written
+// through a pointer, which would cost write barriers while the GC runs.
+func (f *fastTokens) next() (token, int64, int64, error) {
 	start := int64(f.i)
 	if f.closing {
 		f.closing = false
-		*t = token{kind: tokEnd, name: f.pendClose}
-		return start, start, nil
+		return token{kind: tokEnd, name: f.pendClose}, start, start, nil
 	}
 	if f.i >= len(f.b) {
-		return start, start, io.EOF
+		return token{}, start, start, io.EOF
 	}
 	if f.b[f.i] != '<' {
 		j := bytes.IndexByte(f.b[f.i:], '<')
@@ -91,77 +91,76 @@ func (f *fastTokens) next(t *token) (int64, int64, error) {
 		raw := f.b[f.i : f.i+j]
 		amp, cr, bracket := scanText(raw)
 		if bracket && bytes.Contains(raw, []byte("]]>")) {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
-		if !f.text(t, f.i, f.i+j, amp, cr) {
-			return 0, 0, errFallback
+		t, ok := f.text(f.i, f.i+j, amp, cr)
+		if !ok {
+			return token{}, 0, 0, errFallback
 		}
 		f.i += j
-		return start, int64(f.i), nil
+		return t, start, int64(f.i), nil
 	}
 	if f.i+1 >= len(f.b) {
-		return 0, 0, errFallback
+		return token{}, 0, 0, errFallback
 	}
-	rest := f.b[f.i:]
 	switch f.b[f.i+1] {
 	case '/':
 		k := f.i + 2
 		name, n, ok := f.nsName(k)
 		if !ok {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		k = skipSpace(f.b, k+n)
 		if k >= len(f.b) || f.b[k] != '>' {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		f.i = k + 1
-		*t = token{kind: tokEnd, name: name}
-		return start, int64(f.i), nil
+		return token{kind: tokEnd, name: name}, start, int64(f.i), nil
 	case '!':
-		return f.bang(t, start, rest)
+		return f.bang(start)
 	case '?':
-		return f.procInst(t, start)
+		return f.procInst(start)
 	}
-	return f.startTag(t, start)
+	return f.startTag(start)
 }
 
-// bang reads a comment or a CDATA section (rest starts with "<!").
-func (f *fastTokens) bang(t *token, start int64, rest []byte) (int64, int64, error) {
+// bang reads a comment or a CDATA section (at "<!").
+func (f *fastTokens) bang(start int64) (token, int64, int64, error) {
+	rest := f.b[f.i:]
 	switch {
 	case bytes.HasPrefix(rest, []byte("<!--")):
 		body := f.i + 4
 		end := bytes.Index(f.b[body:], []byte("--"))
 		if end < 0 || body+end+2 >= len(f.b) || f.b[body+end+2] != '>' {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
-		f.verbatim(t, tokComment, body, body+end)
 		f.i = body + end + 3
-		return start, int64(f.i), nil
+		return f.verbatim(tokComment, body, body+end), start, int64(f.i), nil
 	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 		body := f.i + len("<![CDATA[")
 		end := bytes.Index(f.b[body:], []byte("]]>"))
 		if end < 0 {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
-		f.text(t, body, body+end, false, bytes.IndexByte(f.b[body:body+end], '\r') >= 0) // never false without references
+		t, _ := f.text(body, body+end, false, bytes.IndexByte(f.b[body:body+end], '\r') >= 0) // never false without references
 		f.i = body + end + 3
-		return start, int64(f.i), nil
+		return t, start, int64(f.i), nil
 	}
-	return 0, 0, errFallback // DOCTYPE and other declarations
+	return token{}, 0, 0, errFallback // DOCTYPE and other declarations
 }
 
 // procInst reads a processing instruction (at "<?").
-func (f *fastTokens) procInst(t *token, start int64) (int64, int64, error) {
+func (f *fastTokens) procInst(start int64) (token, int64, int64, error) {
 	k := f.i + 2
 	n, ok := fastName(f.b[k:])
 	if !ok {
-		return 0, 0, errFallback
+		return token{}, 0, 0, errFallback
 	}
 	target := f.s[k : k+n]
 	k = skipSpace(f.b, k+n)
 	end := bytes.Index(f.b[k:], []byte("?>"))
 	if end < 0 {
-		return 0, 0, errFallback
+		return token{}, 0, 0, errFallback
 	}
 	if target == "xml" && (f.i != 0 || parseDecl(f.s[f.i+5:k+end]) != "") {
 		// encoding/xml checks the version and encoding of a declaration: let it read this one
@@ -170,19 +169,19 @@ func (f *fastTokens) procInst(t *token, start int64) (int64, int64, error) {
 		// reading too (its values can hold no "="): it needs no second look.
 		d := newStdTokens(f.b[f.i : k+end+2])
 		if _, err := d.raw(); err != nil {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 	}
-	f.verbatim(t, tokProcInst, k, k+end)
+	t := f.verbatim(tokProcInst, k, k+end)
 	t.name = xml.Name{Local: target}
 	f.i = k + end + 2
-	return start, int64(f.i), nil
+	return t, start, int64(f.i), nil
 }
 
-// verbatim sets t to a token of kind made of the bytes b[i:j] as they are (a comment, the
+// verbatim returns a token of kind made of the bytes b[i:j] as they are (a comment, the
 // instruction of a processing instruction, text that needs no unescaping).
-func (f *fastTokens) verbatim(t *token, kind tokKind, i, j int) {
-	*t = token{kind: kind}
+func (f *fastTokens) verbatim(kind tokKind, i, j int) token {
+	t := token{kind: kind}
 	if f.own != nil {
 		t.data, t.owned = f.own[i:j:j], true
 	} else {
@@ -191,25 +190,24 @@ func (f *fastTokens) verbatim(t *token, kind tokKind, i, j int) {
 	if f.strs {
 		t.str, t.hasStr = f.s[i:j], true
 	}
+	return t
 }
 
-// text sets t to a text token made of the bytes b[i:j], unescaped as unescape says (refs:
-// they hold a '&' to resolve, cr: a CR to normalize); false when they cannot be.
-func (f *fastTokens) text(t *token, i, j int, refs, cr bool) bool {
+// text returns a text token made of the bytes b[i:j], unescaped as unescape says (refs: they
+// hold a '&' to resolve, cr: a CR to normalize); false when they cannot be.
+func (f *fastTokens) text(i, j int, refs, cr bool) (token, bool) {
 	if !refs && !cr {
-		f.verbatim(t, tokText, i, j)
-		return true
+		return f.verbatim(tokText, i, j), true
 	}
-	raw := f.b[i:j]
-	*t = token{kind: tokText}
 	dst := f.buf[:0]
 	if f.own != nil {
-		dst = f.own[i:i] // the result is never longer than raw: unescaped in place
+		dst = f.own[i:i] // the result is never longer than the raw bytes: unescaped in place
 	}
-	out, ok := unescape(dst, raw, refs)
+	out, ok := unescape(dst, f.b[i:j], refs)
 	if !ok {
-		return false
+		return token{}, false
 	}
+	t := token{kind: tokText}
 	if f.own != nil {
 		t.data, t.owned = out[:len(out):len(out)], true
 	} else {
@@ -219,71 +217,82 @@ func (f *fastTokens) text(t *token, i, j int, refs, cr bool) bool {
 	if f.strs {
 		t.str, t.hasStr = string(out), true
 	}
-	return true
+	return t, true
 }
 
-func (f *fastTokens) startTag(t *token, start int64) (int64, int64, error) {
+func (f *fastTokens) startTag(start int64) (token, int64, int64, error) {
 	k := f.i + 1
 	name, n, ok := f.nsName(k)
 	if !ok {
-		return 0, 0, errFallback
+		return token{}, 0, 0, errFallback
 	}
 	k += n
-	clear(f.attr) // drop the strings of the last tag
-	f.attr = f.attr[:0]
+	f.attr = f.attr[:0] // its strings stay until the next pass (pass.release clears them)
+	checked := true     // no tab, LF or CR in a value: gate.checkTag has nothing to do
 	for {
 		k = skipSpace(f.b, k)
 		if k >= len(f.b) {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		switch f.b[k] {
 		case '/':
 			if k+1 >= len(f.b) || f.b[k+1] != '>' {
-				return 0, 0, errFallback
+				return token{}, 0, 0, errFallback
 			}
 			f.i = k + 2
 			f.pendClose, f.closing = name, true
-			*t = token{kind: tokStart, name: name, attr: f.attr}
-			return start, int64(f.i), nil
+			return token{kind: tokStart, name: name, attr: f.attr, checked: checked}, start, int64(f.i), nil
 		case '>':
 			f.i = k + 1
-			*t = token{kind: tokStart, name: name, attr: f.attr}
-			return start, int64(f.i), nil
+			return token{kind: tokStart, name: name, attr: f.attr, checked: checked}, start, int64(f.i), nil
 		}
 		aname, n, ok := f.nsName(k)
 		if !ok {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		k = skipSpace(f.b, k+n)
 		if k >= len(f.b) || f.b[k] != '=' {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		k = skipSpace(f.b, k+1)
 		if k >= len(f.b) || f.b[k] != '"' && f.b[k] != '\'' {
-			return 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
-		q := f.b[k]
-		end := bytes.IndexByte(f.b[k+1:], q)
-		if end < 0 {
-			return 0, 0, errFallback
+		// The value, up to the closing quote: no '<' in it, and a '&' or CR to decode. The
+		// gate refuses a value not followed by whitespace or the end of the tag
+		// (gate.checkTag): that is left to encoding/xml's reading.
+		q, v, amp, cr := f.b[k], k+1, false, false
+		for ; v < len(f.b) && f.b[v] != q; v++ {
+			switch f.b[v] {
+			case '<':
+				return token{}, 0, 0, errFallback
+			case '&':
+				amp = true
+			case '\r':
+				cr, checked = true, false
+			case '\t', '\n':
+				checked = false
+			}
 		}
-		raw := f.b[k+1 : k+1+end]
-		if bytes.IndexByte(raw, '<') >= 0 {
-			return 0, 0, errFallback
+		if v+1 >= len(f.b) {
+			return token{}, 0, 0, errFallback
 		}
-		var v string
-		if amp, cr, _ := scanText(raw); !amp && !cr {
-			v = f.s[k+1 : k+1+end]
-		} else {
-			out, ok := unescape(f.buf[:0], raw, true)
+		switch f.b[v+1] {
+		case ' ', '\t', '\n', '\r', '/', '>':
+		default:
+			return token{}, 0, 0, errFallback
+		}
+		value := f.s[k+1 : v]
+		if amp || cr {
+			out, ok := unescape(f.buf[:0], f.b[k+1:v], true)
 			if !ok {
-				return 0, 0, errFallback
+				return token{}, 0, 0, errFallback
 			}
 			f.buf = out
-			v = string(out)
+			value = string(out)
 		}
-		f.attr = append(f.attr, xml.Attr{Name: aname, Value: v})
-		k += end + 2
+		f.attr = append(f.attr, xml.Attr{Name: aname, Value: value})
+		k = v + 1
 	}
 }
 
@@ -372,23 +381,42 @@ func ResolveReference(name []byte) (rune, bool) {
 	return rune(n), true
 }
 
+// Byte classes of ASCII XML names, for fastName.
+const (
+	nameStart = 1 + iota // may start a name (and continue it)
+	nameChar             // may only continue a name
+	nameNonASCII
+)
+
+var nameClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':':
+			t[c] = nameStart
+		case '0' <= c && c <= '9', c == '.', c == '-':
+			t[c] = nameChar
+		case c >= 0x80:
+			t[c] = nameNonASCII
+		}
+	}
+	return t
+}()
+
 // fastName returns the length of the ASCII XML name at the start of b; false when there is
 // none or it runs into a non-ASCII byte (encoding/xml decides those).
 func fastName(b []byte) (int, bool) {
-	n := 0
-	for n < len(b) {
-		c := b[n]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':':
-		case n > 0 && ('0' <= c && c <= '9' || c == '.' || c == '-'):
-		case c >= 0x80:
-			return 0, false
-		default:
-			return n, n > 0
-		}
-		n++
+	if len(b) == 0 || nameClass[b[0]] != nameStart {
+		return 0, false
 	}
-	return n, n > 0
+	for n := 1; n < len(b); n++ {
+		switch nameClass[b[n]] {
+		case 0:
+			return n, true
+		case nameNonASCII:
+			return 0, false
+		}
+	}
+	return len(b), true
 }
 
 // nsName reads the name at b[k:] and splits it as encoding/xml's nsname does, into

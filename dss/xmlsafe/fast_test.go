@@ -19,7 +19,7 @@ type offsetToken struct {
 
 // tokenSource yields raw tokens and the offsets of their bytes: fastTokens, or encoding/xml.
 type tokenSource interface {
-	next(t *token) (start, end int64, err error)
+	next() (t token, start, end int64, err error)
 }
 
 // readAll reads src to the end as encoding/xml tokens, copied; it stops at the first error,
@@ -28,8 +28,7 @@ func readAll(src tokenSource) ([]offsetToken, error) {
 	var out []offsetToken
 	var r tokenRecorder
 	for {
-		var t token
-		start, end, err := src.next(&t)
+		t, start, end, err := src.next()
 		if err == io.EOF {
 			return out, nil
 		}
@@ -43,7 +42,7 @@ func readAll(src tokenSource) ([]offsetToken, error) {
 			out = append(out, offsetToken{xml.Directive(bytes.Clone(t.data)), start, end})
 			continue
 		}
-		r.add(t)
+		r.add(&t)
 		out = append(out, offsetToken{xml.CopyToken(r.toks[len(r.toks)-1]), start, end})
 	}
 }

@@ -56,15 +56,26 @@ func checkCharsContext(ctx context.Context, b []byte, base int64) error {
 			}
 			next = i + CtxCheckBytes
 		}
-		// Eight ASCII bytes at a time, none of them a control character: no byte has its
-		// high bit set, and none is below 0x20 (subtracting 0x20 from each byte borrows only
-		// from one that is).
-		if i+8 <= len(b) {
-			w := binary.LittleEndian.Uint64(b[i:])
-			if w&0x8080808080808080 == 0 && (w-0x2020202020202020)&^w&0x8080808080808080 == 0 {
+		// Sixteen, then eight ASCII bytes at a time, none of them a control character: no
+		// byte has its high bit set, and none is below 0x20 (subtracting 0x20 from each byte
+		// borrows only from one that is).
+		const high, space = 0x8080808080808080, 0x2020202020202020
+		end := min(next, len(b))
+		for i+16 <= end {
+			w, v := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+			if ((w|v)&high | (w-space)&^w&high | (v-space)&^v&high) != 0 {
+				break
+			}
+			i += 16
+		}
+		if i+8 <= end {
+			if w := binary.LittleEndian.Uint64(b[i:]); w&high == 0 && (w-space)&^w&high == 0 {
 				i += 8
 				continue
 			}
+		}
+		if i >= end {
+			continue
 		}
 		c := b[i]
 		if c < utf8.RuneSelf {
@@ -261,24 +272,18 @@ type gate struct {
 
 // tokenize is the tokenizing pass: encoding/xml RawToken plus the element stack, namespace
 // scopes, limits and placement rules that RawToken does not check. A token that passes is
-// handed to sink (when not nil) until the root element has ended.
+// handed to sink.
 // It returns the offset in b just after the root element's end tag.
-func tokenize(ctx context.Context, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
-	mode := modeCheck
-	if sink != nil {
-		mode = sink.mode()
-	}
+func tokenize(ctx context.Context, b []byte, base int64, lim Limits, sink sink) (int64, error) {
 	p := passPool.Get().(*pass)
 	defer p.release()
-	p.f.start(b, mode)
+	p.f.start(b, sink.mode())
 	p.g.start(b, base, lim)
 	rootEnd, err := tokenizeFrom(ctx, &p.f, nil, &p.g, sink)
 	if err != errFallback {
 		return rootEnd, err
 	}
-	if sink != nil {
-		sink.reset()
-	}
+	sink.reset()
 	p.g.start(b, base, lim)
 	return tokenizeFrom(ctx, nil, newStdTokens(b), &p.g, sink)
 }
@@ -345,6 +350,10 @@ type token struct {
 	str  string     // data as a string, when hasStr
 	// hasStr: str is set; owned: data is not reused by the tokenizer and may be kept.
 	hasStr, owned bool
+	// checked: a start tag that fastTokens read whole, each value followed by whitespace or
+	// the end of the tag, its references resolved to characters, no tab, LF or CR in a value:
+	// gate.checkTag would find nothing to refuse or normalize.
+	checked bool
 }
 
 // string returns the token's data as a string (a copy only when the tokenizer made none).
@@ -369,30 +378,29 @@ func newStdTokens(b []byte) *stdTokens {
 // raw returns RawToken's next token.
 func (s *stdTokens) raw() (xml.Token, error) { return s.dec.RawToken() }
 
-func (s *stdTokens) next(t *token) (int64, int64, error) {
+func (s *stdTokens) next() (token, int64, int64, error) {
 	start := s.dec.InputOffset()
 	tok, err := s.raw()
 	end := s.dec.InputOffset()
 	if err != nil {
-		return start, end, err
+		return token{}, start, end, err
 	}
+	var t token
 	switch x := tok.(type) {
 	case xml.StartElement:
-		*t = token{kind: tokStart, name: x.Name, attr: x.Attr}
+		t = token{kind: tokStart, name: x.Name, attr: x.Attr}
 	case xml.EndElement:
-		*t = token{kind: tokEnd, name: x.Name}
+		t = token{kind: tokEnd, name: x.Name}
 	case xml.CharData:
-		*t = token{kind: tokText, data: x}
+		t = token{kind: tokText, data: x}
 	case xml.Comment:
-		*t = token{kind: tokComment, data: x}
+		t = token{kind: tokComment, data: x}
 	case xml.ProcInst:
-		*t = token{kind: tokProcInst, name: xml.Name{Local: x.Target}, data: x.Inst}
+		t = token{kind: tokProcInst, name: xml.Name{Local: x.Target}, data: x.Inst}
 	case xml.Directive:
-		*t = token{kind: tokDirective, data: x}
-	default:
-		*t = token{}
+		t = token{kind: tokDirective, data: x}
 	}
-	return start, end, nil
+	return t, start, end, nil
 }
 
 // start prepares g for a pass over b, keeping the memory of its stacks and maps.
@@ -407,22 +415,22 @@ func (g *gate) start(b []byte, base int64, lim Limits) {
 
 // tokenizeFrom runs the pass with the tokens of fast, or of std when fast is nil. The two are
 // called directly, not through an interface, so that the token they fill stays on the stack.
-func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate, sink tokenSink) (int64, error) {
+func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate, sink sink) (int64, error) {
 	b := g.src
 	rootEnd := int64(-1)
-	var t token
 	for ntok := 0; ; ntok++ {
 		if ctx != nil && ntok%CtxCheckTokens == 0 {
 			if err := ctxErr(ctx); err != nil {
 				return 0, err
 			}
 		}
+		var t token
 		var start, end int64
 		var err error
 		if fast != nil {
-			start, end, err = fast.next(&t)
+			t, start, end, err = fast.next()
 		} else {
-			start, end, err = std.next(&t)
+			t, start, end, err = std.next()
 		}
 		if err == io.EOF {
 			break
@@ -435,7 +443,7 @@ func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate
 		}
 		switch t.kind {
 		case tokStart:
-			err = g.startElement(t.name, t.attr, start, end)
+			err = g.startElement(t.name, t.attr, t.checked, start, end)
 		case tokEnd:
 			err = g.endElement(t.name, start)
 		case tokText:
@@ -456,9 +464,7 @@ func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate
 		if err != nil {
 			return 0, err
 		}
-		if sink != nil && (rootEnd < 0 || sink.epilog()) {
-			sink.add(t)
-		}
+		sink.add(&t, rootEnd >= 0)
 		if g.closed && rootEnd < 0 {
 			rootEnd = end
 		}
@@ -510,7 +516,7 @@ func (g *gate) decodeError(err error, off int64) error {
 	return e
 }
 
-func (g *gate) startElement(name xml.Name, attrs []xml.Attr, start, end int64) error {
+func (g *gate) startElement(name xml.Name, attrs []xml.Attr, checked bool, start, end int64) error {
 	if g.closed {
 		return g.fail(ReasonMalformed, start, "more than one root element")
 	}
@@ -531,8 +537,10 @@ func (g *gate) startElement(name xml.Name, attrs []xml.Attr, start, end int64) e
 	if err := g.node(start); err != nil {
 		return err
 	}
-	if err := g.checkTag(g.src[start:end], start, attrs); err != nil {
-		return err
+	if !checked {
+		if err := g.checkTag(g.src[start:end], start, attrs); err != nil {
+			return err
+		}
 	}
 	if err := g.checkRawDuplicates(attrs, start); err != nil {
 		return err

@@ -199,7 +199,7 @@ func refuseCharset(string, io.Reader) (io.Reader, error) { return nil, errCharse
 // Check is the strict raw gate: it returns nil if b is acceptable XML within lim, and an
 // *Error otherwise. It builds no tree.
 func Check(b []byte, lim Limits) error {
-	_, _, err := check(nil, b, lim.normalize(), nil)
+	_, _, err := check(nil, b, lim.normalize(), sink{})
 	return err
 }
 
@@ -230,7 +230,7 @@ func ParseContext(ctx context.Context, b []byte, lim Limits) (*etree.Document, e
 	doc.ReadSettings = readSettings(lim)
 	t := newTreeBuilder(doc, b)
 	defer t.release()
-	if _, _, err := check(ctx, b, lim, t); err != nil {
+	if _, _, err := check(ctx, b, lim, sink{tree: t}); err != nil {
 		return nil, err
 	}
 	t.finish()
@@ -265,7 +265,7 @@ func ctxErr(ctx context.Context) error {
 func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
 	r := tokenRecorder{toks: make([]xml.Token, 0, min(2*bytes.Count(b, []byte("<"))+8, maxPrealloc))}
 	r.attrs.size = min(bytes.Count(b, []byte("=")), maxChunk) // an attribute per "="
-	if _, _, err := check(nil, b, lim.normalize(), &r); err != nil {
+	if _, _, err := check(nil, b, lim.normalize(), sink{rec: &r}); err != nil {
 		return nil, err
 	}
 	return r.toks, nil
@@ -275,13 +275,45 @@ func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
 // read the input: a hostile input of many small tags gets no more than this up front.
 const maxPrealloc = 1 << 12
 
-// tokenSink receives the tokens that passed the gate, up to the end of the root element. The
-// token is valid only until the next one is read (its owned bytes and its strings stay).
-type tokenSink interface {
-	mode() tokenMode // what the tokenizer makes of text
-	add(token)       // by value: a pointer would move the pass's token to the heap
-	reset()          // forget everything added: the pass starts again from the first byte
-	epilog() bool    // also hand over the tokens after the root element
+// sink receives the tokens that pass the gate: the tree of Parse (all of them, the epilog
+// included) or the recorder of Tokens (up to the end of the root element), or neither (Check).
+// They are called directly, not through an interface, so that the pass's token stays on the
+// stack. A token is valid only until the next one is read (its owned bytes and its strings
+// stay).
+type sink struct {
+	tree *treeBuilder
+	rec  *tokenRecorder
+}
+
+// mode is what the tokenizer makes of text for the sink.
+func (s sink) mode() tokenMode {
+	switch {
+	case s.tree != nil:
+		return modeStrings
+	case s.rec != nil:
+		return modeOwn
+	}
+	return modeCheck
+}
+
+// reset forgets everything added: the pass starts again from the first byte.
+func (s sink) reset() {
+	if s.tree != nil {
+		s.tree.reset()
+	}
+	if s.rec != nil {
+		s.rec.reset()
+	}
+}
+
+// add hands over a token; epilog: it comes after the root element.
+func (s sink) add(t *token, epilog bool) {
+	if s.tree != nil {
+		s.tree.add(t)
+	}
+	if s.rec != nil && !epilog {
+		s.rec.add(t)
+	}
 }
 
 // tokenRecorder keeps the tokens as encoding/xml tokens (Tokens).
@@ -290,14 +322,12 @@ type tokenRecorder struct {
 	attrs slab[xml.Attr]
 }
 
-func (r *tokenRecorder) mode() tokenMode { return modeOwn }
-func (r *tokenRecorder) reset()          { r.toks = r.toks[:0] }
-func (r *tokenRecorder) epilog() bool    { return false }
+func (r *tokenRecorder) reset() { r.toks = r.toks[:0] }
 
 // add appends the token as xml.CopyToken would copy it: the attributes in a window of a shared
 // chunk (with its own capacity, so that appending to one never overwrites the next), the bytes
 // as they are when the tokenizer owns them (fastTokens in modeOwn), else copied.
-func (r *tokenRecorder) add(t token) {
+func (r *tokenRecorder) add(t *token) {
 	var x xml.Token
 	switch t.kind {
 	case tokStart:
@@ -403,15 +433,12 @@ func (t *treeBuilder) release() {
 	builderPool.Put(t)
 }
 
-func (t *treeBuilder) mode() tokenMode { return modeStrings }
-func (t *treeBuilder) epilog() bool    { return true }
-
 func (t *treeBuilder) reset() {
 	clear(t.kids)
 	t.kids, t.open, t.from = t.kids[:0], t.open[:1], t.from[:1]
 }
 
-func (t *treeBuilder) add(tok token) {
+func (t *treeBuilder) add(tok *token) {
 	switch tok.kind {
 	case tokStart:
 		e := &t.elems.take(1)[0]
@@ -460,8 +487,7 @@ func (t *treeBuilder) close() {
 			e.AddChild(k) // sets the parent and index, appending in place
 		}
 	}
-	clear(kids)
-	t.kids = t.kids[:len(t.kids)-len(kids)]
+	t.kids = t.kids[:len(t.kids)-len(kids)] // release clears what stays beyond
 	t.open, t.from = t.open[:last], t.from[:last]
 }
 
@@ -471,7 +497,7 @@ func (t *treeBuilder) finish() { t.close() }
 // check runs every pass and returns the input from after its UTF-8 byte order mark to the end
 // of the root element, and the offset of that slice in b. With a sink, the tokens up to the end
 // of the root element are handed to it as they pass.
-func check(ctx context.Context, b []byte, lim Limits, sink tokenSink) ([]byte, int64, error) {
+func check(ctx context.Context, b []byte, lim Limits, sink sink) ([]byte, int64, error) {
 	if int64(len(b)) > lim.MaxBytes {
 		return nil, 0, &Error{Reason: ReasonLimit, Offset: lim.MaxBytes,
 			Detail: fmt.Sprintf("input larger than %d bytes", lim.MaxBytes)}
