@@ -3,7 +3,13 @@ package xmlsafe
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -92,5 +98,79 @@ func BenchmarkParseContext(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// corpusFile reads a document of the real-world corpus ($DSSD_CORPUS, or ../shared/corpus
+// beside the repository), or skips with one line when the corpus is absent.
+func corpusFile(b *testing.B, name string) []byte {
+	b.Helper()
+	dir := os.Getenv("DSSD_CORPUS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "corpus")
+	}
+	doc, err := os.ReadFile(filepath.Join(dir, "docs", name))
+	if errors.Is(err, fs.ErrNotExist) {
+		b.Skipf("real-world corpus not found at %s (set DSSD_CORPUS); benchmark skipped", dir)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return doc
+}
+
+func readFile(b *testing.B, path string) []byte {
+	b.Helper()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return doc
+}
+
+// BenchmarkParseRequestInputs is Parse of what a signing request parses: the document dssbench
+// signs (testdata/documents/invoice.xml), a Peppol BIS invoice of the corpus, and a signed
+// XAdES B-B output (enveloped, ECDSA P-256; the self-check parses such bytes).
+func BenchmarkParseRequestInputs(b *testing.B) {
+	for _, in := range []struct {
+		name string
+		doc  func(*testing.B) []byte
+	}{
+		{"invoice", func(b *testing.B) []byte { return readFile(b, "../../testdata/documents/invoice.xml") }},
+		{"peppol", func(b *testing.B) []byte { return corpusFile(b, "peppol-base-example.xml") }},
+		{"signed-B-B", func(b *testing.B) []byte {
+			// The golden file starts with a line naming the XPath of the signature: not part of the output.
+			out := readFile(b, "../xades/testdata/golden/levels/enveloped-ecdsa-p256-B-B.xml")
+			return out[bytes.IndexByte(out, '\n')+1:]
+		}},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			doc := in.doc(b)
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse(doc, DocumentLimits()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTokensSignRequest is Tokens of a SOAP 1.2 SignRequest carrying the document dssbench
+// signs in base64, as the bindings gate a request body (exchange.GateTokens).
+func BenchmarkTokensSignRequest(b *testing.B) {
+	env := readFile(b, "../../testdata/requests/soap12-sign-enveloped.xml")
+	doc := readFile(b, "../../testdata/documents/invoice.xml")
+	i := bytes.Index(env, []byte("<dsb:Value>")) + len("<dsb:Value>")
+	j := bytes.Index(env, []byte("</dsb:Value>"))
+	req := slices.Concat(env[:i], []byte(base64.StdEncoding.EncodeToString(doc)), env[j:])
+	lim := EnvelopeLimits()
+	b.SetBytes(int64(len(req)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Tokens(req, lim); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

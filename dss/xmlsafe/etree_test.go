@@ -68,7 +68,7 @@ func TestGateImpliesEtreeValidation(t *testing.T) {
 // tokens: node by node (etreecmp.Equal: names, attributes, text with etree's whitespace and CDATA
 // flags, parents and indexes) and by their serializations.
 func etreeValidatedSame(b []byte, lim Limits, doc *etree.Document) error {
-	body, _, err := check(nil, b, lim.normalize(), nil)
+	body, _, err := check(nil, b, lim.normalize(), sink{})
 	if err != nil {
 		return err
 	}

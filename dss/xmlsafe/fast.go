@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -26,25 +27,61 @@ import (
 // up. Like the rest of the gate's pass it runs after checkChars, so every byte is UTF-8 made of
 // XML 1.0 characters.
 type fastTokens struct {
-	b         []byte
+	b []byte
+	// s is b as a string, made once: names, attribute values and (with strs) text are
+	// substrings of it, so a token costs no allocation of its own. Whatever keeps one of them
+	// (the tree Parse builds, the tokens of Tokens) keeps the whole input alive.
+	s string
+	// own, when not nil, is a private copy of b (Tokens): the bytes of text, comments and
+	// processing instructions are slices of it, unescaped in place, so they may be kept.
+	own []byte
+	// strs sets token.str for text, comments and processing instructions (Parse).
+	strs      bool
 	i         int
 	pendClose xml.Name // the end element of an empty tag, returned next when closing is set
 	closing   bool
-	buf       []byte
+	buf       []byte     // unescaped text or value, valid until the next token
+	attr      []xml.Attr // the attributes of the last start tag
+}
+
+// tokenMode says what fastTokens makes of text: for Check nothing beyond the bytes, for Parse
+// strings (modeStrings), for Tokens bytes that may be kept (modeOwn).
+type tokenMode int
+
+const (
+	modeCheck tokenMode = iota
+	modeStrings
+	modeOwn
+)
+
+func newFastTokens(b []byte, mode tokenMode) *fastTokens {
+	f := new(fastTokens)
+	f.start(b, mode)
+	return f
+}
+
+// start prepares f to read b from its start, keeping its scratch memory.
+func (f *fastTokens) start(b []byte, mode tokenMode) {
+	*f = fastTokens{b: b, s: string(b), strs: mode == modeStrings, buf: f.buf[:0], attr: f.attr[:0]}
+	if mode == modeOwn {
+		f.own = bytes.Clone(b)
+	}
 }
 
 var errFallback = errors.New("xmlsafe: input needs the encoding/xml tokenizer")
 
-// next returns the next token and the offsets of its bytes, io.EOF at the end, or errFallback.
-// The token's byte slices alias the tokenizer's buffer until the next call (as RawToken's do).
-func (f *fastTokens) next() (xml.Token, int64, int64, error) {
+// next returns the next token and the offsets of its bytes, io.EOF at the end, or
+// errFallback. What the token holds is valid until the next call (as RawToken's tokens),
+// except strings and owned bytes, which stay. Tokens are returned by value, not written
+// through a pointer, which would cost write barriers while the GC runs.
+func (f *fastTokens) next() (token, int64, int64, error) {
 	start := int64(f.i)
 	if f.closing {
 		f.closing = false
-		return xml.EndElement{Name: f.pendClose}, start, start, nil
+		return token{kind: tokEnd, name: f.pendClose}, start, start, nil
 	}
 	if f.i >= len(f.b) {
-		return nil, start, start, io.EOF
+		return token{}, start, start, io.EOF
 	}
 	if f.b[f.i] != '<' {
 		j := bytes.IndexByte(f.b[f.i:], '<')
@@ -52,139 +89,239 @@ func (f *fastTokens) next() (xml.Token, int64, int64, error) {
 			j = len(f.b) - f.i
 		}
 		raw := f.b[f.i : f.i+j]
-		if bytes.Contains(raw, []byte("]]>")) {
-			return nil, 0, 0, errFallback
+		amp, cr, bracket := scanText(raw)
+		if bracket && bytes.Contains(raw, []byte("]]>")) {
+			return token{}, 0, 0, errFallback
 		}
-		text, ok := f.unescape(raw, true)
+		t, ok := f.text(f.i, f.i+j, amp, cr)
 		if !ok {
-			return nil, 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		f.i += j
-		return xml.CharData(text), start, int64(f.i), nil
+		return t, start, int64(f.i), nil
 	}
-	rest := f.b[f.i:]
-	switch {
-	case bytes.HasPrefix(rest, []byte("</")):
+	if f.i+1 >= len(f.b) {
+		return token{}, 0, 0, errFallback
+	}
+	switch f.b[f.i+1] {
+	case '/':
 		k := f.i + 2
-		name, n, ok := fastNSName(f.b[k:])
+		name, n, ok := f.nsName(k)
 		if !ok {
-			return nil, 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		k = skipSpace(f.b, k+n)
 		if k >= len(f.b) || f.b[k] != '>' {
-			return nil, 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		f.i = k + 1
-		return xml.EndElement{Name: name}, start, int64(f.i), nil
-	case bytes.HasPrefix(rest, []byte("<!--")):
-		body := f.i + 4
-		end := bytes.Index(f.b[body:], []byte("--"))
-		if end < 0 || body+end+2 >= len(f.b) || f.b[body+end+2] != '>' {
-			return nil, 0, 0, errFallback
-		}
-		f.i = body + end + 3
-		return xml.Comment(f.b[body : body+end]), start, int64(f.i), nil
-	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-		body := f.i + len("<![CDATA[")
-		end := bytes.Index(f.b[body:], []byte("]]>"))
-		if end < 0 {
-			return nil, 0, 0, errFallback
-		}
-		text, _ := f.unescape(f.b[body:body+end], false)
-		f.i = body + end + 3
-		return xml.CharData(text), start, int64(f.i), nil
-	case bytes.HasPrefix(rest, []byte("<!")):
-		return nil, 0, 0, errFallback // DOCTYPE and other declarations
-	case bytes.HasPrefix(rest, []byte("<?")):
-		k := f.i + 2
-		n, ok := fastName(f.b[k:])
-		if !ok {
-			return nil, 0, 0, errFallback
-		}
-		target := string(f.b[k : k+n])
-		k = skipSpace(f.b, k+n)
-		end := bytes.Index(f.b[k:], []byte("?>"))
-		if end < 0 {
-			return nil, 0, 0, errFallback
-		}
-		if target == "xml" {
-			// encoding/xml checks the version and encoding of a declaration: let it read this
-			// one token, and give up where it refuses.
-			d := newStdTokens(f.b[f.i : k+end+2])
-			if _, _, _, err := d.next(); err != nil {
-				return nil, 0, 0, errFallback
-			}
-		}
-		f.i = k + end + 2
-		return xml.ProcInst{Target: target, Inst: f.b[k : k+end]}, start, int64(f.i), nil
+		return token{kind: tokEnd, name: name}, start, int64(f.i), nil
+	case '!':
+		return f.bang(start)
+	case '?':
+		return f.procInst(start)
 	}
 	return f.startTag(start)
 }
 
-func (f *fastTokens) startTag(start int64) (xml.Token, int64, int64, error) {
-	k := f.i + 1
-	name, n, ok := fastNSName(f.b[k:])
+// bang reads a comment or a CDATA section (at "<!").
+func (f *fastTokens) bang(start int64) (token, int64, int64, error) {
+	rest := f.b[f.i:]
+	switch {
+	case bytes.HasPrefix(rest, []byte("<!--")):
+		body := f.i + 4
+		end := bytes.Index(f.b[body:], []byte("--"))
+		if end < 0 || body+end+2 >= len(f.b) || f.b[body+end+2] != '>' {
+			return token{}, 0, 0, errFallback
+		}
+		f.i = body + end + 3
+		return f.verbatim(tokComment, body, body+end), start, int64(f.i), nil
+	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+		body := f.i + len("<![CDATA[")
+		end := bytes.Index(f.b[body:], []byte("]]>"))
+		if end < 0 {
+			return token{}, 0, 0, errFallback
+		}
+		t, _ := f.text(body, body+end, false, bytes.IndexByte(f.b[body:body+end], '\r') >= 0) // never false without references
+		f.i = body + end + 3
+		return t, start, int64(f.i), nil
+	}
+	return token{}, 0, 0, errFallback // DOCTYPE and other declarations
+}
+
+// procInst reads a processing instruction (at "<?").
+func (f *fastTokens) procInst(start int64) (token, int64, int64, error) {
+	k := f.i + 2
+	n, ok := fastName(f.b[k:])
 	if !ok {
-		return nil, 0, 0, errFallback
+		return token{}, 0, 0, errFallback
+	}
+	target := f.s[k : k+n]
+	k = skipSpace(f.b, k+n)
+	end := bytes.Index(f.b[k:], []byte("?>"))
+	if end < 0 {
+		return token{}, 0, 0, errFallback
+	}
+	if target == "xml" && (f.i != 0 || parseDecl(f.s[f.i+5:k+end]) != "") {
+		// encoding/xml checks the version and encoding of a declaration: let it read this one
+		// token, and give up where it refuses. A declaration at the start that the gate's
+		// stricter parseDecl accepts names version 1.0 and UTF-8, or neither, for encoding/xml's
+		// reading too (its values can hold no "="): it needs no second look.
+		d := newStdTokens(f.b[f.i : k+end+2])
+		if _, err := d.raw(); err != nil {
+			return token{}, 0, 0, errFallback
+		}
+	}
+	t := f.verbatim(tokProcInst, k, k+end)
+	t.name = xml.Name{Local: target}
+	f.i = k + end + 2
+	return t, start, int64(f.i), nil
+}
+
+// verbatim returns a token of kind made of the bytes b[i:j] as they are (a comment, the
+// instruction of a processing instruction, text that needs no unescaping).
+func (f *fastTokens) verbatim(kind tokKind, i, j int) token {
+	t := token{kind: kind}
+	if f.own != nil {
+		t.data, t.owned = f.own[i:j:j], true
+	} else {
+		t.data = f.b[i:j]
+	}
+	if f.strs {
+		t.str, t.hasStr = f.s[i:j], true
+	}
+	return t
+}
+
+// text returns a text token made of the bytes b[i:j], unescaped as unescape says (refs: they
+// hold a '&' to resolve, cr: a CR to normalize); false when they cannot be.
+func (f *fastTokens) text(i, j int, refs, cr bool) (token, bool) {
+	if !refs && !cr {
+		return f.verbatim(tokText, i, j), true
+	}
+	dst := f.buf[:0]
+	if f.own != nil {
+		dst = f.own[i:i] // the result is never longer than the raw bytes: unescaped in place
+	}
+	out, ok := unescape(dst, f.b[i:j], refs)
+	if !ok {
+		return token{}, false
+	}
+	t := token{kind: tokText}
+	if f.own != nil {
+		t.data, t.owned = out[:len(out):len(out)], true
+	} else {
+		f.buf = out
+		t.data = out
+	}
+	if f.strs {
+		t.str, t.hasStr = string(out), true
+	}
+	return t, true
+}
+
+func (f *fastTokens) startTag(start int64) (token, int64, int64, error) {
+	k := f.i + 1
+	name, n, ok := f.nsName(k)
+	if !ok {
+		return token{}, 0, 0, errFallback
 	}
 	k += n
-	t := xml.StartElement{Name: name, Attr: []xml.Attr{}}
+	f.attr = f.attr[:0] // its strings stay until the next pass (pass.release clears them)
+	checked := true     // no tab, LF or CR in a value: gate.checkTag has nothing to do
 	for {
 		k = skipSpace(f.b, k)
 		if k >= len(f.b) {
-			return nil, 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		switch f.b[k] {
 		case '/':
 			if k+1 >= len(f.b) || f.b[k+1] != '>' {
-				return nil, 0, 0, errFallback
+				return token{}, 0, 0, errFallback
 			}
 			f.i = k + 2
-			f.pendClose, f.closing = t.Name, true
-			return t, start, int64(f.i), nil
+			f.pendClose, f.closing = name, true
+			return token{kind: tokStart, name: name, attr: f.attr, checked: checked}, start, int64(f.i), nil
 		case '>':
 			f.i = k + 1
-			return t, start, int64(f.i), nil
+			return token{kind: tokStart, name: name, attr: f.attr, checked: checked}, start, int64(f.i), nil
 		}
-		aname, n, ok := fastNSName(f.b[k:])
+		aname, n, ok := f.nsName(k)
 		if !ok {
-			return nil, 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		k = skipSpace(f.b, k+n)
 		if k >= len(f.b) || f.b[k] != '=' {
-			return nil, 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
 		k = skipSpace(f.b, k+1)
 		if k >= len(f.b) || f.b[k] != '"' && f.b[k] != '\'' {
-			return nil, 0, 0, errFallback
+			return token{}, 0, 0, errFallback
 		}
-		q := f.b[k]
-		end := bytes.IndexByte(f.b[k+1:], q)
-		if end < 0 {
-			return nil, 0, 0, errFallback
+		// The value, up to the closing quote: no '<' in it, and a '&' or CR to decode. The
+		// gate refuses a value not followed by whitespace or the end of the tag
+		// (gate.checkTag): that is left to encoding/xml's reading.
+		q, v, amp, cr := f.b[k], k+1, false, false
+		for ; v < len(f.b) && f.b[v] != q; v++ {
+			switch f.b[v] {
+			case '<':
+				return token{}, 0, 0, errFallback
+			case '&':
+				amp = true
+			case '\r':
+				cr, checked = true, false
+			case '\t', '\n':
+				checked = false
+			}
 		}
-		raw := f.b[k+1 : k+1+end]
-		if bytes.IndexByte(raw, '<') >= 0 {
-			return nil, 0, 0, errFallback
+		if v+1 >= len(f.b) {
+			return token{}, 0, 0, errFallback
 		}
-		v, ok := f.unescape(raw, true)
-		if !ok {
-			return nil, 0, 0, errFallback
+		switch f.b[v+1] {
+		case ' ', '\t', '\n', '\r', '/', '>':
+		default:
+			return token{}, 0, 0, errFallback
 		}
-		t.Attr = append(t.Attr, xml.Attr{Name: aname, Value: string(v)})
-		k += end + 2
+		value := f.s[k+1 : v]
+		if amp || cr {
+			out, ok := unescape(f.buf[:0], f.b[k+1:v], true)
+			if !ok {
+				return token{}, 0, 0, errFallback
+			}
+			f.buf = out
+			value = string(out)
+		}
+		f.attr = append(f.attr, xml.Attr{Name: aname, Value: value})
+		k = v + 1
 	}
 }
 
-// unescape decodes text or an attribute value as encoding/xml's text does: with references,
-// the five predefined entities and character references to XML 1.0 characters (false for
-// anything else); always, CR LF and CR read as LF (a CDATA section has no references). The
-// result aliases f.buf or raw.
-func (f *fastTokens) unescape(raw []byte, references bool) ([]byte, bool) {
-	if (!references || bytes.IndexByte(raw, '&') < 0) && bytes.IndexByte(raw, '\r') < 0 {
-		return raw, true
+// scanText reports whether raw holds a '&', a CR, a ']'. Short texts (most of them, between
+// tags) are read in one loop, long ones with a vectorized search for each byte.
+func scanText(raw []byte) (amp, cr, bracket bool) {
+	if len(raw) > 64 {
+		return bytes.IndexByte(raw, '&') >= 0, bytes.IndexByte(raw, '\r') >= 0, bytes.IndexByte(raw, ']') >= 0
 	}
-	out := f.buf[:0]
+	for _, c := range raw {
+		switch c {
+		case '&':
+			amp = true
+		case '\r':
+			cr = true
+		case ']':
+			bracket = true
+		}
+	}
+	return amp, cr, bracket
+}
+
+// unescape appends to dst the text or attribute value raw decoded as encoding/xml's text
+// does: with references, the five predefined entities and character references to XML 1.0
+// characters (false for anything else); always, CR LF and CR read as LF (a CDATA section has
+// no references). The result is never longer than raw, and dst may be raw's own bytes (or a
+// copy of them at the same place): every byte is written at or before the one it comes from.
+func unescape(dst, raw []byte, references bool) ([]byte, bool) {
+	out := dst
 	for k := 0; k < len(raw); k++ {
 		c := raw[k]
 		switch {
@@ -208,7 +345,6 @@ func (f *fastTokens) unescape(raw []byte, references bool) ([]byte, bool) {
 			out = append(out, c)
 		}
 	}
-	f.buf = out
 	return out, true
 }
 
@@ -245,40 +381,59 @@ func ResolveReference(name []byte) (rune, bool) {
 	return rune(n), true
 }
 
+// Byte classes of ASCII XML names, for fastName.
+const (
+	nameStart = 1 + iota // may start a name (and continue it)
+	nameChar             // may only continue a name
+	nameNonASCII
+)
+
+var nameClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':':
+			t[c] = nameStart
+		case '0' <= c && c <= '9', c == '.', c == '-':
+			t[c] = nameChar
+		case c >= 0x80:
+			t[c] = nameNonASCII
+		}
+	}
+	return t
+}()
+
 // fastName returns the length of the ASCII XML name at the start of b; false when there is
 // none or it runs into a non-ASCII byte (encoding/xml decides those).
 func fastName(b []byte) (int, bool) {
-	n := 0
-	for n < len(b) {
-		c := b[n]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':':
-		case n > 0 && ('0' <= c && c <= '9' || c == '.' || c == '-'):
-		case c >= 0x80:
-			return 0, false
-		default:
-			return n, n > 0
-		}
-		n++
+	if len(b) == 0 || nameClass[b[0]] != nameStart {
+		return 0, false
 	}
-	return n, n > 0
+	for n := 1; n < len(b); n++ {
+		switch nameClass[b[n]] {
+		case 0:
+			return n, true
+		case nameNonASCII:
+			return 0, false
+		}
+	}
+	return len(b), true
 }
 
-// fastNSName reads a name and splits it as encoding/xml's nsname does; false for a name it
-// leaves to encoding/xml (non-ASCII, two colons, a colon at either end).
-func fastNSName(b []byte) (xml.Name, int, bool) {
-	n, ok := fastName(b)
+// nsName reads the name at b[k:] and splits it as encoding/xml's nsname does, into
+// substrings of s; false for a name it leaves to encoding/xml (non-ASCII, two colons, a colon
+// at either end).
+func (f *fastTokens) nsName(k int) (xml.Name, int, bool) {
+	n, ok := fastName(f.b[k:])
 	if !ok {
 		return xml.Name{}, 0, false
 	}
-	s := b[:n]
-	i := bytes.IndexByte(s, ':')
+	s := f.s[k : k+n]
+	i := strings.IndexByte(s, ':')
 	switch {
 	case i < 0:
-		return xml.Name{Local: string(s)}, n, true
-	case i == 0 || i == n-1 || bytes.IndexByte(s[i+1:], ':') >= 0:
+		return xml.Name{Local: s}, n, true
+	case i == 0 || i == n-1 || strings.IndexByte(s[i+1:], ':') >= 0:
 		return xml.Name{}, 0, false
 	}
-	full := string(s) // one allocation, as encoding/xml makes
-	return xml.Name{Space: full[:i], Local: full[i+1:]}, n, true
+	return xml.Name{Space: s[:i], Local: s[i+1:]}, n, true
 }

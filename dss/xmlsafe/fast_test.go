@@ -1,8 +1,10 @@
 package xmlsafe
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,42 +17,82 @@ type offsetToken struct {
 	start, end int64
 }
 
-// readAll reads src to the end, copying the tokens; it stops at the first error, which it returns.
+// tokenSource yields raw tokens and the offsets of their bytes: fastTokens, or encoding/xml.
+type tokenSource interface {
+	next() (t token, start, end int64, err error)
+}
+
+// readAll reads src to the end as encoding/xml tokens, copied; it stops at the first error,
+// which it returns. A token's string, when it has one, must be its bytes.
 func readAll(src tokenSource) ([]offsetToken, error) {
 	var out []offsetToken
+	var r tokenRecorder
 	for {
-		tok, start, end, err := src.next()
+		t, start, end, err := src.next()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
 			return out, err
 		}
-		out = append(out, offsetToken{xml.CopyToken(tok), start, end})
+		if t.hasStr && t.str != string(t.data) {
+			return out, fmt.Errorf("token at %d: string %q, bytes %q", start, t.str, t.data)
+		}
+		if t.kind == tokDirective { // the recorder never sees one: the gate refuses them
+			out = append(out, offsetToken{xml.Directive(bytes.Clone(t.data)), start, end})
+			continue
+		}
+		r.add(&t)
+		out = append(out, offsetToken{xml.CopyToken(r.toks[len(r.toks)-1]), start, end})
 	}
 }
 
-// sameAsRawToken checks the oracle of fastTokens on b (which passed checkChars): every token it
-// returns, with its offsets, is the one encoding/xml's RawToken returns at that point; when it
-// reads to the end, RawToken reads the same tokens and ends there too.
-func sameAsRawToken(b []byte) (fallback bool, err error) {
-	fast, ferr := readAll(&fastTokens{b: b})
-	if ferr != nil && !errors.Is(ferr, errFallback) {
-		return false, errors.New("fastTokens failed with " + ferr.Error())
-	}
-	std, serr := readAll(newStdTokens(b))
-	if len(std) < len(fast) {
-		return false, errors.New("fastTokens read tokens RawToken did not read")
-	}
-	for i := range fast {
-		if !reflect.DeepEqual(fast[i], std[i]) {
-			return false, errors.New("token " + itoa(i) + " differs: " + fmtToken(fast[i]) + " / " + fmtToken(std[i]))
+// readAllRaw reads b with encoding/xml's RawToken (the gate's settings) as readAll does.
+func readAllRaw(b []byte) ([]offsetToken, error) {
+	var out []offsetToken
+	s := newStdTokens(b)
+	for {
+		start := s.dec.InputOffset()
+		tok, err := s.raw()
+		if err == io.EOF {
+			return out, nil
 		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, offsetToken{xml.CopyToken(tok), start, s.dec.InputOffset()})
 	}
-	if ferr == nil && (serr != nil || len(std) != len(fast)) {
-		return false, errors.New("fastTokens read to the end, RawToken did not")
+}
+
+// sameAsRawToken checks the oracle of fastTokens on b (which passed checkChars), in each of
+// its modes: every token it returns, with its offsets, is the one encoding/xml's RawToken
+// returns at that point; when it reads to the end, RawToken reads the same tokens and ends
+// there too. It also checks that stdTokens hands the gate RawToken's tokens.
+func sameAsRawToken(b []byte) (fallback bool, err error) {
+	std, serr := readAllRaw(b)
+	viaStd, verr := readAll(newStdTokens(b))
+	if !reflect.DeepEqual(std, viaStd) || (serr == nil) != (verr == nil) {
+		return false, errors.New("stdTokens does not hand over RawToken's tokens")
 	}
-	return ferr != nil, nil
+	for _, mode := range []tokenMode{modeCheck, modeStrings, modeOwn} {
+		fast, ferr := readAll(newFastTokens(b, mode))
+		if ferr != nil && !errors.Is(ferr, errFallback) {
+			return false, errors.New("fastTokens failed with " + ferr.Error())
+		}
+		if len(std) < len(fast) {
+			return false, errors.New("fastTokens read tokens RawToken did not read")
+		}
+		for i := range fast {
+			if !reflect.DeepEqual(fast[i], std[i]) {
+				return false, errors.New("token " + itoa(i) + " differs: " + fmtToken(fast[i]) + " / " + fmtToken(std[i]))
+			}
+		}
+		if ferr == nil && (serr != nil || len(std) != len(fast)) {
+			return false, errors.New("fastTokens read to the end, RawToken did not")
+		}
+		fallback = ferr != nil
+	}
+	return fallback, nil
 }
 
 func itoa(i int) string { return string(rune('0'+i%10)) + "…" }
@@ -121,7 +163,7 @@ func TestFastTokensReadRealInputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := readAll(&fastTokens{b: b}); err != nil {
+		if _, err := readAll(newFastTokens(b, modeCheck)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}

@@ -3,12 +3,14 @@ package xmlsafe
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -53,6 +55,27 @@ func checkCharsContext(ctx context.Context, b []byte, base int64) error {
 				return err
 			}
 			next = i + CtxCheckBytes
+		}
+		// Sixteen, then eight ASCII bytes at a time, none of them a control character: no
+		// byte has its high bit set, and none is below 0x20 (subtracting 0x20 from each byte
+		// borrows only from one that is).
+		const high, space = 0x8080808080808080, 0x2020202020202020
+		end := min(next, len(b))
+		for i+16 <= end {
+			w, v := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+			if ((w|v)&high | (w-space)&^w&high | (v-space)&^v&high) != 0 {
+				break
+			}
+			i += 16
+		}
+		if i+8 <= end {
+			if w := binary.LittleEndian.Uint64(b[i:]); w&high == 0 && (w-space)&^w&high == 0 {
+				i += 8
+				continue
+			}
+		}
+		if i >= end {
+			continue
 		}
 		c := b[i]
 		if c < utf8.RuneSelf {
@@ -249,22 +272,96 @@ type gate struct {
 
 // tokenize is the tokenizing pass: encoding/xml RawToken plus the element stack, namespace
 // scopes, limits and placement rules that RawToken does not check. A token that passes is
-// handed to sink (when not nil) until the root element has ended.
+// handed to sink.
 // It returns the offset in b just after the root element's end tag.
-func tokenize(ctx context.Context, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
-	rootEnd, err := tokenizeFrom(ctx, &fastTokens{b: b}, b, base, lim, sink)
+func tokenize(ctx context.Context, b []byte, base int64, lim Limits, sink sink) (int64, error) {
+	p := passPool.Get().(*pass)
+	defer p.release()
+	p.f.start(b, sink.mode())
+	p.g.start(b, base, lim)
+	rootEnd, err := tokenizeFrom(ctx, &p.f, nil, &p.g, sink)
 	if err != errFallback {
 		return rootEnd, err
 	}
-	if sink != nil {
-		sink.reset()
-	}
-	return tokenizeFrom(ctx, newStdTokens(b), b, base, lim, sink)
+	sink.reset()
+	p.g.start(b, base, lim)
+	return tokenizeFrom(ctx, nil, newStdTokens(b), &p.g, sink)
 }
 
-// tokenSource yields raw tokens and the offsets of their bytes: fastTokens, or encoding/xml.
-type tokenSource interface {
-	next() (tok xml.Token, start, end int64, err error)
+// pass is the state of a tokenizing pass, kept in passPool between passes: the gate's stacks
+// and maps and the scanner's scratch, which would otherwise be allocated and grown again for
+// every input.
+type pass struct {
+	g gate
+	f fastTokens
+}
+
+var passPool = sync.Pool{New: func() any { return new(pass) }}
+
+// maxPooled bounds the capacity of a slice a pass keeps for the next one: an input that needed
+// more (a long unescaped value, a deep or wide document) does not keep its memory in the pool.
+const maxPooled = 1 << 12
+
+// release forgets the input (no string of it stays in the pool) and returns p to passPool.
+func (p *pass) release() {
+	g, f := &p.g, &p.f
+	g.src = nil
+	g.stack = reuse(g.stack)
+	g.binds = reuse(g.binds)
+	clear(g.scope)
+	clear(g.rawSeen)
+	clear(g.expSeen)
+	f.b, f.s, f.own = nil, "", nil
+	f.pendClose = xml.Name{}
+	f.attr = reuse(f.attr)
+	f.buf = reuse(f.buf)
+	passPool.Put(p)
+}
+
+// reuse returns s emptied and cleared for the next pass, or nil when it is larger than a pass
+// should keep.
+func reuse[T any](s []T) []T {
+	if cap(s) > maxPooled {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
+}
+
+// tokKind is the kind of a token.
+type tokKind uint8
+
+const (
+	tokStart tokKind = iota + 1
+	tokEnd
+	tokText // character data: text or a CDATA section
+	tokComment
+	tokProcInst
+	tokDirective
+)
+
+// token is one raw token (what encoding/xml's RawToken returns) as the gate reads it, without
+// the interface value and copies an xml.Token costs.
+type token struct {
+	kind tokKind
+	name xml.Name   // start and end tags; the target of a processing instruction in Local
+	attr []xml.Attr // start tags; the slice is reused by the next token, its strings stay
+	data []byte     // text, comment, instruction, directive; valid until the next token unless owned
+	str  string     // data as a string, when hasStr
+	// hasStr: str is set; owned: data is not reused by the tokenizer and may be kept.
+	hasStr, owned bool
+	// checked: a start tag that fastTokens read whole, each value followed by whitespace or
+	// the end of the tag, its references resolved to characters, no tab, LF or CR in a value:
+	// gate.checkTag would find nothing to refuse or normalize.
+	checked bool
+}
+
+// string returns the token's data as a string (a copy only when the tokenizer made none).
+func (t *token) string() string {
+	if t.hasStr {
+		return t.str
+	}
+	return string(t.data)
 }
 
 // stdTokens is encoding/xml's RawToken with the gate's settings.
@@ -278,14 +375,48 @@ func newStdTokens(b []byte) *stdTokens {
 	return &stdTokens{dec: dec}
 }
 
-func (s *stdTokens) next() (xml.Token, int64, int64, error) {
+// raw returns RawToken's next token.
+func (s *stdTokens) raw() (xml.Token, error) { return s.dec.RawToken() }
+
+func (s *stdTokens) next() (token, int64, int64, error) {
 	start := s.dec.InputOffset()
-	tok, err := s.dec.RawToken()
-	return tok, start, s.dec.InputOffset(), err
+	tok, err := s.raw()
+	end := s.dec.InputOffset()
+	if err != nil {
+		return token{}, start, end, err
+	}
+	var t token
+	switch x := tok.(type) {
+	case xml.StartElement:
+		t = token{kind: tokStart, name: x.Name, attr: x.Attr}
+	case xml.EndElement:
+		t = token{kind: tokEnd, name: x.Name}
+	case xml.CharData:
+		t = token{kind: tokText, data: x}
+	case xml.Comment:
+		t = token{kind: tokComment, data: x}
+	case xml.ProcInst:
+		t = token{kind: tokProcInst, name: xml.Name{Local: x.Target}, data: x.Inst}
+	case xml.Directive:
+		t = token{kind: tokDirective, data: x}
+	}
+	return t, start, end, nil
 }
 
-func tokenizeFrom(ctx context.Context, src tokenSource, b []byte, base int64, lim Limits, sink tokenSink) (int64, error) {
-	g := &gate{src: b, base: base, lim: lim, scope: make(map[string]int)}
+// start prepares g for a pass over b, keeping the memory of its stacks and maps.
+func (g *gate) start(b []byte, base int64, lim Limits) {
+	*g = gate{src: b, base: base, lim: lim,
+		stack: g.stack[:0], binds: g.binds[:0], scope: g.scope, rawSeen: g.rawSeen, expSeen: g.expSeen}
+	if g.scope == nil {
+		g.scope = make(map[string]int)
+	}
+	clear(g.scope)
+}
+
+// tokenizeFrom runs the pass with the tokens of fast, or of std when fast is nil. The two are
+// called directly, not through an interface, so that the token they fill stays on the stack.
+func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate, sink sink) (int64, error) {
+	b := g.src
 	rootEnd := int64(-1)
 	for ntok := 0; ; ntok++ {
 		if ctx != nil && ntok%CtxCheckTokens == 0 {
@@ -293,7 +424,14 @@ func tokenizeFrom(ctx context.Context, src tokenSource, b []byte, base int64, li
 				return 0, err
 			}
 		}
-		tok, start, end, err := src.next()
+		var t token
+		var start, end int64
+		var err error
+		if fast != nil {
+			t, start, end, err = fast.next()
+		} else {
+			t, start, end, err = std.next()
+		}
 		if err == io.EOF {
 			break
 		}
@@ -303,22 +441,22 @@ func tokenizeFrom(ctx context.Context, src tokenSource, b []byte, base int64, li
 		if err != nil {
 			return 0, g.decodeError(err, end)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			err = g.startElement(t, start, end)
-		case xml.EndElement:
-			err = g.endElement(t, start)
-		case xml.CharData:
-			err = g.charData(t, start, end)
-		case xml.Comment:
+		switch t.kind {
+		case tokStart:
+			err = g.startElement(t.name, t.attr, t.checked, start, end)
+		case tokEnd:
+			err = g.endElement(t.name, start)
+		case tokText:
+			err = g.charData(t.data, start, end)
+		case tokComment:
 			// Allowed everywhere; does not end a text run.
 			err = g.node(start)
-		case xml.ProcInst:
-			err = g.procInst(t, start)
+		case tokProcInst:
+			err = g.procInst(t.name.Local, start)
 			if err == nil {
 				err = g.node(start)
 			}
-		case xml.Directive:
+		case tokDirective:
 			err = g.fail(ReasonDTD, start, DTDRefused)
 		default:
 			err = g.fail(ReasonMalformed, start, "unexpected token")
@@ -326,9 +464,7 @@ func tokenizeFrom(ctx context.Context, src tokenSource, b []byte, base int64, li
 		if err != nil {
 			return 0, err
 		}
-		if sink != nil && (rootEnd < 0 || sink.epilog()) {
-			sink.add(tok)
-		}
+		sink.add(&t, rootEnd >= 0)
 		if g.closed && rootEnd < 0 {
 			rootEnd = end
 		}
@@ -380,7 +516,7 @@ func (g *gate) decodeError(err error, off int64) error {
 	return e
 }
 
-func (g *gate) startElement(t xml.StartElement, start, end int64) error {
+func (g *gate) startElement(name xml.Name, attrs []xml.Attr, checked bool, start, end int64) error {
 	if g.closed {
 		return g.fail(ReasonMalformed, start, "more than one root element")
 	}
@@ -394,24 +530,26 @@ func (g *gate) startElement(t xml.StartElement, start, end int64) error {
 	if g.elements > g.lim.MaxElements {
 		return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d elements", g.lim.MaxElements))
 	}
-	if len(t.Attr) > g.lim.MaxAttrs {
+	if len(attrs) > g.lim.MaxAttrs {
 		return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d attributes on one element", g.lim.MaxAttrs))
 	}
-	g.nodes += int64(len(t.Attr))
+	g.nodes += int64(len(attrs))
 	if err := g.node(start); err != nil {
 		return err
 	}
-	if err := g.checkTag(g.src[start:end], start, t.Attr); err != nil {
-		return err
+	if !checked {
+		if err := g.checkTag(g.src[start:end], start, attrs); err != nil {
+			return err
+		}
 	}
-	if err := g.checkRawDuplicates(t.Attr, start); err != nil {
+	if err := g.checkRawDuplicates(attrs, start); err != nil {
 		return err
 	}
 
 	// Declarations first: they apply to the element's own name and attributes.
-	g.stack = append(g.stack, frame{name: t.Name, nbinds: len(g.binds)})
+	g.stack = append(g.stack, frame{name: name, nbinds: len(g.binds)})
 	nsHere := 0
-	for _, a := range t.Attr {
+	for _, a := range attrs {
 		if int64(len(a.Value)) > g.lim.MaxTextBytes {
 			return g.fail(ReasonLimit, start, fmt.Sprintf("attribute value longer than %d bytes", g.lim.MaxTextBytes))
 		}
@@ -441,19 +579,19 @@ func (g *gate) startElement(t xml.StartElement, start, end int64) error {
 	}
 
 	// The element name.
-	if strings.Contains(t.Name.Local, ":") {
-		return g.fail(ReasonNamespace, start, "empty prefix or local name in element "+clip(t.Name.Local))
+	if strings.Contains(name.Local, ":") {
+		return g.fail(ReasonNamespace, start, "empty prefix or local name in element "+clip(name.Local))
 	}
-	switch t.Name.Space {
+	switch name.Space {
 	case "", "xml":
 	case "xmlns":
 		return g.fail(ReasonNamespace, start, "the xmlns prefix is reserved for declarations")
 	default:
-		if _, ok := g.scope[t.Name.Space]; !ok {
-			return g.fail(ReasonUndeclaredPrefix, start, "undeclared prefix "+clip(t.Name.Space)+" on element")
+		if _, ok := g.scope[name.Space]; !ok {
+			return g.fail(ReasonUndeclaredPrefix, start, "undeclared prefix "+clip(name.Space)+" on element")
 		}
 	}
-	return g.checkExpandedDuplicates(t.Attr, start)
+	return g.checkExpandedDuplicates(attrs, start)
 }
 
 // declare binds prefix ("" for the default namespace) to uri in the current element.
@@ -683,12 +821,12 @@ func (g *gate) checkCharRef(ref []byte, off int64) error {
 	return nil
 }
 
-func (g *gate) endElement(t xml.EndElement, start int64) error {
+func (g *gate) endElement(name xml.Name, start int64) error {
 	if g.depth == 0 {
 		return g.fail(ReasonMalformed, start, "end tag without a start tag")
 	}
 	f := g.stack[len(g.stack)-1]
-	if f.name != t.Name {
+	if f.name != name {
 		return g.fail(ReasonMalformed, start, "end tag does not match the start tag")
 	}
 	for len(g.binds) > f.nbinds {
@@ -709,7 +847,7 @@ func (g *gate) endElement(t xml.EndElement, start int64) error {
 	return nil
 }
 
-func (g *gate) charData(t xml.CharData, start, end int64) error {
+func (g *gate) charData(t []byte, start, end int64) error {
 	raw := g.src[start:end]
 	cdata := len(raw) > 0 && raw[0] == '<'
 	if g.depth == 0 {
@@ -749,15 +887,15 @@ func (g *gate) charData(t xml.CharData, start, end int64) error {
 	return nil
 }
 
-func (g *gate) procInst(t xml.ProcInst, start int64) error {
+func (g *gate) procInst(target string, start int64) error {
 	switch {
-	case t.Target == "xml" && start == 0:
+	case target == "xml" && start == 0:
 		return nil // the declaration, validated by checkDecl before this pass
-	case strings.EqualFold(t.Target, "xml"):
+	case strings.EqualFold(target, "xml"):
 		return g.fail(ReasonProcInst, start, "xml declaration not at the start of the input")
 	case g.root:
 		return g.fail(ReasonProcInst, start, "processing instructions are accepted only before the root element")
-	case strings.Contains(t.Target, ":"):
+	case strings.Contains(target, ":"):
 		return g.fail(ReasonProcInst, start, "colon in a processing instruction target")
 	}
 	return nil

@@ -1,12 +1,14 @@
 package xmlsafe
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -197,7 +199,7 @@ func refuseCharset(string, io.Reader) (io.Reader, error) { return nil, errCharse
 // Check is the strict raw gate: it returns nil if b is acceptable XML within lim, and an
 // *Error otherwise. It builds no tree.
 func Check(b []byte, lim Limits) error {
-	_, _, err := check(nil, b, lim.normalize(), nil)
+	_, _, err := check(nil, b, lim.normalize(), sink{})
 	return err
 }
 
@@ -210,7 +212,10 @@ func Check(b []byte, lim Limits) error {
 // keeps it, so that a document signed enveloped keeps its last comments.
 //
 // Building the tree from the gate's tokens halves the cost of Parse: etree's parse was a second
-// encoding/xml tokenizing pass over the same bytes.
+// encoding/xml tokenizing pass over the same bytes. The names, values and text of the tree are
+// substrings of one copy of the input (made once, after decoding), and its nodes come from a
+// few shared arrays: the tree costs a few allocations instead of several per node, and any
+// part of it that is kept keeps that copy (and the arrays of its nodes) alive.
 func Parse(b []byte, lim Limits) (*etree.Document, error) {
 	return ParseContext(nil, b, lim)
 }
@@ -223,10 +228,12 @@ func ParseContext(ctx context.Context, b []byte, lim Limits) (*etree.Document, e
 	lim = lim.normalize()
 	doc := etree.NewDocument()
 	doc.ReadSettings = readSettings(lim)
-	t := &treeBuilder{stack: []*etree.Element{&doc.Element}}
-	if _, _, err := check(ctx, b, lim, t); err != nil {
+	t := newTreeBuilder(doc, b)
+	defer t.release()
+	if _, _, err := check(ctx, b, lim, sink{tree: t}); err != nil {
 		return nil, err
 	}
+	t.finish()
 	return doc, nil
 }
 
@@ -252,28 +259,128 @@ func ctxErr(ctx context.Context) error {
 // Tokens runs Check and returns the raw tokens (encoding/xml RawToken: prefixes unresolved) of
 // b from its start to the end of the root element, copied: the tokens the gate checked, for a
 // decoder to read again without tokenizing the bytes a second time (xml.NewTokenDecoder over a
-// reader of them resolves the namespaces as xml.NewDecoder would).
+// reader of them resolves the namespaces as xml.NewDecoder would). The tokens share two copies
+// of b, made once (names and values are substrings of one, text and comments slices of the
+// other), instead of a copy each: keeping any of them keeps about twice the size of b.
 func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
-	var r tokenRecorder
-	if _, _, err := check(nil, b, lim.normalize(), &r); err != nil {
+	r := tokenRecorder{toks: make([]xml.Token, 0, min(2*bytes.Count(b, []byte("<"))+8, maxPrealloc))}
+	r.attrs.size = min(bytes.Count(b, []byte("=")), maxChunk) // an attribute per "="
+	if _, _, err := check(nil, b, lim.normalize(), sink{rec: &r}); err != nil {
 		return nil, err
 	}
 	return r.toks, nil
 }
 
-// tokenSink receives the tokens that passed the gate, up to the end of the root element. The
-// tokens are RawToken's: valid only until the next one is read.
-type tokenSink interface {
-	add(xml.Token)
-	reset()       // forget everything added: the pass starts again from the first byte
-	epilog() bool // also hand over the tokens after the root element
+// maxPrealloc bounds the tokens Tokens makes room for on its estimate before the gate has
+// read the input: a hostile input of many small tags gets no more than this up front.
+const maxPrealloc = 1 << 12
+
+// sink receives the tokens that pass the gate: the tree of Parse (all of them, the epilog
+// included) or the recorder of Tokens (up to the end of the root element), or neither (Check).
+// They are called directly, not through an interface, so that the pass's token stays on the
+// stack. A token is valid only until the next one is read (its owned bytes and its strings
+// stay).
+type sink struct {
+	tree *treeBuilder
+	rec  *tokenRecorder
 }
 
-type tokenRecorder struct{ toks []xml.Token }
+// mode is what the tokenizer makes of text for the sink.
+func (s sink) mode() tokenMode {
+	switch {
+	case s.tree != nil:
+		return modeStrings
+	case s.rec != nil:
+		return modeOwn
+	}
+	return modeCheck
+}
 
-func (r *tokenRecorder) add(t xml.Token) { r.toks = append(r.toks, xml.CopyToken(t)) }
-func (r *tokenRecorder) reset()          { r.toks = r.toks[:0] }
-func (r *tokenRecorder) epilog() bool    { return false }
+// reset forgets everything added: the pass starts again from the first byte.
+func (s sink) reset() {
+	if s.tree != nil {
+		s.tree.reset()
+	}
+	if s.rec != nil {
+		s.rec.reset()
+	}
+}
+
+// add hands over a token; epilog: it comes after the root element.
+func (s sink) add(t *token, epilog bool) {
+	if s.tree != nil {
+		s.tree.add(t)
+	}
+	if s.rec != nil && !epilog {
+		s.rec.add(t)
+	}
+}
+
+// tokenRecorder keeps the tokens as encoding/xml tokens (Tokens).
+type tokenRecorder struct {
+	toks  []xml.Token
+	attrs slab[xml.Attr]
+}
+
+func (r *tokenRecorder) reset() { r.toks = r.toks[:0] }
+
+// add appends the token as xml.CopyToken would copy it: the attributes in a window of a shared
+// chunk (with its own capacity, so that appending to one never overwrites the next), the bytes
+// as they are when the tokenizer owns them (fastTokens in modeOwn), else copied.
+func (r *tokenRecorder) add(t *token) {
+	var x xml.Token
+	switch t.kind {
+	case tokStart:
+		a := []xml.Attr{}
+		if n := len(t.attr); n > 0 {
+			a = r.attrs.take(n)
+			copy(a, t.attr)
+		}
+		x = xml.StartElement{Name: t.name, Attr: a}
+	case tokEnd:
+		x = xml.EndElement{Name: t.name}
+	case tokText:
+		x = xml.CharData(t.keep())
+	case tokComment:
+		x = xml.Comment(t.keep())
+	case tokProcInst:
+		x = xml.ProcInst{Target: t.name.Local, Inst: t.keep()}
+	default:
+		return // directives never pass the gate
+	}
+	r.toks = append(r.toks, x)
+}
+
+// keep returns the token's bytes to keep: as they are when owned, else a copy.
+func (t *token) keep() []byte {
+	if t.owned {
+		return t.data
+	}
+	return bytes.Clone(t.data)
+}
+
+// slab hands out values from chunks: a window of n values with a capacity of n, so that
+// appending to one reallocates it instead of overwriting the next. The first chunk has the
+// size the caller estimates (size), the ones beyond it 16 values, then twice the last, up to
+// maxChunk. Values of one chunk keep all of it alive.
+type slab[T any] struct {
+	free []T
+	size int // the size of the next chunk
+	more int // the size of the last chunk beyond the estimate
+}
+
+const maxChunk = 1024
+
+func (s *slab[T]) take(n int) []T {
+	if len(s.free) < n {
+		s.free = make([]T, max(n, s.size))
+		s.more = min(max(2*s.more, 16), maxChunk)
+		s.size = s.more
+	}
+	v := s.free[:n:n]
+	s.free = s.free[n:]
+	return v
+}
 
 // readSettings are the ReadSettings recorded on documents Parse returns, for callers that read
 // more XML into them: only UTF-8, and the gate's depth limit.
@@ -289,63 +396,108 @@ func readSettings(lim Limits) etree.ReadSettings {
 // input order, character data as text with the whitespace flag etree would set (CDATA sections
 // become plain text, as PreserveCData is off), comments and processing instructions as they
 // are. Directives never reach it (the gate refuses them), nor duplicate attributes.
+//
+// It allocates no node on its own: elements, text nodes, attribute arrays and child lists are
+// carved from chunks (each window with its own capacity, so a later append to one reallocates
+// it instead of overwriting the next), names, values and text are substrings of the input
+// (fastTokens in modeStrings), and the children of an element are gathered in one stack
+// (kids) and given to it, in one list of the right size, when it ends.
 type treeBuilder struct {
-	stack []*etree.Element
+	open  []*etree.Element // the open elements, the document first
+	from  []int            // from[i]: where the children of open[i] start in kids
+	kids  []etree.Token    // the children of the open elements, in document order
+	elems slab[etree.Element]
+	texts slab[etree.CharData]
+	attrs slab[etree.Attr]
+	lists slab[etree.Token] // child lists
 }
 
-func (t *treeBuilder) epilog() bool { return true }
+// newTreeBuilder returns a builder of doc, its first chunks sized after the markup of b: an
+// element and a text node per two '<' (a start and an end tag; whitespace between tags), a
+// child per '<', an attribute per '='. Where that is short, chunks of 16 nodes and more follow.
+func newTreeBuilder(doc *etree.Document, b []byte) *treeBuilder {
+	t := builderPool.Get().(*treeBuilder)
+	t.open = append(t.open, &doc.Element)
+	t.from = append(t.from, 0)
+	lt := bytes.Count(b, []byte("<"))
+	t.elems.size, t.texts.size = min(lt/2+1, maxChunk), min(lt/2+1, maxChunk)
+	t.attrs.size, t.lists.size = min(bytes.Count(b, []byte("=")), maxChunk), min(lt+1, maxChunk)
+	return t
+}
+
+var builderPool = sync.Pool{New: func() any { return new(treeBuilder) }}
+
+// release returns t's stacks to builderPool; the document keeps the chunks.
+func (t *treeBuilder) release() {
+	*t = treeBuilder{open: reuse(t.open), from: reuse(t.from), kids: reuse(t.kids)}
+	builderPool.Put(t)
+}
 
 func (t *treeBuilder) reset() {
-	doc := t.stack[0]
-	for len(doc.Child) > 0 {
-		doc.RemoveChildAt(len(doc.Child) - 1)
-	}
-	t.stack = t.stack[:1]
+	clear(t.kids)
+	t.kids, t.open, t.from = t.kids[:0], t.open[:1], t.from[:1]
 }
 
-func (t *treeBuilder) add(tok xml.Token) {
-	top := t.stack[len(t.stack)-1]
-	switch tok := tok.(type) {
-	case xml.StartElement:
-		// The gate refused colons in local names, so NewElement takes the name as it is.
-		e := etree.NewElement(tok.Name.Local)
-		e.Space = tok.Name.Space
-		if n := len(tok.Attr); n > 0 {
+func (t *treeBuilder) add(tok *token) {
+	switch tok.kind {
+	case tokStart:
+		e := &t.elems.take(1)[0]
+		e.Space, e.Tag = tok.name.Space, tok.name.Local
+		if n := len(tok.attr); n > 0 {
 			// CreateAttr looks for an attribute of the same name first, which made building an
 			// element quadratic in its attributes (5 000 elements of 255 attributes: 3 to 5 s).
 			// The gate has refused duplicates, so each attribute is created on an empty window
-			// at the end of one array and appended in place: linear, and etree still records
-			// the element on each attribute.
-			all := make([]etree.Attr, 0, n)
-			for i, a := range tok.Attr {
+			// at the end of one array and appended in place: linear, and etree records the
+			// element on each attribute. The gate refused colons in local names, so CreateAttr
+			// takes the local name as it is.
+			all := t.attrs.take(n)
+			for i, a := range tok.attr {
 				e.Attr = all[i:i]
-				if a.Name.Space != "" {
-					e.CreateAttr(a.Name.Space+":"+a.Name.Local, a.Value)
-				} else {
-					e.CreateAttr(a.Name.Local, a.Value)
-				}
+				e.CreateAttr(a.Name.Local, a.Value).Space = a.Name.Space
 			}
-			e.Attr = all[:n]
+			e.Attr = all
+		} else {
+			e.Attr = make([]etree.Attr, 0) // as etree's NewElement (no allocation)
 		}
-		top.AddChild(e)
-		t.stack = append(t.stack, e)
-	case xml.EndElement:
-		t.stack = t.stack[:len(t.stack)-1]
-	case xml.CharData:
-		c := etree.NewText("")
-		c.SetData(string(tok)) // sets etree's whitespace flag as its parser does
-		top.AddChild(c)
-	case xml.Comment:
-		top.CreateComment(string(tok))
-	case xml.ProcInst:
-		top.CreateProcInst(tok.Target, string(tok.Inst))
+		t.kids = append(t.kids, e)
+		t.open = append(t.open, e)
+		t.from = append(t.from, len(t.kids))
+	case tokEnd:
+		t.close()
+	case tokText:
+		c := &t.texts.take(1)[0]
+		c.SetData(tok.string()) // sets etree's whitespace flag as its parser does
+		t.kids = append(t.kids, c)
+	case tokComment:
+		t.kids = append(t.kids, etree.NewComment(tok.string()))
+	case tokProcInst:
+		t.kids = append(t.kids, etree.NewProcInst(tok.name.Local, tok.string()))
 	}
 }
+
+// close gives the innermost open element its children and closes it.
+func (t *treeBuilder) close() {
+	last := len(t.open) - 1
+	e, kids := t.open[last], t.kids[t.from[last]:]
+	if len(kids) == 0 {
+		e.Child = make([]etree.Token, 0) // as etree's NewElement (no allocation)
+	} else {
+		e.Child = t.lists.take(len(kids))[:0]
+		for _, k := range kids {
+			e.AddChild(k) // sets the parent and index, appending in place
+		}
+	}
+	t.kids = t.kids[:len(t.kids)-len(kids)] // release clears what stays beyond
+	t.open, t.from = t.open[:last], t.from[:last]
+}
+
+// finish gives the document its children, once the gate has accepted the input.
+func (t *treeBuilder) finish() { t.close() }
 
 // check runs every pass and returns the input from after its UTF-8 byte order mark to the end
 // of the root element, and the offset of that slice in b. With a sink, the tokens up to the end
 // of the root element are handed to it as they pass.
-func check(ctx context.Context, b []byte, lim Limits, sink tokenSink) ([]byte, int64, error) {
+func check(ctx context.Context, b []byte, lim Limits, sink sink) ([]byte, int64, error) {
 	if int64(len(b)) > lim.MaxBytes {
 		return nil, 0, &Error{Reason: ReasonLimit, Offset: lim.MaxBytes,
 			Detail: fmt.Sprintf("input larger than %d bytes", lim.MaxBytes)}
