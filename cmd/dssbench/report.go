@@ -285,7 +285,7 @@ func printTable(w io.Writer, r *Report) {
 	if len(r.Audit) > 0 {
 		fmt.Fprint(w, "\naudit store alone (dss/store/sqlite Append, WAL + synchronous=FULL):")
 		for _, p := range r.Audit {
-			fmt.Fprintf(w, "  c=%d %.0f/s", p.Concurrency, p.Rate)
+			fmt.Fprintf(w, "  c=%d %.0f/s %.0f µs CPU", p.Concurrency, p.Rate, 1000*p.CPUPerOpMs)
 		}
 		fmt.Fprintln(w)
 	}

@@ -36,6 +36,7 @@ const (
 	defaultSignTimeout     = Duration(10 * time.Second)
 	defaultSQLitePath      = "dssd.db"
 	defaultStorePoll       = Duration(time.Second)
+	maxGroupCommitWait     = 10 * time.Millisecond
 	defaultSADTTL          = Duration(5 * time.Minute)
 	maxSADTTL              = 5 * time.Minute
 	defaultSADMaxFailures  = 5
@@ -150,6 +151,9 @@ type StoreConfig struct {
 	// PollInterval is how often a node checks the store for changed credentials and users
 	// (`dssd credential ...`, `dssd user ...`); default 1s.
 	PollInterval Duration `yaml:"poll_interval"`
+	// GroupCommitWait (sqlite) bounds how long the audit committer holds a transaction open
+	// for the appends of the callers it just answered; nil: the store's default, 0: never.
+	GroupCommitWait *Duration `yaml:"group_commit_wait"`
 }
 
 // SADConfig configures signature activation data (interface.md §5).
@@ -531,9 +535,15 @@ func (c *Config) validateStore(add func(field, format string, a ...any)) {
 		if dir := filepath.Dir(c.Store.Path); !isDir(dir) {
 			add("store.path", "directory %s does not exist", dir)
 		}
+		if w := c.Store.GroupCommitWait; w != nil && (w.Duration() < 0 || w.Duration() > maxGroupCommitWait) {
+			add("store.group_commit_wait", "must be between 0s and %s", maxGroupCommitWait)
+		}
 	case "postgres":
 		if c.Store.Path != "" {
 			add("store.path", "belongs to type sqlite")
+		}
+		if c.Store.GroupCommitWait != nil {
+			add("store.group_commit_wait", "belongs to type sqlite")
 		}
 		checkSecretSource(add, "store", "dsn_file", c.Store.DSNFile, "dsn_env", c.Store.DSNEnv)
 		if c.SAD.KeyFile == "" {

@@ -377,6 +377,12 @@ func TestConfigRejections(t *testing.T) {
 			return s + "store: {type: postgres, path: x.db, dsn_env: PATH}\nsad: {key_file: secrets/hsm.pin}\n"
 		},
 			wantErr: []string{"store.path: belongs to type sqlite", "sad.key_file: must hold at least 32 bytes"}},
+		{name: "group commit wait too long", edit: func(s string) string { return s + "store: {group_commit_wait: 20ms}\n" },
+			wantErr: []string{"store.group_commit_wait: must be between 0s and 10ms"}},
+		{name: "group commit wait with postgres", edit: func(s string) string {
+			return s + "store: {type: postgres, group_commit_wait: 1ms, dsn_env: PATH}\nsad: {key_file: secrets/hsm.pin}\n"
+		},
+			wantErr: []string{"store.group_commit_wait: belongs to type sqlite"}},
 		{name: "bad log level", edit: func(s string) string { return s + "log: {level: loud}\n" },
 			wantErr: []string{"log.level"}},
 		{name: "dev without dir", edit: func(s string) string { return s + "dev: {enabled: true}\n" },

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -83,7 +84,11 @@ func openStoreBackend(ctx context.Context, cfg *Config, mustExist bool) (store.S
 	}
 	switch cfg.Store.Type {
 	case "", "sqlite":
-		s, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.Path, AuditKey: key, MustExist: mustExist})
+		sc := sqlite.Config{Path: cfg.Store.Path, AuditKey: key, MustExist: mustExist}
+		if w := cfg.Store.GroupCommitWait; w != nil {
+			sc.GroupCommitWait = cmp.Or(w.Duration(), -1) // 0: never wait
+		}
+		s, err := sqlite.Open(ctx, sc)
 		if err != nil {
 			return nil, err
 		}

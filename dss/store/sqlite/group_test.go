@@ -147,3 +147,59 @@ func TestCloseWhileQueued(t *testing.T) {
 		t.Fatal("appends still waiting after Close")
 	}
 }
+
+// TestGroupCommitWindow: with several callers appending in a closed loop, the committer holds
+// each batch open for the callers it just answered, so their records share transactions
+// (without the window they alternate: about two records per transaction from four callers);
+// a lone caller never waits for anyone (the window here is longer than the test's timeout).
+func TestGroupCommitWindow(t *testing.T) {
+	ctx := context.Background()
+	open := func(wait time.Duration) *Store {
+		s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "dssd.db"), AuditKey: make([]byte, 32), GroupCommitWait: wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+
+	lone := open(time.Hour)
+	for i := range 20 {
+		if err := lone.Append(ctx, ev(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := lone.gc.commits.Load(); got != 20 {
+		t.Fatalf("one caller: %d transactions for 20 appends", got)
+	}
+
+	s := open(200 * time.Millisecond)
+	const workers, each = 4, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := s.Append(ctx, ev(fmt.Sprintf("w%d-%03d", w, i))); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	commits := s.gc.commits.Load()
+	if commits*3 > workers*each {
+		t.Errorf("%d appends from %d callers took %d transactions, want at most a third as many", workers*each, workers, commits)
+	}
+	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Records != workers*each {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	t.Logf("%d appends from %d callers in %d transactions", workers*each, workers, commits)
+}
