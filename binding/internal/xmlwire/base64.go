@@ -39,16 +39,9 @@ func (b Base64) MarshalText() ([]byte, error) {
 // cost of marshalling a signed document's response. With Include set (an MTOM response) the
 // content is an xop:Include naming the attachment that carries Bytes.
 func (b Base64) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
-	if b.Include != "" {
-		var href bytes.Buffer
-		_ = xml.EscapeText(&href, []byte(b.Include))
-		return e.EncodeElement(struct {
-			Text []byte `xml:",innerxml"`
-		}{[]byte(`<xop:Include xmlns:xop="` + NSXOP + `" href="` + href.String() + `"/>`)}, start)
-	}
 	return e.EncodeElement(struct {
 		Text []byte `xml:",innerxml"`
-	}{base64.StdEncoding.AppendEncode(nil, b.Bytes)}, start)
+	}{b.appendContent(nil)}, start)
 }
 
 // UnmarshalXML reads the base64 text of the element, or its one xop:Include child (XOP 1.0

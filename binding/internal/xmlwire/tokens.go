@@ -316,12 +316,24 @@ type plan struct {
 	anyAttr  []int       // the first ",any,attr" field
 	anyElem  []int       // the first ",any" field
 	chardata []int       // the first ",chardata" field
+	content  []planField // for writing: every field but the attributes, in field order
 }
 
 type planField struct {
-	index    []int
-	name, ns string
+	index     []int
+	name, ns  string
+	omitempty bool
+	mode      fieldMode
 }
+
+// fieldMode is what a field of the content is.
+type fieldMode uint8
+
+const (
+	modeElement fieldMode = iota
+	modeCharData
+	modeAny
+)
 
 // element returns the field of the child element n: the first whose name matches and whose
 // namespace, when it names one, is n's.
@@ -381,7 +393,7 @@ func (p *plan) add(t reflect.Type, prefix []int) error {
 		if !found {
 			ns, local = "", name
 		}
-		pf := planField{index: index, name: local, ns: ns}
+		pf := planField{index: index, name: local, ns: ns, omitempty: strings.HasSuffix(opts, "omitempty")}
 		if f.Name == "XMLName" {
 			if len(prefix) == 0 || p.xmlname == nil {
 				p.xmlname = &pf
@@ -398,6 +410,7 @@ func (p *plan) add(t reflect.Type, prefix []int) error {
 		switch opts {
 		case "", "omitempty":
 			p.elems = append(p.elems, pf)
+			p.content = append(p.content, pf)
 		case "attr", "attr,omitempty":
 			p.attrs = append(p.attrs, pf)
 		case "any,attr":
@@ -408,10 +421,14 @@ func (p *plan) add(t reflect.Type, prefix []int) error {
 			if p.anyElem == nil {
 				p.anyElem = index
 			}
+			pf.mode = modeAny
+			p.content = append(p.content, pf)
 		case "chardata":
 			if p.chardata == nil {
 				p.chardata = index
 			}
+			pf.mode = modeCharData
+			p.content = append(p.content, pf)
 		default:
 			return fmt.Errorf("xmlwire: field %s.%s: option %q is not read", t, f.Name, opts)
 		}
