@@ -98,13 +98,7 @@ func (w *writer) value(v reflect.Value, f *planField) error {
 	if p.anyAttr != nil && v.FieldByIndex(p.anyAttr).Len() > 0 {
 		return ErrNotWritten
 	}
-	w.b = append(w.b, '<')
-	w.b = append(w.b, local...)
-	if ns != "" {
-		w.b = append(w.b, ` xmlns="`...)
-		w.escape(ns)
-		w.b = append(w.b, '"')
-	}
+	w.open(ns, local)
 	for i := range p.attrs {
 		a := &p.attrs[i]
 		fv := v.FieldByIndex(a.index)
@@ -159,6 +153,13 @@ func (w *writer) value(v reflect.Value, f *planField) error {
 
 // start writes a start tag without attributes, as encoding/xml writes it.
 func (w *writer) start(ns, local string) {
+	w.open(ns, local)
+	w.b = append(w.b, '>')
+}
+
+// open writes a start tag up to its attributes: encoding/xml declares the element's namespace
+// as the default namespace on every element that has one.
+func (w *writer) open(ns, local string) {
 	w.b = append(w.b, '<')
 	w.b = append(w.b, local...)
 	if ns != "" {
@@ -166,7 +167,6 @@ func (w *writer) start(ns, local string) {
 		w.escape(ns)
 		w.b = append(w.b, '"')
 	}
-	w.b = append(w.b, '>')
 }
 
 func (w *writer) end(local string) {
