@@ -142,7 +142,7 @@ func (h *handler) Refuse(x *exchange.Exchange, err error, gate bool) {
 
 // Parse takes the bare request element, which must be the one of the path's operation.
 func (h *handler) Parse(x *exchange.Exchange, toks []xml.Token) (any, bool) {
-	d := xmlwire.NewTokenDecoder(toks)
+	d := xmlwire.NewTokens(toks)
 	start, err := nextStart(d)
 	if err != nil {
 		h.refuse(x, http.StatusBadRequest, dss.Wrap(dss.KindMalformed, err, "the body holds no XML element"))
@@ -208,7 +208,7 @@ func (h *handler) Write(x *exchange.Exchange, status int, resp any, res dss.Resu
 	_, _ = x.W.Write(msg.Bytes())
 }
 
-func nextStart(d *xml.Decoder) (xml.StartElement, error) {
+func nextStart(d xmlwire.TokenReader) (xml.StartElement, error) {
 	for {
 		t, err := d.Token()
 		if err != nil {

@@ -72,11 +72,11 @@ type parsed struct {
 // answer an unauthenticated request). fallback is the version announced by the media type,
 // used for faults when the envelope itself names no known version.
 func parseEnvelope(toks []xml.Token, peek bool, fallback version) (*parsed, version, *fault) {
-	return decodeEnvelope(xmlwire.NewTokenDecoder(toks), peek, fallback)
+	return decodeEnvelope(xmlwire.NewTokens(toks), peek, fallback)
 }
 
 // decodeEnvelope is parseEnvelope over any decoder of the message.
-func decodeEnvelope(d *xml.Decoder, peek bool, fallback version) (*parsed, version, *fault) {
+func decodeEnvelope(d xmlwire.TokenReader, peek bool, fallback version) (*parsed, version, *fault) {
 	root, err := nextStart(d)
 	if err != nil {
 		return nil, fallback, senderFault("the message is not a SOAP envelope: " + err.Error())
@@ -126,7 +126,7 @@ func decodeEnvelope(d *xml.Decoder, peek bool, fallback version) (*parsed, versi
 }
 
 // nextStart returns the first start element, skipping the prolog.
-func nextStart(d *xml.Decoder) (xml.StartElement, error) {
+func nextStart(d xmlwire.TokenReader) (xml.StartElement, error) {
 	for {
 		t, err := d.Token()
 		if err != nil {
@@ -143,7 +143,7 @@ func nextStart(d *xml.Decoder) (xml.StartElement, error) {
 
 // checkHeader reads the Header element. dssd processes no header block, so a block that
 // must be understood by this node is a MustUnderstand fault; other blocks are ignored.
-func checkHeader(d *xml.Decoder, v version) *fault {
+func checkHeader(d xmlwire.TokenReader, v version) *fault {
 	var missed []xml.Name
 	for {
 		t, err := d.Token()
@@ -205,7 +205,7 @@ func mustUnderstand(e xml.StartElement, v version) bool {
 }
 
 // readBody reads the Body: exactly one DSS request element, nothing else but whitespace.
-func readBody(d *xml.Decoder, p *parsed, peek bool) *fault {
+func readBody(d xmlwire.TokenReader, p *parsed, peek bool) *fault {
 	found := false
 	for {
 		t, err := d.Token()

@@ -44,6 +44,12 @@ const respOptimizeMin = 1024
 // isMTOM reports whether a Content-Type is an MTOM message (multipart/related), and its
 // parameters.
 func isMTOM(ct string) (bool, map[string]string) {
+	// mime.ParseMediaType lower-cases and trims the type before ";": a type that does not
+	// even fold to multipart/related is not one, and is not parsed (every SOAP request).
+	base, _, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(base), "multipart/related") {
+		return false, nil
+	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "multipart/related" {
 		return false, nil

@@ -3,6 +3,8 @@ package soap
 import (
 	"bytes"
 	"errors"
+	"maps"
+	"mime"
 	"mime/multipart"
 	"testing"
 
@@ -77,4 +79,22 @@ func FuzzMTOM(f *testing.F) {
 			t.Fatalf("not a DSS error: %v", err)
 		}
 	})
+}
+
+// TestIsMTOMAsParseMediaType: the quick refusal in isMTOM never refuses a type that
+// mime.ParseMediaType reads as multipart/related.
+func TestIsMTOMAsParseMediaType(t *testing.T) {
+	for _, ct := range []string{
+		"application/soap+xml; charset=utf-8", "text/xml", "", ";", "multipart/related",
+		` Multipart/Related ; type="application/xop+xml"; boundary=b`, "MULTIPART/RELATED\t;boundary=x",
+		"multipart/related-x; boundary=b", "multipart/relate", "multipart/related;;", "multipart/\u212Aelated",
+		"\u00a0multipart/related\u0085; boundary=b",
+	} {
+		mt, params, err := mime.ParseMediaType(ct)
+		want := err == nil && mt == "multipart/related"
+		got, gotParams := isMTOM(ct)
+		if got != want || (want && !maps.Equal(params, gotParams)) {
+			t.Errorf("isMTOM(%q) = %v %v, ParseMediaType %q %v %v", ct, got, gotParams, mt, params, err)
+		}
+	}
 }

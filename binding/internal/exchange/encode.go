@@ -1,17 +1,18 @@
 package exchange
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"sync"
+
+	"dssd/binding/internal/xmlwire"
 )
 
 // Encoded is a response marshalled between a fixed prefix and suffix, in a buffer taken from a
 // pool. Bytes are valid until Release.
 type Encoded struct {
-	buf bytes.Buffer
-	w   *bufio.Writer
+	b []byte
 }
 
 var encodedPool = sync.Pool{New: func() any { return new(Encoded) }}
@@ -22,36 +23,33 @@ const maxPooled = 1 << 20
 
 // Encode writes prefix, the XML encoding of v (exactly what xml.Marshal writes) and suffix into
 // a pooled buffer: a signed response is written into one buffer that has already grown, rather
-// than into a new one that grows and is copied several times per response.
+// than into a new one that grows and is copied several times per response. The response
+// structs are written by xmlwire.AppendXML; what it leaves (xmlwire.ErrNotWritten) by
+// encoding/xml.
 func Encode(prefix string, v any, suffix string) (*Encoded, error) {
 	e := encodedPool.Get().(*Encoded)
-	e.buf.Reset()
-	e.buf.WriteString(prefix)
-	if e.w == nil {
-		e.w = bufio.NewWriterSize(&e.buf, 4096)
-	} else {
-		e.w.Reset(&e.buf)
+	e.b = append(e.b[:0], prefix...)
+	b, err := xmlwire.AppendXML(e.b, v)
+	if errors.Is(err, xmlwire.ErrNotWritten) {
+		buf := bytes.NewBuffer(e.b[:len(prefix)])
+		err = xml.NewEncoder(buf).Encode(v)
+		b = buf.Bytes()
 	}
-	// xml.NewEncoder keeps a *bufio.Writer of at least 4096 bytes as it is.
-	enc := xml.NewEncoder(e.w)
-	if err := enc.Encode(v); err != nil {
+	e.b = b
+	if err != nil {
 		e.Release()
 		return nil, err
 	}
-	if err := enc.Close(); err != nil {
-		e.Release()
-		return nil, err
-	}
-	e.buf.WriteString(suffix)
+	e.b = append(e.b, suffix...)
 	return e, nil
 }
 
 // Bytes returns the encoded message.
-func (e *Encoded) Bytes() []byte { return e.buf.Bytes() }
+func (e *Encoded) Bytes() []byte { return e.b }
 
 // Release returns the buffer to the pool; Bytes must not be used afterwards.
 func (e *Encoded) Release() {
-	if e.buf.Cap() > maxPooled {
+	if cap(e.b) > maxPooled {
 		return
 	}
 	encodedPool.Put(e)

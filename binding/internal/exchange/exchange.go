@@ -107,7 +107,7 @@ func Gate(b []byte, max int64) error {
 }
 
 // GateTokens runs the ingress gate as Gate does and returns the raw tokens it checked, for
-// xmlwire.NewTokenDecoder: the body is tokenized once.
+// xmlwire.NewTokens: the body is tokenized once.
 func GateTokens(b []byte, max int64) ([]xml.Token, error) {
 	if max <= 0 {
 		max = DefaultMaxBody
@@ -273,7 +273,7 @@ func (e *UnknownElementError) Error() string {
 
 // DecodeRequest decodes the DSS request element that start opens: SignRequest,
 // VerifyRequest or PendingRequest in the core namespace.
-func DecodeRequest(d *xml.Decoder, start xml.StartElement) (xmlwire.Op, any, error) {
+func DecodeRequest(d xmlwire.TokenReader, start xml.StartElement) (xmlwire.Op, any, error) {
 	op, ok := xmlwire.OpOf(start.Name)
 	if !ok {
 		return 0, nil, &UnknownElementError{Name: start.Name}

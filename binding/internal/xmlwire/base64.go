@@ -39,25 +39,25 @@ func (b Base64) MarshalText() ([]byte, error) {
 // cost of marshalling a signed document's response. With Include set (an MTOM response) the
 // content is an xop:Include naming the attachment that carries Bytes.
 func (b Base64) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
-	if b.Include != "" {
-		var href bytes.Buffer
-		_ = xml.EscapeText(&href, []byte(b.Include))
-		return e.EncodeElement(struct {
-			Text []byte `xml:",innerxml"`
-		}{[]byte(`<xop:Include xmlns:xop="` + NSXOP + `" href="` + href.String() + `"/>`)}, start)
-	}
 	return e.EncodeElement(struct {
 		Text []byte `xml:",innerxml"`
-	}{base64.StdEncoding.AppendEncode(nil, b.Bytes)}, start)
+	}{b.appendContent(nil)}, start)
 }
 
 // UnmarshalXML reads the base64 text of the element, or its one xop:Include child (XOP 1.0
 // §3: the element's only child, no text beside it but whitespace). Any other child element
 // makes the value invalid (a base64Binary has no element content), as does anything beside an
 // xop:Include. It fails only when the token stream is malformed.
-func (b *Base64) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+func (b *Base64) UnmarshalXML(d *xml.Decoder, _ xml.StartElement) error { return b.read(d, false) }
+
+// read is UnmarshalXML over any reader of the element's tokens; stable: the character data of
+// its tokens stays valid after the next token is read (Tokens; not an encoding/xml Decoder).
+func (b *Base64) read(d interface {
+	Token() (xml.Token, error)
+	Skip() error
+}, stable bool) error {
 	var text []byte
-	include, hasInclude, bad := "", false, false
+	include, hasInclude, bad, owned := "", false, false, !stable
 	for {
 		t, err := d.Token()
 		if err != nil {
@@ -65,7 +65,16 @@ func (b *Base64) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 		}
 		switch e := t.(type) {
 		case xml.CharData:
-			text = append(text, e...)
+			// The text of one token is read where it is; text is copied (and then ours to
+			// change) only when a second token adds to it.
+			switch {
+			case text == nil && stable:
+				text = e
+			case !owned:
+				text, owned = append(append([]byte(nil), text...), e...), true
+			default:
+				text = append(text, e...)
+			}
 		case xml.StartElement:
 			if e.Name.Space == NSXOP && e.Name.Local == "Include" && !hasInclude {
 				hasInclude = true
@@ -87,8 +96,10 @@ func (b *Base64) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 				*b = Base64{invalid: true}
 			case hasInclude:
 				*b = Base64{Include: include}
+			case owned:
+				b.decode(stripSpace(text))
 			default:
-				return b.UnmarshalText(text)
+				b.decodeShared(text)
 			}
 			return nil
 		}
@@ -97,7 +108,13 @@ func (b *Base64) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 
 // UnmarshalText implements encoding.TextUnmarshaler. It never returns an error; see Valid.
 func (b *Base64) UnmarshalText(text []byte) error {
-	clean := make([]byte, 0, len(text))
+	b.decode(stripSpace(append(make([]byte, 0, len(text)), text...)))
+	return nil
+}
+
+// stripSpace removes XML whitespace from text, in place.
+func stripSpace(text []byte) []byte {
+	clean := text[:0]
 	for _, c := range text {
 		switch c {
 		case ' ', '\t', '\r', '\n':
@@ -105,14 +122,29 @@ func (b *Base64) UnmarshalText(text []byte) error {
 			clean = append(clean, c)
 		}
 	}
+	return clean
+}
+
+// decode sets b to the standard base64 clean decodes to (invalid when it does not).
+func (b *Base64) decode(clean []byte) {
 	out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
 	n, err := base64.StdEncoding.Decode(out, clean)
 	if err != nil {
 		*b = Base64{invalid: true}
-		return nil
+		return
 	}
 	*b = Base64{Bytes: out[:n]}
-	return nil
+}
+
+// decodeShared is decode(stripSpace(text)) for text that is not ours to change: text with
+// line breaks but no spaces or tabs is decoded where it is (base64.StdEncoding ignores \r
+// and \n wherever they are), which saves copying a document's text once more.
+func (b *Base64) decodeShared(text []byte) {
+	if bytes.IndexByte(text, ' ') >= 0 || bytes.IndexByte(text, '\t') >= 0 {
+		b.decode(stripSpace(append(make([]byte, 0, len(text)), text...)))
+		return
+	}
+	b.decode(text)
 }
 
 // Valid reports whether the text decoded as standard base64 (or the value was resolved from

@@ -100,6 +100,9 @@ type wireWalker struct {
 	ptr func(v reflect.Value, path string, inValue bool) (handled bool, err error)
 	// node, if set, sees every wire struct before its children.
 	node func(v reflect.Value, ti *typeInfo, path string) error
+	// noPaths: every path is "" (a walk that only looks for a failure, without building a
+	// string per element).
+	noPaths bool
 }
 
 var base64DataType = reflect.TypeOf(Base64Data{})
@@ -119,7 +122,7 @@ func (w *wireWalker) walk(v reflect.Value, path string, inValue bool) error {
 	case reflect.Slice:
 		for i := 0; i < v.Len(); i++ {
 			p := path
-			if w.item != nil {
+			if w.item != nil && !w.noPaths {
 				p = w.item(path, i)
 			}
 			if err := w.walk(v.Index(i), p, false); err != nil {
@@ -142,7 +145,11 @@ func (w *wireWalker) walk(v reflect.Value, path string, inValue bool) error {
 	}
 	isData := v.Type() == base64DataType
 	for _, f := range ti.fields {
-		if err := w.walk(v.FieldByIndex(f.index), path+f.local+"/", isData && f.local == "Value"); err != nil {
+		p := path
+		if !w.noPaths {
+			p = path + f.local + "/"
+		}
+		if err := w.walk(v.FieldByIndex(f.index), p, isData && f.local == "Value"); err != nil {
 			return err
 		}
 	}
@@ -170,6 +177,12 @@ func namespaceNode(v reflect.Value, ti *typeInfo, path string) error {
 // checkNamespaces walks the decoded request v (a pointer to a wire struct) whose element is
 // root.
 func checkNamespaces(root string, v any) error {
+	// A walk without paths first: most requests have no such element, and then no path is
+	// built; the first failure is found again with its path for the message.
+	quick := wireWalker{node: namespaceNode, noPaths: true}
+	if quick.walk(reflect.ValueOf(v), "", false) == nil {
+		return nil
+	}
 	w := wireWalker{node: namespaceNode}
 	return w.walk(reflect.ValueOf(v), root+"/", false)
 }
