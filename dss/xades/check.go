@@ -368,6 +368,9 @@ func checkKeyInfo(ki *etree.Element, cert *x509.Certificate) error {
 			if !is(c, NSXMLDSig, "X509Certificate") {
 				continue
 			}
+			if txt, ok := xmldsig.Text(c); ok && txt == textOf(cert).der {
+				return nil // the base64 this package writes for cert: decodes to cert.Raw
+			}
 			der, err := decodeB64(c)
 			if err != nil {
 				return fmt.Errorf("X509Certificate: %w", err)
@@ -406,7 +409,7 @@ func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Cert
 	if qp.SelectAttrValue("Target", "") != "#"+sigID {
 		return errors.New("QualifyingProperties does not target this signature")
 	}
-	want := b64(digest(crypto.SHA256, cert.Raw))
+	want := textOf(cert).sha256
 	for _, sp := range qp.ChildElements() {
 		for _, ssp := range sp.ChildElements() {
 			for _, sc := range ssp.ChildElements() {
