@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 	"unicode/utf8"
 )
@@ -113,9 +114,12 @@ func (s *Service) record(ctx context.Context, ev *AuditEvent, err error) error {
 		}
 	}
 	ev.Time = s.clock().UTC()
-	s.log.Info("audit", "action", ev.Action, "user", ev.User, "via", ev.Via, "credential", ev.Credential,
-		"digests", ev.Digests, "major", ev.Major, "minor", ev.Minor, "request_id", ev.RequestID,
-		"problem_ref", ev.ProblemRef, "detail", ev.Detail)
+	// The attributes of s.log.Info's key-value pairs, without boxing each string (Info logs
+	// with the background context too).
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "audit", slog.String("action", ev.Action), slog.String("user", ev.User),
+		slog.String("via", ev.Via), slog.String("credential", ev.Credential), slog.Any("digests", ev.Digests),
+		slog.String("major", ev.Major), slog.String("minor", ev.Minor), slog.String("request_id", ev.RequestID),
+		slog.String("problem_ref", ev.ProblemRef), slog.String("detail", ev.Detail))
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
 	if aerr := s.audit.Append(actx, *ev); aerr != nil {

@@ -23,6 +23,7 @@ type plan struct {
 	placement *Placement
 	objID     string
 	parsed    *xades.Input // what the SCAL2 precheck parsed of doc.Data, for Build
+	sha256    []byte       // documentSHA256(doc), as prepare computed it for the audit record
 }
 
 // job is a validated signing request: everything is checked before the signature activation
@@ -40,7 +41,11 @@ type job struct {
 // bytes, or each chosen digest, in request order.
 func (j *job) bound() (hs []crypto.Hash, ds [][]byte) {
 	for i := range j.docs {
-		hs, ds = append(hs, crypto.SHA256), append(ds, documentSHA256(j.docs[i].doc))
+		d := j.docs[i].sha256
+		if d == nil {
+			d = documentSHA256(j.docs[i].doc)
+		}
+		hs, ds = append(hs, crypto.SHA256), append(ds, d)
 	}
 	for i := range j.hashes {
 		hs, ds = append(hs, j.hashes[i].hash), append(ds, j.hashes[i].digest)
@@ -80,8 +85,10 @@ func (s *Service) sign(ctx context.Context, c Caller, req *SignRequest, ev *Audi
 // activation data. Nothing is signed yet.
 func (s *Service) prepare(ctx context.Context, c Caller, req *SignRequest, ev *AuditEvent, activated bool) (*job, *Credential, error) {
 	opts := &req.Options
+	sums := make([][]byte, len(req.Documents)) // each document's bytes are hashed once
 	for i := range req.Documents {
-		ev.Digests = append(ev.Digests, digestString(crypto.SHA256, documentSHA256(&req.Documents[i])))
+		sums[i] = documentSHA256(&req.Documents[i])
+		ev.Digests = append(ev.Digests, digestString(crypto.SHA256, sums[i]))
 	}
 	for i := range req.Hashes {
 		if ds := req.Hashes[i].Digests; len(ds) > 0 {
@@ -124,6 +131,11 @@ func (s *Service) prepare(ctx context.Context, c Caller, req *SignRequest, ev *A
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	for i := range j.docs {
+		if i < len(sums) && j.docs[i].doc == &req.Documents[i] {
+			j.docs[i].sha256 = sums[i]
+		}
 	}
 	if err := s.levelAvailable(j.applied); err != nil {
 		return nil, nil, err

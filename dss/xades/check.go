@@ -62,7 +62,8 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		return errors.New("the signature is not the document element")
 	}
 
-	kids := dsChildren(sig)
+	var kidsA, siKidsA [8]*etree.Element
+	kids := xmldsig.AppendChildElements(kidsA[:0], sig)
 	if len(kids) < 2 || !is(kids[0], NSXMLDSig, "SignedInfo") || !is(kids[1], NSXMLDSig, "SignatureValue") {
 		return errors.New("ds:Signature does not start with SignedInfo and SignatureValue")
 	}
@@ -74,7 +75,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		return err
 	}
 
-	siKids := dsChildren(si)
+	siKids := xmldsig.AppendChildElements(siKidsA[:0], si)
 	if len(siKids) < 3 || !is(siKids[0], NSXMLDSig, "CanonicalizationMethod") || !is(siKids[1], NSXMLDSig, "SignatureMethod") {
 		return errors.New("malformed SignedInfo")
 	}
@@ -82,7 +83,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 	if err := checkC14N(c14n); err != nil {
 		return err
 	}
-	if len(dsChildren(siKids[0])) != 0 {
+	if xmldsig.HasChildElement(siKids[0]) {
 		return errors.New("CanonicalizationMethod with parameters")
 	}
 	sm, err := lookupSigMethod(siKids[1].SelectAttrValue("Algorithm", ""))
@@ -246,12 +247,16 @@ type written struct {
 func parseWritten(ref *etree.Element, ids idIndex) (*written, error) {
 	lim := xmldsig.DefaultLimits()
 	if ts := ref.SelectElement("Transforms"); ts != nil {
-		for _, t := range ts.ChildElements() {
-			if len(t.ChildElements()) != 0 {
-				return nil, fmt.Errorf("%w: transform with parameters", ErrNotSupported)
+		n := 0
+		for _, t := range ts.Child {
+			if t, ok := t.(*etree.Element); ok {
+				if xmldsig.HasChildElement(t) {
+					return nil, fmt.Errorf("%w: transform with parameters", ErrNotSupported)
+				}
+				n++
 			}
 		}
-		lim.MaxTransforms = max(lim.MaxTransforms, len(ts.ChildElements())) // a hash-signing client declares them
+		lim.MaxTransforms = max(lim.MaxTransforms, n) // a hash-signing client declares them
 	}
 	x, err := xmldsig.ParseReference(ref, 1, lim)
 	if err != nil {
@@ -360,13 +365,18 @@ func compareDigest(h crypto.Hash, data, want []byte) error {
 }
 
 func checkKeyInfo(ki *etree.Element, cert *x509.Certificate) error {
-	for _, xd := range dsChildren(ki) {
+	for _, t := range ki.Child {
+		xd := asElement(t)
 		if !is(xd, NSXMLDSig, "X509Data") {
 			continue
 		}
-		for _, c := range dsChildren(xd) {
+		for _, t := range xd.Child {
+			c := asElement(t)
 			if !is(c, NSXMLDSig, "X509Certificate") {
 				continue
+			}
+			if txt, ok := xmldsig.Text(c); ok && txt == textOf(cert).der {
+				return nil // the base64 this package writes for cert: decodes to cert.Raw
 			}
 			der, err := decodeB64(c)
 			if err != nil {
@@ -385,13 +395,15 @@ func checkKeyInfo(ki *etree.Element, cert *x509.Certificate) error {
 // targeting this signature and, when signed properties are referenced, a
 // SigningCertificateV2 whose digest is that of cert.
 func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Certificate, referenced bool) error {
-	var qps []*etree.Element
-	for _, o := range dsChildren(sig) {
+	var qpsA [2]*etree.Element
+	qps := qpsA[:0]
+	for _, t := range sig.Child {
+		o := asElement(t)
 		if !is(o, NSXMLDSig, "Object") {
 			continue
 		}
-		for _, qp := range o.ChildElements() {
-			if is(qp, NSXAdES, "QualifyingProperties") {
+		for _, t := range o.Child {
+			if qp := asElement(t); is(qp, NSXAdES, "QualifyingProperties") {
 				qps = append(qps, qp)
 			}
 		}
@@ -403,18 +415,32 @@ func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Cert
 		return fmt.Errorf("%d QualifyingProperties, signed properties referenced: %v", len(qps), referenced)
 	}
 	qp := qps[0]
-	if qp.SelectAttrValue("Target", "") != "#"+sigID {
+	if t := qp.SelectAttrValue("Target", ""); len(t) != len(sigID)+1 || t[0] != '#' || t[1:] != sigID { // "#"+sigID
 		return errors.New("QualifyingProperties does not target this signature")
 	}
-	want := b64(digest(crypto.SHA256, cert.Raw))
-	for _, sp := range qp.ChildElements() {
-		for _, ssp := range sp.ChildElements() {
-			for _, sc := range ssp.ChildElements() {
+	want := textOf(cert).sha256
+	for _, t := range qp.Child {
+		sp := asElement(t)
+		if sp == nil {
+			continue
+		}
+		for _, t := range sp.Child {
+			ssp := asElement(t)
+			if ssp == nil {
+				continue
+			}
+			for _, t := range ssp.Child {
+				sc := asElement(t)
 				if !is(sc, NSXAdES, "SigningCertificateV2") {
 					continue
 				}
-				for _, c := range sc.ChildElements() {
-					for _, cd := range c.ChildElements() {
+				for _, t := range sc.Child {
+					c := asElement(t)
+					if c == nil {
+						continue
+					}
+					for _, t := range c.Child {
+						cd := asElement(t)
 						if !is(cd, NSXAdES, "CertDigest") {
 							continue
 						}
@@ -431,8 +457,11 @@ func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Cert
 	return errors.New("no SigningCertificateV2 for the signer certificate")
 }
 
-// dsChildren returns the child elements of el.
-func dsChildren(el *etree.Element) []*etree.Element { return el.ChildElements() }
+// asElement returns t as an element, nil when it is another token.
+func asElement(t etree.Token) *etree.Element {
+	e, _ := t.(*etree.Element)
+	return e
+}
 
 // decodeB64 decodes the base64 text of el (xmldsig.DecodeBase64: text only).
 func decodeB64(el *etree.Element) ([]byte, error) { return xmldsig.DecodeBase64(el) }

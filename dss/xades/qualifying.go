@@ -1,7 +1,6 @@
 package xades
 
 import (
-	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
@@ -14,38 +13,38 @@ import (
 // context).
 func (b *builder) qualifyingProperties() error {
 	id := b.p.SignatureID
-	cert := b.p.Chain[0]
-	issuerSerial, err := issuerSerialV2(cert)
-	if err != nil {
-		return err
+	cert := textOf(b.p.Chain[0]) // the certificate's digest and IssuerSerial, once per certificate
+	if cert.issuerErr != nil {
+		return cert.issuerErr
 	}
+	n := &b.n
 
-	o := b.sig.CreateElement("ds:Object")
-	qp := o.CreateElement("xades:QualifyingProperties")
+	o := n.elem(b.sig, "ds", "Object", 1, 0)
+	qp := n.elem(o, "xades", "QualifyingProperties", 1, 2)
 	qp.CreateAttr("xmlns:xades", NSXAdES)
 	qp.CreateAttr("Target", "#"+id)
-	sp := qp.CreateElement("xades:SignedProperties")
+	sp := n.elem(qp, "xades", "SignedProperties", 2, 1)
 	sp.CreateAttr("Id", signedPropsID(id))
 
-	ssp := sp.CreateElement("xades:SignedSignatureProperties")
-	ssp.CreateElement("xades:SigningTime").SetText(b.p.SigningTime.UTC().Truncate(1e9).Format("2006-01-02T15:04:05Z"))
-	c := ssp.CreateElement("xades:SigningCertificateV2").CreateElement("xades:Cert")
-	cd := c.CreateElement("xades:CertDigest")
-	cd.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", DigestSHA256)
-	cd.CreateElement("ds:DigestValue").SetText(b64(digest(crypto.SHA256, cert.Raw)))
-	c.CreateElement("xades:IssuerSerialV2").SetText(b64(issuerSerial))
+	ssp := n.elem(sp, "xades", "SignedSignatureProperties", 2, 0)
+	n.text(n.elem(ssp, "xades", "SigningTime", 1, 0), b.p.SigningTime.UTC().Truncate(1e9).Format("2006-01-02T15:04:05Z"))
+	c := n.elem(n.elem(ssp, "xades", "SigningCertificateV2", 1, 0), "xades", "Cert", 2, 0)
+	cd := n.elem(c, "xades", "CertDigest", 2, 0)
+	n.elem(cd, "ds", "DigestMethod", 0, 1).CreateAttr("Algorithm", DigestSHA256)
+	n.text(n.elem(cd, "ds", "DigestValue", 1, 0), cert.sha256)
+	n.text(n.elem(c, "xades", "IssuerSerialV2", 1, 0), cert.issuerSerial)
 
-	sdop := sp.CreateElement("xades:SignedDataObjectProperties")
-	dof := sdop.CreateElement("xades:DataObjectFormat")
+	sdop := n.elem(sp, "xades", "SignedDataObjectProperties", 1, 0)
+	dof := n.elem(sdop, "xades", "DataObjectFormat", 1, 1)
 	dof.CreateAttr("ObjectReference", "#"+b.refID)
-	dof.CreateElement("xades:MimeType").SetText(b.mimeType())
+	n.text(n.elem(dof, "xades", "MimeType", 1, 0), b.mimeType())
 
-	ref := b.si.CreateElement("ds:Reference")
+	ref := n.elem(b.si, "ds", "Reference", 3, 2)
 	ref.CreateAttr("Type", SignedPropsRef)
 	ref.CreateAttr("URI", "#"+signedPropsID(id))
-	addTransforms(ref, []string{ExcC14N})
-	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", b.dgURI)
-	b.spDV = ref.CreateElement("ds:DigestValue")
+	b.addTransforms(ref, []string{ExcC14N})
+	n.elem(ref, "ds", "DigestMethod", 0, 1).CreateAttr("Algorithm", b.dgURI)
+	b.spDV = n.elem(ref, "ds", "DigestValue", 1, 0)
 	b.sp, b.qp = sp, qp
 	return nil
 }

@@ -154,7 +154,9 @@ type builder struct {
 	spDV   *etree.Element // DigestValue of the SignedProperties reference
 	sp     *etree.Element
 	qp     *etree.Element // xades:QualifyingProperties
+	sv     *etree.Element // ds:SignatureValue
 	signer *signerVerified
+	n      nodes // the signature's elements
 }
 
 func newBuilder(obj Object, p Params) (*builder, error) {
@@ -249,7 +251,7 @@ func (b *builder) sign() (*Tree, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.spDV.SetText(b64(d))
+		b.n.text(b.spDV, b64(d))
 	}
 	if err := b.signatureValue(); err != nil {
 		return nil, err
@@ -268,17 +270,17 @@ func (b *builder) sign() (*Tree, error) {
 // buildSkeleton creates ds:Signature with SignedInfo and the data
 // Reference (without transforms and digest).
 func (b *builder) buildSkeleton() {
-	b.sig = etree.NewElement("ds:Signature")
+	b.sig = b.n.elem(nil, "ds", "Signature", 5, 2)
 	b.sig.CreateAttr("xmlns:ds", NSXMLDSig)
 	b.sig.CreateAttr("Id", b.p.SignatureID)
-	b.si = b.sig.CreateElement("ds:SignedInfo")
-	b.si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", b.c14n)
-	b.si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", b.sm.uri)
+	b.si = b.n.elem(b.sig, "ds", "SignedInfo", 4, 0)
+	b.n.elem(b.si, "ds", "CanonicalizationMethod", 0, 1).CreateAttr("Algorithm", b.c14n)
+	b.n.elem(b.si, "ds", "SignatureMethod", 0, 1).CreateAttr("Algorithm", b.sm.uri)
 }
 
 // dataReference appends the data Reference to SignedInfo.
 func (b *builder) dataReference(uri string, hasURI bool, transforms []string, dgURI string, dv []byte) {
-	ref := b.si.CreateElement("ds:Reference")
+	ref := b.n.elem(b.si, "ds", "Reference", 3, 3)
 	ref.CreateAttr("Id", b.refID)
 	if hasURI {
 		ref.CreateAttr("URI", uri)
@@ -286,19 +288,19 @@ func (b *builder) dataReference(uri string, hasURI bool, transforms []string, dg
 	if b.obj.RefType != "" {
 		ref.CreateAttr("Type", b.obj.RefType)
 	}
-	addTransforms(ref, transforms)
-	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", dgURI)
-	b.dataDV = ref.CreateElement("ds:DigestValue")
-	b.dataDV.SetText(b64(dv))
+	b.addTransforms(ref, transforms)
+	b.n.elem(ref, "ds", "DigestMethod", 0, 1).CreateAttr("Algorithm", dgURI)
+	b.dataDV = b.n.elem(ref, "ds", "DigestValue", 1, 0)
+	b.n.text(b.dataDV, b64(dv))
 }
 
-func addTransforms(ref *etree.Element, transforms []string) {
+func (b *builder) addTransforms(ref *etree.Element, transforms []string) {
 	if len(transforms) == 0 {
 		return
 	}
-	ts := ref.CreateElement("ds:Transforms")
+	ts := b.n.elem(ref, "ds", "Transforms", len(transforms), 0)
 	for _, t := range transforms {
-		ts.CreateElement("ds:Transform").CreateAttr("Algorithm", t)
+		b.n.elem(ts, "ds", "Transform", 0, 1).CreateAttr("Algorithm", t)
 	}
 }
 
@@ -437,13 +439,13 @@ func (b *builder) envelopingReference() error {
 // certificate first. ds:Object elements follow them, so both are placed
 // before any existing Object.
 func (b *builder) keyInfo() {
-	sv := etree.NewElement("ds:SignatureValue")
-	ki := etree.NewElement("ds:KeyInfo")
-	xd := ki.CreateElement("ds:X509Data")
+	b.sv = b.n.elem(nil, "ds", "SignatureValue", 1, 0)
+	ki := b.n.elem(nil, "ds", "KeyInfo", 1, 0)
+	xd := b.n.elem(ki, "ds", "X509Data", len(b.p.Chain), 0)
 	for _, c := range b.p.Chain {
-		xd.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(c.Raw))
+		b.n.text(b.n.elem(xd, "ds", "X509Certificate", 1, 0), textOf(c).der)
 	}
-	b.sig.InsertChildAt(1, sv)
+	b.sig.InsertChildAt(1, b.sv)
 	b.sig.InsertChildAt(2, ki)
 }
 
@@ -497,7 +499,7 @@ func (b *builder) signatureValue() error {
 	if _, ok := b.p.Signer.(VerifyingSigner); ok {
 		b.signer = &signerVerified{key: b.p.Signer.Public(), hash: h, digest: d, value: sv}
 	}
-	b.sig.SelectElement("ds:SignatureValue").SetText(b64(sv))
+	b.n.text(b.sv, b64(sv))
 	return nil
 }
 

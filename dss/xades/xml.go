@@ -221,10 +221,11 @@ func canonicalDigest(h crypto.Hash, el *etree.Element, alg string) ([]byte, erro
 
 // c14nError maps an error of the core's canonicalization to this package's sentinels.
 func c14nError(err error) error {
+	if err == nil {
+		return nil // before attr, which escapes to errors.As
+	}
 	var attr *xmldsig.XMLAttrError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &attr):
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	default:

@@ -128,56 +128,80 @@ func selectXPath(doc *etree.Document, expr string, ns map[string]string) (*etree
 // namespace-uri() tests otherwise, a position where siblings share the test,
 // and for the last step the Id attribute if el has one.
 func pathTo(el *etree.Element, id string) string {
-	var steps []string
-	for e := el; e != nil && e.Parent() != nil; e = e.Parent() {
-		if e.Tag == "" && e.Space == "" { // the document node
-			break
-		}
-		uri := nsURI(e)
-		var test string
-		if uri == "" {
-			test = e.Tag
-		} else {
-			test = fmt.Sprintf("*[local-name()=%s and namespace-uri()=%s", xpathLiteral(e.Tag), xpathLiteral(uri))
-			if e == el && id != "" {
-				test += " and @Id=" + xpathLiteral(id)
-			}
-			test += "]"
-		}
-		if e == el && uri == "" && id != "" {
-			test += "[@Id=" + xpathLiteral(id) + "]"
-		} else if !(e == el && id != "") {
-			same, pos := 0, 0
-			for _, t := range e.Parent().Child {
-				s, ok := t.(*etree.Element)
-				if !ok || s.Tag != e.Tag || nsURI(s) != uri {
-					continue
-				}
-				same++
-				if s == e {
-					pos = same
-				}
-			}
-			if same > 1 {
-				test += "[" + strconv.Itoa(pos) + "]"
-			}
-		}
-		steps = append(steps, test)
+	b := appendPath(make([]byte, 0, 256), el, el, id)
+	if len(b) == 0 {
+		return "/"
 	}
-	for i, j := 0, len(steps)-1; i < j; i, j = i+1, j-1 {
-		steps[i], steps[j] = steps[j], steps[i]
+	return string(b)
+}
+
+// appendPath appends the steps from the document element down to e, each after a '/' (el and
+// id as in pathTo).
+func appendPath(b []byte, e, el *etree.Element, id string) []byte {
+	if e == nil || e.Parent() == nil || e.Tag == "" && e.Space == "" { // above the document element
+		return b
 	}
-	return "/" + strings.Join(steps, "/")
+	b = append(appendPath(b, e.Parent(), el, id), '/')
+	uri := nsURI(e)
+	if uri == "" {
+		b = append(b, e.Tag...)
+	} else {
+		b = append(b, "*[local-name()="...)
+		b = appendXPathLiteral(b, e.Tag)
+		b = append(b, " and namespace-uri()="...)
+		b = appendXPathLiteral(b, uri)
+		if e == el && id != "" {
+			b = append(b, " and @Id="...)
+			b = appendXPathLiteral(b, id)
+		}
+		b = append(b, ']')
+	}
+	if e == el && uri == "" && id != "" {
+		b = append(b, "[@Id="...)
+		b = appendXPathLiteral(b, id)
+		b = append(b, ']')
+	} else if !(e == el && id != "") {
+		same, pos := 0, 0
+		for _, t := range e.Parent().Child {
+			s, ok := t.(*etree.Element)
+			if !ok || s.Tag != e.Tag || nsURI(s) != uri {
+				continue
+			}
+			same++
+			if s == e {
+				pos = same
+			}
+		}
+		if same > 1 {
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(pos), 10)
+			b = append(b, ']')
+		}
+	}
+	return b
 }
 
 // xpathLiteral quotes s as an XPath 1.0 string literal (which has no escapes).
-func xpathLiteral(s string) string {
+func xpathLiteral(s string) string { return string(appendXPathLiteral(nil, s)) }
+
+// appendXPathLiteral appends xpathLiteral(s).
+func appendXPathLiteral(b []byte, s string) []byte {
 	if !strings.Contains(s, "'") {
-		return "'" + s + "'"
+		b = append(b, '\'')
+		b = append(b, s...)
+		return append(b, '\'')
 	}
 	if !strings.Contains(s, `"`) {
-		return `"` + s + `"`
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
 	}
-	parts := strings.Split(s, "'")
-	return "concat('" + strings.Join(parts, `', "'", '`) + "')"
+	b = append(b, "concat('"...)
+	for i, part := range strings.Split(s, "'") {
+		if i > 0 {
+			b = append(b, `', "'", '`...)
+		}
+		b = append(b, part...)
+	}
+	return append(b, "')"...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"dssd/dss/xmlsafe"
@@ -29,7 +30,7 @@ import (
 // CDATA-flagged text node: the ingress gate makes neither) or a prefix without a declaration
 // in scope is refused with ErrNotCanonicalizable.
 func ExclusiveC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) {
-	return plain(writeC14N(&excWriter{skip: skip, prefixList: inclusive}, el))
+	return plain(writeWith(excWriter{skip: skip, prefixList: inclusive}, el))
 }
 
 // InclusiveC14N returns the inclusive canonical form without comments (Canonical XML 1.0 or
@@ -43,7 +44,7 @@ func ExclusiveC14N(el, skip *etree.Element, inclusive []string) ([]byte, error) 
 // canonicalizers do not when attributes have different prefixes (xml:lang beside
 // xsi:schemaLocation, say), and refuses what ExclusiveC14N refuses.
 func InclusiveC14N(el, skip *etree.Element, inherited []etree.Attr) ([]byte, error) {
-	return plain(writeC14N(&excWriter{skip: skip, inclusiveAll: true, inherited: inherited}, el))
+	return plain(writeWith(excWriter{skip: skip, inclusiveAll: true, inherited: inherited}, el))
 }
 
 // plain turns the writer's internal refusal into ErrNotCanonicalizable.
@@ -84,7 +85,7 @@ type Subset struct {
 // s.Comments) comments. el is not modified. It returns ErrNotCanonicalizable for a subtree it
 // cannot write (an undeclared prefix, a CDATA node) and s.Ctx's error when the context ends.
 func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
-	c := &excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, comments: s.Comments,
+	c := excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, comments: s.Comments,
 		include: s.Include, inherit: s.Inherit, ctx: s.Ctx, buf: s.Buf[:0:cap(s.Buf)]}
 	if s.Exclusive && len(s.Prefixes) > 0 {
 		c.prefixSet = make(map[string]bool, len(s.Prefixes))
@@ -92,7 +93,36 @@ func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
 			c.prefixSet[p] = true
 		}
 	}
-	return plain(writeC14N(c, el))
+	return plain(writeWith(c, el))
+}
+
+// writers holds excWriters whose namespace stacks and sort scratch serve the next walk: a
+// canonicalization then allocates nothing but its output (and that only without Options.Buf).
+var writers = sync.Pool{New: func() any { return new(excWriter) }}
+
+// maxPooledScratch: a writer whose scratch grew beyond this many entries (a document with
+// thousands of declarations or attributes on one element) is left to the collector.
+const maxPooledScratch = 1024
+
+// writeWith runs writeC14N with the settings of c on a pooled writer's scratch slices. The
+// result does not share the writer's storage (c.buf is the caller's or a new buffer).
+func writeWith(c excWriter, el *etree.Element) ([]byte, error) {
+	w := writers.Get().(*excWriter)
+	c.outer, c.scope, c.out, c.decls, c.keys = w.outer[:0], w.scope[:0], w.out[:0], w.decls[:0], w.keys[:0]
+	*w = c
+	out, err := writeC14N(w, el)
+	// Keep the grown scratch, without the strings of this tree (they would keep it alive).
+	outer, scope, outs, decls, keys := w.outer, w.scope, w.out, w.decls, w.keys
+	clear(outer[:cap(outer)])
+	clear(scope[:cap(scope)])
+	clear(outs[:cap(outs)])
+	clear(decls[:cap(decls)])
+	clear(keys[:cap(keys)])
+	*w = excWriter{outer: outer, scope: scope, out: outs, decls: decls, keys: keys}
+	if max(cap(outer), cap(scope), cap(outs), cap(decls), cap(keys)) <= maxPooledScratch {
+		writers.Put(w)
+	}
+	return out, err
 }
 
 // ErrNotCanonicalizable is returned for a subtree the canonicalizer cannot write.
@@ -227,9 +257,16 @@ func lookup(list []nsBinding, prefix string) (string, bool) {
 	return "", false
 }
 
+// element writes el (parentOut: its parent was written) and restores the namespace stacks
+// and the depth as they were before it.
 func (c *excWriter) element(el *etree.Element, parentOut bool) error {
-	scopeMark, outMark := len(c.scope), len(c.out)
-	defer func() { c.scope, c.out = c.scope[:scopeMark], c.out[:outMark] }()
+	scopeMark, outMark, depth := len(c.scope), len(c.out), c.depth
+	err := c.elementIn(el, parentOut)
+	c.scope, c.out, c.depth = c.scope[:scopeMark], c.out[:outMark], depth
+	return err
+}
+
+func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	if err := c.tick(); err != nil {
 		return err
 	}
@@ -269,8 +306,7 @@ func (c *excWriter) element(el *etree.Element, parentOut bool) error {
 		return nil
 	}
 	apex := c.depth == 0
-	c.depth++
-	defer func() { c.depth-- }()
+	c.depth++ // element restores it
 	if c.inclusiveAll {
 		// Every namespace in scope: at the apex all of them (the innermost binding of each
 		// prefix), below it those the element declares itself; use leaves out what the output

@@ -64,6 +64,28 @@ func is(el *etree.Element, ns, local string) bool {
 	return el != nil && el.Tag == local && el.NamespaceURI() == ns
 }
 
+// AppendChildElements appends the child elements of el to dst: el.ChildElements() into
+// storage the caller provides (an array on its stack, for the few children of a signature's
+// elements).
+func AppendChildElements(dst []*etree.Element, el *etree.Element) []*etree.Element {
+	for _, t := range el.Child {
+		if c, ok := t.(*etree.Element); ok {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// HasChildElement reports whether el has a child element (len(el.ChildElements()) != 0).
+func HasChildElement(el *etree.Element) bool {
+	for _, t := range el.Child {
+		if _, ok := t.(*etree.Element); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Limits bound what one ds:Signature may ask for.
 type Limits struct {
 	MaxReferences int // References in SignedInfo
@@ -266,9 +288,10 @@ func ParseReference(el *etree.Element, pos int, lim Limits) (*Reference, error) 
 	if a := el.SelectAttr("URI"); a != nil {
 		r.URI, r.HasURI = a.Value, true
 	}
-	kids := el.ChildElements()
+	var kidsA, tsA [4]*etree.Element
+	kids := AppendChildElements(kidsA[:0], el)
 	if len(kids) > 0 && is(kids[0], NS, "Transforms") {
-		ts := kids[0].ChildElements()
+		ts := AppendChildElements(tsA[:0], kids[0])
 		if len(ts) == 0 {
 			return nil, problem(Malformed, "reference %d: empty Transforms", pos)
 		}
@@ -297,7 +320,7 @@ func ParseReference(el *etree.Element, pos int, lim Limits) (*Reference, error) 
 	if len(kids) != 2 || !is(kids[0], NS, "DigestMethod") || !is(kids[1], NS, "DigestValue") {
 		return nil, problem(Malformed, "reference %d: want Transforms?, DigestMethod, DigestValue", pos)
 	}
-	if len(kids[0].ChildElements()) != 0 {
+	if HasChildElement(kids[0]) {
 		return nil, problem(Malformed, "reference %d: DigestMethod with parameters", pos)
 	}
 	r.DigestMethod = kids[0].SelectAttrValue("Algorithm", "")

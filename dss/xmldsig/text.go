@@ -12,6 +12,13 @@ import (
 // elements, processing instructions and comments inside it are refused (hardening.md §2.5:
 // values are never concatenated across other nodes).
 func Text(el *etree.Element) (string, bool) {
+	if len(el.Child) == 1 { // one text node: its data as it is, no copy
+		t, ok := el.Child[0].(*etree.CharData)
+		if !ok {
+			return "", false
+		}
+		return t.Data, true
+	}
 	var b strings.Builder
 	for _, t := range el.Child {
 		switch t := t.(type) {

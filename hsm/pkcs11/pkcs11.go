@@ -196,7 +196,7 @@ func (km *KeyManager) Signer(ctx context.Context, ref hsm.KeyRef) (crypto.Signer
 	if err != nil {
 		return nil, err
 	}
-	return hsm.Guard(&keySigner{km: km, ref: ref, pub: pub}), nil
+	return hsm.Guard(&keySigner{km: km, ref: ref, name: cacheName(ref), pub: pub}), nil
 }
 
 func (km *KeyManager) checkRef(ref hsm.KeyRef) error {
@@ -211,18 +211,19 @@ func (km *KeyManager) checkRef(ref hsm.KeyRef) error {
 
 // keySigner signs with the key named by ref through the KeyManager's cache. hsm.Guard wraps it.
 type keySigner struct {
-	km  *KeyManager
-	ref hsm.KeyRef
-	pub crypto.PublicKey
+	km   *KeyManager
+	ref  hsm.KeyRef
+	name string // cacheName(ref), once
+	pub  crypto.PublicKey
 }
 
 func (s *keySigner) Public() crypto.PublicKey { return s.pub }
 
 func (s *keySigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	var sig []byte
-	err := s.km.withKey(context.Background(), s.ref, func(key crypto11.Signer, gen uint64) error {
+	err := s.km.withKeyNamed(context.Background(), s.ref, s.name, func(key crypto11.Signer, gen uint64) error {
 		if !samePublic(key.Public(), s.pub) {
-			s.km.evict(cacheName(s.ref), gen)
+			s.km.evict(s.name, gen)
 			return fmt.Errorf("%w: %s now names another key", hsm.ErrKeyNotFound, s.ref)
 		}
 		return s.km.do(context.Background(), gen, true, s.km.cfg.SignTimeout, func() (err error) {
@@ -241,7 +242,11 @@ func (s *keySigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 // tried once more; a second session failure marks the backend down, because only a new
 // crypto11 context clears its session pool.
 func (km *KeyManager) withKey(ctx context.Context, ref hsm.KeyRef, use func(key crypto11.Signer, gen uint64) error) error {
-	name := cacheName(ref)
+	return km.withKeyNamed(ctx, ref, cacheName(ref), use)
+}
+
+// withKeyNamed is withKey for a caller that has the cache name of ref already.
+func (km *KeyManager) withKeyNamed(ctx context.Context, ref hsm.KeyRef, name string, use func(key crypto11.Signer, gen uint64) error) error {
 	var (
 		err error
 		gen uint64
@@ -362,8 +367,10 @@ func cacheName(ref hsm.KeyRef) string {
 // and markOnTimeout is set, the backend is marked down. The abandoned worker finishes in the
 // background.
 func (km *KeyManager) do(ctx context.Context, gen uint64, markOnTimeout bool, timeout time.Duration, f func() error) error {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// A timer rather than a context.WithTimeout of ctx: the same two ends of the wait, without
+	// a derived context per token call; ctx's end wins when both have come.
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	done := make(chan error, 1)
 	go func() {
 		defer func() {
@@ -376,7 +383,9 @@ func (km *KeyManager) do(ctx context.Context, gen uint64, markOnTimeout bool, ti
 	select {
 	case err := <-done:
 		return km.classify(gen, err)
-	case <-cctx.Done():
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", hsm.ErrUnavailable, ctx.Err())
+	case <-timer.C:
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%w: %w", hsm.ErrUnavailable, err)
 		}
@@ -681,7 +690,7 @@ func (km *KeyManager) CreateKey(ctx context.Context, ref hsm.KeyRef, alg hsm.Key
 		km.keys[name] = cachedKey{key: key, gen: gen}
 	}
 	km.mu.Unlock()
-	signer := hsm.Guard(&keySigner{km: km, ref: ref, pub: key.Public()})
+	signer := hsm.Guard(&keySigner{km: km, ref: ref, name: name, pub: key.Public()})
 	if err := selfTest(signer); err != nil {
 		km.evict(name, gen)
 		_ = km.do(ctx, gen, false, km.cfg.SignTimeout, key.Delete)

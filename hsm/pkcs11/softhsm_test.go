@@ -189,11 +189,14 @@ func BenchmarkSign(b *testing.B) {
 			b.Fatal(err)
 		}
 		d := sha256.Sum256([]byte("benchmark"))
+		// The backend's own signer without hsm.Guard: what the worker, the key cache and the
+		// session handling add to crypto11.
+		worker := s.(interface{ Unwrap() crypto.Signer }).Unwrap()
 		for _, bc := range []struct {
 			name   string
 			signer crypto.Signer
 			par    int
-		}{{"dssd", s, 1}, {"dssd", s, 4}, {"crypto11-unguarded", raw, 1}} {
+		}{{"dssd", s, 1}, {"dssd", s, 4}, {"crypto11-unguarded", raw, 1}, {"dssd-unguarded", worker, 1}} {
 			s, par := bc.signer, bc.par
 			b.Run(fmt.Sprintf("%s/%s/parallelism=%dxGOMAXPROCS", alg, bc.name, par), func(b *testing.B) {
 				b.SetParallelism(par)
