@@ -311,7 +311,7 @@ func (p *pass) release() {
 	clear(g.scope)
 	clear(g.rawSeen)
 	clear(g.expSeen)
-	f.b, f.s, f.own = nil, "", nil
+	f.b, f.s, f.arena = nil, "", nil
 	f.pendClose = xml.Name{}
 	f.attr = reuse(f.attr)
 	f.buf = reuse(f.buf)
