@@ -415,15 +415,17 @@ type treeBuilder struct {
 }
 
 // newTreeBuilder returns a builder of doc, its first chunks sized after the markup of b: an
-// element and a text node per two '<' (a start and an end tag; whitespace between tags), a
-// child per '<', an attribute per '='. Where that is short, chunks of 16 nodes and more follow.
+// element per two '<' (a start and an end tag), a text node per '<' that does not follow a '>'
+// at once, a child per element or text node, an attribute per '='. Where that is short, chunks
+// of 16 nodes and more follow.
 func newTreeBuilder(doc *etree.Document, b []byte) *treeBuilder {
 	t := builderPool.Get().(*treeBuilder)
 	t.open = append(t.open, &doc.Element)
 	t.from = append(t.from, 0)
 	lt := bytes.Count(b, []byte("<"))
-	t.elems.size, t.texts.size = min(lt/2+1, maxChunk), min(lt/2+1, maxChunk)
-	t.attrs.size, t.lists.size = min(bytes.Count(b, []byte("=")), maxChunk), min(lt+1, maxChunk)
+	elems, texts := lt/2+1, max(lt-bytes.Count(b, []byte("><"))+1, 1)
+	t.elems.size, t.texts.size = min(elems, maxChunk), min(texts, maxChunk)
+	t.attrs.size, t.lists.size = min(bytes.Count(b, []byte("=")), maxChunk), min(elems+texts, maxChunk)
 	return t
 }
 
