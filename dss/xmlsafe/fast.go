@@ -96,6 +96,7 @@ func (f *fastTokens) next() (token, int64, int64, error) {
 		if !ok {
 			return token{}, 0, 0, errFallback
 		}
+		t.checked = true // every reference resolved to an XML 1.0 character
 		f.i += j
 		return t, start, int64(f.i), nil
 	}

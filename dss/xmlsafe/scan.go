@@ -351,8 +351,9 @@ type token struct {
 	// hasStr: str is set; owned: data is not reused by the tokenizer and may be kept.
 	hasStr, owned bool
 	// checked: a start tag that fastTokens read whole, each value followed by whitespace or
-	// the end of the tag, its references resolved to characters, no tab, LF or CR in a value:
-	// gate.checkTag would find nothing to refuse or normalize.
+	// the end of the tag, its references resolved to characters, no tab, LF or CR in a value
+	// (gate.checkTag would find nothing to refuse or normalize); text whose references
+	// fastTokens resolved to characters (gate.charData would find no bad one).
 	checked bool
 }
 
@@ -447,7 +448,7 @@ func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate
 		case tokEnd:
 			err = g.endElement(t.name, start)
 		case tokText:
-			err = g.charData(t.data, start, end)
+			err = g.charData(t.data, t.checked, start, end)
 		case tokComment:
 			// Allowed everywhere; does not end a text run.
 			err = g.node(start)
@@ -847,7 +848,7 @@ func (g *gate) endElement(name xml.Name, start int64) error {
 	return nil
 }
 
-func (g *gate) charData(t []byte, start, end int64) error {
+func (g *gate) charData(t []byte, checked bool, start, end int64) error {
 	raw := g.src[start:end]
 	cdata := len(raw) > 0 && raw[0] == '<'
 	if g.depth == 0 {
@@ -871,7 +872,7 @@ func (g *gate) charData(t []byte, start, end int64) error {
 	if g.textRun > g.lim.MaxTextBytes {
 		return g.fail(ReasonLimit, start, fmt.Sprintf("text node longer than %d bytes", g.lim.MaxTextBytes))
 	}
-	if cdata {
+	if cdata || checked {
 		return nil
 	}
 	for i := bytes.IndexByte(raw, '&'); i >= 0; {
