@@ -415,7 +415,8 @@ func (g *gate) start(b []byte, base int64, lim Limits) {
 }
 
 // tokenizeFrom runs the pass with the tokens of fast, or of std when fast is nil. The two are
-// called directly, not through an interface, so that the token they fill stays on the stack.
+// called directly, not through an interface, and return the token by value, so that it stays
+// on the stack.
 func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate, sink sink) (int64, error) {
 	b := g.src
 	rootEnd := int64(-1)
