@@ -32,11 +32,12 @@ type fastTokens struct {
 	// substrings of it, so a token costs no allocation of its own. Whatever keeps one of them
 	// (the tree Parse builds, the tokens of Tokens) keeps the whole input alive.
 	s string
-	// own, when not nil, is a private copy of b (Tokens): the bytes of text, comments and
-	// processing instructions are slices of it, unescaped in place, so they may be kept.
-	own []byte
 	// strs sets token.str for text, comments and processing instructions (Parse).
-	strs      bool
+	strs bool
+	// keep (Tokens): the bytes of text, comments and processing instructions may be kept:
+	// slices of b, or of arena where text had to be unescaped.
+	keep      bool
+	arena     []byte
 	i         int
 	pendClose xml.Name // the end element of an empty tag, returned next when closing is set
 	closing   bool
@@ -45,13 +46,13 @@ type fastTokens struct {
 }
 
 // tokenMode says what fastTokens makes of text: for Check nothing beyond the bytes, for Parse
-// strings (modeStrings), for Tokens bytes that may be kept (modeOwn).
+// strings (modeStrings), for Tokens bytes that may be kept (modeKeep).
 type tokenMode int
 
 const (
 	modeCheck tokenMode = iota
 	modeStrings
-	modeOwn
+	modeKeep
 )
 
 func newFastTokens(b []byte, mode tokenMode) *fastTokens {
@@ -62,10 +63,8 @@ func newFastTokens(b []byte, mode tokenMode) *fastTokens {
 
 // start prepares f to read b from its start, keeping its scratch memory.
 func (f *fastTokens) start(b []byte, mode tokenMode) {
-	*f = fastTokens{b: b, s: string(b), strs: mode == modeStrings, buf: f.buf[:0], attr: f.attr[:0]}
-	if mode == modeOwn {
-		f.own = bytes.Clone(b)
-	}
+	*f = fastTokens{b: b, s: string(b), strs: mode == modeStrings, keep: mode == modeKeep,
+		buf: f.buf[:0], attr: f.attr[:0]}
 }
 
 var errFallback = errors.New("xmlsafe: input needs the encoding/xml tokenizer")
@@ -97,6 +96,7 @@ func (f *fastTokens) next() (token, int64, int64, error) {
 		if !ok {
 			return token{}, 0, 0, errFallback
 		}
+		t.checked = true // every reference resolved to an XML 1.0 character
 		f.i += j
 		return t, start, int64(f.i), nil
 	}
@@ -181,12 +181,7 @@ func (f *fastTokens) procInst(start int64) (token, int64, int64, error) {
 // verbatim returns a token of kind made of the bytes b[i:j] as they are (a comment, the
 // instruction of a processing instruction, text that needs no unescaping).
 func (f *fastTokens) verbatim(kind tokKind, i, j int) token {
-	t := token{kind: kind}
-	if f.own != nil {
-		t.data, t.owned = f.own[i:j:j], true
-	} else {
-		t.data = f.b[i:j]
-	}
+	t := token{kind: kind, data: f.b[i:j:j], owned: f.keep}
 	if f.strs {
 		t.str, t.hasStr = f.s[i:j], true
 	}
@@ -200,15 +195,20 @@ func (f *fastTokens) text(i, j int, refs, cr bool) (token, bool) {
 		return f.verbatim(tokText, i, j), true
 	}
 	dst := f.buf[:0]
-	if f.own != nil {
-		dst = f.own[i:i] // the result is never longer than the raw bytes: unescaped in place
+	if f.keep {
+		// The result is never longer than the raw bytes: it stays in the arena's room.
+		if cap(f.arena)-len(f.arena) < j-i {
+			f.arena = make([]byte, 0, max(j-i, 1024))
+		}
+		dst = f.arena[len(f.arena):len(f.arena)]
 	}
 	out, ok := unescape(dst, f.b[i:j], refs)
 	if !ok {
 		return token{}, false
 	}
 	t := token{kind: tokText}
-	if f.own != nil {
+	if f.keep {
+		f.arena = f.arena[:len(f.arena)+len(out)]
 		t.data, t.owned = out[:len(out):len(out)], true
 	} else {
 		f.buf = out
@@ -318,8 +318,7 @@ func scanText(raw []byte) (amp, cr, bracket bool) {
 // unescape appends to dst the text or attribute value raw decoded as encoding/xml's text
 // does: with references, the five predefined entities and character references to XML 1.0
 // characters (false for anything else); always, CR LF and CR read as LF (a CDATA section has
-// no references). The result is never longer than raw, and dst may be raw's own bytes (or a
-// copy of them at the same place): every byte is written at or before the one it comes from.
+// no references). The result is never longer than raw.
 func unescape(dst, raw []byte, references bool) ([]byte, bool) {
 	out := dst
 	for k := 0; k < len(raw); k++ {

@@ -74,7 +74,7 @@ func sameAsRawToken(b []byte) (fallback bool, err error) {
 	if !reflect.DeepEqual(std, viaStd) || (serr == nil) != (verr == nil) {
 		return false, errors.New("stdTokens does not hand over RawToken's tokens")
 	}
-	for _, mode := range []tokenMode{modeCheck, modeStrings, modeOwn} {
+	for _, mode := range []tokenMode{modeCheck, modeStrings, modeKeep} {
 		fast, ferr := readAll(newFastTokens(b, mode))
 		if ferr != nil && !errors.Is(ferr, errFallback) {
 			return false, errors.New("fastTokens failed with " + ferr.Error())

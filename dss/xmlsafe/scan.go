@@ -311,7 +311,7 @@ func (p *pass) release() {
 	clear(g.scope)
 	clear(g.rawSeen)
 	clear(g.expSeen)
-	f.b, f.s, f.own = nil, "", nil
+	f.b, f.s, f.arena = nil, "", nil
 	f.pendClose = xml.Name{}
 	f.attr = reuse(f.attr)
 	f.buf = reuse(f.buf)
@@ -351,8 +351,9 @@ type token struct {
 	// hasStr: str is set; owned: data is not reused by the tokenizer and may be kept.
 	hasStr, owned bool
 	// checked: a start tag that fastTokens read whole, each value followed by whitespace or
-	// the end of the tag, its references resolved to characters, no tab, LF or CR in a value:
-	// gate.checkTag would find nothing to refuse or normalize.
+	// the end of the tag, its references resolved to characters, no tab, LF or CR in a value
+	// (gate.checkTag would find nothing to refuse or normalize); text whose references
+	// fastTokens resolved to characters (gate.charData would find no bad one).
 	checked bool
 }
 
@@ -414,7 +415,8 @@ func (g *gate) start(b []byte, base int64, lim Limits) {
 }
 
 // tokenizeFrom runs the pass with the tokens of fast, or of std when fast is nil. The two are
-// called directly, not through an interface, so that the token they fill stays on the stack.
+// called directly, not through an interface, and return the token by value, so that it stays
+// on the stack.
 func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate, sink sink) (int64, error) {
 	b := g.src
 	rootEnd := int64(-1)
@@ -447,7 +449,7 @@ func tokenizeFrom(ctx context.Context, fast *fastTokens, std *stdTokens, g *gate
 		case tokEnd:
 			err = g.endElement(t.name, start)
 		case tokText:
-			err = g.charData(t.data, start, end)
+			err = g.charData(t.data, t.checked, start, end)
 		case tokComment:
 			// Allowed everywhere; does not end a text run.
 			err = g.node(start)
@@ -847,7 +849,7 @@ func (g *gate) endElement(name xml.Name, start int64) error {
 	return nil
 }
 
-func (g *gate) charData(t []byte, start, end int64) error {
+func (g *gate) charData(t []byte, checked bool, start, end int64) error {
 	raw := g.src[start:end]
 	cdata := len(raw) > 0 && raw[0] == '<'
 	if g.depth == 0 {
@@ -871,7 +873,7 @@ func (g *gate) charData(t []byte, start, end int64) error {
 	if g.textRun > g.lim.MaxTextBytes {
 		return g.fail(ReasonLimit, start, fmt.Sprintf("text node longer than %d bytes", g.lim.MaxTextBytes))
 	}
-	if cdata {
+	if cdata || checked {
 		return nil
 	}
 	for i := bytes.IndexByte(raw, '&'); i >= 0; {

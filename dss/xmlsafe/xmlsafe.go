@@ -259,9 +259,11 @@ func ctxErr(ctx context.Context) error {
 // Tokens runs Check and returns the raw tokens (encoding/xml RawToken: prefixes unresolved) of
 // b from its start to the end of the root element, copied: the tokens the gate checked, for a
 // decoder to read again without tokenizing the bytes a second time (xml.NewTokenDecoder over a
-// reader of them resolves the namespaces as xml.NewDecoder would). The tokens share two copies
-// of b, made once (names and values are substrings of one, text and comments slices of the
-// other), instead of a copy each: keeping any of them keeps about twice the size of b.
+// reader of them resolves the namespaces as xml.NewDecoder would). Instead of a copy each,
+// names and values are substrings of one copy of b, made once, and the bytes of text,
+// comments and processing instructions are slices of b itself (text with references or CR
+// decoded is copied): b must not be modified while the tokens are in use, and keeping any of
+// them keeps b and its copy alive.
 func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
 	r := tokenRecorder{toks: make([]xml.Token, 0, min(2*bytes.Count(b, []byte("<"))+8, maxPrealloc))}
 	r.attrs.size = min(bytes.Count(b, []byte("=")), maxChunk) // an attribute per "="
@@ -291,7 +293,7 @@ func (s sink) mode() tokenMode {
 	case s.tree != nil:
 		return modeStrings
 	case s.rec != nil:
-		return modeOwn
+		return modeKeep
 	}
 	return modeCheck
 }
@@ -326,7 +328,7 @@ func (r *tokenRecorder) reset() { r.toks = r.toks[:0] }
 
 // add appends the token as xml.CopyToken would copy it: the attributes in a window of a shared
 // chunk (with its own capacity, so that appending to one never overwrites the next), the bytes
-// as they are when the tokenizer owns them (fastTokens in modeOwn), else copied.
+// as they are when the tokenizer lets them be kept (fastTokens in modeKeep), else copied.
 func (r *tokenRecorder) add(t *token) {
 	var x xml.Token
 	switch t.kind {
@@ -413,15 +415,17 @@ type treeBuilder struct {
 }
 
 // newTreeBuilder returns a builder of doc, its first chunks sized after the markup of b: an
-// element and a text node per two '<' (a start and an end tag; whitespace between tags), a
-// child per '<', an attribute per '='. Where that is short, chunks of 16 nodes and more follow.
+// element per two '<' (a start and an end tag), a text node per '<' that does not follow a '>'
+// at once, a child per element or text node, an attribute per '='. Where that is short, chunks
+// of 16 nodes and more follow.
 func newTreeBuilder(doc *etree.Document, b []byte) *treeBuilder {
 	t := builderPool.Get().(*treeBuilder)
 	t.open = append(t.open, &doc.Element)
 	t.from = append(t.from, 0)
 	lt := bytes.Count(b, []byte("<"))
-	t.elems.size, t.texts.size = min(lt/2+1, maxChunk), min(lt/2+1, maxChunk)
-	t.attrs.size, t.lists.size = min(bytes.Count(b, []byte("=")), maxChunk), min(lt+1, maxChunk)
+	elems, texts := lt/2+1, max(lt-bytes.Count(b, []byte("><"))+1, 1)
+	t.elems.size, t.texts.size = min(elems, maxChunk), min(texts, maxChunk)
+	t.attrs.size, t.lists.size = min(bytes.Count(b, []byte("=")), maxChunk), min(elems+texts, maxChunk)
 	return t
 }
 
