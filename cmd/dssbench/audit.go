@@ -38,15 +38,7 @@ func auditBench(ctx context.Context, dir string, o options, logf func(string, ..
 				Digests: []string{"sha256:0a4e1e8a6d2b9c3f0a4e1e8a6d2b9c3f0a4e1e8a6d2b9c3f0a4e1e8a6d2b9c3f"},
 				Major:   "urn:oasis:names:tc:dss:1.0:resultmajor:Success",
 			})
-		}, func(begin bool) {
-			if v, err := procCPUSeconds(os.Getpid()); err == nil {
-				if begin {
-					cpu0 = v
-				} else {
-					cpu1 = v
-				}
-			}
-		})
+		}, selfCPU(&cpu0, &cpu1))
 		if r.errs > 0 {
 			return nil, fmt.Errorf("audit append at concurrency %d: %d errors, first: %w", c, r.errs, r.firstErr)
 		}

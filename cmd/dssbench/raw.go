@@ -99,15 +99,7 @@ func measureRaw(ctx context.Context, s crypto.Signer, key string, c int, o optio
 	r := runLoadHook(ctx, c, o.warmup, o.rawDuration, func(int) error {
 		_, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
 		return err
-	}, func(begin bool) {
-		if v, err := procCPUSeconds(os.Getpid()); err == nil {
-			if begin {
-				cpu0 = v
-			} else {
-				cpu1 = v
-			}
-		}
-	})
+	}, selfCPU(&cpu0, &cpu1))
 	if r.errs > 0 {
 		return RatePoint{}, fmt.Errorf("%s at concurrency %d: %d errors, first: %w", key, c, r.errs, r.firstErr)
 	}
@@ -116,4 +108,18 @@ func measureRaw(ctx context.Context, s crypto.Signer, key string, c int, o optio
 		p.CPUPerOpMs = round(1000*(cpu1-cpu0)/float64(r.ops), 4)
 	}
 	return p, ctx.Err()
+}
+
+// selfCPU is a runLoadHook hook that reads this process's CPU seconds into *begin when the
+// measured period starts and into *end when it ends.
+func selfCPU(begin, end *float64) func(bool) {
+	return func(start bool) {
+		if v, err := procCPUSeconds(os.Getpid()); err == nil {
+			if start {
+				*begin = v
+			} else {
+				*end = v
+			}
+		}
+	}
 }

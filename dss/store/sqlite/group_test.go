@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,4 +203,47 @@ func TestGroupCommitWindow(t *testing.T) {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 	t.Logf("%d appends from %d callers in %d transactions", workers*each, workers, commits)
+}
+
+// TestChainRollback: a transaction of the chain that fails (here the head row was rewound by
+// another handle, so the insert hits an existing seq) is rolled back, its Append gets the
+// error, and the writer connection is left clean: other writes and, once the head is right
+// again, appends go on.
+func TestChainRollback(t *testing.T) {
+	s, path := openTest(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.Append(ctx, ev(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := sql.Open("sqlite", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var seq int64
+	var hash, mac []byte
+	if err := raw.QueryRow(`SELECT seq, hash, mac FROM audit_head WHERE id = 1`).Scan(&seq, &hash, &mac); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE audit_head SET seq = 1 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, ev("clash")); err == nil || !strings.Contains(err.Error(), "UNIQUE") {
+		t.Fatalf("append over a rewound head: %v", err)
+	}
+	if _, err := s.Consume(ctx, "sad-1", time.Now().Add(time.Minute)); err != nil {
+		t.Fatalf("a write after the failed transaction: %v", err)
+	}
+	if _, err := raw.Exec(`UPDATE audit_head SET seq = ?, hash = ?, mac = ? WHERE id = 1`, seq, hash, mac); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, ev("after")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(ctx)
+	if err != nil || !rep.OK() || rep.Records != 4 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
 }

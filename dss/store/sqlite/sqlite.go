@@ -9,8 +9,9 @@
 // goroutine per Store takes everything queued, in arrival order, into one transaction (one
 // head read, one insert per record, one head update, one commit and so one fsync) and answers
 // each Append only after that commit. Appends that arrive while a commit is running form the
-// next batch, so under load the fixed cost of a transaction is shared, and with one client
-// nothing changes.
+// next batch, and while several callers append, the committer holds a batch open (at most
+// Config.GroupCommitWait) for the callers it has just answered, so under load the fixed cost
+// of a transaction, its fsync above all, is shared. With one client nothing waits.
 package sqlite
 
 import (
