@@ -2,6 +2,7 @@ package soap
 
 import (
 	"bytes"
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -39,9 +40,12 @@ func FuzzSOAPEnvelope(f *testing.F) {
 			if (p == nil) == (fl == nil) {
 				t.Fatalf("parseEnvelope returned %v and %v", p, fl)
 			}
-			// The gate's tokens decode to what a decoder of the bytes reads.
+			// The gate's tokens decode to what a decoder of the bytes reads, but for attribute
+			// values with a tab or line break, which the gate normalizes (XML 1.0 §3.3.3) and
+			// encoding/xml does not (FuzzDecodeRequest compares those with the reader Tokens
+			// replaced, over the same tokens).
 			bp, bv, bfl := decodeEnvelope(xmlwire.NewDecoder(bytes.NewReader(exchange.StripBOM(b))), peek, v12)
-			if !reflect.DeepEqual(p, bp) || v != bv || !reflect.DeepEqual(fl, bfl) {
+			if !attrBreaks(b) && (!reflect.DeepEqual(p, bp) || v != bv || !reflect.DeepEqual(fl, bfl)) {
 				t.Fatalf("%q (peek %v): from tokens %+v %v %+v, from bytes %+v %v %+v", b, peek, p, v, fl, bp, bv, bfl)
 			}
 			if fl != nil {
@@ -51,4 +55,23 @@ func FuzzSOAPEnvelope(f *testing.F) {
 			}
 		}
 	})
+}
+
+// attrBreaks reports whether an attribute value of b holds a tab, line feed or carriage return
+// (literal or as a character reference).
+func attrBreaks(b []byte) bool {
+	d := xml.NewDecoder(bytes.NewReader(exchange.StripBOM(b)))
+	for {
+		t, err := d.RawToken()
+		if err != nil {
+			return false
+		}
+		if s, ok := t.(xml.StartElement); ok {
+			for _, a := range s.Attr {
+				if strings.ContainsAny(a.Value, "\t\n\r") {
+					return true
+				}
+			}
+		}
+	}
 }
