@@ -96,31 +96,36 @@ func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
 	return plain(writeWith(c, el))
 }
 
-// writers holds excWriters whose namespace stacks and sort scratch serve the next walk: a
-// canonicalization then allocates nothing but its output (and that only without Options.Buf).
-var writers = sync.Pool{New: func() any { return new(excWriter) }}
+// scratch is the namespace stacks and sort scratch of a canonicalization walk, kept for the
+// next walk: a canonicalization then allocates nothing but its output (and that only without
+// Options.Buf). The writer itself stays on the walk's stack, where writing its buffer and
+// stack headers costs no write barrier while the collector marks.
+type scratch struct {
+	outer, scope, out, decls []nsBinding
+	keys                     []attrKey
+}
 
-// maxPooledScratch: a writer whose scratch grew beyond this many entries (a document with
-// thousands of declarations or attributes on one element) is left to the collector.
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledScratch: scratch that grew beyond this many entries (a document with thousands of
+// declarations or attributes on one element) is left to the collector.
 const maxPooledScratch = 1024
 
-// writeWith runs writeC14N with the settings of c on a pooled writer's scratch slices. The
-// result does not share the writer's storage (c.buf is the caller's or a new buffer).
+// writeWith runs writeC14N with the settings of c on pooled scratch. The result does not
+// share the scratch (c.buf is the caller's or a new buffer).
 func writeWith(c excWriter, el *etree.Element) ([]byte, error) {
-	w := writers.Get().(*excWriter)
-	c.outer, c.scope, c.out, c.decls, c.keys = w.outer[:0], w.scope[:0], w.out[:0], w.decls[:0], w.keys[:0]
-	*w = c
-	out, err := writeC14N(w, el)
-	// Keep the grown scratch, without the strings of this tree (they would keep it alive).
-	outer, scope, outs, decls, keys := w.outer, w.scope, w.out, w.decls, w.keys
-	clear(outer[:cap(outer)])
-	clear(scope[:cap(scope)])
-	clear(outs[:cap(outs)])
-	clear(decls[:cap(decls)])
-	clear(keys[:cap(keys)])
-	*w = excWriter{outer: outer, scope: scope, out: outs, decls: decls, keys: keys}
-	if max(cap(outer), cap(scope), cap(outs), cap(decls), cap(keys)) <= maxPooledScratch {
-		writers.Put(w)
+	s := scratches.Get().(*scratch)
+	c.outer, c.scope, c.out, c.decls, c.keys = s.outer[:0], s.scope[:0], s.out[:0], s.decls[:0], s.keys[:0]
+	out, err := writeC14N(&c, el)
+	// Keep what grew, without the strings of this tree (they would keep it alive).
+	*s = scratch{outer: c.outer, scope: c.scope, out: c.out, decls: c.decls, keys: c.keys}
+	clear(s.outer[:cap(s.outer)])
+	clear(s.scope[:cap(s.scope)])
+	clear(s.out[:cap(s.out)])
+	clear(s.decls[:cap(s.decls)])
+	clear(s.keys[:cap(s.keys)])
+	if max(cap(s.outer), cap(s.scope), cap(s.out), cap(s.decls), cap(s.keys)) <= maxPooledScratch {
+		scratches.Put(s)
 	}
 	return out, err
 }
@@ -400,38 +405,46 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		}
 		return strings.Compare(a.local, b.local)
 	})
-	c.decls, c.keys = decls, keys // the grown slices serve the next element (after this start tag)
+	// The grown slices serve the next element (after this start tag). The writer's fields are
+	// stored to as rarely as possible: while the collector marks, each store of a pointer into
+	// them costs a write barrier, so the tags are appended to a local slice.
+	if cap(decls) != cap(c.decls) {
+		c.decls = decls
+	}
+	if cap(keys) != cap(c.keys) {
+		c.keys = keys
+	}
 
-	c.buf = append(c.buf, '<')
-	c.buf = AppendQName(c.buf, el.Space, el.Tag)
+	buf := append(c.buf, '<')
+	buf = AppendQName(buf, el.Space, el.Tag)
 	for _, d := range decls {
 		if d.prefix == "" {
-			c.buf = append(c.buf, ` xmlns="`...)
+			buf = append(buf, ` xmlns="`...)
 		} else {
-			c.buf = append(c.buf, ` xmlns:`...)
-			c.buf = append(c.buf, d.prefix...)
-			c.buf = append(c.buf, `="`...)
+			buf = append(buf, ` xmlns:`...)
+			buf = append(buf, d.prefix...)
+			buf = append(buf, `="`...)
 		}
-		c.buf = AppendEscaped(c.buf, d.uri, true)
-		c.buf = append(c.buf, '"')
+		buf = AppendEscaped(buf, d.uri, true)
+		buf = append(buf, '"')
 		c.out = append(c.out, d)
 	}
 	for _, k := range keys { // written before the children reuse c.keys
 		a := attrs[k.i]
-		c.buf = append(c.buf, ' ')
-		c.buf = AppendQName(c.buf, a.Space, a.Key)
-		c.buf = append(c.buf, `="`...)
-		c.buf = AppendEscaped(c.buf, a.Value, true)
-		c.buf = append(c.buf, '"')
+		buf = append(buf, ' ')
+		buf = AppendQName(buf, a.Space, a.Key)
+		buf = append(buf, `="`...)
+		buf = AppendEscaped(buf, a.Value, true)
+		buf = append(buf, '"')
 	}
-	c.buf = append(c.buf, '>')
+	c.buf = append(buf, '>')
 
 	if err := c.children(el, true); err != nil {
 		return err
 	}
-	c.buf = append(c.buf, "</"...)
-	c.buf = AppendQName(c.buf, el.Space, el.Tag)
-	c.buf = append(c.buf, '>')
+	buf = append(c.buf, "</"...)
+	buf = AppendQName(buf, el.Space, el.Tag)
+	c.buf = append(buf, '>')
 	return nil
 }
 
