@@ -139,7 +139,7 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		for i := len(p.Attr) - 1; i >= 0; i-- {
 			if prefix, ok := nsDecl(p.Attr[i]); ok {
-				c.outer = append(c.outer, nsBinding{prefix: prefix, uri: p.Attr[i].Value})
+				c.outer = append(c.outer, binding(prefix, p.Attr[i].Value))
 			}
 		}
 	}
@@ -156,8 +156,13 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 
 var errNotPlain = errors.New("subtree not canonicalizable")
 
-// nsBinding is one namespace declaration in scope, or one rendered in the output.
-type nsBinding struct{ prefix, uri string }
+// nsBinding is one namespace declaration in scope, or one rendered in the output. plain: the
+// URI needs no escaping (found once per declaration, where a declaration of exclusive c14n is
+// rendered again on every element that uses it).
+type nsBinding struct {
+	prefix, uri string
+	plain       bool
+}
 
 type excWriter struct {
 	buf          []byte
@@ -254,12 +259,34 @@ func nsDecl(a etree.Attr) (string, bool) {
 }
 
 func lookup(list []nsBinding, prefix string) (string, bool) {
+	b, ok := lookupBinding(list, prefix)
+	return b.uri, ok
+}
+
+// lookupBinding returns the innermost binding of prefix in list.
+func lookupBinding(list []nsBinding, prefix string) (nsBinding, bool) {
 	for i := len(list) - 1; i >= 0; i-- {
 		if list[i].prefix == prefix {
-			return list[i].uri, true
+			return list[i], true
 		}
 	}
-	return "", false
+	return nsBinding{}, false
+}
+
+// binding returns the binding of prefix to uri, with whether uri needs no escaping.
+func binding(prefix, uri string) nsBinding {
+	return nsBinding{prefix: prefix, uri: uri, plain: !needsEscape(uri, escAttr)}
+}
+
+// needsEscape reports whether AppendEscaped could write s other than as it is (mask: escText
+// or escAttr); false means it would not.
+func needsEscape(s string, mask uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if escapeClass[s[i]]&mask != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // element writes el (parentOut: its parent was written) and restores the namespace stacks
@@ -277,7 +304,7 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	}
 	for _, a := range el.Attr {
 		if prefix, ok := nsDecl(a); ok {
-			c.scope = append(c.scope, nsBinding{prefix, a.Value})
+			c.scope = append(c.scope, binding(prefix, a.Value))
 		}
 	}
 	if !c.in(el) {
@@ -296,18 +323,21 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 				return nil
 			}
 		}
-		uri, ok := lookup(c.scope, prefix)
-		if prefix != "" && (!ok || uri == "") {
+		b, ok := lookupBinding(c.scope, prefix)
+		if prefix != "" && (!ok || b.uri == "") {
 			return errNotPlain // undeclared prefix
+		}
+		if !ok {
+			b = nsBinding{prefix: prefix, plain: true} // the empty default namespace
 		}
 		// Rendered unless the nearest output ancestor rendered the same binding; a default
 		// namespace nobody rendered is the empty one, so xmlns="" appears only below a
 		// rendered non-empty default namespace.
 		rendered, found := lookup(c.out, prefix)
-		if rendered == uri && (found || prefix == "") {
+		if rendered == b.uri && (found || prefix == "") {
 			return nil
 		}
-		decls = append(decls, nsBinding{prefix, uri})
+		decls = append(decls, b)
 		return nil
 	}
 	apex := c.depth == 0
@@ -398,13 +428,17 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	}
 	// Namespace declarations by prefix, the default namespace first; attributes by namespace
 	// URI, then local name.
-	slices.SortFunc(decls, func(a, b nsBinding) int { return strings.Compare(a.prefix, b.prefix) })
-	slices.SortFunc(keys, func(a, b attrKey) int {
-		if r := strings.Compare(a.uri, b.uri); r != 0 {
-			return r
-		}
-		return strings.Compare(a.local, b.local)
-	})
+	if len(decls) > 1 {
+		slices.SortFunc(decls, func(a, b nsBinding) int { return strings.Compare(a.prefix, b.prefix) })
+	}
+	if len(keys) > 1 {
+		slices.SortFunc(keys, func(a, b attrKey) int {
+			if r := strings.Compare(a.uri, b.uri); r != 0 {
+				return r
+			}
+			return strings.Compare(a.local, b.local)
+		})
+	}
 	// The grown slices serve the next element (after this start tag). The writer's fields are
 	// stored to as rarely as possible: while the collector marks, each store of a pointer into
 	// them costs a write barrier, so the tags are appended to a local slice.
@@ -425,7 +459,11 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 			buf = append(buf, d.prefix...)
 			buf = append(buf, `="`...)
 		}
-		buf = AppendEscaped(buf, d.uri, true)
+		if d.plain {
+			buf = append(buf, d.uri...)
+		} else {
+			buf = AppendEscaped(buf, d.uri, true)
+		}
 		buf = append(buf, '"')
 		c.out = append(c.out, d)
 	}
