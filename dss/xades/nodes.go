@@ -15,13 +15,23 @@ type nodes struct {
 	texts []etree.CharData
 }
 
+// reserve allocates the blocks for a XAdES signature with chain certificates in KeyInfo,
+// enveloped (the largest B-B this package builds: 32 elements besides the certificates); a
+// smaller signature leaves part of them unused, anything beyond them takes small blocks.
+func (n *nodes) reserve(chain int) {
+	n.els = make([]etree.Element, 32+chain)
+	n.toks = make([]etree.Token, 39+2*chain)
+	n.attrs = make([]etree.Attr, 19)
+	n.texts = make([]etree.CharData, 7+chain)
+}
+
 // elem returns a new element space:tag with room for kids children and attrs attributes,
 // appended to parent when parent is not nil.
 func (n *nodes) elem(parent *etree.Element, space, tag string, kids, attrs int) *etree.Element {
-	e := &take(&n.els, 1, 40)[:1][0]
+	e := &take(&n.els, 1, 8)[:1][0]
 	e.Space, e.Tag = space, tag
-	e.Child = take(&n.toks, kids, 64)
-	e.Attr = take(&n.attrs, attrs, 24)
+	e.Child = take(&n.toks, kids, 16)
+	e.Attr = take(&n.attrs, attrs, 8)
 	if parent != nil {
 		parent.AddChild(e)
 	}
@@ -30,7 +40,7 @@ func (n *nodes) elem(parent *etree.Element, space, tag string, kids, attrs int) 
 
 // text appends the text s to el, which has no children yet (as el.SetText(s) does then).
 func (n *nodes) text(el *etree.Element, s string) {
-	t := &take(&n.texts, 1, 10)[:1][0]
+	t := &take(&n.texts, 1, 4)[:1][0]
 	t.Data = s
 	el.AddChild(t)
 }

@@ -270,6 +270,7 @@ func (b *builder) sign() (*Tree, error) {
 // buildSkeleton creates ds:Signature with SignedInfo and the data
 // Reference (without transforms and digest).
 func (b *builder) buildSkeleton() {
+	b.n.reserve(len(b.p.Chain))
 	b.sig = b.n.elem(nil, "ds", "Signature", 5, 2)
 	b.sig.CreateAttr("xmlns:ds", NSXMLDSig)
 	b.sig.CreateAttr("Id", b.p.SignatureID)

@@ -62,18 +62,21 @@ func outputLimits() xmlsafe.Limits {
 // here: the gate refuses them) is written by etree.
 func serialize(doc *etree.Document) ([]byte, error) {
 	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
-	b := make([]byte, 0, 8192)
-	for _, t := range doc.Child {
-		var ok bool
-		if b, ok = appendToken(b, t); !ok {
-			var buf bytes.Buffer
-			if _, err := doc.WriteTo(&buf); err != nil {
-				return nil, err
+	// Written into a pooled buffer and copied out at its size: the result allocates what it
+	// holds, not the doublings of a growing slice.
+	return withC14NBuf(func(b []byte) ([]byte, []byte, error) {
+		for _, t := range doc.Child {
+			var ok bool
+			if b, ok = appendToken(b, t); !ok {
+				var buf bytes.Buffer
+				if _, err := doc.WriteTo(&buf); err != nil {
+					return nil, b, err
+				}
+				return buf.Bytes(), b, nil
 			}
-			return buf.Bytes(), nil
 		}
-	}
-	return b, nil
+		return bytes.Clone(b), b, nil
+	})
 }
 
 // appendToken appends t as etree's writer writes it with serialize's settings;
@@ -186,8 +189,8 @@ func canonicalizeBuf(buf []byte, el *etree.Element, alg string, skip *etree.Elem
 }
 
 // c14nBufs holds the buffers of the canonical forms this package only digests (SignedInfo,
-// SignedProperties, the document of an enveloped signature, in Build and Check): a request
-// then allocates none of them.
+// SignedProperties, the document of an enveloped signature, in Build and Check) and the one
+// serialize writes into: a request then allocates none of them.
 var c14nBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
 
 // maxPooledBuf: a buffer grown beyond this (a large document) is left to the collector.

@@ -96,31 +96,36 @@ func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
 	return plain(writeWith(c, el))
 }
 
-// writers holds excWriters whose namespace stacks and sort scratch serve the next walk: a
-// canonicalization then allocates nothing but its output (and that only without Options.Buf).
-var writers = sync.Pool{New: func() any { return new(excWriter) }}
+// scratch is the namespace stacks and sort scratch of a canonicalization walk, kept for the
+// next walk: a canonicalization then allocates nothing but its output (and that only without
+// Options.Buf). The writer itself stays on the walk's stack, where writing its buffer and
+// stack headers costs no write barrier while the collector marks.
+type scratch struct {
+	outer, scope, out, decls []nsBinding
+	keys                     []attrKey
+}
 
-// maxPooledScratch: a writer whose scratch grew beyond this many entries (a document with
-// thousands of declarations or attributes on one element) is left to the collector.
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledScratch: scratch that grew beyond this many entries (a document with thousands of
+// declarations or attributes on one element) is left to the collector.
 const maxPooledScratch = 1024
 
-// writeWith runs writeC14N with the settings of c on a pooled writer's scratch slices. The
-// result does not share the writer's storage (c.buf is the caller's or a new buffer).
+// writeWith runs writeC14N with the settings of c on pooled scratch. The result does not
+// share the scratch (c.buf is the caller's or a new buffer).
 func writeWith(c excWriter, el *etree.Element) ([]byte, error) {
-	w := writers.Get().(*excWriter)
-	c.outer, c.scope, c.out, c.decls, c.keys = w.outer[:0], w.scope[:0], w.out[:0], w.decls[:0], w.keys[:0]
-	*w = c
-	out, err := writeC14N(w, el)
-	// Keep the grown scratch, without the strings of this tree (they would keep it alive).
-	outer, scope, outs, decls, keys := w.outer, w.scope, w.out, w.decls, w.keys
-	clear(outer[:cap(outer)])
-	clear(scope[:cap(scope)])
-	clear(outs[:cap(outs)])
-	clear(decls[:cap(decls)])
-	clear(keys[:cap(keys)])
-	*w = excWriter{outer: outer, scope: scope, out: outs, decls: decls, keys: keys}
-	if max(cap(outer), cap(scope), cap(outs), cap(decls), cap(keys)) <= maxPooledScratch {
-		writers.Put(w)
+	s := scratches.Get().(*scratch)
+	c.outer, c.scope, c.out, c.decls, c.keys = s.outer[:0], s.scope[:0], s.out[:0], s.decls[:0], s.keys[:0]
+	out, err := writeC14N(&c, el)
+	// Keep what grew, without the strings of this tree (they would keep it alive).
+	*s = scratch{outer: c.outer, scope: c.scope, out: c.out, decls: c.decls, keys: c.keys}
+	clear(s.outer[:cap(s.outer)])
+	clear(s.scope[:cap(s.scope)])
+	clear(s.out[:cap(s.out)])
+	clear(s.decls[:cap(s.decls)])
+	clear(s.keys[:cap(s.keys)])
+	if max(cap(s.outer), cap(s.scope), cap(s.out), cap(s.decls), cap(s.keys)) <= maxPooledScratch {
+		scratches.Put(s)
 	}
 	return out, err
 }
@@ -134,7 +139,7 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		for i := len(p.Attr) - 1; i >= 0; i-- {
 			if prefix, ok := nsDecl(p.Attr[i]); ok {
-				c.outer = append(c.outer, nsBinding{prefix: prefix, uri: p.Attr[i].Value})
+				c.outer = append(c.outer, binding(prefix, p.Attr[i].Value))
 			}
 		}
 	}
@@ -151,8 +156,13 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 
 var errNotPlain = errors.New("subtree not canonicalizable")
 
-// nsBinding is one namespace declaration in scope, or one rendered in the output.
-type nsBinding struct{ prefix, uri string }
+// nsBinding is one namespace declaration in scope, or one rendered in the output. plain: the
+// URI needs no escaping (found once per declaration, where a declaration of exclusive c14n is
+// rendered again on every element that uses it).
+type nsBinding struct {
+	prefix, uri string
+	plain       bool
+}
 
 type excWriter struct {
 	buf          []byte
@@ -249,12 +259,34 @@ func nsDecl(a etree.Attr) (string, bool) {
 }
 
 func lookup(list []nsBinding, prefix string) (string, bool) {
+	b, ok := lookupBinding(list, prefix)
+	return b.uri, ok
+}
+
+// lookupBinding returns the innermost binding of prefix in list.
+func lookupBinding(list []nsBinding, prefix string) (nsBinding, bool) {
 	for i := len(list) - 1; i >= 0; i-- {
 		if list[i].prefix == prefix {
-			return list[i].uri, true
+			return list[i], true
 		}
 	}
-	return "", false
+	return nsBinding{}, false
+}
+
+// binding returns the binding of prefix to uri, with whether uri needs no escaping.
+func binding(prefix, uri string) nsBinding {
+	return nsBinding{prefix: prefix, uri: uri, plain: !needsEscape(uri, escAttr)}
+}
+
+// needsEscape reports whether AppendEscaped could write s other than as it is (mask: escText
+// or escAttr); false means it would not.
+func needsEscape(s string, mask uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if escapeClass[s[i]]&mask != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // element writes el (parentOut: its parent was written) and restores the namespace stacks
@@ -272,7 +304,7 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	}
 	for _, a := range el.Attr {
 		if prefix, ok := nsDecl(a); ok {
-			c.scope = append(c.scope, nsBinding{prefix, a.Value})
+			c.scope = append(c.scope, binding(prefix, a.Value))
 		}
 	}
 	if !c.in(el) {
@@ -291,18 +323,21 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 				return nil
 			}
 		}
-		uri, ok := lookup(c.scope, prefix)
-		if prefix != "" && (!ok || uri == "") {
+		b, ok := lookupBinding(c.scope, prefix)
+		if prefix != "" && (!ok || b.uri == "") {
 			return errNotPlain // undeclared prefix
+		}
+		if !ok {
+			b = nsBinding{prefix: prefix, plain: true} // the empty default namespace
 		}
 		// Rendered unless the nearest output ancestor rendered the same binding; a default
 		// namespace nobody rendered is the empty one, so xmlns="" appears only below a
 		// rendered non-empty default namespace.
 		rendered, found := lookup(c.out, prefix)
-		if rendered == uri && (found || prefix == "") {
+		if rendered == b.uri && (found || prefix == "") {
 			return nil
 		}
-		decls = append(decls, nsBinding{prefix, uri})
+		decls = append(decls, b)
 		return nil
 	}
 	apex := c.depth == 0
@@ -393,45 +428,61 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	}
 	// Namespace declarations by prefix, the default namespace first; attributes by namespace
 	// URI, then local name.
-	slices.SortFunc(decls, func(a, b nsBinding) int { return strings.Compare(a.prefix, b.prefix) })
-	slices.SortFunc(keys, func(a, b attrKey) int {
-		if r := strings.Compare(a.uri, b.uri); r != 0 {
-			return r
-		}
-		return strings.Compare(a.local, b.local)
-	})
-	c.decls, c.keys = decls, keys // the grown slices serve the next element (after this start tag)
+	if len(decls) > 1 {
+		slices.SortFunc(decls, func(a, b nsBinding) int { return strings.Compare(a.prefix, b.prefix) })
+	}
+	if len(keys) > 1 {
+		slices.SortFunc(keys, func(a, b attrKey) int {
+			if r := strings.Compare(a.uri, b.uri); r != 0 {
+				return r
+			}
+			return strings.Compare(a.local, b.local)
+		})
+	}
+	// The grown slices serve the next element (after this start tag). The writer's fields are
+	// stored to as rarely as possible: while the collector marks, each store of a pointer into
+	// them costs a write barrier, so the tags are appended to a local slice.
+	if cap(decls) != cap(c.decls) {
+		c.decls = decls
+	}
+	if cap(keys) != cap(c.keys) {
+		c.keys = keys
+	}
 
-	c.buf = append(c.buf, '<')
-	c.buf = AppendQName(c.buf, el.Space, el.Tag)
+	buf := append(c.buf, '<')
+	buf = AppendQName(buf, el.Space, el.Tag)
 	for _, d := range decls {
 		if d.prefix == "" {
-			c.buf = append(c.buf, ` xmlns="`...)
+			buf = append(buf, ` xmlns="`...)
 		} else {
-			c.buf = append(c.buf, ` xmlns:`...)
-			c.buf = append(c.buf, d.prefix...)
-			c.buf = append(c.buf, `="`...)
+			buf = append(buf, ` xmlns:`...)
+			buf = append(buf, d.prefix...)
+			buf = append(buf, `="`...)
 		}
-		c.buf = AppendEscaped(c.buf, d.uri, true)
-		c.buf = append(c.buf, '"')
+		if d.plain {
+			buf = append(buf, d.uri...)
+		} else {
+			buf = AppendEscaped(buf, d.uri, true)
+		}
+		buf = append(buf, '"')
 		c.out = append(c.out, d)
 	}
 	for _, k := range keys { // written before the children reuse c.keys
 		a := attrs[k.i]
-		c.buf = append(c.buf, ' ')
-		c.buf = AppendQName(c.buf, a.Space, a.Key)
-		c.buf = append(c.buf, `="`...)
-		c.buf = AppendEscaped(c.buf, a.Value, true)
-		c.buf = append(c.buf, '"')
+		buf = append(buf, ' ')
+		buf = AppendQName(buf, a.Space, a.Key)
+		buf = append(buf, `="`...)
+		buf = AppendEscaped(buf, a.Value, true)
+		buf = append(buf, '"')
 	}
-	c.buf = append(c.buf, '>')
+	c.buf = append(buf, '>')
 
 	if err := c.children(el, true); err != nil {
 		return err
 	}
-	c.buf = append(c.buf, "</"...)
-	c.buf = AppendQName(c.buf, el.Space, el.Tag)
-	c.buf = append(c.buf, '>')
+	buf = append(c.buf, "</"...)
+	buf = AppendQName(buf, el.Space, el.Tag)
+	c.buf = append(buf, '>')
 	return nil
 }
 
