@@ -29,11 +29,10 @@ func ev(id string) dss.AuditEvent {
 	return dss.AuditEvent{RequestID: id, User: "alice", Action: dss.AuditSign, Credential: "c", Major: dss.MajorSuccess}
 }
 
-// TestGroupCommit: concurrent appends share transactions, every record is in one chain that
-// verifies, and each caller's records are in the order it appended them.
-func TestGroupCommit(t *testing.T) {
-	s, _ := openTest(t)
-	const workers, each = 16, 40
+// appendFrom appends each events from each of workers goroutines, each waiting for its append
+// before the next (request ids "wNN-NNN": worker, then its sequence).
+func appendFrom(t *testing.T, s *Store, workers, each int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
@@ -53,6 +52,14 @@ func TestGroupCommit(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+}
+
+// TestGroupCommit: concurrent appends share transactions, every record is in one chain that
+// verifies, and each caller's records are in the order it appended them.
+func TestGroupCommit(t *testing.T) {
+	s, _ := openTest(t)
+	const workers, each = 16, 40
+	appendFrom(t, s, workers, each)
 	rep, err := s.Verify(context.Background())
 	if err != nil || !rep.OK() || rep.Records != workers*each {
 		t.Fatalf("verify: %+v, %v", rep, err)
@@ -176,25 +183,7 @@ func TestGroupCommitWindow(t *testing.T) {
 
 	s := open(200 * time.Millisecond)
 	const workers, each = 4, 30
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if err := s.Append(ctx, ev(fmt.Sprintf("w%d-%03d", w, i))); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	appendFrom(t, s, workers, each)
 	commits := s.gc.commits.Load()
 	if commits*3 > workers*each {
 		t.Errorf("%d appends from %d callers took %d transactions, want at most a third as many", workers*each, workers, commits)
