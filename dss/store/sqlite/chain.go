@@ -14,7 +14,7 @@ import (
 // The audit chain's statements. The committer runs them on the writer's driver connection
 // (sql.Conn.Raw), prepared once, BEGIN and COMMIT included: through database/sql's Tx and
 // Stmt every transaction prepared its BEGIN IMMEDIATE and COMMIT again and converted every
-// argument twice (docs/decisions.md §36 has the measurements).
+// argument twice (docs/decisions.md §37 has the measurements).
 const (
 	sqlBegin    = `BEGIN IMMEDIATE`
 	sqlHead     = `SELECT seq, hash FROM audit_head WHERE id = 1`
