@@ -419,42 +419,34 @@ func checkQualifyingProperties(sig *etree.Element, sigID string, cert *x509.Cert
 		return errors.New("QualifyingProperties does not target this signature")
 	}
 	want := textOf(cert).sha256
-	for _, t := range qp.Child {
-		sp := asElement(t)
-		if sp == nil {
-			continue
-		}
-		for _, t := range sp.Child {
-			ssp := asElement(t)
-			if ssp == nil {
-				continue
-			}
-			for _, t := range ssp.Child {
-				sc := asElement(t)
-				if !is(sc, NSXAdES, "SigningCertificateV2") {
-					continue
-				}
-				for _, t := range sc.Child {
-					c := asElement(t)
-					if c == nil {
-						continue
-					}
-					for _, t := range c.Child {
-						cd := asElement(t)
-						if !is(cd, NSXAdES, "CertDigest") {
-							continue
-						}
-						dm := cd.SelectElement("ds:DigestMethod")
-						dv := cd.SelectElement("ds:DigestValue")
-						if dm != nil && dv != nil && dm.SelectAttrValue("Algorithm", "") == DigestSHA256 && stripSpace(dv.Text()) == want {
-							return nil
-						}
-					}
-				}
-			}
-		}
+	// SignedProperties/SignedSignatureProperties/SigningCertificateV2/Cert/CertDigest, the
+	// first two and the fourth by position only, as they were always read here.
+	if descend(qp, []string{"", "", "SigningCertificateV2", "", "CertDigest"}, func(cd *etree.Element) bool {
+		dm := cd.SelectElement("ds:DigestMethod")
+		dv := cd.SelectElement("ds:DigestValue")
+		return dm != nil && dv != nil && dm.SelectAttrValue("Algorithm", "") == DigestSHA256 && stripSpace(dv.Text()) == want
+	}) {
+		return nil
 	}
 	return errors.New("no SigningCertificateV2 for the signer certificate")
+}
+
+// descend reports whether some chain of child elements below el follows steps (each the local
+// name of a XAdES element, "" for any element) to an element for which found is true.
+func descend(el *etree.Element, steps []string, found func(*etree.Element) bool) bool {
+	if len(steps) == 0 {
+		return found(el)
+	}
+	for _, t := range el.Child {
+		c := asElement(t)
+		if c == nil || steps[0] != "" && !is(c, NSXAdES, steps[0]) {
+			continue
+		}
+		if descend(c, steps[1:], found) {
+			return true
+		}
+	}
+	return false
 }
 
 // asElement returns t as an element, nil when it is another token.
