@@ -153,6 +153,8 @@ func TestVanishedKeyIsADeviceFault(t *testing.T) {
 	if _, err := s.Sign(rand.Reader, digest(), crypto.SHA256); err != nil {
 		t.Fatalf("Sign after the keys returned: %v", err)
 	}
+	// The rebuild counts itself before it sends the up notice: wait for the notice.
+	waitFor(t, "the up notice", func() bool { return len(sl.got()) >= 2 })
 	if got := sl.got(); !equal(got, []string{StateDown, StateUp}) {
 		t.Errorf("state changes %v, want [down up]", got)
 	}
