@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"dssd/dss/xmldsig"
 	"dssd/dss/xmlsafe"
 
 	"github.com/beevik/etree"
@@ -14,11 +15,13 @@ import (
 // FuzzSerializeRoundTrip: whatever the gate accepts, serialize writes as etree's writer does,
 // and the gate reads those bytes back into a tree that serialize writes the same again: a
 // signature's bytes, parsed for the self-check or for augmentation, are what was serialised.
+// (One exception, an empty CDATA section, reaches the fixed point one writing later.)
 func FuzzSerializeRoundTrip(f *testing.F) {
 	for _, s := range []string{
 		`<?xml version="1.0"?>` + "\n" + `<a:r xmlns:a="urn:a" a:x="1" y='2'><b>t&amp;&#xD;</b><!-- c --><![CDATA[<d>]]></a:r>` + "\n",
 		"<r a=\"&#x9;&#xA;&#xD;&lt;\"> \r\n x \r y<s/></r>",
 		`<?pi data?><!-- c --><r xml:lang="en"><x:y/></r><!-- e -->`,
+		`<?A?><a:r xmlns:a="0"><![CDATA[]]></a:r>`, // an empty CDATA section: <a:r></a:r>, then <a:r/>
 	} {
 		f.Add([]byte(s))
 	}
@@ -35,9 +38,48 @@ func FuzzSerializeRoundTrip(f *testing.F) {
 			t.Fatalf("%q: serialize wrote %q, etree %q", b, out, want)
 		}
 		if err := sameAfterGate(out); err != nil {
-			t.Fatalf("%q serialized as %q: %v", b, out, err)
+			if !hasEmptyText(&doc.Element) {
+				t.Fatalf("%q serialized as %q: %v", b, out, err)
+			}
+			// An element whose only content is an empty CDATA section keeps an empty text
+			// node, which serialize writes <a></a> as etree does; read again it has no child
+			// and is written <a/>. Both have one canonical form, and the second writing is
+			// serialize's fixed point.
+			redoc, err := parseSigned(out, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := serialize(redoc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sameAfterGate(again); err != nil {
+				t.Fatalf("%q serialized as %q, then %q: %v", b, out, again, err)
+			}
+			c1, err1 := xmldsig.ExclusiveC14N(doc.Root(), nil, nil)
+			c2, err2 := xmldsig.ExclusiveC14N(redoc.Root(), nil, nil)
+			if err1 != nil || err2 != nil || !bytes.Equal(c1, c2) {
+				t.Fatalf("%q: canonical forms differ after the gate: %q %v, %q %v", b, c1, err1, c2, err2)
+			}
 		}
 	})
+}
+
+// hasEmptyText reports whether a text node without data is in the tree of e.
+func hasEmptyText(e *etree.Element) bool {
+	for _, c := range e.Child {
+		switch c := c.(type) {
+		case *etree.CharData:
+			if c.Data == "" {
+				return true
+			}
+		case *etree.Element:
+			if hasEmptyText(c) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sameAfterGate parses b (serialize's output) with the gate, as Check and Open do, and
