@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"dssd/dss/xmlsafe"
 )
 
 // The XPath transforms are accepted only in the expression shapes real signatures use
@@ -230,61 +232,24 @@ func (b *boundSelector) selects(t etree.Token, ns *nsScope) bool {
 	return false
 }
 
-// nsScope is the namespace context of the element a nodeSetFilter is at: the innermost
-// binding of each prefix, updated as the walk enters and leaves elements, so that resolving a
-// prefix costs one map lookup whatever the depth (etree's NamespaceURI walks the ancestors).
-type nsScope struct {
-	scope map[string]int // prefix ("" default) -> index in binds of its innermost binding
-	binds []nsBind
-}
-
-type nsBind struct {
-	prefix, uri string
-	prev        int // the binding it shadows, or -1
-}
+// nsScope is the namespace context of the element a nodeSetFilter is at (xmlsafe.Scope, the
+// gate's), fed with each element's declarations as the walk enters it.
+type nsScope struct{ xmlsafe.Scope }
 
 func (s *nsScope) push(el *etree.Element) {
 	for _, a := range el.Attr {
-		var prefix string
 		switch {
 		case a.Space == "xmlns":
-			prefix = a.Key
+			s.Declare(a.Key, a.Value)
 		case a.Space == "" && a.Key == "xmlns":
-		default:
-			continue
+			s.Declare("", a.Value)
 		}
-		if s.scope == nil {
-			s.scope = map[string]int{}
-		}
-		prev, ok := s.scope[prefix]
-		if !ok {
-			prev = -1
-		}
-		s.scope[prefix] = len(s.binds)
-		s.binds = append(s.binds, nsBind{prefix: prefix, uri: a.Value, prev: prev})
-	}
-}
-
-func (s *nsScope) popTo(mark int) {
-	for len(s.binds) > mark {
-		b := s.binds[len(s.binds)-1]
-		if b.prev < 0 {
-			delete(s.scope, b.prefix)
-		} else {
-			s.scope[b.prefix] = b.prev
-		}
-		s.binds = s.binds[:len(s.binds)-1]
 	}
 }
 
 func (s *nsScope) lookup(prefix string) string {
-	if prefix == "xml" {
-		return NSXML
-	}
-	if i, ok := s.scope[prefix]; ok {
-		return s.binds[i].uri
-	}
-	return ""
+	uri, _ := s.Lookup(prefix)
+	return uri
 }
 
 // nodeSetFilter is the membership test of the node-set after a reference's XPath transforms:
@@ -308,7 +273,7 @@ type nodeSetFilter struct {
 type filterFrame struct {
 	el     *etree.Element
 	within uint32 // bit i: the element is within sels[i]
-	nsMark int    // len(ns.binds) before the element's declarations
+	nsMark int    // ns.Len() before the element's declarations
 }
 
 type boundOp struct {
@@ -342,7 +307,7 @@ func (f *nodeSetFilter) selectBits(t etree.Token) uint32 {
 
 // enter pushes el (whose parent is the top of the path) and returns its bits.
 func (f *nodeSetFilter) enter(el *etree.Element, parent uint32) uint32 {
-	mark := len(f.ns.binds)
+	mark := f.ns.Len()
 	f.ns.push(el)
 	bits := parent | f.selectBits(el)
 	f.path = append(f.path, filterFrame{el: el, within: bits, nsMark: mark})
@@ -352,12 +317,12 @@ func (f *nodeSetFilter) enter(el *etree.Element, parent uint32) uint32 {
 // at makes p the top of the path and returns its bits (0 for no parent).
 func (f *nodeSetFilter) at(p *etree.Element) uint32 {
 	if p == nil {
-		f.ns.popTo(0)
+		f.ns.PopTo(0)
 		f.path = f.path[:0]
 		return 0
 	}
 	for len(f.path) > 0 && f.path[len(f.path)-1].el != p {
-		f.ns.popTo(f.path[len(f.path)-1].nsMark)
+		f.ns.PopTo(f.path[len(f.path)-1].nsMark)
 		f.path = f.path[:len(f.path)-1]
 	}
 	if len(f.path) > 0 {

@@ -243,13 +243,7 @@ func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c =
 // frame is an open element.
 type frame struct {
 	name   xml.Name // raw prefix and local name
-	nbinds int      // len(gate.binds) before this element's declarations
-}
-
-// binding is one in-scope prefix declaration.
-type binding struct {
-	prefix, uri string
-	prev        int // index of the binding it shadows, or -1
+	nsMark int      // gate.ns.Len() before this element's declarations
 }
 
 // gate holds the state of the tokenizing pass.
@@ -264,8 +258,7 @@ type gate struct {
 	closed   bool  // the root element has ended
 	textRun  int64
 	stack    []frame
-	binds    []binding
-	scope    map[string]int // prefix -> index of its innermost binding
+	ns       Scope // the namespace declarations in scope
 	rawSeen  map[xml.Name]struct{}
 	expSeen  map[xml.Name]struct{}
 }
@@ -307,8 +300,7 @@ func (p *pass) release() {
 	g, f := &p.g, &p.f
 	g.src = nil
 	g.stack = reuse(g.stack)
-	g.binds = reuse(g.binds)
-	clear(g.scope)
+	g.ns.clear()
 	clear(g.rawSeen)
 	clear(g.expSeen)
 	f.b, f.s, f.arena = nil, "", nil
@@ -407,11 +399,8 @@ func (s *stdTokens) next() (token, int64, int64, error) {
 // start prepares g for a pass over b, keeping the memory of its stacks and maps.
 func (g *gate) start(b []byte, base int64, lim Limits) {
 	*g = gate{src: b, base: base, lim: lim,
-		stack: g.stack[:0], binds: g.binds[:0], scope: g.scope, rawSeen: g.rawSeen, expSeen: g.expSeen}
-	if g.scope == nil {
-		g.scope = make(map[string]int)
-	}
-	clear(g.scope)
+		stack: g.stack[:0], ns: g.ns, rawSeen: g.rawSeen, expSeen: g.expSeen}
+	g.ns.clear()
 }
 
 // tokenizeFrom runs the pass with the tokens of fast, or of std when fast is nil. The two are
@@ -549,7 +538,7 @@ func (g *gate) startElement(name xml.Name, attrs []xml.Attr, checked bool, start
 	}
 
 	// Declarations first: they apply to the element's own name and attributes.
-	g.stack = append(g.stack, frame{name: name, nbinds: len(g.binds)})
+	g.stack = append(g.stack, frame{name: name, nsMark: g.ns.Len()})
 	nsHere := 0
 	for _, a := range attrs {
 		if int64(len(a.Value)) > g.lim.MaxTextBytes {
@@ -572,7 +561,7 @@ func (g *gate) startElement(name xml.Name, attrs []xml.Attr, checked bool, start
 			return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d namespace declarations on one element", g.lim.MaxNSPerElement))
 		}
 		// Declarations of this element and its ancestors, shadowed ones included.
-		if len(g.binds) >= g.lim.MaxNSInScope {
+		if g.ns.Len() >= g.lim.MaxNSInScope {
 			return g.fail(ReasonLimit, start, fmt.Sprintf("more than %d namespace declarations in scope at one element", g.lim.MaxNSInScope))
 		}
 		if err := g.declare(prefix, a.Value, start); err != nil {
@@ -589,7 +578,7 @@ func (g *gate) startElement(name xml.Name, attrs []xml.Attr, checked bool, start
 	case "xmlns":
 		return g.fail(ReasonNamespace, start, "the xmlns prefix is reserved for declarations")
 	default:
-		if _, ok := g.scope[name.Space]; !ok {
+		if _, ok := g.ns.Lookup(name.Space); !ok {
 			return g.fail(ReasonUndeclaredPrefix, start, "undeclared prefix "+clip(name.Space)+" on element")
 		}
 	}
@@ -611,25 +600,8 @@ func (g *gate) declare(prefix, uri string, start int64) error {
 	case prefix != "" && uri == "":
 		return g.fail(ReasonNamespace, start, "undeclaring prefix "+clip(prefix)+" is not allowed in xml 1.0")
 	}
-	prev, ok := g.scope[prefix]
-	if !ok {
-		prev = -1
-	}
-	g.scope[prefix] = len(g.binds)
-	g.binds = append(g.binds, binding{prefix: prefix, uri: uri, prev: prev})
+	g.ns.Declare(prefix, uri)
 	return nil
-}
-
-// lookup returns the namespace bound to a non-empty attribute prefix.
-func (g *gate) lookup(prefix string) (string, bool) {
-	if prefix == "xml" {
-		return nsXML, true
-	}
-	i, ok := g.scope[prefix]
-	if !ok {
-		return "", false
-	}
-	return g.binds[i].uri, true
 }
 
 // dupThreshold is the attribute count above which duplicates are found with a map instead of
@@ -678,7 +650,7 @@ func (g *gate) checkExpandedDuplicates(attrs []xml.Attr, start int64) error {
 		}
 		n := xml.Name{Local: a.Name.Local}
 		if a.Name.Space != "" {
-			uri, ok := g.lookup(a.Name.Space)
+			uri, ok := g.ns.Lookup(a.Name.Space)
 			if !ok {
 				return g.fail(ReasonUndeclaredPrefix, start, "undeclared prefix "+clip(a.Name.Space)+" on attribute")
 			}
@@ -831,15 +803,7 @@ func (g *gate) endElement(name xml.Name, start int64) error {
 	if f.name != name {
 		return g.fail(ReasonMalformed, start, "end tag does not match the start tag")
 	}
-	for len(g.binds) > f.nbinds {
-		b := g.binds[len(g.binds)-1]
-		if b.prev < 0 {
-			delete(g.scope, b.prefix)
-		} else {
-			g.scope[b.prefix] = b.prev
-		}
-		g.binds = g.binds[:len(g.binds)-1]
-	}
+	g.ns.PopTo(f.nsMark)
 	g.stack = g.stack[:len(g.stack)-1]
 	g.depth--
 	g.textRun = 0
