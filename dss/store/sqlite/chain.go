@@ -53,9 +53,9 @@ func (s *Store) withChain(ctx context.Context, fn func(*chain) error) error {
 		ch := &s.chain
 		if ch.conn != dc {
 			// database/sql replaced the connection (it discards one that reports itself
-			// unusable: rare, and never for the committer's own statements, which run
-			// without a deadline). The old statements keep the closed connection's SQLite
-			// handle until the process ends; the new connection gets its own.
+			// unusable: rare, since no statement on the writer runs with a cancellable
+			// context, writeTx's included). The old statements keep the closed connection's
+			// SQLite handle until the process ends; the new connection gets its own.
 			if err := ch.prepare(ctx, dc); err != nil {
 				return err
 			}

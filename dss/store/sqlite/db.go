@@ -12,10 +12,10 @@ import (
 type db struct{ s *Store }
 
 func (d db) Closed() bool           { return d.s.closed.Load() }
-func (d db) Read() sqlstore.Querier { return querier{d.s.r} }
+func (d db) Read() sqlstore.Querier { return querier{q: d.s.r} }
 
 func (d db) Write(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return d.s.writeTx(ctx, func(tx *sql.Tx) error { return fn(querier{tx}) })
+	return d.s.writeTx(ctx, func(_ context.Context, tx *sql.Tx) error { return fn(querier{q: tx, detached: true}) })
 }
 
 func (d db) Snapshot(ctx context.Context, fn func(sqlstore.Querier) error) error {
@@ -24,7 +24,7 @@ func (d db) Snapshot(ctx context.Context, fn func(sqlstore.Querier) error) error
 		return err
 	}
 	defer tx.Rollback()
-	return fn(querier{tx})
+	return fn(querier{q: tx})
 }
 
 func (d db) Exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -38,7 +38,7 @@ func (d db) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (d db) ExecRow(ctx context.Context, q string, args []any, dest ...any) error {
-	return d.s.writeTx(ctx, func(tx *sql.Tx) error { return tx.QueryRowContext(ctx, q, args...).Scan(dest...) })
+	return d.s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return tx.QueryRowContext(ctx, q, args...).Scan(dest...) })
 }
 
 // sqlQuerier is what *sql.DB and *sql.Tx have in common.
@@ -48,14 +48,26 @@ type sqlQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-type querier struct{ q sqlQuerier }
+// querier runs sqlstore's statements on the reader pool or in a write transaction; detached:
+// the statements of a write transaction run without the caller's cancellation (writeTx).
+type querier struct {
+	q        sqlQuerier
+	detached bool
+}
+
+func (q querier) ctx(ctx context.Context) context.Context {
+	if q.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
 
 func (q querier) QueryRow(ctx context.Context, stmt string, args ...any) sqlstore.Row {
-	return q.q.QueryRowContext(ctx, stmt, args...)
+	return q.q.QueryRowContext(q.ctx(ctx), stmt, args...)
 }
 
 func (q querier) Query(ctx context.Context, stmt string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.q.QueryContext(ctx, stmt, args...)
+	rows, err := q.q.QueryContext(q.ctx(ctx), stmt, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +75,7 @@ func (q querier) Query(ctx context.Context, stmt string, args ...any) (sqlstore.
 }
 
 func (q querier) Exec(ctx context.Context, stmt string, args ...any) (int64, error) {
-	res, err := q.q.ExecContext(ctx, stmt, args...)
+	res, err := q.q.ExecContext(q.ctx(ctx), stmt, args...)
 	if err != nil {
 		return 0, err
 	}

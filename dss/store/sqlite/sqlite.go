@@ -188,7 +188,7 @@ var schema = sqlstore.Schema(dialect, []string{
 }, `INSERT OR IGNORE INTO registry_head (id, version) VALUES (1, 0)`)
 
 func (s *Store) migrate(ctx context.Context) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, q := range schema {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("schema: %w", err)
@@ -208,16 +208,27 @@ func (s *Store) migrate(ctx context.Context) error {
 	})
 }
 
-// writeTx runs fn in an IMMEDIATE transaction and commits it.
-func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+// writeTx runs fn in an IMMEDIATE transaction and commits it. ctx bounds the wait for the
+// writer's connection only: the transaction and fn's statements run with wctx, ctx without its
+// cancellation (the busy timeout still bounds them). A statement interrupted by its context
+// makes the driver report the connection unusable, database/sql then replaces it, and the
+// audit chain's statements prepared on the old one (chain.go) would keep its SQLite handle and
+// files open: clients that hung up during writes leaked a file descriptor each time.
+func (s *Store) writeTx(ctx context.Context, fn func(wctx context.Context, tx *sql.Tx) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	c, err := s.w.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	defer c.Close()
+	wctx := context.WithoutCancel(ctx)
+	tx, err := c.BeginTx(wctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(wctx, tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -390,7 +401,7 @@ func (s *Store) commitBatch(batch []*appendReq) error {
 func (s *Store) Consume(ctx context.Context, id string, notAfter time.Time) (bool, error) {
 	now := s.now()
 	var n int64
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if s.purge.Due(now, store.PurgeInterval) {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sad_replay WHERE not_after < ?`, now.Add(-store.ReplayGrace).UnixNano()); err != nil {
 				return err
@@ -413,7 +424,7 @@ func (s *Store) Consume(ctx context.Context, id string, notAfter time.Time) (boo
 // RecordFailure adds one failed activation for the credential and returns the count.
 func (s *Store) RecordFailure(ctx context.Context, credentialID string) (int, error) {
 	var n int
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO lockout (credential, failures, updated_ns) VALUES (?, 1, ?)
 			ON CONFLICT (credential) DO UPDATE SET failures = failures + 1, updated_ns = excluded.updated_ns
 			RETURNING failures`, credentialID, s.now().UnixNano()).Scan(&n)
