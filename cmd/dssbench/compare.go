@@ -223,6 +223,16 @@ func checkoutRev(ctx context.Context, repo, rev, dst string) (string, error) {
 
 // untar extracts the directories, regular files and symbolic links of a tar stream under dst.
 func untar(r io.Reader, dst string) error {
+	// Every entry is written through an os.Root of dst: neither a name with ".." nor a
+	// symbolic link of an earlier entry can make a later one land outside it.
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -236,36 +246,35 @@ func untar(r io.Reader, dst string) error {
 		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
 			return fmt.Errorf("archive entry %q leaves the directory", h.Name)
 		}
-		path := filepath.Join(dst, name)
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o755); err != nil {
-				return err
-			}
+			err = root.MkdirAll(name, 0o755)
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o755|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
+			if err = root.MkdirAll(filepath.Dir(name), 0o755); err == nil {
+				err = writeEntry(root, name, os.FileMode(h.Mode)&0o755|0o600, tr)
 			}
 		case tar.TypeSymlink:
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			if err := os.Symlink(h.Linkname, path); err != nil {
-				return err
+			if err = root.MkdirAll(filepath.Dir(name), 0o755); err == nil {
+				err = root.Symlink(h.Linkname, name)
 			}
 		}
+		if err != nil {
+			return fmt.Errorf("archive entry %q: %w", h.Name, err)
+		}
 	}
+}
+
+// writeEntry writes the regular file name under root with the contents of r.
+func writeEntry(root *os.Root, name string, mode os.FileMode, r io.Reader) error {
+	f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // compareTargets are the before/after goals of issue 16 at concurrency 4.

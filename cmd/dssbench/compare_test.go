@@ -48,6 +48,24 @@ func TestUntarStaysInside(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "escape")); err == nil {
 		t.Fatal("the entry was written outside")
 	}
+
+	// A symbolic link to the parent, then a file through it.
+	b.Reset()
+	tw = tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: "up", Linkname: "..", Typeflag: tar.TypeSymlink}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "up/escape2", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write(body)
+	tw.Close()
+	if err := untar(&b, filepath.Join(dir, "in2")); err == nil {
+		t.Error("untar wrote a file through a symbolic link to the parent")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escape2")); err == nil {
+		t.Fatal("the entry was written outside through a symbolic link")
+	}
 }
 
 // TestCompareTargets: the before/after goals at concurrency 4 are judged on the ratios.
