@@ -4,15 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"dssd/cmd/internal/pemcerts"
 )
 
 func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -89,20 +89,14 @@ func notReady(ready bool) error {
 
 // firstCertificate reads the first certificate of a PEM file.
 func firstCertificate(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	certs, err := pemcerts.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return nil, fmt.Errorf("no PEM certificate")
-		}
-		if b.Type == "CERTIFICATE" {
-			return x509.ParseCertificate(b.Bytes)
-		}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate")
 	}
+	return certs[0], nil
 }
 
 // fingerprint formats a digest as colon-separated upper-case hex (openssl's form).
