@@ -247,11 +247,15 @@ func (p *jwtProvider) authenticate(ctx context.Context, tok string, known func(s
 		return dss.Caller{}, err
 	}
 	keys = keysForAlg(keys, hdr.Algorithm)
-	if hdr.KeyID == "" && len(keys) > maxKidlessKeys {
+	// One unauthenticated request must not cost a signature verification per key of the set
+	// (up to maxJWKSKeys): a token is tried against at most maxCandidateKeys keys.
+	switch {
+	case len(keys) <= maxCandidateKeys:
+	case hdr.KeyID == "":
 		// OpenID Connect Core §10.1: with several keys in the set, the token names its key.
-		// Without this, one unauthenticated request could cost a signature verification per
-		// key of the set (up to maxJWKSKeys).
 		return dss.Caller{}, jwtRefused("the token names no key (kid) and the issuer publishes %d keys for %s; a kid is required", len(keys), hdr.Algorithm)
+	default:
+		return dss.Caller{}, jwtRefused("the issuer publishes %d keys with key id %q for %s", len(keys), clipReason(hdr.KeyID), hdr.Algorithm)
 	}
 	var std jwt.Claims
 	var rest map[string]any
@@ -329,9 +333,10 @@ func (p *jwtProvider) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKe
 	return nil, jwtRefused("unknown key id %q", clipReason(kid))
 }
 
-// maxKidlessKeys is how many keys a token without a key id (kid) is tried against: the keys
-// of the set that fit its algorithm. A set with more such keys needs the kid.
-const maxKidlessKeys = 4
+// maxCandidateKeys is how many keys a token is tried against: the keys of the set that fit its
+// algorithm and carry its key id (kid), any key id when it names none. A set with more such
+// keys needs the kid, and distinct kids.
+const maxCandidateKeys = 4
 
 // keysForAlg returns the keys that can verify a signature of algorithm alg: the key's own
 // "alg", when it has one, is alg, and its type (and curve) is alg's. Only these are tried, so

@@ -406,7 +406,7 @@ func TestJWTDisabledUser(t *testing.T) {
 
 // TestJWTWithoutKid: a token without a key id is tried only against the keys that fit its
 // algorithm (type and curve), and refused before any verification when more than
-// maxKidlessKeys keys fit: one unauthenticated request never costs a verification per key of
+// maxCandidateKeys keys fit: one unauthenticated request never costs a verification per key of
 // the issuer's set.
 func TestJWTWithoutKid(t *testing.T) {
 	ti := newTestIssuer(t)
@@ -415,7 +415,7 @@ func TestJWTWithoutKid(t *testing.T) {
 	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	ti.add(t, "ec384-1", ec384)
 	var rsaKids []string
-	for i := 0; i < maxKidlessKeys+1; i++ {
+	for i := 0; i < maxCandidateKeys+1; i++ {
 		kid := fmt.Sprintf("rsa-%d", i)
 		ti.add(t, kid, rsaKey(t, 2048))
 		rsaKids = append(rsaKids, kid)
@@ -451,6 +451,33 @@ func TestJWTWithoutKid(t *testing.T) {
 	_, err = v.Authenticate(context.Background(), noKid(jose.RS256, rsaKids[len(rsaKids)-1]), known)
 	if err == nil || !strings.Contains(err.Error(), "names no key (kid)") || !strings.Contains(err.Error(), fmt.Sprintf("publishes %d keys for RS256", len(rsaKids))) {
 		t.Errorf("kid-less RS256 token with %d RSA keys published: %v, want a refusal asking for the kid", len(rsaKids), err)
+	}
+	// Five keys under one kid: refused before any verification as well.
+	dup := newTestIssuer(t)
+	for i := 0; i < maxCandidateKeys+1; i++ {
+		dup.add(t, fmt.Sprintf("k%d", i), rsaKey(t, 2048))
+	}
+	dupSet := dup.jwks()
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(dupSet, &set); err != nil {
+		t.Fatal(err)
+	}
+	for i := range set.Keys {
+		set.Keys[i].KeyID = "same"
+	}
+	jwks := filepath.Join(t.TempDir(), "jwks.json")
+	if b, err := json.Marshal(set); err != nil || os.WriteFile(jwks, b, 0o600) != nil {
+		t.Fatal(err)
+	}
+	vd, err := NewJWTVerifier([]JWTProvider{{Issuer: testIss, Audience: testAud, JWKSFile: jwks, Algorithms: []string{"RS256"}}},
+		JWTOptions{Now: func() time.Time { return jwtNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup.keys["same"] = dup.keys["k0"]
+	_, err = vd.Authenticate(context.Background(), dup.sign(t, jose.RS256, "same", good()), known)
+	if err == nil || !strings.Contains(err.Error(), `publishes 5 keys with key id "same"`) {
+		t.Errorf("token of a kid shared by 5 keys: %v, want a refusal", err)
 	}
 	// The same token with its kid is accepted.
 	if caller, err := v.Authenticate(context.Background(), ti.sign(t, jose.RS256, rsaKids[len(rsaKids)-1], good()), known); err != nil || caller.User != "alice" {
