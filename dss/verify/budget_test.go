@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -175,5 +176,32 @@ func TestVerifyDeadlineStopsWork(t *testing.T) {
 		if n := ctx.after.Load(); n > 1 {
 			t.Fatalf("%v: the context was asked %d more times after it was done: work went on", timeout, n)
 		}
+	}
+}
+
+// TestC14NOutputBounded: exclusive c14n writes a namespace declaration again on every element
+// that uses it when its parent does not, so a small document can have a canonical form many
+// times its size (here 56 KB that canonicalize to 48 MB). The walk stops once its output is
+// longer than what Limits.MaxC14NBytes leaves, before the memory is spent, not after.
+func TestC14NOutputBounded(t *testing.T) {
+	sig := bogusEnveloped("s", `<ds:Transform Algorithm="`+xades.TransformEnveloped+`"/><ds:Transform Algorithm="`+xades.ExcC14N+`"/>`, 1)
+	doc := []byte(`<r xmlns:a="urn:` + strings.Repeat("x", 8<<10) + `">` + strings.Repeat(`<a:x/>`, 6000) + sig + `</r>`)
+	v, err := New(Config{Limits: Limits{MaxC14NBytes: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rep, err := v.Verify(context.Background(), Input{Signature: doc})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Signatures[0]; s.SubIndication != SigConstraintsFailure || !strings.Contains(s.Detail, "more than 1048576 bytes") {
+		t.Errorf("verdict %s/%s %q, want the canonical bytes limit", s.Indication, s.SubIndication, s.Detail)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("verification allocated %d MB for a canonical form bounded at 1 MB", alloc>>20)
 	}
 }

@@ -78,7 +78,7 @@ var errWalkBudget = xmldsig.ErrBudget
 // whole document doc when doc is not nil, charged to the input's walk budget and stopped by
 // the request context.
 func (c *sigCtx) canon(doc *etree.Document, el *etree.Element, alg, prefixList string, skip *etree.Element, include func(etree.Token) bool) ([]byte, error) {
-	return c14nCall(doc, el, alg, xmldsig.Options{PrefixList: prefixList, Skip: skip, Include: include, Ctx: c.ctx, Budget: c.walk})
+	return c14nCall(doc, el, alg, xmldsig.Options{PrefixList: prefixList, Skip: skip, Include: include, Ctx: c.ctx, Budget: c.walk, MaxBytes: c.c14nLeft()})
 }
 
 // detachedXML returns the tree of a detached data object a Reference transforms, parsed once
@@ -137,6 +137,8 @@ func (c *sigCtx) stopped(err error) *verdict {
 		return indeterminate(SigConstraintsFailure, ReasonFormat, "the signatures in this document make canonicalization visit more than %d nodes together", c.v.lim.MaxC14NNodes)
 	case errors.Is(err, errCancelled), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return indeterminate(TryLater, ReasonFormat, "the request deadline passed during validation")
+	case errors.Is(err, xmldsig.ErrOutputLimit):
+		return indeterminate(SigConstraintsFailure, ReasonFormat, "the signatures in this document have canonical forms of more than %d bytes together", c.v.lim.MaxC14NBytes)
 	}
 	return nil
 }

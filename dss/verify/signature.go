@@ -498,7 +498,7 @@ func (c *sigCtx) referenceData(r *reference) ([]byte, *verdict) {
 // env is the XMLDSig core's view of this signature's input: the document, its Id index, the
 // request context, the walk budget and the detached data objects resolve found.
 func (c *sigCtx) env() *xmldsig.Env {
-	return &xmldsig.Env{Doc: c.doc, IDs: c.ids.x, Ctx: c.ctx, Budget: c.walk,
+	return &xmldsig.Env{Doc: c.doc, IDs: c.ids.x, Ctx: c.ctx, Budget: c.walk, MaxBytes: c.c14nLeft(),
 		Detached: func(x *xmldsig.Reference) ([]byte, error) {
 			return c.refs[x.Pos-1].detached.Data, nil
 		},
@@ -511,7 +511,21 @@ func (c *sigCtx) env() *xmldsig.Env {
 		}}
 }
 
+// c14nLeft is what Limits.MaxC14NBytes leaves to the next canonical form of this input: a
+// walk stops as soon as its output is longer (xmldsig.Options.MaxBytes), so that the limit
+// bounds the memory of the walk, not only what is digested after it.
+func (c *sigCtx) c14nLeft() int64 {
+	left := c.v.lim.MaxC14NBytes
+	if c.work != nil {
+		left -= *c.work
+	}
+	return max(left, 1)
+}
+
 func (c *sigCtx) c14nVerdict(pos int, err error) *verdict {
+	if errors.Is(err, xmldsig.ErrOutputLimit) {
+		return indeterminate(SigConstraintsFailure, ReasonFormat, "the references of the signatures in this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
+	}
 	if v := c.stopped(err); v != nil {
 		v.detail = fmt.Sprintf("reference %d: %s", pos, v.detail)
 		return v

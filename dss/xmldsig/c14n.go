@@ -78,6 +78,8 @@ type Subset struct {
 	Ctx context.Context
 	// Buf, when not nil, is storage for the result (appended to Buf[:0]); nil: a new buffer.
 	Buf []byte
+	// MaxBytes, when positive, stops the walk with ErrOutputLimit once the output is longer.
+	MaxBytes int64
 }
 
 // CanonicalSubset writes the canonical form of the node-set s selects in the subtree at el, in
@@ -86,7 +88,7 @@ type Subset struct {
 // cannot write (an undeclared prefix, a CDATA node) and s.Ctx's error when the context ends.
 func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
 	c := excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, comments: s.Comments,
-		include: s.Include, inherit: s.Inherit, ctx: s.Ctx, buf: s.Buf[:0:cap(s.Buf)]}
+		include: s.Include, inherit: s.Inherit, ctx: s.Ctx, maxBytes: s.MaxBytes, buf: s.Buf[:0:cap(s.Buf)]}
 	if s.Exclusive && len(s.Prefixes) > 0 {
 		c.prefixSet = make(map[string]bool, len(s.Prefixes))
 		for _, p := range s.Prefixes {
@@ -183,14 +185,18 @@ type excWriter struct {
 	inherit   func(*etree.Element) []etree.Attr // xml:* for an element below an unwritten parent
 	prefixSet map[string]bool                   // exclusive PrefixList as a set
 	ctx       context.Context
+	maxBytes  int64 // 0: no bound
 	nodes     int
 }
 
 func (c *excWriter) in(t etree.Token) bool { return c.include == nil || c.include(t) }
 
-// tick checks the context every 256 nodes.
+// tick checks the output's length at every node and the context every 256 nodes.
 func (c *excWriter) tick() error {
 	c.nodes++
+	if c.maxBytes > 0 && int64(len(c.buf)) > c.maxBytes {
+		return ErrOutputLimit
+	}
 	if c.ctx != nil && c.nodes&255 == 0 {
 		return c.ctx.Err()
 	}

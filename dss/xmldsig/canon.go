@@ -26,6 +26,11 @@ type Options struct {
 	// SignerXMLAttrs applies the signer's stricter rule to the xml:* attributes a c14n 1.1
 	// subset inherits (InheritedXMLAttrs with signer set).
 	SignerXMLAttrs bool
+	// MaxBytes, when positive, bounds the canonical form: the walk stops with ErrOutputLimit
+	// as soon as its output is longer. Exclusive c14n writes a namespace declaration again on
+	// every element that uses it when the parent does not, so a small input can have a
+	// canonical form many times its size.
+	MaxBytes int64
 	// Buf, when not nil, is storage for the result: the canonical form is appended to
 	// Buf[:0], so the result may share Buf's array (a caller that digests the result and
 	// drops it reuses one buffer). nil: a new buffer.
@@ -41,6 +46,8 @@ var (
 	ErrCancelled = errors.New("the request deadline passed during canonicalization")
 	// ErrBudget marks a walk stopped because Options.Budget was used up.
 	ErrBudget = errors.New("canonicalization node budget used up")
+	// ErrOutputLimit marks a walk stopped because its output went beyond Options.MaxBytes.
+	ErrOutputLimit = errors.New("canonical form longer than allowed")
 )
 
 // Canonicalize returns the canonical form of el as a document subset in its own context: the
@@ -123,7 +130,7 @@ func CanonicalizeDocument(doc *etree.Document, alg string, o Options) ([]byte, e
 
 func canonicalizeSet(ctx context.Context, el *etree.Element, alg string, o Options) ([]byte, error) {
 	base, comments := C14NBase(alg)
-	s := Subset{Comments: comments, Skip: o.Skip, Include: o.Include, Ctx: ctx, Buf: o.Buf}
+	s := Subset{Comments: comments, Skip: o.Skip, Include: o.Include, Ctx: ctx, Buf: o.Buf, MaxBytes: o.MaxBytes}
 	var (
 		out []byte
 		err error

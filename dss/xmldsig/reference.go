@@ -386,6 +386,9 @@ type Env struct {
 	IDs    IDIndex
 	Ctx    context.Context // stops canonicalization and digests when done; nil: never
 	Budget *Budget         // the input's canonicalization node budget; nil: none
+	// MaxBytes, when positive, bounds each canonical form Data and VerifySignedInfo write
+	// (Options.MaxBytes).
+	MaxBytes int64
 	// Detached returns the octets of the data object of a detached reference (nil: no
 	// detached reference resolves; the error is returned as it is).
 	Detached func(r *Reference) ([]byte, error)
@@ -505,7 +508,7 @@ func (e *Env) Data(s *Signature, r *Reference) ([]byte, error) {
 			return nil, err
 		}
 		// An octet stream parsed into a node-set keeps its comments (XMLDSig §4.4.3.2).
-		return CanonicalizeDocument(d, alg, Options{PrefixList: pfx, Ctx: e.Ctx, Budget: e.Budget})
+		return CanonicalizeDocument(d, alg, Options{PrefixList: pfx, Ctx: e.Ctx, Budget: e.Budget, MaxBytes: e.MaxBytes})
 	}
 	if skip != nil {
 		inside := r.Target == nil // URI="": the whole document
@@ -519,7 +522,7 @@ func (e *Env) Data(s *Signature, r *Reference) ([]byte, error) {
 	// A same-document reference ("" or "#id") selects its node-set without comments, whatever
 	// the canonicalization (XMLDSig §4.4.3.3).
 	alg, _ = C14NBase(alg)
-	o := Options{PrefixList: pfx, Skip: skip, Include: include, Ctx: e.Ctx, Budget: e.Budget, Buf: e.Buf}
+	o := Options{PrefixList: pfx, Skip: skip, Include: include, Ctx: e.Ctx, Budget: e.Budget, Buf: e.Buf, MaxBytes: e.MaxBytes}
 	if r.Target == nil {
 		return CanonicalizeDocument(e.Doc, alg, o)
 	}
@@ -548,7 +551,7 @@ func Digest(ctx context.Context, h crypto.Hash, data []byte) ([]byte, error) {
 
 // SignedInfo returns the canonical form of s's SignedInfo under its CanonicalizationMethod.
 func (e *Env) SignedInfo(s *Signature) ([]byte, error) {
-	return Canonicalize(s.SignedInfo, s.C14N, Options{PrefixList: s.C14NPrefixes, Ctx: e.Ctx, Budget: e.Budget})
+	return Canonicalize(s.SignedInfo, s.C14N, Options{PrefixList: s.C14NPrefixes, Ctx: e.Ctx, Budget: e.Budget, MaxBytes: e.MaxBytes})
 }
 
 // CheckReference resolves r, applies its transforms and compares the digest of the result,
