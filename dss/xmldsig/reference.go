@@ -620,11 +620,16 @@ func VerifySignedInfo(m Method, pub crypto.PublicKey, signedInfo, sv []byte) err
 
 // Check is the cryptographic check of the ds:Signature s with the verifier's code and
 // without the verifier's policy: every Reference (CheckReference) and the SignatureValue
-// (CheckSignatureValue). The signer's self-check calls it on what it produced:
+// (CheckSignatureValue):
 //
 //	s, err := xmldsig.ParseSignature(sigElement, xmldsig.DefaultLimits())
 //	env := &xmldsig.Env{Doc: doc, IDs: xmldsig.IndexIDs(doc.Root()), Detached: ...}
 //	err = env.Check(s, cert.PublicKey)
+//
+// The signer's self-check (dss/xades.Check) runs the same steps with the same functions
+// (Data, VerifyValue) in its own order, so that it can skip the public-key verification
+// hsm.Guard has already made over the same bytes; TestCoreCheck holds what the signer
+// produces to this function.
 func (e *Env) Check(s *Signature, pub crypto.PublicKey) error {
 	for _, r := range s.References {
 		if err := e.CheckReference(s, r); err != nil {
