@@ -1,6 +1,7 @@
 package xades
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -133,23 +134,47 @@ func TestRawECDSARejects(t *testing.T) {
 	}
 }
 
-// FuzzRawECDSA: errors are expected; we look for panics and for outputs of
-// the wrong size.
+// FuzzRawECDSA: errors are expected; we look for panics, outputs of the wrong size, and on
+// P-256 and P-521 for any DER the shortcut (rawECDSAPlain) reads otherwise than
+// encoding/asn1 with the range checks does.
 func FuzzRawECDSA(f *testing.F) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
+	var keys []*ecdsa.PrivateKey
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P521()} {
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			f.Fatal(err)
+		}
+		keys = append(keys, k)
+		d := sha256.Sum256([]byte("seed"))
+		der, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
+		f.Add(der)
 	}
-	d := sha256.Sum256([]byte("seed"))
-	der, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
-	f.Add(der)
 	f.Add([]byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01})
 	f.Add([]byte{0x30, 0x80})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		raw, err := RawECDSA(b, &k.PublicKey)
-		if err == nil && len(raw) != 64 {
-			t.Fatalf("%d bytes", len(raw))
+		for _, k := range keys {
+			n := k.Curve.Params().N
+			size := (n.BitLen() + 7) / 8
+			raw, err := RawECDSA(b, &k.PublicKey)
+			if err == nil && len(raw) != 2*size {
+				t.Fatalf("%d bytes, want %d", len(raw), 2*size)
+			}
+			fast, ok := rawECDSAPlain(b, n)
+			if !ok {
+				continue
+			}
+			var v struct{ R, S *big.Int }
+			rest, err := asn1.Unmarshal(b, &v)
+			if err != nil || len(rest) != 0 || v.R.Sign() <= 0 || v.R.Cmp(n) >= 0 || v.S.Sign() <= 0 || v.S.Cmp(n) >= 0 {
+				t.Fatalf("%x: the shortcut accepted what encoding/asn1 refuses (%v, %d bytes after)", b, err, len(rest))
+			}
+			want := make([]byte, 2*size)
+			v.R.FillBytes(want[:size])
+			v.S.FillBytes(want[size:])
+			if !bytes.Equal(fast, want) {
+				t.Fatalf("%x: shortcut %x, encoding/asn1 %x", b, fast, want)
+			}
 		}
 	})
 }
