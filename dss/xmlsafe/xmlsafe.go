@@ -265,13 +265,19 @@ func ctxErr(ctx context.Context) error {
 // decoded is copied): b must not be modified while the tokens are in use, and keeping any of
 // them keeps b and its copy alive.
 func Tokens(b []byte, lim Limits) ([]xml.Token, error) {
-	r := tokenRecorder{toks: make([]xml.Token, 0, min(2*bytes.Count(b, []byte("<"))+8, maxPrealloc))}
-	r.attrs.size = min(bytes.Count(b, []byte("=")), maxChunk) // an attribute per "="
+	w := estimateWindow(b)
+	r := tokenRecorder{toks: make([]xml.Token, 0, min(2*bytes.Count(w, []byte("<"))+8, maxPrealloc))}
+	r.attrs.size = min(bytes.Count(w, []byte("=")), maxChunk) // an attribute per "="
 	if _, _, err := check(nil, b, lim.normalize(), sink{rec: &r}); err != nil {
 		return nil, err
 	}
 	return r.toks, nil
 }
+
+// estimateWindow is the part of b the first chunk sizes are estimated from: the estimates
+// are capped (maxPrealloc, maxChunk), so counting beyond the first 64 KiB would read a large
+// input to its end for nothing; where the estimate falls short, further chunks follow.
+func estimateWindow(b []byte) []byte { return b[:min(len(b), 64<<10)] }
 
 // maxPrealloc bounds the tokens Tokens makes room for on its estimate before the gate has
 // read the input: a hostile input of many small tags gets no more than this up front.
@@ -416,16 +422,17 @@ type treeBuilder struct {
 
 // newTreeBuilder returns a builder of doc, its first chunks sized after the markup of b: an
 // element per two '<' (a start and an end tag), a text node per '<' that does not follow a '>'
-// at once, a child per element or text node, an attribute per '='. Where that is short, chunks
-// of 16 nodes and more follow.
+// at once, a child per element or text node, an attribute per '=', counted in the first 64 KiB
+// (estimateWindow). Where that is short, chunks of 16 nodes and more follow.
 func newTreeBuilder(doc *etree.Document, b []byte) *treeBuilder {
 	t := builderPool.Get().(*treeBuilder)
 	t.open = append(t.open, &doc.Element)
 	t.from = append(t.from, 0)
-	lt := bytes.Count(b, []byte("<"))
-	elems, texts := lt/2+1, max(lt-bytes.Count(b, []byte("><"))+1, 1)
+	w := estimateWindow(b)
+	lt := bytes.Count(w, []byte("<"))
+	elems, texts := lt/2+1, max(lt-bytes.Count(w, []byte("><"))+1, 1)
 	t.elems.size, t.texts.size = min(elems, maxChunk), min(texts, maxChunk)
-	t.attrs.size, t.lists.size = min(bytes.Count(b, []byte("=")), maxChunk), min(elems+texts, maxChunk)
+	t.attrs.size, t.lists.size = min(bytes.Count(w, []byte("=")), maxChunk), min(elems+texts, maxChunk)
 	return t
 }
 
