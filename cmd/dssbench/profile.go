@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"dssd/internal/stackgrow"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -179,7 +180,7 @@ func profileService(ctx context.Context, dir string, o options, doc []byte, logf
 		return nil, err
 	}
 	srv := &http.Server{
-		Handler: http.TimeoutHandler(mux, 30*time.Second, ""),
+		Handler: http.TimeoutHandler(stackgrow.Handler(mux), 30*time.Second, ""),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{{Certificate: [][]byte{tlsCert.Raw}, PrivateKey: tlsKey}},
 			MinVersion:   tls.VersionTLS12,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"dssd/internal/stackgrow"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -195,8 +196,8 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	grd := newGuard(cfg) // inside the timeout: request bytes are released when the handler returns
 	srv := &http.Server{
 		Addr: cfg.Listen.Addr,
-		Handler: httpMetrics.Wrap(mux, uploads(http.TimeoutHandler(grd.Handler(mux), timeout, ""),
-			http.TimeoutHandler(grd.Handler(mux), cfg.Limits.UploadTimeout.Duration(), ""), cfg.Limits.UploadTimeout.Duration())),
+		Handler: httpMetrics.Wrap(mux, uploads(http.TimeoutHandler(stackgrow.Handler(grd.Handler(mux)), timeout, ""),
+			http.TimeoutHandler(stackgrow.Handler(grd.Handler(mux)), cfg.Limits.UploadTimeout.Duration(), ""), cfg.Limits.UploadTimeout.Duration())),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       timeout,
