@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -60,5 +61,46 @@ func TestOverloadAndThrottle(t *testing.T) {
 	xsdtest.Validate(t, schemas.CoreXSD, raw)
 	if st, _, _ := send(token, []byte(`<SignRequest xmlns="http://docs.oasis-open.org/dss-x/ns/core"/>`)); st != 200 {
 		t.Errorf("a valid token from the throttled address: %d", st)
+	}
+}
+
+// TestNamespaceTranslatedOnce: with xmlns:a="b" and xmlns:b="(core)" in scope, a:SignRequest
+// is {b}SignRequest and an a:InputDocuments child {b}InputDocuments (Namespaces in XML 1.0
+// §6: a namespace URI is not looked up again as a prefix): each is answered as the same
+// request without the xmlns:b declaration is, and neither reaches the service.
+func TestNamespaceTranslatedOnce(t *testing.T) {
+	s := newServer(t, httpxml.Options{})
+	const (
+		core = "http://docs.oasis-open.org/dss-x/ns/core"
+		base = "http://docs.oasis-open.org/dss-x/ns/base"
+		doc  = `<dss2:Document ID="d"><dss2:Base64Data><dsb:Value>aGk=</dsb:Value></dss2:Base64Data></dss2:Document>`
+	)
+	problemRef := regexp.MustCompile(`[0-9a-f]{16,}`)
+	for _, tt := range []struct {
+		name, trick, plain, want string
+	}{
+		{"request element",
+			`<a:SignRequest xmlns:a="b" xmlns:b="` + core + `" RequestID="r-1"/>`,
+			`<a:SignRequest xmlns:a="b" RequestID="r-1"/>`,
+			"expects a dss2:SignRequest element"},
+		{"child element",
+			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" xmlns:b="` + core + `" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
+			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
+			"SignRequest holds {b}InputDocuments: the schema expects dss2:InputDocuments there (wrong namespace)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.trick))
+			plain := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.plain))
+			if !bytes.Contains(got.body, []byte(tt.want)) || !bytes.Contains(got.body, []byte(dss.MinorMalformed)) {
+				t.Errorf("status %d, answer:\n%s", got.status, got.body)
+			}
+			a, b := problemRef.ReplaceAll(got.body, nil), problemRef.ReplaceAll(plain.body, nil)
+			if got.status != plain.status || !bytes.Equal(a, b) {
+				t.Errorf("answered %d\n%s\nwhere the request in the namespace \"b\" is answered %d\n%s", got.status, got.body, plain.status, plain.body)
+			}
+		})
+	}
+	if len(s.svc.Signs) != 0 {
+		t.Error("a request in a foreign namespace reached the service")
 	}
 }

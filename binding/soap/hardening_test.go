@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -78,5 +79,51 @@ func TestWrongNamespaceInEnvelopeVersion(t *testing.T) {
 	}
 	if len(s.svc.Signs) != 0 {
 		t.Error("a request with a wrong namespace reached the service")
+	}
+}
+
+// TestNamespaceTranslatedOnce: a prefix names the namespace URI declared for it, which is not
+// looked up again as a prefix (Namespaces in XML 1.0 §6). With xmlns:a="b" and
+// xmlns:b="(core)" in scope, a:SignRequest is {b}SignRequest, not a DSS request, and an
+// a:InputDocuments child is {b}InputDocuments, in the wrong namespace: each is answered as the
+// same request without the xmlns:b declaration (plainly in the namespace "b") is, and
+// neither reaches the service.
+func TestNamespaceTranslatedOnce(t *testing.T) {
+	s := newServer(t, soap.Options{})
+	const (
+		s12  = "http://www.w3.org/2003/05/soap-envelope"
+		core = "http://docs.oasis-open.org/dss-x/ns/core"
+		base = "http://docs.oasis-open.org/dss-x/ns/base"
+		doc  = `<dss2:Document ID="d"><dss2:Base64Data><dsb:Value>aGk=</dsb:Value></dss2:Base64Data></dss2:Document>`
+	)
+	env := func(req string) []byte {
+		return []byte(`<s:Envelope xmlns:s="` + s12 + `"><s:Body>` + req + `</s:Body></s:Envelope>`)
+	}
+	problemRef := regexp.MustCompile(`[0-9a-f]{16,}`)
+	for _, tt := range []struct {
+		name, trick, plain, want string
+	}{
+		{"request element",
+			`<a:SignRequest xmlns:a="b" xmlns:b="` + core + `" RequestID="r-1"/>`,
+			`<a:SignRequest xmlns:a="b" RequestID="r-1"/>`,
+			"element {b}SignRequest is not a DSS-X 2.0 request"},
+		{"child element",
+			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" xmlns:b="` + core + `" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
+			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
+			"SignRequest holds {b}InputDocuments: the schema expects dss2:InputDocuments there (wrong namespace)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, plain := s.post(t, ct12, token, env(tt.trick)), s.post(t, ct12, token, env(tt.plain))
+			if !bytes.Contains(got.body, []byte(tt.want)) {
+				t.Errorf("status %d, answer:\n%s", got.status, got.body)
+			}
+			a, b := problemRef.ReplaceAll(got.body, nil), problemRef.ReplaceAll(plain.body, nil)
+			if got.status != plain.status || !bytes.Equal(a, b) {
+				t.Errorf("answered %d\n%s\nwhere the request in the namespace \"b\" is answered %d\n%s", got.status, got.body, plain.status, plain.body)
+			}
+		})
+	}
+	if len(s.svc.Signs) != 0 {
+		t.Error("a request in a foreign namespace reached the service")
 	}
 }
