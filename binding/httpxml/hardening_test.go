@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -15,6 +14,7 @@ import (
 	"dssd/binding/httpxml"
 	"dssd/dss"
 	"dssd/internal/testkit/fakesvc"
+	"dssd/internal/testkit/xmlnstest"
 	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
@@ -70,34 +70,18 @@ func TestOverloadAndThrottle(t *testing.T) {
 // request without the xmlns:b declaration is, and neither reaches the service.
 func TestNamespaceTranslatedOnce(t *testing.T) {
 	s := newServer(t, httpxml.Options{})
-	const (
-		core = "http://docs.oasis-open.org/dss-x/ns/core"
-		base = "http://docs.oasis-open.org/dss-x/ns/base"
-		doc  = `<dss2:Document ID="d"><dss2:Base64Data><dsb:Value>aGk=</dsb:Value></dss2:Base64Data></dss2:Document>`
-	)
-	problemRef := regexp.MustCompile(`[0-9a-f]{16,}`)
-	for _, tt := range []struct {
-		name, trick, plain, want string
-	}{
-		{"request element",
-			`<a:SignRequest xmlns:a="b" xmlns:b="` + core + `" RequestID="r-1"/>`,
-			`<a:SignRequest xmlns:a="b" RequestID="r-1"/>`,
-			"expects a dss2:SignRequest element"},
-		{"child element",
-			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" xmlns:b="` + core + `" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
-			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
-			"SignRequest holds {b}InputDocuments: the schema expects dss2:InputDocuments there (wrong namespace)"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.trick))
-			plain := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.plain))
-			if !bytes.Contains(got.body, []byte(tt.want)) || !bytes.Contains(got.body, []byte(dss.MinorMalformed)) {
+	for _, tt := range xmlnstest.Requests() {
+		t.Run(tt.Name, func(t *testing.T) {
+			got := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.Trick))
+			plain := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.Plain))
+			want := "expects a dss2:SignRequest element"
+			if tt.Child {
+				want = xmlnstest.ChildError
+			}
+			if !bytes.Contains(got.body, []byte(want)) || !bytes.Contains(got.body, []byte(dss.MinorMalformed)) {
 				t.Errorf("status %d, answer:\n%s", got.status, got.body)
 			}
-			a, b := problemRef.ReplaceAll(got.body, nil), problemRef.ReplaceAll(plain.body, nil)
-			if got.status != plain.status || !bytes.Equal(a, b) {
-				t.Errorf("answered %d\n%s\nwhere the request in the namespace \"b\" is answered %d\n%s", got.status, got.body, plain.status, plain.body)
-			}
+			xmlnstest.SameAnswer(t, got.status, got.body, plain.status, plain.body)
 		})
 	}
 	if len(s.svc.Signs) != 0 {

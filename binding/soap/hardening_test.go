@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -15,6 +14,7 @@ import (
 	"dssd/binding/soap"
 	"dssd/dss"
 	"dssd/internal/testkit/fakesvc"
+	"dssd/internal/testkit/xmlnstest"
 )
 
 // TestOverloadAndThrottle: over the in-flight limit, 503 with Retry-After and a DSS response
@@ -90,37 +90,20 @@ func TestWrongNamespaceInEnvelopeVersion(t *testing.T) {
 // neither reaches the service.
 func TestNamespaceTranslatedOnce(t *testing.T) {
 	s := newServer(t, soap.Options{})
-	const (
-		s12  = "http://www.w3.org/2003/05/soap-envelope"
-		core = "http://docs.oasis-open.org/dss-x/ns/core"
-		base = "http://docs.oasis-open.org/dss-x/ns/base"
-		doc  = `<dss2:Document ID="d"><dss2:Base64Data><dsb:Value>aGk=</dsb:Value></dss2:Base64Data></dss2:Document>`
-	)
 	env := func(req string) []byte {
-		return []byte(`<s:Envelope xmlns:s="` + s12 + `"><s:Body>` + req + `</s:Body></s:Envelope>`)
+		return []byte(`<s:Envelope xmlns:s="` + soap.NS12 + `"><s:Body>` + req + `</s:Body></s:Envelope>`)
 	}
-	problemRef := regexp.MustCompile(`[0-9a-f]{16,}`)
-	for _, tt := range []struct {
-		name, trick, plain, want string
-	}{
-		{"request element",
-			`<a:SignRequest xmlns:a="b" xmlns:b="` + core + `" RequestID="r-1"/>`,
-			`<a:SignRequest xmlns:a="b" RequestID="r-1"/>`,
-			"element {b}SignRequest is not a DSS-X 2.0 request"},
-		{"child element",
-			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" xmlns:b="` + core + `" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
-			`<dss2:SignRequest xmlns:dss2="` + core + `" xmlns:dsb="` + base + `" xmlns:a="b" RequestID="r-2"><a:InputDocuments>` + doc + `</a:InputDocuments></dss2:SignRequest>`,
-			"SignRequest holds {b}InputDocuments: the schema expects dss2:InputDocuments there (wrong namespace)"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, plain := s.post(t, ct12, token, env(tt.trick)), s.post(t, ct12, token, env(tt.plain))
-			if !bytes.Contains(got.body, []byte(tt.want)) {
+	for _, tt := range xmlnstest.Requests() {
+		t.Run(tt.Name, func(t *testing.T) {
+			got, plain := s.post(t, ct12, token, env(tt.Trick)), s.post(t, ct12, token, env(tt.Plain))
+			want := "element {b}SignRequest is not a DSS-X 2.0 request"
+			if tt.Child {
+				want = xmlnstest.ChildError
+			}
+			if !bytes.Contains(got.body, []byte(want)) {
 				t.Errorf("status %d, answer:\n%s", got.status, got.body)
 			}
-			a, b := problemRef.ReplaceAll(got.body, nil), problemRef.ReplaceAll(plain.body, nil)
-			if got.status != plain.status || !bytes.Equal(a, b) {
-				t.Errorf("answered %d\n%s\nwhere the request in the namespace \"b\" is answered %d\n%s", got.status, got.body, plain.status, plain.body)
-			}
+			xmlnstest.SameAnswer(t, got.status, got.body, plain.status, plain.body)
 		})
 	}
 	if len(s.svc.Signs) != 0 {
