@@ -14,6 +14,7 @@ import (
 	"dssd/binding/httpxml"
 	"dssd/dss"
 	"dssd/internal/testkit/fakesvc"
+	"dssd/internal/testkit/xmlnstest"
 	"dssd/internal/testkit/xsdtest"
 	"dssd/schemas"
 )
@@ -60,5 +61,30 @@ func TestOverloadAndThrottle(t *testing.T) {
 	xsdtest.Validate(t, schemas.CoreXSD, raw)
 	if st, _, _ := send(token, []byte(`<SignRequest xmlns="http://docs.oasis-open.org/dss-x/ns/core"/>`)); st != 200 {
 		t.Errorf("a valid token from the throttled address: %d", st)
+	}
+}
+
+// TestNamespaceTranslatedOnce: with xmlns:a="b" and xmlns:b="(core)" in scope, a:SignRequest
+// is {b}SignRequest and an a:InputDocuments child {b}InputDocuments (Namespaces in XML 1.0
+// §6: a namespace URI is not looked up again as a prefix): each is answered as the same
+// request without the xmlns:b declaration is, and neither reaches the service.
+func TestNamespaceTranslatedOnce(t *testing.T) {
+	s := newServer(t, httpxml.Options{})
+	for _, tt := range xmlnstest.Requests() {
+		t.Run(tt.Name, func(t *testing.T) {
+			got := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.Trick))
+			plain := s.post(t, httpxml.PathSign, "application/xml", token, []byte(tt.Plain))
+			want := "expects a dss2:SignRequest element"
+			if tt.Child {
+				want = xmlnstest.ChildError
+			}
+			if !bytes.Contains(got.body, []byte(want)) || !bytes.Contains(got.body, []byte(dss.MinorMalformed)) {
+				t.Errorf("status %d, answer:\n%s", got.status, got.body)
+			}
+			xmlnstest.SameAnswer(t, got.status, got.body, plain.status, plain.body)
+		})
+	}
+	if len(s.svc.Signs) != 0 {
+		t.Error("a request in a foreign namespace reached the service")
 	}
 }

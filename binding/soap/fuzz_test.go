@@ -11,6 +11,7 @@ import (
 
 	"dssd/binding/internal/exchange"
 	"dssd/binding/internal/xmlwire"
+	"dssd/internal/testkit/xmlnstest"
 )
 
 // FuzzSOAPEnvelope: any input behind the gate either parses or yields a fault; no panic,
@@ -30,6 +31,8 @@ func FuzzSOAPEnvelope(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// a namespace URI that is itself a prefix in scope: translated once, {b}SignRequest
+	f.Add([]byte(`<s:Envelope xmlns:s="` + NS12 + `"><s:Body><a:SignRequest xmlns:a="b" xmlns:b="` + xmlwire.NSCore + `"/></s:Body></s:Envelope>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		toks, err := exchange.GateTokens(b, 1<<20)
 		if err != nil {
@@ -43,9 +46,11 @@ func FuzzSOAPEnvelope(f *testing.F) {
 			// The gate's tokens decode to what a decoder of the bytes reads, but for attribute
 			// values with a tab or line break, which the gate normalizes (XML 1.0 §3.3.3) and
 			// encoding/xml does not (FuzzDecodeRequest compares those with the reader Tokens
-			// replaced, over the same tokens).
+			// replaced, over the same tokens), and for names that the decoder of the bytes
+			// translates twice where Tokens translates once, as Namespaces in XML says
+			// (xmlnstest.TranslatedTwice; FuzzDecodeRequest compares their tokens).
 			bp, bv, bfl := decodeEnvelope(xmlwire.NewDecoder(bytes.NewReader(exchange.StripBOM(b))), peek, v12)
-			if !attrBreaks(b) && (!reflect.DeepEqual(p, bp) || v != bv || !reflect.DeepEqual(fl, bfl)) {
+			if !attrBreaks(b) && !translatedTwice(b) && (!reflect.DeepEqual(p, bp) || v != bv || !reflect.DeepEqual(fl, bfl)) {
 				t.Fatalf("%q (peek %v): from tokens %+v %v %+v, from bytes %+v %v %+v", b, peek, p, v, fl, bp, bv, bfl)
 			}
 			if fl != nil {
@@ -74,4 +79,9 @@ func attrBreaks(b []byte) bool {
 			}
 		}
 	}
+}
+
+// translatedTwice reports whether xmlwire.NewDecoder's layers translate a name of b twice.
+func translatedTwice(b []byte) bool {
+	return xmlnstest.TranslatedTwice(func() xml.TokenReader { return xml.NewDecoder(bytes.NewReader(exchange.StripBOM(b))) })
 }

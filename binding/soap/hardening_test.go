@@ -14,6 +14,7 @@ import (
 	"dssd/binding/soap"
 	"dssd/dss"
 	"dssd/internal/testkit/fakesvc"
+	"dssd/internal/testkit/xmlnstest"
 )
 
 // TestOverloadAndThrottle: over the in-flight limit, 503 with Retry-After and a DSS response
@@ -78,5 +79,34 @@ func TestWrongNamespaceInEnvelopeVersion(t *testing.T) {
 	}
 	if len(s.svc.Signs) != 0 {
 		t.Error("a request with a wrong namespace reached the service")
+	}
+}
+
+// TestNamespaceTranslatedOnce: a prefix names the namespace URI declared for it, which is not
+// looked up again as a prefix (Namespaces in XML 1.0 §6). With xmlns:a="b" and
+// xmlns:b="(core)" in scope, a:SignRequest is {b}SignRequest, not a DSS request, and an
+// a:InputDocuments child is {b}InputDocuments, in the wrong namespace: each is answered as the
+// same request without the xmlns:b declaration (plainly in the namespace "b") is, and
+// neither reaches the service.
+func TestNamespaceTranslatedOnce(t *testing.T) {
+	s := newServer(t, soap.Options{})
+	env := func(req string) []byte {
+		return []byte(`<s:Envelope xmlns:s="` + soap.NS12 + `"><s:Body>` + req + `</s:Body></s:Envelope>`)
+	}
+	for _, tt := range xmlnstest.Requests() {
+		t.Run(tt.Name, func(t *testing.T) {
+			got, plain := s.post(t, ct12, token, env(tt.Trick)), s.post(t, ct12, token, env(tt.Plain))
+			want := "element {b}SignRequest is not a DSS-X 2.0 request"
+			if tt.Child {
+				want = xmlnstest.ChildError
+			}
+			if !bytes.Contains(got.body, []byte(want)) {
+				t.Errorf("status %d, answer:\n%s", got.status, got.body)
+			}
+			xmlnstest.SameAnswer(t, got.status, got.body, plain.status, plain.body)
+		})
+	}
+	if len(s.svc.Signs) != 0 {
+		t.Error("a request in a foreign namespace reached the service")
 	}
 }

@@ -96,17 +96,8 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return b, nil
 }
 
-// Gate runs the ingress gate with the envelope limits, the size limit being the body limit.
-func Gate(b []byte, max int64) error {
-	if max <= 0 {
-		max = DefaultMaxBody
-	}
-	lim := xmlsafe.EnvelopeLimits()
-	lim.MaxBytes = max
-	return xmlsafe.Check(b, lim)
-}
-
-// GateTokens runs the ingress gate as Gate does and returns the raw tokens it checked, for
+// GateTokens runs the ingress gate with the envelope limits, the size limit being the body
+// limit (max ≤ 0: DefaultMaxBody), and returns the raw tokens it checked, for
 // xmlwire.NewTokens: the body is tokenized once.
 func GateTokens(b []byte, max int64) ([]xml.Token, error) {
 	if max <= 0 {

@@ -28,7 +28,7 @@ func PendingRequestFromWire(w *PendingRequest) (*dss.PendingRequest, error) {
 	if len(w.Unknown) > 0 {
 		return nil, dss.Errorf(dss.KindNotSupported, "element %s is not supported in a PendingRequest", qualified(w.Unknown[0].XMLName))
 	}
-	return &dss.PendingRequest{RequestID: w.RequestID}, nil
+	return &dss.PendingRequest{RequestID: strings.Clone(w.RequestID)}, nil // not the body's (own.go)
 }
 
 // PendingResponseToWire converts an answer of dss.Service.Pending: the concrete SignResponse

@@ -38,6 +38,10 @@ func SignRequestFromWire(w *SignRequest) (*dss.SignRequest, error) {
 	}
 	u.anys("", w.Unknown)
 	r.Options.Unsupported = u.names
+	var o owner // the strings of r are r's own, not the body's (own.go)
+	for o.more() {
+		signStrings(r, &o)
+	}
 	return r, nil
 }
 

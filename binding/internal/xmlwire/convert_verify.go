@@ -47,6 +47,10 @@ func VerifyRequestFromWire(w *VerifyRequest) (*dss.VerifyRequest, error) {
 	}
 	u.anys("", w.Unknown)
 	r.Unsupported = u.names
+	var o owner // the strings of r are r's own, not the body's (own.go)
+	for o.more() {
+		verifyStrings(r, &o)
+	}
 	return r, nil
 }
 

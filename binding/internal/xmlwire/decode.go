@@ -70,25 +70,27 @@ func NewRequest(o Op) any {
 // NewDecoder returns an encoding/xml decoder over r that reads a Result element (and its
 // children) in the core namespace or in no namespace as dsb:Result (protocol.md §15 #8, for
 // responses). Only UTF-8 is read. Run the ingress gate (dss/xmlsafe) over the bytes first.
+// Requests are read with Tokens: the layers of this decoder translate a name twice (see
+// replay), which is harmless for the responses of a server but not for requests.
 func NewDecoder(r io.Reader) *xml.Decoder {
 	return xml.NewTokenDecoder(&lenient{d: xml.NewDecoder(r)})
 }
 
-// replay resolves the raw tokens the gate recorded as NewDecoder's layers resolve the bytes:
-// an encoding/xml Decoder's namespace translation, then lenient's renaming, then (twice) the
-// translation of the Decoder that unmarshals, which sees the same declarations. Tokens reads
-// through it.
+// replay resolves the raw tokens the gate recorded: each element and attribute name is
+// translated once, by the namespace declarations in scope (Namespaces in XML 1.0 §6), then
+// lenient's renaming applies (fixName). Tokens reads through it.
+//
+// NewDecoder's layers translate a name twice (the Decoder that reads the bytes, then the
+// Decoder that unmarshals, which sees the same declarations): a namespace URI that is itself
+// a prefix in scope is translated again, so that <a:SignRequest xmlns:a="b" xmlns:b="(core)">
+// would read as a DSS request although it is {b}SignRequest. replay does not copy that.
 type replay struct {
 	toks  []xml.Token
 	ns    map[string]string // prefix → namespace in scope ("" the default namespace)
 	undo  []binding         // the bindings the open elements replaced, innermost last
 	marks []int             // len(undo) when each open element started
-	stack []openElement     // the open elements
-	twice bool              // translate names a second time, as the unmarshalling Decoder does
+	stack []xml.Name        // the names the open elements were given
 }
-
-// openElement is the name lenient gave an open element and the name it was given in the end.
-type openElement struct{ lenient, name xml.Name }
 
 // binding is a namespace binding an element replaced: restored when it ends.
 type binding struct {
@@ -111,9 +113,6 @@ func (r *replay) start(e xml.StartElement) xml.StartElement {
 	copied := false
 	for i := range e.Attr {
 		n := r.translate(e.Attr[i].Name, false)
-		if r.twice {
-			n = r.translate(n, false)
-		}
 		if n == e.Attr[i].Name {
 			continue
 		}
@@ -124,14 +123,10 @@ func (r *replay) start(e xml.StartElement) xml.StartElement {
 	}
 	var parent xml.Name
 	if n := len(r.stack); n > 0 {
-		parent = r.stack[n-1].lenient
+		parent = r.stack[n-1]
 	}
-	l := fixName(r.translate(e.Name, true), parent)
-	e.Name = l
-	if r.twice {
-		e.Name = r.translate(l, true)
-	}
-	r.stack = append(r.stack, openElement{lenient: l, name: e.Name})
+	e.Name = fixName(r.translate(e.Name, true), parent)
+	r.stack = append(r.stack, e.Name)
 	return e
 }
 
@@ -141,7 +136,7 @@ func (r *replay) end(e xml.EndElement) (xml.EndElement, error) {
 	if n == 0 {
 		return e, errors.New("xmlwire: unexpected end element </" + e.Name.Local + ">")
 	}
-	e.Name = r.stack[n-1].name
+	e.Name = r.stack[n-1]
 	r.stack = r.stack[:n-1]
 	m := r.marks[len(r.marks)-1]
 	r.marks = r.marks[:len(r.marks)-1]
@@ -164,16 +159,19 @@ func (r *replay) bind(prefix, uri string) {
 	r.ns[prefix] = uri
 }
 
-// translate is xml.Decoder's translation of a raw name (its DefaultSpace is empty).
+// translate resolves a raw name once (Namespaces in XML 1.0 §6): a declaration stays as it
+// is, an unprefixed attribute is in no namespace, the xml prefix is bound to its namespace,
+// any other prefix (and the empty one of an element) to the namespace declared for it in
+// scope. The result is never looked up again. The gate has refused undeclared prefixes; an
+// unprefixed element without a default namespace in scope is in no namespace.
 func (r *replay) translate(n xml.Name, isElementName bool) xml.Name {
 	switch {
-	case n.Space == "xmlns":
+	case n.Space == "xmlns", n.Space == "" && n.Local == "xmlns":
 		return n
 	case n.Space == "" && !isElementName:
 		return n
 	case n.Space == "xml":
 		n.Space = NSXML
-	case n.Space == "" && n.Local == "xmlns":
 		return n
 	}
 	if v, ok := r.ns[n.Space]; ok {

@@ -26,22 +26,23 @@ var _ TokenReader = (*xml.Decoder)(nil)
 // Tokens reads the raw tokens the ingress gate recorded (xmlsafe.Tokens) as NewDecoder reads
 // the bytes they came from: the same tokens from Token, the same values from DecodeElement.
 // It does in one layer what NewDecoder does in three (a Decoder's namespace translation,
-// lenient's renaming, and the translation of the Decoder that unmarshals), and unmarshals
-// the wire structs by the rules of encoding/xml (read.go) for the kinds of field they have,
-// without boxing every token three times on the way. FuzzSOAPEnvelope and FuzzDecodeRequest
-// compare the two readers on every input the gate lets through.
+// lenient's renaming, and the Decoder that unmarshals), and unmarshals the wire structs by
+// the rules of encoding/xml (read.go) for the kinds of field they have, without boxing every
+// token three times on the way. Unlike NewDecoder it translates each name once (replay).
+// FuzzSOAPEnvelope and FuzzDecodeRequest compare the two readers on every input the gate lets
+// through but those that NewDecoder's second translation reads otherwise.
 type Tokens struct {
 	r replay
 	// room for the stacks of a message of ordinary depth, in the one allocation of Tokens
 	undo  [8]binding
 	marks [16]int
-	stack [16]openElement
+	stack [16]xml.Name
 }
 
 // NewTokens returns a reader of the gate's raw tokens.
 func NewTokens(toks []xml.Token) *Tokens {
 	d := &Tokens{}
-	d.r = replay{toks: toks, ns: make(map[string]string, 8), twice: true,
+	d.r = replay{toks: toks, ns: make(map[string]string, 8),
 		undo: d.undo[:0], marks: d.marks[:0], stack: d.stack[:0]}
 	return d
 }
