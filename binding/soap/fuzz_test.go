@@ -31,7 +31,7 @@ func FuzzSOAPEnvelope(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		toks, err := exchange.GateTokens(b, 1<<20)
+		toks, err := exchange.GateTokens(b, 1<<20, 0)
 		if err != nil {
 			return
 		}
