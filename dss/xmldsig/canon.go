@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"dssd/dss/xmlsafe"
+
 	"github.com/beevik/etree"
 )
 
@@ -35,6 +37,22 @@ type Options struct {
 	// Buf[:0], so the result may share Buf's array (a caller that digests the result and
 	// drops it reuses one buffer). nil: a new buffer.
 	Buf []byte
+}
+
+// DefaultMaxC14NBytes is the least bound of MaxC14NBytesFor: 64 MiB.
+const DefaultMaxC14NBytes = 64 << 20
+
+// MaxC14NBytesFor is the bound on the canonical bytes one signed document may cost, all its
+// canonical forms together, for documents of at most maxDocBytes (0 or less:
+// xmlsafe.DefaultMaxDocumentBytes): four times the size (canonical forms write empty elements
+// in full and repeat namespace declarations), at least DefaultMaxC14NBytes. The service gives
+// it to both its verifier (dss/verify Limits.MaxC14NBytes) and its signer (dss/xades
+// Params.MaxC14NBytes), so that a signature it makes is one it can verify.
+func MaxC14NBytesFor(maxDocBytes int64) int64 {
+	if maxDocBytes <= 0 {
+		maxDocBytes = xmlsafe.DefaultMaxDocumentBytes
+	}
+	return max(4*maxDocBytes, DefaultMaxC14NBytes)
 }
 
 // Errors of Canonicalize and CanonicalizeDocument besides ErrNotCanonicalizable.
