@@ -160,6 +160,9 @@ func (s *Service) raise(ctx context.Context, rank int, t *xades.Tree, obj xades.
 	}
 	in, err = t.ArchiveTimestampInput(detached)
 	if err != nil {
+		if errors.Is(err, xades.ErrLimit) {
+			return signError(err)
+		}
 		if obj.Data == nil {
 			return Wrap(KindNotSupported, err, "level B-LTA needs the signed data; a signature over a hash cannot be archived")
 		}

@@ -237,6 +237,30 @@ func TestSignRefused(t *testing.T) {
 	}
 }
 
+// TestSignC14NBound: the service gives the signer the bound on canonical bytes its verifier
+// has (maxC14NBytes: four times the document size limit, at least 64 MiB), so a 70 KB document
+// whose exclusive c14n repeats an 8 KiB namespace declaration 8 400 times (69 MB) is refused
+// with LimitExceeded before the signer is called, and a signature it makes is one it verifies
+// (decisions §44).
+func TestSignC14NBound(t *testing.T) {
+	f := newFixture(t)
+	f.svc.maxBytes = 1 << 20 // the bound is then the least one, 64 MiB
+	req := SignRequest{Documents: []Document{{ID: "d1", HasRefURI: true, MimeType: "application/xml",
+		Data: []byte(`<a xmlns:p="urn:` + strings.Repeat("x", 8<<10) + `">` + strings.Repeat(`<p:x/>`, 8400) + `</a>`)}},
+		Options: SignOptions{CredentialID: "alice-rsa", Placement: &Placement{WhichData: "d1", XPath: "/*", CreateEnveloped: true}}}
+	before := f.calls()
+	resp, err := f.svc.Sign(context.Background(), alice, &req)
+	if resp != nil || KindOf(err) != KindLimit || !strings.Contains(err.Error(), "longer than 67108864 bytes") {
+		t.Fatalf("Sign: %v (kind %v), want LimitExceeded naming 64 MiB", err, KindOf(err))
+	}
+	if r := ResultOf(err, "p"); r.Major != MajorRequesterError || r.Minor != MinorTooLarge {
+		t.Errorf("result %+v, want RequesterError + LimitExceeded", r)
+	}
+	if got := f.calls() - before; got != 0 {
+		t.Errorf("a refused request reached the signer %d times", got)
+	}
+}
+
 // TestSignCorruptedSignature: a device that returns a wrong signature never produces a response.
 func TestSignCorruptedSignature(t *testing.T) {
 	f := newFixture(t)

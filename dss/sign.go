@@ -346,7 +346,7 @@ func (s *Service) signXML(ctx context.Context, cred *Credential, signer crypto.S
 	params := xades.Params{
 		Type: j.sigType, Packaging: pk, SignatureMethod: j.alg,
 		Signer: signer, Chain: cred.Chain, SigningTime: now, SignatureID: id,
-		MaxDocumentBytes: s.maxBytes,
+		MaxDocumentBytes: s.maxBytes, MaxC14NBytes: maxC14NBytes(s.maxBytes), // the verifier's bound
 	}
 	// One tree from B-B to the requested level, serialised once; the self-check parses those
 	// bytes once.
@@ -526,6 +526,8 @@ func signError(err error) error {
 		return Wrap(KindInappropriate, err, err.Error())
 	case errors.Is(err, xades.ErrInvalidRefURI):
 		return Wrap(KindInvalidRefURI, err, err.Error())
+	case errors.Is(err, xades.ErrLimit):
+		return Wrap(KindLimit, err, err.Error())
 	}
 	return hsmError(err)
 }

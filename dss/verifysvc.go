@@ -13,6 +13,7 @@ import (
 
 	"dssd/dss/verify"
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 	"dssd/dss/xmlsafe"
 )
 
@@ -95,15 +96,10 @@ func (s *Service) newVerifier(c VerifyConfig) (*verify.Verifier, error) {
 	return verify.New(cfg)
 }
 
-// maxC14NBytes bounds the canonical bytes digested per verified input: four times the
-// document size limit (canonical forms write empty elements in full and repeat namespace
-// declarations), at least verify's default.
-func maxC14NBytes(maxDocBytes int64) int64 {
-	if maxDocBytes <= 0 {
-		maxDocBytes = xmlsafe.DefaultMaxDocumentBytes
-	}
-	return max(4*maxDocBytes, verify.DefaultLimits().MaxC14NBytes)
-}
+// maxC14NBytes bounds the canonical bytes digested per verified input, and those of a
+// signature the service makes (signParams): xmldsig.MaxC14NBytesFor, four times the document
+// size limit, at least 64 MiB.
+func maxC14NBytes(maxDocBytes int64) int64 { return xmldsig.MaxC14NBytesFor(maxDocBytes) }
 
 // revocationAdapter gives a RevocationSource the shape of verify.RevocationSource (no
 // freshness rule: the verifier judges freshness itself).

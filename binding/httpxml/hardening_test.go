@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,5 +88,67 @@ func TestNamespaceTranslatedOnce(t *testing.T) {
 	}
 	if len(s.svc.Signs) != 0 {
 		t.Error("a request in a foreign namespace reached the service")
+	}
+}
+
+// attributeFlood is a SignRequest of about size bytes made of empty elements with 256
+// attributes each, the most the envelope limits allow on one element: about 2.2 million
+// attribute nodes in 16 MiB, within the element limit (8 700 elements).
+func attributeFlood(size int) []byte {
+	var el strings.Builder
+	el.WriteString("<x")
+	for i := range 256 {
+		el.WriteString(" a" + strconv.Itoa(i) + `=""`)
+	}
+	el.WriteString("/>")
+	head := `<dss2:SignRequest xmlns:dss2="http://docs.oasis-open.org/dss-x/ns/core" RequestID="flood">`
+	tail := `</dss2:SignRequest>`
+	n := (size - len(head) - len(tail)) / el.Len()
+	return []byte(head + strings.Repeat(el.String(), n) + tail)
+}
+
+// TestAttributeFlood: an authenticated 16 MiB request of attributes is refused by the ingress
+// gate with its limit error (400, LimitExceeded, the node limit named) before it is decoded,
+// and costs a bounded amount of memory: before the envelope node limit (decisions §44) it
+// passed the gate, was decoded and refused as NotSupported after allocating 520 MB. A node
+// limit set in the options applies.
+func TestAttributeFlood(t *testing.T) {
+	body := attributeFlood(16 << 20)
+	svc := &fakesvc.Service{}
+	auth := authn.New([]authn.User{{Name: "bob", TokenSHA256: [][32]byte{sha256.Sum256([]byte(token))}}})
+	send := func(h http.Handler, body []byte) (*httptest.ResponseRecorder, uint64) {
+		req := httptest.NewRequest(http.MethodPost, "/sign", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/xml")
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		h.ServeHTTP(w, req)
+		runtime.ReadMemStats(&m1)
+		return w, m1.TotalAlloc - m0.TotalAlloc
+	}
+	w, alloc := send(httpxml.New(svc, auth, httpxml.Options{}), body)
+	t.Logf("%d bytes: status %d, %d MB allocated", len(body), w.Code, alloc>>20)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), dss.MinorTooLarge) ||
+		!strings.Contains(w.Body.String(), "more than 400000 nodes") {
+		t.Errorf("status %d, want 400 with LimitExceeded for the node limit:\n%.600s", w.Code, w.Body.String())
+	}
+	xsdtest.Validate(t, schemas.CoreXSD, w.Body.Bytes())
+	// The body read (17 MB), the gate's copy of it (17 MB) and the tokens of 400 000 nodes.
+	if alloc > 96<<20 {
+		t.Errorf("%d MB allocated for a refused 16 MiB request, want at most 96 MB", alloc>>20)
+	}
+	if svc.Calls() != 0 {
+		t.Error("service called")
+	}
+
+	req := readRequest(t, "sign-enveloped.xml") // 57 nodes
+	w, _ = send(httpxml.New(svc, auth, httpxml.Options{MaxNodes: 50}), req)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "more than 50 nodes") {
+		t.Errorf("MaxNodes 50: status %d:\n%.600s", w.Code, w.Body.String())
+	}
+	if w, _ = send(httpxml.New(svc, auth, httpxml.Options{MaxNodes: 57}), req); w.Code != http.StatusOK {
+		t.Errorf("MaxNodes 57: status %d:\n%.600s", w.Code, w.Body.String())
 	}
 }

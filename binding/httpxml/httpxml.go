@@ -32,10 +32,11 @@ type Authenticator = exchange.Authenticator
 
 // Options configure the handler. The zero value is usable.
 type Options struct {
-	MaxBody int64            // request body limit in bytes; 0: 64 MiB
-	Logger  *slog.Logger     // one event per request; nil: no logging
-	Now     func() time.Time // nil: time.Now
-	NewID   func() string    // request ids (ProblemReference); nil: random
+	MaxBody  int64            // request body limit in bytes; 0: 64 MiB
+	MaxNodes int64            // nodes of a request body; 0: xmlsafe.DefaultEnvelopeNodes
+	Logger   *slog.Logger     // one event per request; nil: no logging
+	Now      func() time.Time // nil: time.Now
+	NewID    func() string    // request ids (ProblemReference); nil: random
 }
 
 // Paths served by Handler.
@@ -52,7 +53,7 @@ type handler struct{ flow exchange.Flow }
 func New(svc Service, auth Authenticator, opts Options) http.Handler {
 	h := &handler{}
 	h.flow = exchange.Flow{Binding: h, Service: svc, Auth: auth, Name: "httpxml",
-		MaxBody: opts.MaxBody, Logger: opts.Logger, Now: opts.Now, NewID: opts.NewID}
+		MaxBody: opts.MaxBody, MaxNodes: opts.MaxNodes, Logger: opts.Logger, Now: opts.Now, NewID: opts.NewID}
 	h.flow.Defaults()
 	return h
 }

@@ -17,7 +17,7 @@ func BenchmarkParseEnvelope(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			toks, err := exchange.GateTokens(body, 0)
+			toks, err := exchange.GateTokens(body, 0, 0)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -45,7 +45,7 @@ func FuzzMTOM(f *testing.F) {
 		if err != nil {
 			return
 		}
-		toks, err := exchange.GateTokens(root, 1<<16)
+		toks, err := exchange.GateTokens(root, 1<<16, 0)
 		if err != nil {
 			return
 		}

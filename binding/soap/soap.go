@@ -40,6 +40,9 @@ type Authenticator = exchange.Authenticator
 // Options configure the handler. The zero value is usable.
 type Options struct {
 	MaxBody int64 // request body limit in bytes; 0: 64 MiB. Also bounds what an MTOM message holds in memory
+	// MaxNodes bounds the nodes of the envelope (of an MTOM message: of its root part); 0:
+	// xmlsafe.DefaultEnvelopeNodes.
+	MaxNodes int64
 	// MTOM limits (mtom.go): the whole multipart body (0: MaxBody + MaxAttachmentBytes), one
 	// streamed attachment (0: DefaultMaxAttachmentBytes), attachments per message (0:
 	// DefaultMaxAttachments), one attachment kept in memory (0: 64 MiB).
@@ -81,7 +84,7 @@ func New(svc Service, auth Authenticator, opts Options) http.Handler {
 	}
 	h := &handler{opts: opts}
 	h.flow = exchange.Flow{Binding: h, Service: svc, Auth: auth, Name: "soap",
-		MaxBody: opts.MaxBody, Logger: opts.Logger, Now: opts.Now, NewID: opts.NewID}
+		MaxBody: opts.MaxBody, MaxNodes: opts.MaxNodes, Logger: opts.Logger, Now: opts.Now, NewID: opts.NewID}
 	h.flow.Defaults()
 	return h
 }

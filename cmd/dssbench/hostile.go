@@ -447,5 +447,30 @@ func hostileCases(p *benchPKI) ([]hostileCase, error) {
 		b.WriteString(`</r>`)
 		add(fmt.Sprintf("%d signatures x %d References walking %d elements through an empty XPath filter", lim.MaxSignatures, lim.MaxReferences, n), []byte(b.String()))
 	}
+	{
+		// Inclusive c14n of elements whose parent is not written (an XPath filter selecting
+		// every l): each renders every namespace in scope and looks up its inherited xml:*
+		// attributes on 200 ancestors of 200 attributes (decisions §44: charged to the
+		// canonicalization budget since).
+		var b strings.Builder
+		for d := 0; d < 200; d++ {
+			b.WriteString(`<w`)
+			if d == 0 {
+				b.WriteString(` xmlns="urn:x"`)
+			}
+			for j := 0; j < 16 && d*16+j < lim.Document.MaxNSInScope-20; j++ {
+				fmt.Fprintf(&b, ` xmlns:p%d="urn:%d"`, d*16+j, d*16+j)
+			}
+			for j := 0; j < 200; j++ {
+				fmt.Fprintf(&b, ` a%d=""`, j)
+			}
+			b.WriteString(`>`)
+		}
+		b.WriteString(strings.Repeat(`<l/>`, 100000))
+		b.WriteString(bogusSignature(`<ds:Transform Algorithm="` + verify.TransformXPath2 + `"><xf:XPath xmlns:xf="` + verify.TransformXPath2 +
+			`" Filter="intersect">/descendant::*[name()='l']</xf:XPath></ds:Transform><ds:Transform Algorithm="` + xades.C14N11 + `"/>`))
+		b.WriteString(strings.Repeat(`</w>`, 200))
+		add("c14n 1.1 of 100 000 elements below 200 unwritten ancestors of 200 attributes", []byte(b.String()))
+	}
 	return cases, nil
 }

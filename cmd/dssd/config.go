@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"dssd/dss/verify"
+	"dssd/dss/xmlsafe"
 	"dssd/hsm"
 )
 
@@ -111,7 +112,11 @@ type LimitsConfig struct {
 	// MaxBodyBytes, when not set, follows it (defaultMaxBodyFor). Issue 11.
 	MaxDocumentBytes int64 `yaml:"max_document_bytes"`
 
-	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxEnvelopeNodes bounds the nodes (elements, attributes, text, comments) of a request
+	// body of the XML bindings; default xmlsafe.DefaultEnvelopeNodes (decisions §44).
+	MaxEnvelopeNodes int64 `yaml:"max_envelope_nodes"`
+
 	MaxDocuments   int      `yaml:"max_documents"`
 	RequestTimeout Duration `yaml:"request_timeout"`
 
@@ -415,6 +420,7 @@ func (c *Config) applyDefaults() {
 	l := &c.Limits
 	l.MaxDocumentBytes = cmp.Or(l.MaxDocumentBytes, defaultMaxDocumentBytes)
 	l.MaxBodyBytes = cmp.Or(l.MaxBodyBytes, defaultMaxBodyFor(l.MaxDocumentBytes))
+	l.MaxEnvelopeNodes = cmp.Or(l.MaxEnvelopeNodes, xmlsafe.DefaultEnvelopeNodes)
 	l.MaxDocuments = cmp.Or(l.MaxDocuments, defaultMaxDocuments)
 	l.RequestTimeout = cmp.Or(l.RequestTimeout, defaultRequestTimeout)
 	c.mtomDefaults()
@@ -516,6 +522,9 @@ func (c *Config) validateLimits(add func(field, format string, a ...any)) {
 	}
 	if c.Limits.MaxBodyBytes < 0 {
 		add("limits.max_body_bytes", "must be positive")
+	}
+	if c.Limits.MaxEnvelopeNodes < 0 {
+		add("limits.max_envelope_nodes", "must be positive")
 	}
 	if c.Limits.MaxDocuments < 0 {
 		add("limits.max_documents", "must be positive")

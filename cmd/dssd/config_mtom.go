@@ -47,7 +47,7 @@ func (c *Config) validateMTOM(add func(field, format string, a ...any)) {
 // soapOptions are the SOAP binding's limits from the configuration.
 func soapOptions(cfg *Config) soap.Options {
 	return soap.Options{
-		MaxBody: cfg.Limits.MaxBodyBytes, MaxDocumentBytes: cfg.Limits.MaxDocumentBytes,
+		MaxBody: cfg.Limits.MaxBodyBytes, MaxNodes: cfg.Limits.MaxEnvelopeNodes, MaxDocumentBytes: cfg.Limits.MaxDocumentBytes,
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes, MaxAttachments: cfg.Limits.MaxAttachments,
 		MaxMTOMBody: cfg.Limits.MaxMTOMBytes,
 	}

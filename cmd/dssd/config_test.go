@@ -175,6 +175,7 @@ hsm: {module: /usr/lib/softhsm/libsofthsm2.so, token_label: t, pin_env: DSSD_TES
 		{"listen.addr", c.Listen.Addr, "127.0.0.1:8443"},
 		{"limits.max_document_bytes", c.Limits.MaxDocumentBytes, int64(64 << 20)},
 		{"limits.max_body_bytes", c.Limits.MaxBodyBytes, int64(121751320)}, // base64 of an enveloping signature of 64 MiB, base64 again
+		{"limits.max_envelope_nodes", c.Limits.MaxEnvelopeNodes, int64(400000)},
 		{"limits.max_documents", c.Limits.MaxDocuments, 16},
 		{"limits.request_timeout", c.Limits.RequestTimeout.Duration(), 30 * time.Second},
 		{"hsm.type", c.HSM.Type, "pkcs11"},

@@ -164,7 +164,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	soapOpts.Logger = logger
 	mux.Handle("/soap", soap.New(svc, auth, soapOpts))
 	mux.Handle("/schemas/", schemasrv.New())
-	postH := httpxml.New(svc, auth, httpxml.Options{MaxBody: cfg.Limits.MaxBodyBytes, Logger: logger})
+	postH := httpxml.New(svc, auth, httpxml.Options{MaxBody: cfg.Limits.MaxBodyBytes, MaxNodes: cfg.Limits.MaxEnvelopeNodes, Logger: logger})
 	mux.Handle(httpxml.PathSign, postH)
 	mux.Handle(httpxml.PathVerify, postH)
 	mux.Handle(httpxml.PathPending, postH)

@@ -205,3 +205,40 @@ func TestC14NOutputBounded(t *testing.T) {
 		t.Errorf("verification allocated %d MB for a canonical form bounded at 1 MB", alloc>>20)
 	}
 }
+
+// TestSignerC14NBoundAgrees: the signer's bound on canonical bytes (xades Params.MaxC14NBytes)
+// is never looser than the verifier's (Limits.MaxC14NBytes) when both have the same value:
+// the largest document of a namespace-repeating shape the signer accepts under 1 MiB verifies
+// under 1 MiB, and the next one is refused by the signer with its limit error (decisions §44).
+func TestSignerC14NBoundAgrees(t *testing.T) {
+	p := newPKI(t)
+	const bound = 1 << 20
+	v := newVerifier(t, p, func(c *Config) { c.Limits.MaxC14NBytes = bound })
+	doc := func(n int) []byte {
+		return []byte(`<r xmlns:a="urn:` + strings.Repeat("x", 8<<10) + `">` + strings.Repeat(`<a:x/>`, n) + `</r>`)
+	}
+	var last *xades.Signed
+	n := 110
+	for ; n < 140; n++ {
+		s, err := xades.Sign(xades.Object{Data: doc(n), XML: true}, xades.Params{Type: xades.TypeXAdES, Packaging: xades.Enveloped,
+			SignatureMethod: xades.ECDSASHA256, Signer: p.ec.key, Chain: p.chainOf(p.ec), SigningTime: testNow.Add(-time.Hour),
+			SignatureID: "sig-1", MaxC14NBytes: bound})
+		if err != nil {
+			if !errors.Is(err, xades.ErrLimit) {
+				t.Fatalf("%d elements: %v, want xades.ErrLimit", n, err)
+			}
+			break
+		}
+		last = s
+	}
+	if last == nil || n == 140 {
+		t.Fatalf("no edge found between 110 and 140 elements (stopped at %d)", n)
+	}
+	rep, err := v.Verify(context.Background(), Input{Signature: last.Document})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Signatures[0]; s.Indication != TotalPassed {
+		t.Errorf("%d elements, signed under a 1 MiB bound: %s/%s %q, want TOTAL-PASSED under the same bound", n-1, s.Indication, s.SubIndication, s.Detail)
+	}
+}

@@ -204,7 +204,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		Document: DocumentLimitsFor(0), MaxSignatures: 32, MaxReferences: 8, MaxTransforms: 4,
 		MaxCertsPerSig: 10, MaxCertBytes: 16 << 10, MaxTimestamps: 4, MaxRevocation: 32,
-		MaxC14NBytes: 64 << 20, MaxPrefixes: 64,
+		MaxC14NBytes: xmldsig.DefaultMaxC14NBytes, MaxPrefixes: 64,
 		MaxRevocationValues: 64, MaxRevocationBytes: 8 << 20, MaxPathBuilds: 256,
 		MaxNodes: DefaultMaxNodes, MaxC14NNodes: DefaultMaxC14NNodes,
 	}

@@ -120,7 +120,7 @@ func check(s *Signed, obj Object, cert *x509.Certificate) error {
 		return err
 	}
 
-	d, err := canonicalDigest(sm.hash, si, c14n)
+	d, err := canonicalDigest(sm.hash, si, c14n, nil)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 		target = doc.Root()
 	}
 	if w.base64 {
-		raw, err := w.data(doc, ids, sig, nil)
+		raw, err := w.data(doc, ids, sig, nil, 0)
 		if err != nil {
 			return 0, fmt.Errorf("base64 object content is not base64 text: %w", err)
 		}
@@ -204,7 +204,7 @@ func checkReference(ref *etree.Element, doc *etree.Document, ids idIndex, sig *e
 		return 0, err
 	}
 	got, err := withC14NBuf(func(buf []byte) ([]byte, []byte, error) {
-		c, err := w.dataBuf(buf, doc, ids, sig, nil)
+		c, err := w.dataBuf(buf, doc, ids, sig, nil, 0)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -304,14 +304,15 @@ func (w *written) enveloped(target, sig *etree.Element) (*etree.Element, error) 
 
 // data returns the octets w's digest covers, computed by the core as the verifier computes
 // them (xmldsig.Env.Data); detached gives the data of a detached reference by URI ("" for
-// none).
-func (w *written) data(doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
-	return w.dataBuf(nil, doc, ids, sig, detached)
+// none). A canonicalization stops with an error wrapping ErrLimit once its output is longer
+// than maxBytes (0: no bound).
+func (w *written) data(doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte, maxBytes int64) ([]byte, error) {
+	return w.dataBuf(nil, doc, ids, sig, detached, maxBytes)
 }
 
 // dataBuf is data canonicalizing a same-document reference into buf's storage (nil: a new
 // buffer); the octets of detached data and of a base64 object are returned as they are.
-func (w *written) dataBuf(buf []byte, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+func (w *written) dataBuf(buf []byte, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte, maxBytes int64) ([]byte, error) {
 	if !w.x.Detached() && !w.base64 {
 		target := w.x.Target
 		if target == nil {
@@ -321,7 +322,7 @@ func (w *written) dataBuf(buf []byte, doc *etree.Document, ids idIndex, sig *etr
 			return nil, err
 		}
 	}
-	env := &xmldsig.Env{Doc: doc, IDs: ids.x, Buf: buf, Detached: func(r *xmldsig.Reference) ([]byte, error) {
+	env := &xmldsig.Env{Doc: doc, IDs: ids.x, Buf: buf, MaxBytes: maxBytes, Detached: func(r *xmldsig.Reference) ([]byte, error) {
 		data, ok := detached[r.URI]
 		if !ok || data == nil {
 			return nil, fmt.Errorf("%w: no data for the detached reference", ErrMalformed)
@@ -336,12 +337,15 @@ func (w *written) dataBuf(buf []byte, doc *etree.Document, ids idIndex, sig *etr
 }
 
 // refError gives an error of the core this package's sentinels: a transform outside the
-// allow-list or c14n 1.1 below xml:base is ErrNotSupported, anything else ErrMalformed.
+// allow-list or c14n 1.1 below xml:base is ErrNotSupported, a canonical form over its bound
+// ErrLimit, anything else ErrMalformed.
 func refError(err error) error {
 	var p *xmldsig.Problem
 	switch {
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrNotSupported):
 		return err
+	case errors.Is(err, xmldsig.ErrOutputLimit):
+		return fmt.Errorf("%w: %w", ErrLimit, err)
 	case errors.As(err, &p) && (p.Class == xmldsig.Refused || p.Class == xmldsig.RefRefused), errors.Is(err, xmldsig.ErrNotAllowed):
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	}

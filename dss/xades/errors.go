@@ -19,6 +19,8 @@ var (
 	ErrInappropriate = errors.New("signature method does not fit the key")
 	// ErrInvalidRefURI: a Reference URI that the packaging does not allow.
 	ErrInvalidRefURI = errors.New("invalid reference uri")
+	// ErrLimit: the signature would go beyond a bound on what it costs (Params.MaxC14NBytes).
+	ErrLimit = errors.New("limit exceeded")
 	// ErrSelfCheck: Check found that a produced signature does not verify.
 	ErrSelfCheck = errors.New("signature self-check failed")
 )

@@ -97,6 +97,15 @@ type Params struct {
 	// MaxDocumentBytes is the size limit of the XML document to sign (enveloped, enveloping);
 	// 0: xmlsafe.DefaultMaxDocumentBytes. The other gate limits follow (xmlsafe.DocumentLimitsFor).
 	MaxDocumentBytes int64
+	// MaxC14NBytes bounds the canonical bytes the signature covers together, as the verifier
+	// counts them (dss/verify Limits.MaxC14NBytes): the data reference's (the document of an
+	// enveloped or enveloping signature), SignedProperties', SignedInfo's and, for an archive
+	// timestamp, its input (Tree.ArchiveTimestampInput). Each walk stops as soon as its output
+	// passes what is left; the error wraps ErrLimit. Exclusive c14n writes a namespace
+	// declaration again on every element that uses it when the parent does not, so a small
+	// document can have a canonical form many times its size. 0:
+	// xmldsig.MaxC14NBytesFor(MaxDocumentBytes), the service's verifier's bound.
+	MaxC14NBytes int64
 }
 
 // VerifyingSigner is a crypto.Signer that verifies every signature it returns with its own
@@ -116,8 +125,9 @@ type Signed struct {
 	XPath       string // enveloped: an XPath 1.0 expression selecting exactly the signature in Document
 	SignatureID string // ds:Signature/@Id
 
-	maxDoc int64           // Params.MaxDocumentBytes of the signature Build made; 0 otherwise
-	signer *signerVerified // the value a VerifyingSigner verified; nil when not made by Build
+	maxDoc  int64           // Params.MaxDocumentBytes of the signature Build made; 0 otherwise
+	maxC14N int64           // Params.MaxC14NBytes (resolved) of the signature Build made; 0 otherwise
+	signer  *signerVerified // the value a VerifyingSigner verified; nil when not made by Build
 }
 
 // Ids derived from the signature Id.
@@ -156,11 +166,12 @@ type builder struct {
 	qp     *etree.Element // xades:QualifyingProperties
 	sv     *etree.Element // ds:SignatureValue
 	signer *signerVerified
-	n      nodes // the signature's elements
+	n      nodes     // the signature's elements
+	bound  c14nBound // Params.MaxC14NBytes and what is left of it
 }
 
 func newBuilder(obj Object, p Params) (*builder, error) {
-	b := &builder{obj: obj, p: p, c14n: p.C14N}
+	b := &builder{obj: obj, p: p, c14n: p.C14N, bound: newC14NBound(p.MaxC14NBytes, p.MaxDocumentBytes)}
 	if p.Type != TypeXMLDSig && p.Type != TypeXAdES {
 		return nil, fmt.Errorf("%w: signature type %q", ErrNotSupported, p.Type)
 	}
@@ -247,7 +258,7 @@ func (b *builder) sign() (*Tree, error) {
 		}
 	}
 	if b.sp != nil {
-		d, err := canonicalDigest(b.p.DigestHash, b.sp, ExcC14N)
+		d, err := canonicalDigest(b.p.DigestHash, b.sp, ExcC14N, &b.bound)
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +268,8 @@ func (b *builder) sign() (*Tree, error) {
 		return nil, err
 	}
 
-	t := &Tree{doc: b.doc, sig: b.sig, qp: b.qp, enveloped: b.doc != nil, id: p.SignatureID, maxDoc: p.MaxDocumentBytes, signer: b.signer}
+	t := &Tree{doc: b.doc, sig: b.sig, qp: b.qp, enveloped: b.doc != nil, id: p.SignatureID, maxDoc: p.MaxDocumentBytes,
+		maxC14N: b.bound.max, signer: b.signer}
 	if t.enveloped {
 		t.xpath = pathTo(b.sig, p.SignatureID)
 	} else {
@@ -365,9 +377,9 @@ func (b *builder) envelopedReference() error {
 	}
 	b.doc = doc
 	d, err := withC14NBuf(func(buf []byte) ([]byte, []byte, error) {
-		c, err := canonicalizeDocumentBuf(buf, doc, b.c14n, nil) // the signature is not inserted yet
-		if err != nil {
-			return nil, nil, err
+		c, err := canonicalizeDocumentBuf(buf, doc, b.c14n, nil, b.bound.walk()) // the signature is not inserted yet
+		if err = b.bound.charge(len(c), err); err != nil {
+			return nil, c, err
 		}
 		return digest(b.p.DigestHash, c), c, nil
 	})
@@ -419,8 +431,8 @@ func (b *builder) envelopingReference() error {
 			return err
 		}
 		o.AddChild(doc.Root())
-		c, err := canonicalize(o, b.c14n)
-		if err != nil {
+		c, err := canonicalizeBuf(nil, o, b.c14n, nil, b.bound.walk())
+		if err = b.bound.charge(len(c), err); err != nil {
 			return err
 		}
 		b.dataReference("#"+id, true, []string{b.c14n}, b.dgURI, digest(b.p.DigestHash, c))
@@ -476,7 +488,7 @@ func (b *builder) place() error {
 // SignatureValue.
 func (b *builder) signatureValue() error {
 	h := b.sm.hash
-	d, err := canonicalDigest(h, b.si, b.c14n)
+	d, err := canonicalDigest(h, b.si, b.c14n, &b.bound)
 	if err != nil {
 		return err
 	}

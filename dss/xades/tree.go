@@ -23,6 +23,7 @@ type Tree struct {
 	id        string // ds:Signature/@Id
 	xpath     string // enveloped: selects sig in doc
 	maxDoc    int64  // Params.MaxDocumentBytes (0 when opened from bytes)
+	maxC14N   int64  // Params.MaxC14NBytes, resolved (newC14NBound)
 	signer    *signerVerified
 }
 
@@ -64,7 +65,7 @@ func (t *Tree) Bytes() (*Signed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serialize signature: %w", err)
 	}
-	out := &Signed{XPath: t.xpath, SignatureID: t.id, maxDoc: t.maxDoc, signer: t.signer}
+	out := &Signed{XPath: t.xpath, SignatureID: t.id, maxDoc: t.maxDoc, maxC14N: t.maxC14N, signer: t.signer}
 	if t.enveloped {
 		out.Document = b
 	} else {
@@ -76,7 +77,8 @@ func (t *Tree) Bytes() (*Signed, error) {
 // Open parses the bytes of s (its Document when enveloped, else its Signature) through the
 // ingress gate with the document limits for maxDocBytes (0: the default) and finds the
 // signature and its QualifyingProperties: the start of augmenting a signature that exists
-// only as bytes.
+// only as bytes. The bound on the canonical bytes the signature covers is the one Build was
+// given when s is its result, else xmldsig.MaxC14NBytesFor(maxDocBytes).
 func Open(s *Signed, maxDocBytes int64) (*Tree, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: no signature", ErrMalformed)
@@ -97,7 +99,8 @@ func Open(s *Signed, maxDocBytes int64) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{doc: doc, sig: sig, enveloped: enveloped, id: s.SignatureID, xpath: s.XPath}
+	t := &Tree{doc: doc, sig: sig, enveloped: enveloped, id: s.SignatureID, xpath: s.XPath,
+		maxC14N: newC14NBound(s.maxC14N, maxDocBytes).max}
 	for _, o := range sig.ChildElements() {
 		if !is(o, NSXMLDSig, "Object") {
 			continue

@@ -128,15 +128,18 @@ func (t *Tree) ArchiveTimestampInput(detached map[string][]byte) ([]byte, error)
 	}
 	var buf bytes.Buffer
 	ids := buildIDIndex(t.doc.Root())
+	// The verifier charges the octets of every reference to its bound twice, once for the
+	// reference and once within this input (dss/verify Limits.MaxC14NBytes).
+	bound := newC14NBound(t.maxC14N, t.maxDoc)
 	for _, ref := range refs {
-		b, err := referenceOctets(ref, t.doc, ids, t.sig, detached)
-		if err != nil {
+		b, err := referenceOctets(ref, t.doc, ids, t.sig, detached, bound.walk())
+		if err = bound.charge(2*len(b), err); err != nil {
 			return nil, fmt.Errorf("archive timestamp input: reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
 		}
 		buf.Write(b)
 	}
 	for _, el := range elems {
-		if err := c14nInto(&buf, el); err != nil {
+		if err := c14nInto(&buf, el, &bound); err != nil {
 			return nil, err
 		}
 	}
@@ -459,9 +462,10 @@ func (t *Tree) embeddedValues() valueSet {
 	return have
 }
 
-func c14nInto(buf *bytes.Buffer, el *etree.Element) error {
-	b, err := canonicalize(el, ExcC14N)
-	if err != nil {
+// c14nInto appends the exclusive canonical form of el to buf, charged to bound.
+func c14nInto(buf *bytes.Buffer, el *etree.Element, bound *c14nBound) error {
+	b, err := canonicalizeBuf(nil, el, ExcC14N, nil, bound.walk())
+	if err = bound.charge(len(b), err); err != nil {
 		return err
 	}
 	buf.Write(b)
@@ -470,13 +474,14 @@ func c14nInto(buf *bytes.Buffer, el *etree.Element) error {
 
 // referenceOctets returns the octets a Reference's digest covers, the result of the XMLDSig
 // reference processing model for the references this package writes, and checks them
-// against the DigestValue.
-func referenceOctets(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+// against the DigestValue. A canonicalization stops with an error wrapping ErrLimit once its
+// output is longer than maxBytes (0: no bound).
+func referenceOctets(ref *etree.Element, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte, maxBytes int64) ([]byte, error) {
 	w, err := parseWritten(ref, ids)
 	if err != nil {
 		return nil, err
 	}
-	out, err := dereference(w, doc, ids, sig, detached)
+	out, err := dereference(w, doc, ids, sig, detached, maxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -488,11 +493,11 @@ func referenceOctets(ref *etree.Element, doc *etree.Document, ids idIndex, sig *
 
 // dereference returns the octets w covers (detached data without transforms, or what the
 // core computes).
-func dereference(w *written, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte) ([]byte, error) {
+func dereference(w *written, doc *etree.Document, ids idIndex, sig *etree.Element, detached map[string][]byte, maxBytes int64) ([]byte, error) {
 	if w.x.Detached() && len(w.transforms) != 0 {
 		return nil, fmt.Errorf("%w: detached reference with transforms", ErrNotSupported)
 	}
-	return w.data(doc, ids, sig, detached)
+	return w.data(doc, ids, sig, detached, maxBytes)
 }
 
 // checkValues refuses empty or malformed DER values and certificates that do not parse.

@@ -175,17 +175,50 @@ func canonicalize(el *etree.Element, alg string) ([]byte, error) {
 
 // canonicalizeSkip is canonicalize leaving out skip, a descendant of el (not modified either).
 func canonicalizeSkip(el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
-	return canonicalizeBuf(nil, el, alg, skip)
+	return canonicalizeBuf(nil, el, alg, skip, 0)
 }
 
 // canonicalizeBuf is canonicalizeSkip writing into buf's storage (xmldsig.Options.Buf; nil:
-// a new buffer).
-func canonicalizeBuf(buf []byte, el *etree.Element, alg string, skip *etree.Element) ([]byte, error) {
+// a new buffer), stopping with an error wrapping ErrLimit once the output is longer than
+// maxBytes (0: no bound; c14nBound.walk).
+func canonicalizeBuf(buf []byte, el *etree.Element, alg string, skip *etree.Element, maxBytes int64) ([]byte, error) {
 	if err := checkC14N(alg); err != nil {
 		return nil, err
 	}
-	out, err := xmldsig.Canonicalize(el, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true, Buf: buf})
+	out, err := xmldsig.Canonicalize(el, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true, Buf: buf, MaxBytes: maxBytes})
 	return out, c14nError(err)
+}
+
+// c14nBound is a signature's bound on the canonical bytes it covers (Params.MaxC14NBytes)
+// and what is left of it: every canonical form the signature covers is charged to it, as the
+// verifier charges them to its own (dss/verify Limits.MaxC14NBytes).
+type c14nBound struct{ max, left int64 }
+
+// newC14NBound returns the bound maxC14N, or xmldsig.MaxC14NBytesFor(maxDoc) when it is not
+// positive.
+func newC14NBound(maxC14N, maxDoc int64) c14nBound {
+	if maxC14N <= 0 {
+		maxC14N = xmldsig.MaxC14NBytesFor(maxDoc)
+	}
+	return c14nBound{max: maxC14N, left: maxC14N}
+}
+
+// walk is the bound of the next canonicalization (canonicalizeBuf's maxBytes): what is left,
+// at least 1 (0 would be no bound).
+func (c *c14nBound) walk() int64 { return max(c.left, 1) }
+
+// charge counts n canonical bytes written by a walk that returned err. It returns err, or
+// the bound's error when the walk stopped at the bound (ErrLimit) or its output leaves
+// nothing of it.
+func (c *c14nBound) charge(n int, err error) error {
+	if err != nil && !errors.Is(err, ErrLimit) {
+		return err
+	}
+	if c.left -= int64(n); err != nil || c.left < 0 {
+		return fmt.Errorf("%w: the canonical forms this signature covers would be longer than %d bytes together, "+
+			"the most the verifier accepts for documents of this size limit", ErrLimit, c.max)
+	}
+	return nil
 }
 
 // c14nBufs holds the buffers of the canonical forms this package only digests (SignedInfo,
@@ -211,12 +244,19 @@ func withC14NBuf[T any](f func(buf []byte) (T, []byte, error)) (T, error) {
 }
 
 // canonicalDigest returns the digest under h of canonicalize(el, alg), canonicalized into a
-// pooled buffer.
-func canonicalDigest(h crypto.Hash, el *etree.Element, alg string) ([]byte, error) {
+// pooled buffer and charged to bound (nil: no bound).
+func canonicalDigest(h crypto.Hash, el *etree.Element, alg string, bound *c14nBound) ([]byte, error) {
 	return withC14NBuf(func(buf []byte) ([]byte, []byte, error) {
-		c, err := canonicalizeBuf(buf, el, alg, nil)
+		var maxBytes int64
+		if bound != nil {
+			maxBytes = bound.walk()
+		}
+		c, err := canonicalizeBuf(buf, el, alg, nil, maxBytes)
+		if bound != nil {
+			err = bound.charge(len(c), err)
+		}
 		if err != nil {
-			return nil, nil, err
+			return nil, c, err
 		}
 		return digest(h, c), c, nil
 	})
@@ -229,6 +269,8 @@ func c14nError(err error) error {
 	}
 	var attr *xmldsig.XMLAttrError
 	switch {
+	case errors.Is(err, xmldsig.ErrOutputLimit):
+		return fmt.Errorf("%w: %w", ErrLimit, err)
 	case errors.As(err, &attr):
 		return fmt.Errorf("%w: %w", ErrNotSupported, err)
 	default:
@@ -240,12 +282,12 @@ func c14nError(err error) error {
 // (a same-document reference URI="", so without comments), leaving out skip
 // (the signature, for the enveloped-signature transform) if it is not nil.
 func canonicalizeDocument(doc *etree.Document, alg string, skip *etree.Element) ([]byte, error) {
-	return canonicalizeDocumentBuf(nil, doc, alg, skip)
+	return canonicalizeDocumentBuf(nil, doc, alg, skip, 0)
 }
 
 // canonicalizeDocumentBuf is canonicalizeDocument writing into buf's storage (nil: a new
-// buffer).
-func canonicalizeDocumentBuf(buf []byte, doc *etree.Document, alg string, skip *etree.Element) ([]byte, error) {
+// buffer), bounded as canonicalizeBuf is by maxBytes (0: no bound).
+func canonicalizeDocumentBuf(buf []byte, doc *etree.Document, alg string, skip *etree.Element, maxBytes int64) ([]byte, error) {
 	root := doc.Root()
 	if skip != nil && (skip == root || skip.Parent() == nil) {
 		return nil, fmt.Errorf("%w: enveloped signature is the document element", ErrMalformed)
@@ -253,7 +295,7 @@ func canonicalizeDocumentBuf(buf []byte, doc *etree.Document, alg string, skip *
 	if err := checkC14N(alg); err != nil {
 		return nil, err
 	}
-	out, err := xmldsig.CanonicalizeDocument(doc, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true, Buf: buf})
+	out, err := xmldsig.CanonicalizeDocument(doc, alg, xmldsig.Options{Skip: skip, SignerXMLAttrs: true, Buf: buf, MaxBytes: maxBytes})
 	return out, c14nError(err)
 }
 

@@ -80,6 +80,11 @@ type Subset struct {
 	Buf []byte
 	// MaxBytes, when positive, stops the walk with ErrOutputLimit once the output is longer.
 	MaxBytes int64
+	// Budget, when not nil, is charged the work of an inclusive canonicalization beyond one per
+	// node (an element below an unwritten parent: the namespaces in scope, the inherited xml:*
+	// attributes); the walk stops with ErrBudget when it is used up. Canonicalize charges the
+	// nodes themselves (Options.Budget).
+	Budget *Budget
 }
 
 // CanonicalSubset writes the canonical form of the node-set s selects in the subtree at el, in
@@ -88,7 +93,7 @@ type Subset struct {
 // cannot write (an undeclared prefix, a CDATA node) and s.Ctx's error when the context ends.
 func CanonicalSubset(el *etree.Element, s Subset) ([]byte, error) {
 	c := excWriter{skip: s.Skip, inclusiveAll: !s.Exclusive, comments: s.Comments,
-		include: s.Include, inherit: s.Inherit, ctx: s.Ctx, maxBytes: s.MaxBytes, buf: s.Buf[:0:cap(s.Buf)]}
+		include: s.Include, inherit: s.Inherit, ctx: s.Ctx, maxBytes: s.MaxBytes, budget: s.Budget, buf: s.Buf[:0:cap(s.Buf)]}
 	if s.Exclusive && len(s.Prefixes) > 0 {
 		c.prefixSet = make(map[string]bool, len(s.Prefixes))
 		for _, p := range s.Prefixes {
@@ -185,7 +190,8 @@ type excWriter struct {
 	inherit   func(*etree.Element) []etree.Attr // xml:* for an element below an unwritten parent
 	prefixSet map[string]bool                   // exclusive PrefixList as a set
 	ctx       context.Context
-	maxBytes  int64 // 0: no bound
+	maxBytes  int64   // 0: no bound
+	budget    *Budget // charged the work beyond one per node; nil: none
 	nodes     int
 }
 
@@ -353,6 +359,9 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		// prefix), below it those the element declares itself; use leaves out what the output
 		// ancestors already rendered.
 		if apex || !parentOut {
+			if n := int64(len(c.scope)); c.budget.charge(n + n*n/scopePairsPerNode) {
+				return ErrBudget
+			}
 			for i := len(c.scope) - 1; i >= 0; i-- {
 				p := c.scope[i].prefix
 				if shadowed(c.scope[i+1:], p) {
@@ -403,7 +412,9 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		inherited = nil
 	}
 	if !parentOut && c.inherit != nil {
-		inherited = c.inherit(el)
+		if inherited = c.inherit(el); c.budget != nil && c.budget.over {
+			return ErrBudget
+		}
 	}
 	attrs := el.Attr
 	if len(inherited) > 0 {

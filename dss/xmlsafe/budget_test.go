@@ -94,4 +94,9 @@ func TestMaxNodes(t *testing.T) {
 	if _, err := Parse([]byte(b.String()), lim); !IsLimit(err) {
 		t.Fatalf("1 280 000 nodes with MaxNodes 500 000: %v", err)
 	}
+	// Envelopes have a node limit of their own (decisions §44): the same 10 MB of attributes,
+	// within their size and element limits, is refused.
+	if err := Check([]byte(b.String()), EnvelopeLimits()); !IsLimit(err) || !strings.Contains(err.Error(), "more than 400000 nodes") {
+		t.Fatalf("1 280 000 nodes with EnvelopeLimits: %v, want the node limit", err)
+	}
 }

@@ -8,6 +8,7 @@ package exchange
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -97,15 +98,20 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 }
 
 // GateTokens runs the ingress gate with the envelope limits, the size limit being the body
-// limit (max ≤ 0: DefaultMaxBody), and returns the raw tokens it checked, for
+// limit (maxBody ≤ 0: DefaultMaxBody) and the node limit nodes (≤ 0:
+// xmlsafe.DefaultEnvelopeNodes), and returns the raw tokens it checked, for
 // xmlwire.NewTokens: the body is tokenized once.
-func GateTokens(b []byte, max int64) ([]xml.Token, error) {
-	if max <= 0 {
-		max = DefaultMaxBody
-	}
+func GateTokens(b []byte, maxBody, nodes int64) ([]xml.Token, error) {
+	return xmlsafe.Tokens(b, envelopeLimits(maxBody, nodes))
+}
+
+// envelopeLimits are the gate's limits: xmlsafe.EnvelopeLimits with the body limit maxBody and
+// the node limit nodes, each taking its default when not positive.
+func envelopeLimits(maxBody, nodes int64) xmlsafe.Limits {
 	lim := xmlsafe.EnvelopeLimits()
-	lim.MaxBytes = max
-	return xmlsafe.Tokens(b, lim)
+	lim.MaxBytes = cmp.Or(max(maxBody, 0), DefaultMaxBody)
+	lim.MaxNodes = cmp.Or(max(nodes, 0), xmlsafe.DefaultEnvelopeNodes)
+	return lim
 }
 
 // StripBOM removes a leading UTF-8 byte order mark, which encoding/xml does not skip.

@@ -24,14 +24,15 @@ type Authenticator interface {
 // answer, and record in the audit log every refusal the binding decides (a failed
 // authentication, a request it cannot read). A binding adds only its own rules (Binding).
 type Flow struct {
-	Binding Binding
-	Service Service
-	Auth    Authenticator
-	Name    string           // the binding's name in the request log ("soap", "httpxml")
-	MaxBody int64            // request body limit in bytes; 0: DefaultMaxBody
-	Logger  *slog.Logger     // one event per request; nil: no logging
-	Now     func() time.Time // nil: time.Now
-	NewID   func() string    // request ids (ProblemReference); nil: random
+	Binding  Binding
+	Service  Service
+	Auth     Authenticator
+	Name     string           // the binding's name in the request log ("soap", "httpxml")
+	MaxBody  int64            // request body limit in bytes; 0: DefaultMaxBody
+	MaxNodes int64            // nodes of a request body (xmlsafe Limits.MaxNodes); 0: xmlsafe.DefaultEnvelopeNodes
+	Logger   *slog.Logger     // one event per request; nil: no logging
+	Now      func() time.Time // nil: time.Now
+	NewID    func() string    // request ids (ProblemReference); nil: random
 }
 
 // Binding is what one XML binding adds to the Flow: the rules that come before
@@ -122,7 +123,7 @@ func (f *Flow) Serve(w http.ResponseWriter, r *http.Request) {
 		env.Refuse(x, err, false)
 		return
 	}
-	toks, err := GateTokens(body, f.MaxBody)
+	toks, err := GateTokens(body, f.MaxBody, f.MaxNodes)
 	if err != nil {
 		env.Refuse(x, err, true)
 		return

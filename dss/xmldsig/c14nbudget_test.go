@@ -1,0 +1,75 @@
+package xmldsig
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+)
+
+// belowUnwritten is a document the verifier's gate admits (depth 200, 200 attributes and up
+// to 16 namespace declarations per element, 144 in scope, 42 000 nodes): leaves under 200
+// wrappers that declare 144 namespaces and carry 200 attributes each.
+func belowUnwritten(t *testing.T, leaves int) *etree.Document {
+	var b strings.Builder
+	for d := 0; d < 200; d++ {
+		b.WriteString("<w")
+		for j := 0; j < 16 && d*16+j < 144; j++ {
+			n := strconv.Itoa(d*16 + j)
+			b.WriteString(` xmlns:p` + n + `="urn:` + n + `"`)
+		}
+		for j := 0; j < 200; j++ {
+			b.WriteString(` a` + strconv.Itoa(j) + `=""`)
+		}
+		b.WriteString(">")
+	}
+	b.WriteString(strings.Repeat("<l/>", leaves) + strings.Repeat("</w>", 200))
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString(b.String()); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// onlyLeaves selects the l elements, as an XPath filter selecting //l does: their parents are
+// not written.
+func onlyLeaves(tok etree.Token) bool {
+	e, ok := tok.(*etree.Element)
+	return ok && e.Tag == "l"
+}
+
+// TestInclusiveBudgetCharges: under inclusive c14n an element of the node-set whose parent is
+// not written renders every namespace in scope and looks up the xml:* attributes it inherits
+// on every ancestor, work the budget now charges (decisions §44): 2 000 such leaves, 0.5 s of
+// canonicalization charged 42 000 nodes before, are stopped by the verifier's default budget
+// of 2 000 000. The charge changes no output.
+func TestInclusiveBudgetCharges(t *testing.T) {
+	for _, alg := range []string{C14N11, C14N10} {
+		doc := belowUnwritten(t, 2000)
+		b := NewBudget(2_000_000)
+		if _, err := Canonicalize(doc.Root(), alg, Options{Include: onlyLeaves, Budget: b}); !errors.Is(err, ErrBudget) {
+			t.Errorf("%s: 2 000 leaves below 200 unwritten ancestors: %v (%d of the budget left), want ErrBudget", alg, err, b.left)
+		}
+		small := belowUnwritten(t, 20)
+		want, err := Canonicalize(small.Root(), alg, Options{Include: onlyLeaves})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Canonicalize(small.Root(), alg, Options{Include: onlyLeaves, Budget: NewBudget(1 << 40)})
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: with a budget: %v, output changed: %t", alg, err, !bytes.Equal(got, want))
+		}
+	}
+	// Elements whose parent is written are charged one per node and attribute, as before.
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString(`<r xmlns:a="urn:a" xml:lang="en"><x a:b="1"/><y/></r>`); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBudget(100)
+	if _, err := Canonicalize(doc.Root(), C14N11, Options{Budget: b}); err != nil || b.left != 100-5-2 {
+		t.Errorf("%v, %d charged, want 7: r with its 2 attributes, x with its attribute, y, and the 1 namespace in scope at the apex", err, 100-b.left)
+	}
+}
