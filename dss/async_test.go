@@ -3,6 +3,8 @@ package dss
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"sort"
 	"strings"
 	"sync"
@@ -325,5 +327,95 @@ func TestAsyncRetentionAndTag(t *testing.T) {
 	}
 	if JobFailure(Result{Major: MajorSuccess}) != nil || JobFailure(Result{Major: MajorPending}) != nil {
 		t.Error("JobFailure of Success or Pending is not nil")
+	}
+}
+
+// jobEnvelope is the stored payload as encoding/json would write and read it: the reference
+// for sealJob and openJob.
+type jobEnvelope struct {
+	Payload json.RawMessage
+	MAC     []byte
+}
+
+// TestSealJob: the stored payload is, byte for byte, what json.Marshal writes for its
+// envelope, for requests with text json.Marshal escapes (HTML, U+2028) and binary data, and
+// openJob gives back the payload and the MAC.
+func TestSealJob(t *testing.T) {
+	a, err := sad.New(sad.Config{Key: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r1", `<a href="x">&amp;</a>` + "\u2028\u2029\x00\xff", `","MAC":"`, ""} {
+		req := asyncRequest(id)
+		req.Documents[0].Data = append([]byte(id), 0, 1, 0xfe, 0xff)
+		p, err := json.Marshal(jobPayload{Version: jobPayloadVersion, Request: req, Via: "token", ProblemRef: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := a.JobMAC("0123", "alice", p)
+		want, err := json.Marshal(jobEnvelope{Payload: p, MAC: mac})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := sealJob(p, mac)
+		if !bytes.Equal(env, want) {
+			t.Errorf("RequestID %q: sealJob wrote\n%s\njson.Marshal writes\n%s", id, env, want)
+		}
+		gotP, gotMAC, err := openJob(env)
+		if err != nil || !bytes.Equal(gotP, p) || !bytes.Equal(gotMAC, mac) {
+			t.Errorf("RequestID %q: openJob: %v; payload equal %v, MAC equal %v", id, err, bytes.Equal(gotP, p), bytes.Equal(gotMAC, mac))
+		}
+	}
+}
+
+// TestOpenJobRefuses: a stored payload that is not exactly what sealJob writes is refused,
+// even when encoding/json would read the same payload and MAC from it.
+func TestOpenJobRefuses(t *testing.T) {
+	env := string(sealJob([]byte(`{"Version":1}`), []byte("0123456789abcdef0123456789abcdef")))
+	for _, bad := range []string{
+		"", "{}", "null", env[:len(env)-1], env + " ", " " + env, env + "\n",
+		strings.Replace(env, `{"Payload":`, `{ "Payload":`, 1),
+		strings.Replace(env, `{"Payload":`, `{"payload":`, 1),
+		strings.Replace(env, `"MAC":"`, `"MAC": "`, 1),
+		strings.Replace(env, `,"MAC":"`, `,"MAC":"!`, 1),
+		`{"MAC":"MDEyMw==","Payload":{"Version":1}}`,
+		`{"Payload":{"Version":1}"}`,
+	} {
+		if p, mac, err := openJob([]byte(bad)); err == nil {
+			t.Errorf("%q opened as %q, %x", bad, p, mac)
+		}
+	}
+}
+
+// TestAsyncRewrittenEnvelope: a job whose stored payload was rewritten (the same payload and
+// MAC, in another JSON form) is not signed: ResponderError, audited.
+func TestAsyncRewrittenEnvelope(t *testing.T) {
+	f, jobs, audit := asyncFixture(t, 10)
+	ctx := context.Background()
+	resp, err := f.svc.Sign(ctx, alice, asyncRequest("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs.mu.Lock()
+	j := jobs.jobs[resp.ResponseID]
+	var env jobEnvelope
+	if err := json.Unmarshal(j.Payload, &env); err != nil {
+		t.Fatal(err)
+	}
+	j.Payload = []byte(`{"MAC":"` + base64.StdEncoding.EncodeToString(env.MAC) + `","Payload":` + string(env.Payload) + `}`)
+	jobs.mu.Unlock()
+	runOne(t, f, jobs)
+	if f.calls() != 0 {
+		t.Error("a job rewritten in the store was signed")
+	}
+	p, err := f.svc.Pending(ctx, alice, &PendingRequest{RequestID: resp.ResponseID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Result.Major != MajorResponderError {
+		t.Errorf("rewritten job answered %+v", p.Result)
+	}
+	if ev := audit.last(t); ev.Action != AuditSign || ev.Major != MajorResponderError || !strings.Contains(ev.Detail, "not a sealed job") {
+		t.Errorf("rewritten job audit %+v", ev)
 	}
 }
