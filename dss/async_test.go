@@ -114,14 +114,15 @@ func (m *memJobs) PurgeJobs(_ context.Context, now time.Time) (int64, error) {
 	return n, nil
 }
 
-func (m *memJobs) tamper(t *testing.T, id string) {
+// tamper rewrites the stored payload of job id with alter.
+func (m *memJobs) tamper(t *testing.T, id string, alter func(t *testing.T, payload []byte) []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j := m.jobs[id]
 	if j == nil {
 		t.Fatalf("no job %s", id)
 	}
-	j.Payload = bytes.Replace(j.Payload, []byte("alice-rsa"), []byte("alice-ec\x20"), 1)
+	j.Payload = alter(t, j.Payload)
 }
 
 func asyncFixture(t *testing.T, maxOpen int) (*fixture, *memJobs, *memAudit) {
@@ -229,24 +230,45 @@ func TestAsyncRefusals(t *testing.T) {
 	}
 }
 
+// TestAsyncTamperedJob: a job altered in the store is not signed: ResponderError, audited.
+// Altered are the request (its MAC does not verify) or the envelope (the same payload and MAC
+// in another JSON form, which json.Unmarshal would read: not what sealJob writes).
 func TestAsyncTamperedJob(t *testing.T) {
-	f, jobs, audit := asyncFixture(t, 10)
-	ctx := context.Background()
-	resp, err := f.svc.Sign(ctx, alice, asyncRequest("r1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs.tamper(t, resp.ResponseID)
-	runOne(t, f, jobs)
-	if f.calls() != 0 {
-		t.Error("a job altered in the store was signed")
-	}
-	p, err := f.svc.Pending(ctx, alice, &PendingRequest{RequestID: resp.ResponseID})
-	if err != nil || p.Result.Major != MajorResponderError || p.ResponseID != resp.ResponseID {
-		t.Errorf("tampered job answered %+v, %v", p, err)
-	}
-	if ev := audit.last(t); ev.Action != AuditSign || ev.Major != MajorResponderError || !strings.Contains(ev.Detail, "MAC") {
-		t.Errorf("tampered job audit %+v", ev)
+	for _, tc := range []struct {
+		name, detail string
+		alter        func(t *testing.T, payload []byte) []byte
+	}{
+		{"request", "MAC", func(_ *testing.T, payload []byte) []byte {
+			return bytes.Replace(payload, []byte("alice-rsa"), []byte("alice-ec\x20"), 1)
+		}},
+		{"envelope", "not a sealed job", func(t *testing.T, payload []byte) []byte {
+			var env jobEnvelope
+			if err := json.Unmarshal(payload, &env); err != nil {
+				t.Fatal(err)
+			}
+			return []byte(`{"MAC":"` + base64.StdEncoding.EncodeToString(env.MAC) + `","Payload":` + string(env.Payload) + `}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, jobs, audit := asyncFixture(t, 10)
+			ctx := context.Background()
+			resp, err := f.svc.Sign(ctx, alice, asyncRequest("r1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs.tamper(t, resp.ResponseID, tc.alter)
+			runOne(t, f, jobs)
+			if f.calls() != 0 {
+				t.Error("a job altered in the store was signed")
+			}
+			p, err := f.svc.Pending(ctx, alice, &PendingRequest{RequestID: resp.ResponseID})
+			if err != nil || p.Result.Major != MajorResponderError || p.ResponseID != resp.ResponseID {
+				t.Errorf("tampered job answered %+v, %v", p, err)
+			}
+			if ev := audit.last(t); ev.Action != AuditSign || ev.Major != MajorResponderError || !strings.Contains(ev.Detail, tc.detail) {
+				t.Errorf("tampered job audit %+v", ev)
+			}
+		})
 	}
 }
 
@@ -384,38 +406,5 @@ func TestOpenJobRefuses(t *testing.T) {
 		if p, mac, err := openJob([]byte(bad)); err == nil {
 			t.Errorf("%q opened as %q, %x", bad, p, mac)
 		}
-	}
-}
-
-// TestAsyncRewrittenEnvelope: a job whose stored payload was rewritten (the same payload and
-// MAC, in another JSON form) is not signed: ResponderError, audited.
-func TestAsyncRewrittenEnvelope(t *testing.T) {
-	f, jobs, audit := asyncFixture(t, 10)
-	ctx := context.Background()
-	resp, err := f.svc.Sign(ctx, alice, asyncRequest("r1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs.mu.Lock()
-	j := jobs.jobs[resp.ResponseID]
-	var env jobEnvelope
-	if err := json.Unmarshal(j.Payload, &env); err != nil {
-		t.Fatal(err)
-	}
-	j.Payload = []byte(`{"MAC":"` + base64.StdEncoding.EncodeToString(env.MAC) + `","Payload":` + string(env.Payload) + `}`)
-	jobs.mu.Unlock()
-	runOne(t, f, jobs)
-	if f.calls() != 0 {
-		t.Error("a job rewritten in the store was signed")
-	}
-	p, err := f.svc.Pending(ctx, alice, &PendingRequest{RequestID: resp.ResponseID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Result.Major != MajorResponderError {
-		t.Errorf("rewritten job answered %+v", p.Result)
-	}
-	if ev := audit.last(t); ev.Action != AuditSign || ev.Major != MajorResponderError || !strings.Contains(ev.Detail, "not a sealed job") {
-		t.Errorf("rewritten job audit %+v", ev)
 	}
 }
