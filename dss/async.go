@@ -1,8 +1,10 @@
 package dss
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -157,13 +159,39 @@ type jobPayload struct {
 	ProblemRef string
 }
 
-// jobEnvelope is the stored payload: jobPayload as JSON and its MAC (sad.Authority.JobMAC).
-type jobEnvelope struct {
-	Payload json.RawMessage
-	MAC     []byte
+const jobPayloadVersion = 1
+
+// The stored payload of a job is the JSON object {"Payload":<jobPayload as JSON>,"MAC":"<its
+// MAC (sad.Authority.JobMAC) in base64>"}, exactly as json.Marshal writes it for a struct of
+// those two fields (a json.RawMessage and a []byte).
+const jobHead, jobMid, jobTail = `{"Payload":`, `,"MAC":"`, `"}`
+
+// sealJob returns the stored payload of p (json.Marshal's output) and its MAC. Written
+// directly, not by json.Marshal: that would scan p once more (a json.RawMessage is compacted
+// and checked), half the CPU of a submission.
+func sealJob(p, mac []byte) []byte {
+	env := make([]byte, 0, len(jobHead)+len(p)+len(jobMid)+base64.StdEncoding.EncodedLen(len(mac))+len(jobTail))
+	env = append(append(env, jobHead...), p...)
+	env = base64.StdEncoding.AppendEncode(append(env, jobMid...), mac)
+	return append(env, jobTail...)
 }
 
-const jobPayloadVersion = 1
+// openJob splits a stored payload into the jobPayload's JSON and its MAC, which the caller
+// checks before it reads that JSON. The store is not trusted: anything but what sealJob
+// writes is an error. It reads only the envelope's ends; json.Unmarshal of the envelope would
+// scan the payload twice (to check it, then to skip it) before its own decoding.
+func openJob(env []byte) (p, mac []byte, err error) {
+	rest, head := bytes.CutPrefix(env, []byte(jobHead))
+	rest, tail := bytes.CutSuffix(rest, []byte(jobTail))
+	i := bytes.LastIndex(rest, []byte(jobMid)) // the base64 of the MAC holds no '"'
+	if !head || !tail || i < 0 {
+		return nil, nil, errors.New("not a sealed job")
+	}
+	if mac, err = base64.StdEncoding.AppendDecode(nil, rest[i+len(jobMid):]); err != nil {
+		return nil, nil, fmt.Errorf("its MAC: %w", err)
+	}
+	return rest[:i], mac, nil
+}
 
 // submit answers an asynchronous SignRequest: Pending with the job's id, or an error.
 func (s *Service) submit(ctx context.Context, c Caller, req *SignRequest) (*SignResponse, error) {
@@ -212,10 +240,7 @@ func (s *Service) submitJob(ctx context.Context, c Caller, req *SignRequest, ev 
 	if err != nil {
 		return nil, Wrap(KindInternal, err, "")
 	}
-	env, err := json.Marshal(jobEnvelope{Payload: p, MAC: s.sad.JobMAC(id, c.User, p)})
-	if err != nil {
-		return nil, Wrap(KindInternal, err, "")
-	}
+	env := sealJob(p, s.sad.JobMAC(id, c.User, p))
 	retention := a.cfg.Retention
 	if r := req.Options.AsyncRetention; r > 0 && r < retention {
 		retention = r
@@ -403,17 +428,17 @@ func (s *Service) execJob(ctx context.Context, j *Job) *SignResponse {
 	fail := func(ref string, err error) *SignResponse {
 		return &SignResponse{RequestID: j.RequestID, Result: ResultOf(err, ref)}
 	}
-	var env jobEnvelope
 	var p jobPayload
-	if err := json.Unmarshal(j.Payload, &env); err != nil {
+	payload, mac, err := openJob(j.Payload)
+	if err != nil {
 		ev := AuditEvent{User: j.Owner, Action: AuditSign, RequestID: j.RequestID, Detail: "asynchronous job " + j.ID}
 		return fail("", s.record(ctx, &ev, Wrap(KindInternal, fmt.Errorf("job payload: %w", err), "")))
 	}
-	if !s.sad.CheckJobMAC(j.ID, j.Owner, env.Payload, env.MAC) {
+	if !s.sad.CheckJobMAC(j.ID, j.Owner, payload, mac) {
 		ev := AuditEvent{User: j.Owner, Action: AuditSign, RequestID: j.RequestID, Detail: "asynchronous job " + j.ID}
 		return fail("", s.record(ctx, &ev, Wrap(KindInternal, errors.New("job MAC does not verify (altered in the store, or made under another SAD key)"), "")))
 	}
-	if err := json.Unmarshal(env.Payload, &p); err != nil || p.Version != jobPayloadVersion || p.Request == nil {
+	if err := json.Unmarshal(payload, &p); err != nil || p.Version != jobPayloadVersion || p.Request == nil {
 		ev := AuditEvent{User: j.Owner, Action: AuditSign, RequestID: j.RequestID, Detail: "asynchronous job " + j.ID}
 		return fail("", s.record(ctx, &ev, Wrap(KindInternal, fmt.Errorf("job payload version %d: %v", p.Version, err), "")))
 	}
@@ -422,7 +447,6 @@ func (s *Service) execJob(ctx context.Context, j *Job) *SignResponse {
 	ev := s.event(ctx, c, AuditSign, p.Request.RequestID, p.Request.Options.CredentialID)
 	ev.Detail = fmt.Sprintf("asynchronous job %s, attempt %d", j.ID, j.Attempts)
 	var resp *SignResponse
-	var err error
 	if j.Attempts > s.async.cfg.MaxAttempts {
 		err = Wrap(KindInternal, fmt.Errorf("job abandoned after %d attempts", j.Attempts-1), "")
 	} else {

@@ -3,6 +3,8 @@ package dss
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"sort"
 	"strings"
 	"sync"
@@ -112,14 +114,15 @@ func (m *memJobs) PurgeJobs(_ context.Context, now time.Time) (int64, error) {
 	return n, nil
 }
 
-func (m *memJobs) tamper(t *testing.T, id string) {
+// tamper rewrites the stored payload of job id with alter.
+func (m *memJobs) tamper(t *testing.T, id string, alter func(t *testing.T, payload []byte) []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j := m.jobs[id]
 	if j == nil {
 		t.Fatalf("no job %s", id)
 	}
-	j.Payload = bytes.Replace(j.Payload, []byte("alice-rsa"), []byte("alice-ec\x20"), 1)
+	j.Payload = alter(t, j.Payload)
 }
 
 func asyncFixture(t *testing.T, maxOpen int) (*fixture, *memJobs, *memAudit) {
@@ -227,24 +230,45 @@ func TestAsyncRefusals(t *testing.T) {
 	}
 }
 
+// TestAsyncTamperedJob: a job altered in the store is not signed: ResponderError, audited.
+// Altered are the request (its MAC does not verify) or the envelope (the same payload and MAC
+// in another JSON form, which json.Unmarshal would read: not what sealJob writes).
 func TestAsyncTamperedJob(t *testing.T) {
-	f, jobs, audit := asyncFixture(t, 10)
-	ctx := context.Background()
-	resp, err := f.svc.Sign(ctx, alice, asyncRequest("r1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs.tamper(t, resp.ResponseID)
-	runOne(t, f, jobs)
-	if f.calls() != 0 {
-		t.Error("a job altered in the store was signed")
-	}
-	p, err := f.svc.Pending(ctx, alice, &PendingRequest{RequestID: resp.ResponseID})
-	if err != nil || p.Result.Major != MajorResponderError || p.ResponseID != resp.ResponseID {
-		t.Errorf("tampered job answered %+v, %v", p, err)
-	}
-	if ev := audit.last(t); ev.Action != AuditSign || ev.Major != MajorResponderError || !strings.Contains(ev.Detail, "MAC") {
-		t.Errorf("tampered job audit %+v", ev)
+	for _, tc := range []struct {
+		name, detail string
+		alter        func(t *testing.T, payload []byte) []byte
+	}{
+		{"request", "MAC", func(_ *testing.T, payload []byte) []byte {
+			return bytes.Replace(payload, []byte("alice-rsa"), []byte("alice-ec\x20"), 1)
+		}},
+		{"envelope", "not a sealed job", func(t *testing.T, payload []byte) []byte {
+			var env jobEnvelope
+			if err := json.Unmarshal(payload, &env); err != nil {
+				t.Fatal(err)
+			}
+			return []byte(`{"MAC":"` + base64.StdEncoding.EncodeToString(env.MAC) + `","Payload":` + string(env.Payload) + `}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, jobs, audit := asyncFixture(t, 10)
+			ctx := context.Background()
+			resp, err := f.svc.Sign(ctx, alice, asyncRequest("r1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs.tamper(t, resp.ResponseID, tc.alter)
+			runOne(t, f, jobs)
+			if f.calls() != 0 {
+				t.Error("a job altered in the store was signed")
+			}
+			p, err := f.svc.Pending(ctx, alice, &PendingRequest{RequestID: resp.ResponseID})
+			if err != nil || p.Result.Major != MajorResponderError || p.ResponseID != resp.ResponseID {
+				t.Errorf("tampered job answered %+v, %v", p, err)
+			}
+			if ev := audit.last(t); ev.Action != AuditSign || ev.Major != MajorResponderError || !strings.Contains(ev.Detail, tc.detail) {
+				t.Errorf("tampered job audit %+v", ev)
+			}
+		})
 	}
 }
 
@@ -325,5 +349,62 @@ func TestAsyncRetentionAndTag(t *testing.T) {
 	}
 	if JobFailure(Result{Major: MajorSuccess}) != nil || JobFailure(Result{Major: MajorPending}) != nil {
 		t.Error("JobFailure of Success or Pending is not nil")
+	}
+}
+
+// jobEnvelope is the stored payload as encoding/json would write and read it: the reference
+// for sealJob and openJob.
+type jobEnvelope struct {
+	Payload json.RawMessage
+	MAC     []byte
+}
+
+// TestSealJob: the stored payload is, byte for byte, what json.Marshal writes for its
+// envelope, for requests with text json.Marshal escapes (HTML, U+2028) and binary data, and
+// openJob gives back the payload and the MAC.
+func TestSealJob(t *testing.T) {
+	a, err := sad.New(sad.Config{Key: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r1", `<a href="x">&amp;</a>` + "\u2028\u2029\x00\xff", `","MAC":"`, ""} {
+		req := asyncRequest(id)
+		req.Documents[0].Data = append([]byte(id), 0, 1, 0xfe, 0xff)
+		p, err := json.Marshal(jobPayload{Version: jobPayloadVersion, Request: req, Via: "token", ProblemRef: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := a.JobMAC("0123", "alice", p)
+		want, err := json.Marshal(jobEnvelope{Payload: p, MAC: mac})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := sealJob(p, mac)
+		if !bytes.Equal(env, want) {
+			t.Errorf("RequestID %q: sealJob wrote\n%s\njson.Marshal writes\n%s", id, env, want)
+		}
+		gotP, gotMAC, err := openJob(env)
+		if err != nil || !bytes.Equal(gotP, p) || !bytes.Equal(gotMAC, mac) {
+			t.Errorf("RequestID %q: openJob: %v; payload equal %v, MAC equal %v", id, err, bytes.Equal(gotP, p), bytes.Equal(gotMAC, mac))
+		}
+	}
+}
+
+// TestOpenJobRefuses: a stored payload that is not exactly what sealJob writes is refused,
+// even when encoding/json would read the same payload and MAC from it.
+func TestOpenJobRefuses(t *testing.T) {
+	env := string(sealJob([]byte(`{"Version":1}`), []byte("0123456789abcdef0123456789abcdef")))
+	for _, bad := range []string{
+		"", "{}", "null", env[:len(env)-1], env + " ", " " + env, env + "\n",
+		strings.Replace(env, `{"Payload":`, `{ "Payload":`, 1),
+		strings.Replace(env, `{"Payload":`, `{"payload":`, 1),
+		strings.Replace(env, `"MAC":"`, `"MAC": "`, 1),
+		strings.Replace(env, `,"MAC":"`, `,"MAC":"!`, 1),
+		`{"MAC":"MDEyMw==","Payload":{"Version":1}}`,
+		`{"Payload":{"Version":1}"}`,
+	} {
+		if p, mac, err := openJob([]byte(bad)); err == nil {
+			t.Errorf("%q opened as %q, %x", bad, p, mac)
+		}
 	}
 }

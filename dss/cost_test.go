@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"dssd/dss/internal/xmlcount"
 	"dssd/dss/xades"
@@ -99,5 +100,54 @@ func TestSCAL2SignatureXMLCost(t *testing.T) {
 	want := map[xmlcount.Op]int{xmlcount.ParseInput: 1, xmlcount.ParseSigned: 1, xmlcount.Serialize: 1}
 	if fmt.Sprint(n) != fmt.Sprint(want) {
 		t.Errorf("one enveloped SCAL2 signature: %v, want %v", n, want)
+	}
+}
+
+// TestAsyncSignatureXMLCost: an asynchronous enveloped signature parses its document once in
+// the worker's run (the tree Build signs). A SCAL2 request parses it once more at submission:
+// its activation is spent there, so the document is checked first (decisions §23); a tree
+// cannot be stored in the job. A SCAL1 request parses nothing at submission.
+func TestAsyncSignatureXMLCost(t *testing.T) {
+	for _, tc := range []struct {
+		cred   string
+		submit map[xmlcount.Op]int
+	}{
+		{"alice-rsa", map[xmlcount.Op]int{}},
+		{"alice-qes", map[xmlcount.Op]int{xmlcount.ParseInput: 1}},
+	} {
+		f := newSCAL2(t)
+		jobs := newMemJobs()
+		if err := f.svc.EnableAsync(AsyncConfig{Jobs: jobs}); err != nil {
+			t.Fatal(err)
+		}
+		d := Document{ID: "d", HasRefURI: true, MimeType: "application/xml", Data: []byte(invoice)}
+		req := &SignRequest{Profiles: []string{ProfileAsync}, Documents: []Document{d}, Options: SignOptions{CredentialID: tc.cred,
+			Placement: &Placement{WhichData: "d", XPath: "/*", CreateEnveloped: true}}}
+		if tc.cred == "alice-qes" {
+			req.Options.ClaimedIdentity = withSAD("alice", f.authorize(t, tc.cred, sum256(d.Data)))
+		}
+		var resp *SignResponse
+		var err error
+		n := countXML(t, func() { resp, err = f.svc.Sign(context.Background(), alice, req) })
+		if err != nil || resp.Result.Major != MajorPending {
+			t.Fatalf("%s: submission answered %+v, %v", tc.cred, resp, err)
+		}
+		if fmt.Sprint(n) != fmt.Sprint(tc.submit) {
+			t.Errorf("%s: submission %v, want %v", tc.cred, n, tc.submit)
+		}
+		now := f.svc.clock()
+		j, err := jobs.ClaimJob(context.Background(), "c", now, now.Add(time.Minute))
+		if err != nil || j == nil {
+			t.Fatalf("%s: no job: %v", tc.cred, err)
+		}
+		var done *SignResponse
+		n = countXML(t, func() { done = f.svc.execJob(context.Background(), j) })
+		if done.Result.Major != MajorSuccess {
+			t.Fatalf("%s: the run answered %+v", tc.cred, done.Result)
+		}
+		want := map[xmlcount.Op]int{xmlcount.ParseInput: 1, xmlcount.ParseSigned: 1, xmlcount.Serialize: 1}
+		if fmt.Sprint(n) != fmt.Sprint(want) {
+			t.Errorf("%s: the run %v, want %v", tc.cred, n, want)
+		}
 	}
 }

@@ -95,41 +95,18 @@ func CID(href string) (string, error) {
 // the attachments to send, in order; newCID names each one.
 func Optimize(resp any, min int, newCID func() string) []Attachment {
 	var out []Attachment
-	var walk func(v reflect.Value, inValue bool)
-	walk = func(v reflect.Value, inValue bool) {
-		switch v.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			if v.IsNil() {
-				return
-			}
-			if b, ok := v.Interface().(*Base64); ok {
-				if inValue && b.Include == "" && len(b.Bytes) >= min {
-					cid := newCID()
-					b.Include = "cid:" + url.PathEscape(cid)
-					out = append(out, Attachment{CID: cid, Value: b})
-				}
-				return
-			}
-			walk(v.Elem(), false)
-			return
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i), false)
-			}
-			return
-		case reflect.Struct:
-		default:
-			return
+	w := wireWalker{noPaths: true, ptr: func(v reflect.Value, _ string, inValue bool) (bool, error) {
+		b, ok := v.Interface().(*Base64)
+		if !ok {
+			return false, nil
 		}
-		if v.Type() == anyType {
-			return
+		if inValue && b.Include == "" && len(b.Bytes) >= min {
+			cid := newCID()
+			b.Include = "cid:" + url.PathEscape(cid)
+			out = append(out, Attachment{CID: cid, Value: b})
 		}
-		isData := v.Type() == reflect.TypeOf(Base64Data{})
-		ti := infoOf(v.Type())
-		for _, f := range ti.fields {
-			walk(v.FieldByIndex(f.index), isData && f.local == "Value")
-		}
-	}
-	walk(reflect.ValueOf(resp), false)
+		return true, nil
+	}}
+	_ = w.walk(reflect.ValueOf(resp), "", false) // its hook never fails
 	return out
 }
