@@ -393,18 +393,30 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	}
 	if c.prefixSet != nil {
 		// Each binding in scope is looked up in the set: the cost is the scope's size, never
-		// the PrefixList's.
+		// the PrefixList's. A binding found there is compared with every later one, which the
+		// budget is charged (scopeWork).
 		if c.prefixSet[""] {
 			if err := use(""); err != nil {
 				return err
 			}
 		}
+		var work int64
 		for i := len(c.scope) - 1; i >= 0; i-- {
-			if p := c.scope[i].prefix; p != "" && c.prefixSet[p] && !shadowed(c.scope[i+1:], p) {
+			p := c.scope[i].prefix
+			w := scopeWork(p)
+			work += w
+			if p == "" || !c.prefixSet[p] {
+				continue
+			}
+			work += w * int64(len(c.scope)-1-i)
+			if !shadowed(c.scope[i+1:], p) {
 				if err := use(p); err != nil {
 					return err
 				}
 			}
+		}
+		if c.budget.charge(work / scopePairsPerNode) {
+			return ErrBudget
 		}
 	}
 	inherited := c.inherited
