@@ -359,7 +359,11 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		// prefix), below it those the element declares itself; use leaves out what the output
 		// ancestors already rendered.
 		if apex || !parentOut {
-			if n := int64(len(c.scope)); c.budget.charge(n + n*n/scopePairsPerNode) {
+			var w int64 // n, or more for long prefixes
+			for _, b := range c.scope {
+				w += scopeWork(b.prefix)
+			}
+			if n := int64(len(c.scope)); c.budget.charge(w + n*w/scopePairsPerNode) {
 				return ErrBudget
 			}
 			for i := len(c.scope) - 1; i >= 0; i-- {

@@ -75,14 +75,15 @@ func TestInclusiveBudgetCharges(t *testing.T) {
 }
 
 // inScope is a document the verifier's gate admits (32 namespace declarations per element,
-// 144 in scope): leaves under wrappers that declare p0 to p63 again and again, and the
-// PrefixList naming all 64.
-func inScope(t *testing.T, leaves int) (*etree.Document, string) {
+// 144 in scope): leaves under wrappers that declare 64 prefixes (p0 to p63 after long x's
+// of them) again and again, and the PrefixList naming all 64.
+func inScope(t *testing.T, leaves, long int) (*etree.Document, string) {
+	name := func(i int) string { return "p" + strings.Repeat("x", long) + strconv.Itoa(i) }
 	var b strings.Builder
 	for k := 0; k < 144; {
 		b.WriteString("<w")
 		for j := 0; j < 32 && k < 144; j, k = j+1, k+1 {
-			b.WriteString(` xmlns:p` + strconv.Itoa(k%64) + `="urn:` + strconv.Itoa(k) + `"`)
+			b.WriteString(` xmlns:` + name(k%64) + `="urn:` + strconv.Itoa(k) + `"`)
 		}
 		b.WriteString(">")
 	}
@@ -93,7 +94,7 @@ func inScope(t *testing.T, leaves int) (*etree.Document, string) {
 	}
 	list := make([]string, 64)
 	for i := range list {
-		list[i] = "p" + strconv.Itoa(i)
+		list[i] = name(i)
 	}
 	return doc, strings.Join(list, " ")
 }
@@ -105,12 +106,12 @@ func inScope(t *testing.T, leaves int) (*etree.Document, string) {
 // before, are stopped by the verifier's default budget of 2 000 000. The charge changes no
 // output, and a PrefixList that names no binding in scope adds little to the charge.
 func TestExclusivePrefixListBudgetCharges(t *testing.T) {
-	doc, list := inScope(t, 4000)
+	doc, list := inScope(t, 4000, 0)
 	b := NewBudget(2_000_000)
 	if _, err := Canonicalize(doc.Root(), ExcC14N, Options{PrefixList: list, Budget: b}); !errors.Is(err, ErrBudget) {
 		t.Errorf("4 000 leaves, 144 bindings of the 64 listed prefixes in scope: %v (%d of the budget left), want ErrBudget", err, b.left)
 	}
-	small, _ := inScope(t, 20)
+	small, _ := inScope(t, 20, 0)
 	var unlisted int64 // charged without a PrefixList
 	for _, pl := range []string{"", list, "p1 #default", "q"} {
 		want, err := Canonicalize(small.Root(), ExcC14N, Options{PrefixList: pl})
@@ -129,6 +130,28 @@ func TestExclusivePrefixListBudgetCharges(t *testing.T) {
 			if charged > unlisted+25*144/16 {
 				t.Errorf("PrefixList naming no binding in scope: %d charged, %d without a PrefixList", charged, unlisted)
 			}
+		}
+	}
+}
+
+// TestLongPrefixesBudgetCharges: comparing prefixes of 1 KiB costs about 15 times what
+// comparing short ones does, which the charges of both canonicalizations now weigh
+// (scopeWork): 300 leaves with 144 bindings of 1 KiB prefixes in scope, charged 198 000
+// (exclusive, PrefixList) and 433 000 nodes (inclusive, parents not written) before, are
+// stopped by the verifier's default budget.
+func TestLongPrefixesBudgetCharges(t *testing.T) {
+	doc, list := inScope(t, 300, 1024)
+	for _, o := range []struct {
+		alg string
+		o   Options
+	}{
+		{ExcC14N, Options{PrefixList: list}},
+		{C14N11, Options{Include: onlyLeaves}},
+	} {
+		b := NewBudget(2_000_000)
+		o.o.Budget = b
+		if _, err := Canonicalize(doc.Root(), o.alg, o.o); !errors.Is(err, ErrBudget) {
+			t.Errorf("%s: 300 leaves, 144 bindings of 1 KiB prefixes in scope: %v (%d of the budget left), want ErrBudget", o.alg, err, b.left)
 		}
 	}
 }
