@@ -472,5 +472,28 @@ func hostileCases(p *benchPKI) ([]hostileCase, error) {
 		b.WriteString(strings.Repeat(`</w>`, 200))
 		add("c14n 1.1 of 100 000 elements below 200 unwritten ancestors of 200 attributes", []byte(b.String()))
 	}
+	{
+		// Exclusive c14n with a PrefixList of 64 prefixes, each bound again and again in scope:
+		// every element of the node-set compares each binding found in the list with the later
+		// ones (decisions §44: charged to the canonicalization budget since).
+		var b strings.Builder
+		n := lim.Document.MaxNSInScope - 20
+		for k := 0; k < n; {
+			b.WriteString(`<w`)
+			for j := 0; j < 32 && k < n; j, k = j+1, k+1 {
+				fmt.Fprintf(&b, ` xmlns:p%d="urn:%d"`, k%64, k)
+			}
+			b.WriteString(`>`)
+		}
+		b.WriteString(strings.Repeat(`<l/>`, 100000))
+		names := make([]string, 64)
+		for i := range names {
+			names[i] = fmt.Sprintf("p%d", i)
+		}
+		b.WriteString(bogusSignature(`<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="` + xades.ExcC14N + `">` +
+			`<ec:InclusiveNamespaces xmlns:ec="` + xades.ExcC14N + `" PrefixList="` + strings.Join(names, " ") + `"/></ds:Transform>`))
+		b.WriteString(strings.Repeat(`</w>`, (n+31)/32))
+		add(fmt.Sprintf("exclusive c14n of 100 000 elements with %d bindings of a 64-prefix PrefixList in scope", n), []byte(b.String()))
+	}
 	return cases, nil
 }

@@ -359,7 +359,11 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		// prefix), below it those the element declares itself; use leaves out what the output
 		// ancestors already rendered.
 		if apex || !parentOut {
-			if n := int64(len(c.scope)); c.budget.charge(n + n*n/scopePairsPerNode) {
+			var w int64 // n, or more for long prefixes
+			for _, b := range c.scope {
+				w += scopeWork(b.prefix)
+			}
+			if n := int64(len(c.scope)); c.budget.charge(w + n*w/scopePairsPerNode) {
 				return ErrBudget
 			}
 			for i := len(c.scope) - 1; i >= 0; i-- {
@@ -393,18 +397,30 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	}
 	if c.prefixSet != nil {
 		// Each binding in scope is looked up in the set: the cost is the scope's size, never
-		// the PrefixList's.
+		// the PrefixList's. A binding found there is compared with every later one, which the
+		// budget is charged (scopeWork).
 		if c.prefixSet[""] {
 			if err := use(""); err != nil {
 				return err
 			}
 		}
+		var work int64
 		for i := len(c.scope) - 1; i >= 0; i-- {
-			if p := c.scope[i].prefix; p != "" && c.prefixSet[p] && !shadowed(c.scope[i+1:], p) {
+			p := c.scope[i].prefix
+			w := scopeWork(p)
+			work += w
+			if p == "" || !c.prefixSet[p] {
+				continue
+			}
+			work += w * int64(len(c.scope)-1-i)
+			if !shadowed(c.scope[i+1:], p) {
 				if err := use(p); err != nil {
 					return err
 				}
 			}
+		}
+		if c.budget.charge(work / scopePairsPerNode) {
+			return ErrBudget
 		}
 	}
 	inherited := c.inherited
