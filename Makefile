@@ -26,10 +26,12 @@ deps-test:
 	@bash .ci/deps.sh test
 
 # The postgres tag needs a server: .ci/postgres.sh starts a private one (var/pg, port 55432)
-# and prints its DSN; tests under the tag fail when DSSD_TEST_PG_DSN is missing.
+# and prints its DSN; tests under the tag fail when DSSD_TEST_PG_DSN is missing. Every Go
+# benchmark also runs once (-benchtime 1x, about 20 s in all): a benchmark that no longer passes
+# its own checks fails the test run instead of waiting for the next measurement.
 test: deps-test lint
 	DSSD_TEST_PG_DSN="$$(bash .ci/postgres.sh start)" && export DSSD_TEST_PG_DSN && \
-	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
+	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m -bench . -benchtime 1x ./...
 
 pg-start:
 	@bash .ci/postgres.sh start

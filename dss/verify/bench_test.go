@@ -19,7 +19,7 @@ func BenchmarkVerify(b *testing.B) {
 	}{{"rsa2048", p.rsa}, {"ecp256", p.ec}} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := bytesOf(sign(b, tc.signer, p.chainOf(tc.signer), xades.Object{Data: invoice, XML: true}, xades.TypeXAdES, xades.Enveloped, ""))
-			in := Input{Signature: s, OCSP: [][]byte{p.ocspFor(b, tc.signer, false), p.ocspFor(b, p.ca, false)}}
+			in := Input{Signature: s, OCSP: [][]byte{p.ocspAt(b, tc.signer, false, testNow), p.ocspAt(b, p.ca, false, testNow)}}
 			v := newVerifier(b, p, func(c *Config) { c.Revocation = nil })
 			b.SetBytes(int64(len(s)))
 			b.ResetTimer()
