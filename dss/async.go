@@ -166,6 +166,10 @@ const jobPayloadVersion = 1
 // those two fields (a json.RawMessage and a []byte).
 const jobHead, jobMid, jobTail = `{"Payload":`, `,"MAC":"`, `"}`
 
+// maxJobMAC bounds the MAC openJob decodes from the untrusted store (sad.Authority.JobMAC
+// writes 32 bytes), so that its allocation does not follow the stored payload's length.
+const maxJobMAC = 64
+
 // sealJob returns the stored payload of p (json.Marshal's output) and its MAC. Written
 // directly, not by json.Marshal: that would scan p once more (a json.RawMessage is compacted
 // and checked), half the CPU of a submission.
@@ -187,8 +191,15 @@ func openJob(env []byte) (p, mac []byte, err error) {
 	if !head || !tail || i < 0 {
 		return nil, nil, errors.New("not a sealed job")
 	}
-	if mac, err = base64.StdEncoding.AppendDecode(nil, rest[i+len(jobMid):]); err != nil {
+	enc := rest[i+len(jobMid):]
+	if len(enc) > base64.StdEncoding.EncodedLen(maxJobMAC) {
+		return nil, nil, fmt.Errorf("its MAC: more than %d bytes", maxJobMAC)
+	}
+	if mac, err = base64.StdEncoding.AppendDecode(nil, enc); err != nil {
 		return nil, nil, fmt.Errorf("its MAC: %w", err)
+	}
+	if len(enc) != base64.StdEncoding.EncodedLen(len(mac)) { // the decoder skips '\r' and '\n'
+		return nil, nil, errors.New("its MAC: not in the form sealJob writes")
 	}
 	return rest[:i], mac, nil
 }
