@@ -12,6 +12,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"dssd/internal/positive"
 )
 
 // Asynchronous processing (DSS-X 2.0 §7, interface.md §8, protocol.md §5).
@@ -114,22 +116,15 @@ func (s *Service) EnableAsync(cfg AsyncConfig) error {
 	if s.sad == nil {
 		return errors.New("dss: asynchronous processing needs the SAD authority (its key authenticates stored jobs)")
 	}
-	defaultIfNotPositive(&cfg.Lease, DefaultAsyncLease)
-	defaultIfNotPositive(&cfg.Retention, DefaultAsyncRetention)
-	defaultIfNotPositive(&cfg.Poll, DefaultAsyncPoll)
-	defaultIfNotPositive(&cfg.JobTimeout, DefaultAsyncJobTimeout)
-	defaultIfNotPositive(&cfg.Workers, DefaultAsyncWorkers)
-	defaultIfNotPositive(&cfg.MaxOpenPerUser, DefaultAsyncMaxOpen)
-	defaultIfNotPositive(&cfg.MaxAttempts, DefaultAsyncMaxAttempts)
+	positive.Or(&cfg.Lease, DefaultAsyncLease)
+	positive.Or(&cfg.Retention, DefaultAsyncRetention)
+	positive.Or(&cfg.Poll, DefaultAsyncPoll)
+	positive.Or(&cfg.JobTimeout, DefaultAsyncJobTimeout)
+	positive.Or(&cfg.Workers, DefaultAsyncWorkers)
+	positive.Or(&cfg.MaxOpenPerUser, DefaultAsyncMaxOpen)
+	positive.Or(&cfg.MaxAttempts, DefaultAsyncMaxAttempts)
 	s.async = &asyncState{cfg: cfg, wake: make(chan struct{}, cfg.Workers)}
 	return nil
-}
-
-// defaultIfNotPositive sets *p to def when it is zero or negative.
-func defaultIfNotPositive[T int | time.Duration](p *T, def T) {
-	if *p <= 0 {
-		*p = def
-	}
 }
 
 // AsyncEnabled reports whether EnableAsync was called.
