@@ -12,6 +12,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"dssd/internal/positive"
 )
 
 // Asynchronous processing (DSS-X 2.0 §7, interface.md §8, protocol.md §5).
@@ -114,22 +116,15 @@ func (s *Service) EnableAsync(cfg AsyncConfig) error {
 	if s.sad == nil {
 		return errors.New("dss: asynchronous processing needs the SAD authority (its key authenticates stored jobs)")
 	}
-	defaultIfNotPositive(&cfg.Lease, DefaultAsyncLease)
-	defaultIfNotPositive(&cfg.Retention, DefaultAsyncRetention)
-	defaultIfNotPositive(&cfg.Poll, DefaultAsyncPoll)
-	defaultIfNotPositive(&cfg.JobTimeout, DefaultAsyncJobTimeout)
-	defaultIfNotPositive(&cfg.Workers, DefaultAsyncWorkers)
-	defaultIfNotPositive(&cfg.MaxOpenPerUser, DefaultAsyncMaxOpen)
-	defaultIfNotPositive(&cfg.MaxAttempts, DefaultAsyncMaxAttempts)
+	positive.Or(&cfg.Lease, DefaultAsyncLease)
+	positive.Or(&cfg.Retention, DefaultAsyncRetention)
+	positive.Or(&cfg.Poll, DefaultAsyncPoll)
+	positive.Or(&cfg.JobTimeout, DefaultAsyncJobTimeout)
+	positive.Or(&cfg.Workers, DefaultAsyncWorkers)
+	positive.Or(&cfg.MaxOpenPerUser, DefaultAsyncMaxOpen)
+	positive.Or(&cfg.MaxAttempts, DefaultAsyncMaxAttempts)
 	s.async = &asyncState{cfg: cfg, wake: make(chan struct{}, cfg.Workers)}
 	return nil
-}
-
-// defaultIfNotPositive sets *p to def when it is zero or negative.
-func defaultIfNotPositive[T int | time.Duration](p *T, def T) {
-	if *p <= 0 {
-		*p = def
-	}
 }
 
 // AsyncEnabled reports whether EnableAsync was called.
@@ -166,6 +161,10 @@ const jobPayloadVersion = 1
 // those two fields (a json.RawMessage and a []byte).
 const jobHead, jobMid, jobTail = `{"Payload":`, `,"MAC":"`, `"}`
 
+// maxJobMAC bounds the MAC openJob decodes from the untrusted store (sad.Authority.JobMAC
+// writes 32 bytes), so that its allocation does not follow the stored payload's length.
+const maxJobMAC = 64
+
 // sealJob returns the stored payload of p (json.Marshal's output) and its MAC. Written
 // directly, not by json.Marshal: that would scan p once more (a json.RawMessage is compacted
 // and checked), half the CPU of a submission.
@@ -187,8 +186,15 @@ func openJob(env []byte) (p, mac []byte, err error) {
 	if !head || !tail || i < 0 {
 		return nil, nil, errors.New("not a sealed job")
 	}
-	if mac, err = base64.StdEncoding.AppendDecode(nil, rest[i+len(jobMid):]); err != nil {
+	enc := rest[i+len(jobMid):]
+	if len(enc) > base64.StdEncoding.EncodedLen(maxJobMAC) {
+		return nil, nil, fmt.Errorf("its MAC: more than %d bytes", maxJobMAC)
+	}
+	if mac, err = base64.StdEncoding.AppendDecode(nil, enc); err != nil {
 		return nil, nil, fmt.Errorf("its MAC: %w", err)
+	}
+	if len(enc) != base64.StdEncoding.EncodedLen(len(mac)) { // the decoder skips '\r' and '\n'
+		return nil, nil, errors.New("its MAC: not in the form sealJob writes")
 	}
 	return rest[:i], mac, nil
 }

@@ -402,6 +402,8 @@ func TestOpenJobRefuses(t *testing.T) {
 		strings.Replace(env, `,"MAC":"`, `,"MAC":"!`, 1),
 		`{"MAC":"MDEyMw==","Payload":{"Version":1}}`,
 		`{"Payload":{"Version":1}"}`,
+		strings.Replace(env, `,"MAC":"`, `,"MAC":"`+strings.Repeat("AAAA", 1<<10), 1), // a MAC no JobMAC writes
+		strings.Replace(env, `,"MAC":"`, `,"MAC":"`+"\r\n", 1),                        // skipped by the base64 decoder
 	} {
 		if p, mac, err := openJob([]byte(bad)); err == nil {
 			t.Errorf("%q opened as %q, %x", bad, p, mac)

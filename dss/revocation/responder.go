@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"dssd/internal/positive"
 )
 
 // Revocation is one revoked certificate, as the development responders publish it.
@@ -47,7 +49,7 @@ func (o ResponderOptions) defaults() ResponderOptions {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	defaultIfNotPositive(&o.Validity, 10*time.Minute)
+	positive.Or(&o.Validity, 10*time.Minute)
 	return o
 }
 

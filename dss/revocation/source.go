@@ -29,6 +29,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"dssd/dss/verify"
+	"dssd/internal/positive"
 )
 
 // Defaults applied by New to fields left zero.
@@ -123,13 +124,6 @@ type entry struct {
 	nextUpdate time.Time // zero: absent
 }
 
-// defaultIfNotPositive sets *p to def when it is zero or negative.
-func defaultIfNotPositive[T int64 | time.Duration](p *T, def T) {
-	if *p <= 0 {
-		*p = def
-	}
-}
-
 // Fresh says whether a "good" answer issued at thisUpdate and valid until nextUpdate (zero:
 // absent) is fresh enough for the caller (for B-LT: dss/verify.RevocationFresh with the
 // signature timestamp as proof of existence).
@@ -137,15 +131,15 @@ type Fresh func(thisUpdate, nextUpdate time.Time) bool
 
 // New returns a Source for cfg with defaults applied.
 func New(cfg Config) *Source {
-	defaultIfNotPositive(&cfg.OCSPTimeout, DefaultOCSPTimeout)
-	defaultIfNotPositive(&cfg.CRLTimeout, DefaultCRLTimeout)
-	defaultIfNotPositive(&cfg.MaxAge, DefaultMaxAge)
+	positive.Or(&cfg.OCSPTimeout, DefaultOCSPTimeout)
+	positive.Or(&cfg.CRLTimeout, DefaultCRLTimeout)
+	positive.Or(&cfg.MaxAge, DefaultMaxAge)
 	if cfg.CacheEntries == 0 { // negative disables the cache
 		cfg.CacheEntries = DefaultCacheEntries
 	}
-	defaultIfNotPositive(&cfg.MaxClockSkew, DefaultMaxClockSkew)
-	defaultIfNotPositive(&cfg.MaxCRLBytes, DefaultMaxCRLBytes)
-	defaultIfNotPositive(&cfg.MaxOCSPBytes, DefaultMaxOCSPBytes)
+	positive.Or(&cfg.MaxClockSkew, DefaultMaxClockSkew)
+	positive.Or(&cfg.MaxCRLBytes, DefaultMaxCRLBytes)
+	positive.Or(&cfg.MaxOCSPBytes, DefaultMaxOCSPBytes)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
