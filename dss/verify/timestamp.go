@@ -161,6 +161,20 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 		return bad("its input cannot be built")
 	}
 	var buf bytes.Buffer
+	// Each part is charged to Limits.MaxC14NBytes as it is written, so that the next walk is
+	// bounded by what the input left (c14nLeft): charged once at the end, every part could
+	// have its own whole bound, and the input the sum of them.
+	add := func(b []byte) bool {
+		buf.Write(b)
+		if c.work == nil {
+			return true
+		}
+		*c.work += int64(len(b))
+		return *c.work <= c.v.lim.MaxC14NBytes
+	}
+	over := func() ([]byte, *verdict) {
+		return bad("the archive timestamps of this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
+	}
 	for i, r := range c.refs {
 		if r.el != refs[i] {
 			return bad("its input cannot be built")
@@ -172,7 +186,9 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 			}
 			return bad("reference %d cannot be dereferenced", r.pos)
 		}
-		buf.Write(data)
+		if !add(data) {
+			return over()
+		}
 	}
 	for _, el := range elems {
 		b, err := c.canon(nil, el, alg, "", nil, nil)
@@ -182,11 +198,8 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 		if err != nil {
 			return bad("%s cannot be canonicalized", el.Tag)
 		}
-		buf.Write(b)
-	}
-	if c.work != nil {
-		if *c.work += int64(buf.Len()); *c.work > c.v.lim.MaxC14NBytes {
-			return bad("the archive timestamps of this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
+		if !add(b) {
+			return over()
 		}
 	}
 	return buf.Bytes(), nil
