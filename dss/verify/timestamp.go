@@ -166,11 +166,7 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 	// have its own whole bound, and the input the sum of them.
 	add := func(b []byte) bool {
 		buf.Write(b)
-		if c.work == nil {
-			return true
-		}
-		*c.work += int64(len(b))
-		return *c.work <= c.v.lim.MaxC14NBytes
+		return c.charge(len(b))
 	}
 	over := func() ([]byte, *verdict) {
 		return bad("the archive timestamps of this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
