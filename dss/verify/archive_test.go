@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
+
+	"github.com/beevik/etree"
 )
 
 // toBLTA raises s (B-B) to B-LTA the way dss does: signature timestamp, validation data, an
@@ -101,5 +104,46 @@ func TestArchiveInputChargedAsWritten(t *testing.T) {
 	t.Logf("%s; %d MB allocated", rep.Signatures[0].Detail, mb)
 	if !strings.Contains(rep.Signatures[0].Detail, "canonical forms of more than") || mb > 24 {
 		t.Errorf("%q after %d MB allocated, want the canonical-form bound within 24 MB", rep.Signatures[0].Detail, mb)
+	}
+}
+
+// TestSignatureTimestampsCharged: the canonical forms of SignedInfo and of every signature
+// timestamp's input are charged to Limits.MaxC14NBytes, so that the next walk is bounded by
+// what they left. Two signature timestamps over a SignatureValue whose inclusive canonical
+// form renders a 2 MB namespace declaration of ds:Signature went beyond a bound of 3 MB
+// without a word when only the references and the archive input were charged.
+func TestSignatureTimestampsCharged(t *testing.T) {
+	p := newPKI(t)
+	v := newVerifier(t, p, func(c *Config) { c.Limits.MaxC14NBytes = 3 << 20 })
+	a := sign(t, p.ec, p.chainOf(p.ec), xades.Object{Data: []byte(smallDoc), XML: true}, xades.TypeXAdES, xades.Enveloping, "")
+	big := ` xmlns:big="urn:` + strings.Repeat("x", 2<<20) + `"`
+	withBig := func(b []byte) []byte {
+		return []byte(strings.Replace(string(b), `Id="sig-1">`, `Id="sig-1"`+big+`>`, 1))
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(withBig(bytesOf(a))); err != nil {
+		t.Fatal(err)
+	}
+	const c14n10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+	in, err := xmldsig.Canonicalize(doc.Root().SelectElement("ds:SignatureValue"), c14n10, xmldsig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(in)
+	s := a
+	for range 2 {
+		if s, err = xades.AddSignatureTimestamp(s, p.token(t, d[:], testNow.Add(-time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := string(withBig(bytesOf(s)))
+	at := strings.Index(out, "SignatureTimeStamp")
+	if at < 0 || strings.Count(out[at:], xades.ExcC14N) < 2 {
+		t.Fatal("no two signature timestamps with exclusive c14n")
+	}
+	out = out[:at] + strings.Replace(out[at:], xades.ExcC14N, c14n10, 2)
+	rep := check(t, v, Input{Signature: []byte(out)}, want{Indeterminate, SigConstraintsFailure, ReasonFormat})
+	if !strings.Contains(rep.Signatures[0].Detail, "canonical forms of more than") {
+		t.Errorf("%q, want the canonical-form bound", rep.Signatures[0].Detail)
 	}
 }

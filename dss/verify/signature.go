@@ -575,6 +575,9 @@ func (c *sigCtx) checkValue(pub crypto.PublicKey, sv []byte) error {
 		if err != nil {
 			return errors.New("SignedInfo cannot be canonicalized")
 		}
+		if !c.charge(len(data)) {
+			return xmldsig.ErrOutputLimit
+		}
 		c.siC14N = data
 	}
 	return xmldsig.VerifySignedInfo(xmldsig.Method{Kind: c.method.kind, Hash: c.method.hash}, pub, c.siC14N, sv)

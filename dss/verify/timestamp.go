@@ -14,6 +14,7 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 )
 
 // timestamps verifies every xades:SignatureTimeStamp and returns their times, the proofs of
@@ -89,6 +90,9 @@ func (c *sigCtx) timestamps() ([]time.Time, *verdict) {
 		}
 		if err != nil {
 			return nil, indeterminate(SigConstraintsFailure, ReasonTimestamp, "the timestamped SignatureValue cannot be canonicalized")
+		}
+		if !c.charge(len(input)) {
+			return nil, c.stopped(xmldsig.ErrOutputLimit)
 		}
 		w := ts.HashAlgorithm.New()
 		w.Write(input)
