@@ -2,11 +2,15 @@ package verify
 
 import (
 	"crypto/sha256"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
+
+	"github.com/beevik/etree"
 )
 
 // toBLTA raises s (B-B) to B-LTA the way dss does: signature timestamp, validation data, an
@@ -68,5 +72,78 @@ func TestArchiveTimestamp(t *testing.T) {
 			changed := []byte(strings.Replace(string(bytesOf(lta)), "<xades:EncapsulatedX509Certificate>", "<xades:EncapsulatedX509Certificate>\n", 1))
 			check(t, v, Input{Signature: changed}, mismatch)
 		})
+	}
+}
+
+// TestArchiveInputChargedAsWritten: the parts of an archive timestamp's input are charged to
+// Limits.MaxC14NBytes as they are written, so that the input stops at the bound. A namespace
+// declaration of 2 MB on ds:Signature, which an inclusive canonicalization renders on each of
+// the six elements of the input, cost 12 MB of canonical bytes (and a buffer grown to hold
+// them) under a bound of 5 MB when the input was charged once, at its end.
+func TestArchiveInputChargedAsWritten(t *testing.T) {
+	p := newPKI(t)
+	const bound = 5 << 20
+	v := newVerifier(t, p, func(c *Config) { c.Revocation = nil; c.Limits.MaxC14NBytes = bound })
+	a := sign(t, p.ec, p.chainOf(p.ec), xades.Object{Data: []byte(smallDoc), XML: true}, xades.TypeXAdES, xades.Enveloping, "")
+	lta, _ := p.toBLTA(t, p.ec, a, nil)
+	doc := string(bytesOf(lta))
+	big := ` xmlns:big="urn:` + strings.Repeat("x", 2<<20) + `"`
+	doc = strings.Replace(doc, `Id="sig-1">`, `Id="sig-1"`+big+`>`, 1)
+	at := strings.Index(doc, "ArchiveTimeStamp ")
+	if at < 0 || !strings.Contains(doc[at:], xades.ExcC14N) {
+		t.Fatal("no archive timestamp with exclusive c14n")
+	}
+	doc = doc[:at] + strings.Replace(doc[at:], xades.ExcC14N, "http://www.w3.org/TR/2001/REC-xml-c14n-20010315", 1)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	// The walk of the second element stops at what the first one left.
+	rep := check(t, v, Input{Signature: []byte(doc)}, want{Indeterminate, SigConstraintsFailure, ReasonFormat})
+	runtime.ReadMemStats(&after)
+	mb := (after.TotalAlloc - before.TotalAlloc) >> 20
+	t.Logf("%s; %d MB allocated", rep.Signatures[0].Detail, mb)
+	if !strings.Contains(rep.Signatures[0].Detail, "canonical forms of more than") || mb > 24 {
+		t.Errorf("%q after %d MB allocated, want the canonical-form bound within 24 MB", rep.Signatures[0].Detail, mb)
+	}
+}
+
+// TestSignatureTimestampsCharged: the canonical forms of SignedInfo and of every signature
+// timestamp's input are charged to Limits.MaxC14NBytes, so that the next walk is bounded by
+// what they left. Two signature timestamps over a SignatureValue whose inclusive canonical
+// form renders a 2 MB namespace declaration of ds:Signature went beyond a bound of 3 MB
+// without a word when only the references and the archive input were charged.
+func TestSignatureTimestampsCharged(t *testing.T) {
+	p := newPKI(t)
+	v := newVerifier(t, p, func(c *Config) { c.Limits.MaxC14NBytes = 3 << 20 })
+	a := sign(t, p.ec, p.chainOf(p.ec), xades.Object{Data: []byte(smallDoc), XML: true}, xades.TypeXAdES, xades.Enveloping, "")
+	big := ` xmlns:big="urn:` + strings.Repeat("x", 2<<20) + `"`
+	withBig := func(b []byte) []byte {
+		return []byte(strings.Replace(string(b), `Id="sig-1">`, `Id="sig-1"`+big+`>`, 1))
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(withBig(bytesOf(a))); err != nil {
+		t.Fatal(err)
+	}
+	const c14n10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+	in, err := xmldsig.Canonicalize(doc.Root().SelectElement("ds:SignatureValue"), c14n10, xmldsig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(in)
+	s := a
+	for range 2 {
+		if s, err = xades.AddSignatureTimestamp(s, p.token(t, d[:], testNow.Add(-time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := string(withBig(bytesOf(s)))
+	at := strings.Index(out, "SignatureTimeStamp")
+	if at < 0 || strings.Count(out[at:], xades.ExcC14N) < 2 {
+		t.Fatal("no two signature timestamps with exclusive c14n")
+	}
+	out = out[:at] + strings.Replace(out[at:], xades.ExcC14N, c14n10, 2)
+	rep := check(t, v, Input{Signature: []byte(out)}, want{Indeterminate, SigConstraintsFailure, ReasonFormat})
+	if !strings.Contains(rep.Signatures[0].Detail, "canonical forms of more than") {
+		t.Errorf("%q, want the canonical-form bound", rep.Signatures[0].Detail)
 	}
 }

@@ -456,10 +456,8 @@ func (c *sigCtx) digests() *verdict {
 			}
 			continue
 		}
-		if c.work != nil {
-			if *c.work += int64(len(data)); *c.work > c.v.lim.MaxC14NBytes {
-				return indeterminate(SigConstraintsFailure, ReasonFormat, "the references of the signatures in this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
-			}
+		if !c.charge(len(data)) {
+			return indeterminate(SigConstraintsFailure, ReasonFormat, "the references of the signatures in this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
 		}
 		sum, err := xmldsig.Digest(c.ctx, r.hash, data)
 		if err != nil {
@@ -522,6 +520,16 @@ func (c *sigCtx) c14nLeft() int64 {
 	return max(left, 1)
 }
 
+// charge counts n canonical bytes written for this input against Limits.MaxC14NBytes and
+// reports whether the input is still within it.
+func (c *sigCtx) charge(n int) bool {
+	if c.work == nil {
+		return true
+	}
+	*c.work += int64(n)
+	return *c.work <= c.v.lim.MaxC14NBytes
+}
+
 func (c *sigCtx) c14nVerdict(pos int, err error) *verdict {
 	if errors.Is(err, xmldsig.ErrOutputLimit) {
 		return indeterminate(SigConstraintsFailure, ReasonFormat, "the references of the signatures in this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
@@ -566,6 +574,9 @@ func (c *sigCtx) checkValue(pub crypto.PublicKey, sv []byte) error {
 		}
 		if err != nil {
 			return errors.New("SignedInfo cannot be canonicalized")
+		}
+		if !c.charge(len(data)) {
+			return xmldsig.ErrOutputLimit
 		}
 		c.siC14N = data
 	}

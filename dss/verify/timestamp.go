@@ -14,6 +14,7 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"dssd/dss/xades"
+	"dssd/dss/xmldsig"
 )
 
 // timestamps verifies every xades:SignatureTimeStamp and returns their times, the proofs of
@@ -90,6 +91,9 @@ func (c *sigCtx) timestamps() ([]time.Time, *verdict) {
 		if err != nil {
 			return nil, indeterminate(SigConstraintsFailure, ReasonTimestamp, "the timestamped SignatureValue cannot be canonicalized")
 		}
+		if !c.charge(len(input)) {
+			return nil, c.stopped(xmldsig.ErrOutputLimit)
+		}
 		w := ts.HashAlgorithm.New()
 		w.Write(input)
 		if subtle.ConstantTimeCompare(w.Sum(nil), ts.HashedMessage) != 1 {
@@ -161,6 +165,16 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 		return bad("its input cannot be built")
 	}
 	var buf bytes.Buffer
+	// Each part is charged to Limits.MaxC14NBytes as it is written, so that the next walk is
+	// bounded by what the input left (c14nLeft): charged once at the end, every part could
+	// have its own whole bound, and the input the sum of them.
+	add := func(b []byte) bool {
+		buf.Write(b)
+		return c.charge(len(b))
+	}
+	over := func() ([]byte, *verdict) {
+		return bad("the archive timestamps of this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
+	}
 	for i, r := range c.refs {
 		if r.el != refs[i] {
 			return bad("its input cannot be built")
@@ -172,7 +186,9 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 			}
 			return bad("reference %d cannot be dereferenced", r.pos)
 		}
-		buf.Write(data)
+		if !add(data) {
+			return over()
+		}
 	}
 	for _, el := range elems {
 		b, err := c.canon(nil, el, alg, "", nil, nil)
@@ -182,11 +198,8 @@ func (c *sigCtx) archiveInput(ats *etree.Element, alg string) ([]byte, *verdict)
 		if err != nil {
 			return bad("%s cannot be canonicalized", el.Tag)
 		}
-		buf.Write(b)
-	}
-	if c.work != nil {
-		if *c.work += int64(buf.Len()); *c.work > c.v.lim.MaxC14NBytes {
-			return bad("the archive timestamps of this document cover more than %d bytes together", c.v.lim.MaxC14NBytes)
+		if !add(b) {
+			return over()
 		}
 	}
 	return buf.Bytes(), nil
