@@ -213,9 +213,16 @@ func gateVerdict(b []byte, lim Limits, fast bool) (int64, error, []xml.Token) {
 // FuzzGateFastSlow: where fastTokens reads an input to the end, the gate's verdict over its
 // tokens is the verdict over encoding/xml's: the same error (reason, offset, detail) or the
 // same accepted tokens. The checks the gate skips for a token fastTokens marks checked
-// (gate.checkTag, the references of text) must have had nothing to refuse or normalize. The
-// limits are small, so that every limit (nodes among them) is reached.
+// (gate.checkTag, the references of text) must have had nothing to refuse or normalize. Small
+// limits, so that every limit (nodes among them) is reached, and the envelope limits.
 func FuzzGateFastSlow(f *testing.F) {
+	for _, c := range readManifest(f) {
+		b, err := os.ReadFile(filepath.Join(hostileDir, c.file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	for _, s := range []string{
 		`<a:r xmlns:a="urn:a" x='1' y="&lt;&#x41;&#66;">t&amp;` + "\r\n" + `u<b/><!-- c --><?pi d?></a:r>`,
 		"<r a=\"x\ty\" b='&#9;\r\n'>&#xD;&#xA;</r>",
@@ -228,22 +235,25 @@ func FuzzGateFastSlow(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	lim := Limits{MaxBytes: 1 << 20, MaxDepth: 4, MaxElements: 16, MaxAttrs: 4, MaxNSPerElement: 2,
+	small := Limits{MaxBytes: 1 << 20, MaxDepth: 4, MaxElements: 16, MaxAttrs: 4, MaxNSPerElement: 2,
 		MaxNSInScope: 3, MaxTextBytes: 64, MaxNodes: 24}.normalize()
+	limits := []Limits{small, EnvelopeLimits().normalize()}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if checkChars(b, 0) != nil || checkDecl(b, 0) != nil {
 			return
 		}
-		fend, ferr, ftoks := gateVerdict(b, lim, true)
-		if errors.Is(ferr, errFallback) {
-			return
-		}
-		send, serr, stoks := gateVerdict(b, lim, false)
-		if (ferr == nil) != (serr == nil) || ferr != nil && ferr.Error() != serr.Error() {
-			t.Fatalf("%q: over fastTokens the gate says %v, over encoding/xml %v", b, ferr, serr)
-		}
-		if ferr == nil && (fend != send || !reflect.DeepEqual(ftoks, stoks)) {
-			t.Fatalf("%q: the gate accepts other tokens over fastTokens (end %d) than over encoding/xml (end %d)", b, fend, send)
+		for _, lim := range limits {
+			fend, ferr, ftoks := gateVerdict(b, lim, true)
+			if errors.Is(ferr, errFallback) {
+				continue
+			}
+			send, serr, stoks := gateVerdict(b, lim, false)
+			if (ferr == nil) != (serr == nil) || ferr != nil && ferr.Error() != serr.Error() {
+				t.Fatalf("%q: over fastTokens the gate says %v, over encoding/xml %v", b, ferr, serr)
+			}
+			if ferr == nil && (fend != send || !reflect.DeepEqual(ftoks, stoks)) {
+				t.Fatalf("%q: the gate accepts other tokens over fastTokens (end %d) than over encoding/xml (end %d)", b, fend, send)
+			}
 		}
 	})
 }
