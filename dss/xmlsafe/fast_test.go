@@ -216,13 +216,7 @@ func gateVerdict(b []byte, lim Limits, fast bool) (int64, error, []xml.Token) {
 // (gate.checkTag, the references of text) must have had nothing to refuse or normalize. Small
 // limits, so that every limit (nodes among them) is reached, and the envelope limits.
 func FuzzGateFastSlow(f *testing.F) {
-	for _, c := range readManifest(f) {
-		b, err := os.ReadFile(filepath.Join(hostileDir, c.file))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addHostileSeeds(f)
 	for _, s := range []string{
 		`<a:r xmlns:a="urn:a" x='1' y="&lt;&#x41;&#66;">t&amp;` + "\r\n" + `u<b/><!-- c --><?pi d?></a:r>`,
 		"<r a=\"x\ty\" b='&#9;\r\n'>&#xD;&#xA;</r>",
