@@ -53,15 +53,18 @@ func BenchmarkCheck(b *testing.B) {
 func BenchmarkParse(b *testing.B) {
 	for _, s := range benchSizes {
 		doc := benchDoc(s.size)
-		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(int64(len(doc)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Parse(doc, DocumentLimits()); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(s.name, func(b *testing.B) { benchParse(b, doc) })
+	}
+}
+
+// benchParse measures Parse of doc with the document limits.
+func benchParse(b *testing.B, doc []byte) {
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(doc, DocumentLimits()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -144,16 +147,7 @@ func BenchmarkParseRequestInputs(b *testing.B) {
 			return out[bytes.IndexByte(out, '\n')+1:]
 		}},
 	} {
-		b.Run(in.name, func(b *testing.B) {
-			doc := in.doc(b)
-			b.SetBytes(int64(len(doc)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Parse(doc, DocumentLimits()); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(in.name, func(b *testing.B) { benchParse(b, in.doc(b)) })
 	}
 }
 

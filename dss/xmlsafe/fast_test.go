@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -189,6 +190,64 @@ func FuzzFastTokens(f *testing.F) {
 		}
 		if _, err := sameAsRawToken(b); err != nil {
 			t.Fatalf("%q: %v", b, err)
+		}
+	})
+}
+
+// gateVerdict runs the gate's tokenizing pass over b (which passed checkChars and checkDecl)
+// with the tokens of fastTokens (fast) or of encoding/xml alone, recording the tokens, and
+// returns its end, error and tokens. With fast, errFallback is returned as it is (tokenize
+// would then run the pass again with encoding/xml).
+func gateVerdict(b []byte, lim Limits, fast bool) (int64, error, []xml.Token) {
+	var g gate
+	g.start(b, 0, lim)
+	r := &tokenRecorder{}
+	if fast {
+		end, err := tokenizeFrom(nil, newFastTokens(b, modeKeep), nil, &g, sink{rec: r})
+		return end, err, r.toks
+	}
+	end, err := tokenizeFrom(nil, nil, newStdTokens(b), &g, sink{rec: r})
+	return end, err, r.toks
+}
+
+// FuzzGateFastSlow: where fastTokens reads an input to the end, the gate's verdict over its
+// tokens is the verdict over encoding/xml's: the same error (reason, offset, detail) or the
+// same accepted tokens. The checks the gate skips for a token fastTokens marks checked
+// (gate.checkTag, the references of text) must have had nothing to refuse or normalize. Small
+// limits, so that every limit (nodes among them) is reached, and the envelope limits.
+func FuzzGateFastSlow(f *testing.F) {
+	addHostileSeeds(f)
+	for _, s := range []string{
+		`<a:r xmlns:a="urn:a" x='1' y="&lt;&#x41;&#66;">t&amp;` + "\r\n" + `u<b/><!-- c --><?pi d?></a:r>`,
+		"<r a=\"x\ty\" b='&#9;\r\n'>&#xD;&#xA;</r>",
+		`<r a="1"b="2"/>`,
+		`<r a="&#xD800;">&#xDFFF;</r>`,
+		`<r xmlns:p="urn:p" p:a="1" xmlns:q="urn:p" q:a="2"/>`,
+		`<r><s a="1" b="2" c="3"/><s/><s/>t</r>`,
+		`<r xmlns="">` + strings.Repeat(`<e x="1"/>`, 20) + `</r>`,
+		`<r/> x`,
+	} {
+		f.Add([]byte(s))
+	}
+	small := Limits{MaxBytes: 1 << 20, MaxDepth: 4, MaxElements: 16, MaxAttrs: 4, MaxNSPerElement: 2,
+		MaxNSInScope: 3, MaxTextBytes: 64, MaxNodes: 24}.normalize()
+	limits := []Limits{small, EnvelopeLimits().normalize()}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if checkChars(b, 0) != nil || checkDecl(b, 0) != nil {
+			return
+		}
+		for _, lim := range limits {
+			fend, ferr, ftoks := gateVerdict(b, lim, true)
+			if errors.Is(ferr, errFallback) {
+				continue
+			}
+			send, serr, stoks := gateVerdict(b, lim, false)
+			if (ferr == nil) != (serr == nil) || ferr != nil && ferr.Error() != serr.Error() {
+				t.Fatalf("%q: over fastTokens the gate says %v, over encoding/xml %v", b, ferr, serr)
+			}
+			if ferr == nil && (fend != send || !reflect.DeepEqual(ftoks, stoks)) {
+				t.Fatalf("%q: the gate accepts other tokens over fastTokens (end %d) than over encoding/xml (end %d)", b, fend, send)
+			}
 		}
 	})
 }

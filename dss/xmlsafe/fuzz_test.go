@@ -14,13 +14,7 @@ import (
 // leaves it off), and its etree serialization passes the
 // gate again and is stable under a second parse and serialization.
 func FuzzParse(f *testing.F) {
-	for _, c := range readManifest(f) {
-		b, err := os.ReadFile(filepath.Join(hostileDir, c.file))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addHostileSeeds(f)
 	for _, s := range []string{
 		`<r/>`,
 		`<a:r xmlns:a="urn:a" a:x="1" y="2"><b>text</b><!-- c --><![CDATA[<d>]]></a:r>`,
@@ -68,4 +62,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("serialization not stable:\ninput: %q\nfirst: %q\nagain: %q", b, out, out2)
 		}
 	})
+}
+
+// addHostileSeeds adds every input of the shared hostile corpus to f's seed corpus.
+func addHostileSeeds(f *testing.F) {
+	for _, c := range readManifest(f) {
+		b, err := os.ReadFile(filepath.Join(hostileDir, c.file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 }

@@ -65,16 +65,7 @@ func (b *Base64) read(d interface {
 		}
 		switch e := t.(type) {
 		case xml.CharData:
-			// The text of one token is read where it is; text is copied (and then ours to
-			// change) only when a second token adds to it.
-			switch {
-			case text == nil && stable:
-				text = e
-			case !owned:
-				text, owned = append(append([]byte(nil), text...), e...), true
-			default:
-				text = append(text, e...)
-			}
+			text, owned = joinText(text, e, owned)
 		case xml.StartElement:
 			if e.Name.Space == NSXOP && e.Name.Local == "Include" && !hasInclude {
 				hasInclude = true

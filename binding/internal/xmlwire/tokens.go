@@ -248,18 +248,24 @@ func (d *Tokens) text() ([]byte, error) {
 		case kEnd:
 			return data, nil
 		default:
-			c, ok := raw.(xml.CharData)
-			switch {
-			case !ok:
-			case data == nil:
-				data = c
-			case !copied:
-				data, copied = append(append([]byte(nil), data...), c...), true
-			default:
-				data = append(data, c...)
+			if c, ok := raw.(xml.CharData); ok {
+				data, copied = joinText(data, c, copied)
 			}
 		}
 	}
+}
+
+// joinText adds the character data c of a token to text: the text of one token is read where
+// it is (the gate's tokens stay valid), and text is copied, and then ours to change (owned),
+// only when a second token adds to it. Text that starts owned is always copied.
+func joinText(text, c []byte, owned bool) ([]byte, bool) {
+	switch {
+	case text == nil && !owned:
+		return c, false
+	case !owned:
+		return append(append([]byte(nil), text...), c...), true
+	}
+	return append(text, c...), true
 }
 
 // base64 is encoding/xml's call of (*Base64).UnmarshalXML, which must read the element to
