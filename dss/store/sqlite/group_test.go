@@ -195,6 +195,101 @@ func TestGroupCommitWindow(t *testing.T) {
 	t.Logf("%d appends from %d callers in %d transactions", workers*each, workers, commits)
 }
 
+// TestGroupCommitAnnounce: announced records hold a batch open until they are all queued (one
+// transaction for three requests that append far apart), a withdrawn announcement releases
+// the wait, a lone announced request never waits, and the window still bounds the wait.
+func TestGroupCommitAnnounce(t *testing.T) {
+	ctx := context.Background()
+	open := func(wait time.Duration) *Store {
+		s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "dssd.db"), AuditKey: make([]byte, 32), GroupCommitWait: wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	// appendAsync appends in a goroutine; the channel gets its outcome.
+	appendAsync := func(s *Store, id string) <-chan error {
+		done := make(chan error, 1)
+		go func() { done <- s.Append(ctx, ev(id)) }()
+		return done
+	}
+	pendingAfter := func(done <-chan error, d time.Duration) bool {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	wait := func(done <-chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("append still waiting after 10 s")
+		}
+	}
+
+	// Three announced requests, appending 50 ms apart: one transaction.
+	s := open(time.Hour)
+	w := []func(){s.Announce(), s.Announce(), s.Announce()}
+	first := appendAsync(s, "a")
+	if !pendingAfter(first, 50*time.Millisecond) {
+		t.Fatal("the first of three announced records was committed alone")
+	}
+	second := appendAsync(s, "b")
+	if !pendingAfter(second, 50*time.Millisecond) {
+		t.Fatal("the second of three announced records was committed without the third")
+	}
+	third := appendAsync(s, "c")
+	for _, d := range []<-chan error{first, second, third} {
+		wait(d)
+	}
+	if got := s.gc.commits.Load(); got != 1 {
+		t.Fatalf("three announced records took %d transactions, want 1", got)
+	}
+	for _, f := range w {
+		f()
+		f() // a second call does nothing
+	}
+	if n := s.gc.announced.Load(); n != 0 {
+		t.Fatalf("%d announcements open after every withdrawal", n)
+	}
+
+	// A request that withdraws without appending releases the one waiting.
+	w = []func(){s.Announce(), s.Announce()}
+	d := appendAsync(s, "d")
+	if !pendingAfter(d, 50*time.Millisecond) {
+		t.Fatal("an announced record was committed while another was announced")
+	}
+	w[1]()
+	wait(d)
+	w[0]()
+
+	// A lone announced request never waits (the window is an hour).
+	lone := s.Announce()
+	wait(appendAsync(s, "e"))
+	lone()
+
+	// The window bounds the wait for an announcement that never comes.
+	b := open(20 * time.Millisecond)
+	never := b.Announce()
+	defer never()
+	wd := b.Announce()
+	wait(appendAsync(b, "f"))
+	wd()
+	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Records != 5 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
+
 // TestChainRollback: a transaction of the chain that fails (here the head row was rewound by
 // another handle, so the insert hits an existing seq) is rolled back, its Append gets the
 // error, and the writer connection is left clean: other writes and, once the head is right
