@@ -26,6 +26,17 @@ func openTest(t *testing.T) (*Store, string) {
 	return s, path
 }
 
+// openWait opens a store in a temporary directory with the group-commit window wait.
+func openWait(t *testing.T, wait time.Duration) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "dssd.db"), AuditKey: make([]byte, 32), GroupCommitWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func ev(id string) dss.AuditEvent {
 	return dss.AuditEvent{RequestID: id, User: "alice", Action: dss.AuditSign, Credential: "c", Major: dss.MajorSuccess}
 }
@@ -163,16 +174,8 @@ func TestCloseWhileQueued(t *testing.T) {
 // a lone caller never waits for anyone (the window here is longer than the test's timeout).
 func TestGroupCommitWindow(t *testing.T) {
 	ctx := context.Background()
-	open := func(wait time.Duration) *Store {
-		s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "dssd.db"), AuditKey: make([]byte, 32), GroupCommitWait: wait})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
 
-	lone := open(time.Hour)
+	lone := openWait(t, time.Hour)
 	for i := range 20 {
 		if err := lone.Append(ctx, ev(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
@@ -182,7 +185,7 @@ func TestGroupCommitWindow(t *testing.T) {
 		t.Fatalf("one caller: %d transactions for 20 appends", got)
 	}
 
-	s := open(200 * time.Millisecond)
+	s := openWait(t, 200*time.Millisecond)
 	const workers, each = 4, 30
 	appendFrom(t, s, workers, each)
 	commits := s.gc.commits.Load()
@@ -200,14 +203,6 @@ func TestGroupCommitWindow(t *testing.T) {
 // the wait, a lone announced request never waits, and the window still bounds the wait.
 func TestGroupCommitAnnounce(t *testing.T) {
 	ctx := context.Background()
-	open := func(wait time.Duration) *Store {
-		s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "dssd.db"), AuditKey: make([]byte, 32), GroupCommitWait: wait})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
 	// appendAsync appends in a goroutine; the channel gets its outcome.
 	appendAsync := func(s *Store, id string) <-chan error {
 		done := make(chan error, 1)
@@ -238,7 +233,7 @@ func TestGroupCommitAnnounce(t *testing.T) {
 	}
 
 	// Three announced requests, appending 50 ms apart: one transaction.
-	s := open(time.Hour)
+	s := openWait(t, time.Hour)
 	w := []func(){s.Announce(), s.Announce(), s.Announce()}
 	first := appendAsync(s, "a")
 	if !pendingAfter(first, 50*time.Millisecond) {
@@ -279,7 +274,7 @@ func TestGroupCommitAnnounce(t *testing.T) {
 	lone()
 
 	// The window bounds the wait for an announcement that never comes.
-	b := open(20 * time.Millisecond)
+	b := openWait(t, 20*time.Millisecond)
 	never := b.Announce()
 	defer never()
 	wd := b.Announce()
