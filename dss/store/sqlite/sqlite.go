@@ -102,10 +102,9 @@ type appendReq struct {
 const maxBatch = 256
 
 var (
-	_ store.Store        = (*Store)(nil)
-	_ dss.AuditAnnouncer = (*Store)(nil)
-	_ store.Registry     = (*Store)(nil)
-	_ store.JobStore     = (*Store)(nil)
+	_ store.Store    = (*Store)(nil)
+	_ store.Registry = (*Store)(nil)
+	_ store.JobStore = (*Store)(nil)
 )
 
 // Open opens (and creates or migrates) the store at cfg.Path.
@@ -294,6 +293,8 @@ func (s *Store) appendWait(ctx context.Context, ev dss.AuditEvent) error {
 	g.mu.Unlock()
 	return <-req.done // already in a transaction: its commit decides
 }
+
+var _ dss.AuditAnnouncer = (*Store)(nil)
 
 // Announce tells the committer that a request in progress will append a record
 // (dss.AuditAnnouncer): while announced records are missing from a batch, the committer
