@@ -94,16 +94,6 @@ func Audited(err error) bool {
 	return errors.As(err, &a)
 }
 
-// announceRecord tells a group-committing audit sink that this request will append a record
-// (AuditAnnouncer) and returns the withdrawal, to be called once the record is stored or
-// refused (a deferred call: a panic must not leave the announcement behind).
-func (s *Service) announceRecord() (withdraw func()) {
-	if a, ok := s.audit.(AuditAnnouncer); ok {
-		return a.Announce()
-	}
-	return func() {}
-}
-
 // record completes ev with the outcome err, logs it and appends it to the audit sink. It
 // returns the error the request must end with: err itself, or, when the record could not be
 // stored, a ResponderError (then no signature and no SAD may be released). A refused request

@@ -97,17 +97,6 @@ type AuditSink interface {
 	Append(ctx context.Context, ev AuditEvent) error
 }
 
-// AuditAnnouncer is an AuditSink that commits several records in one transaction (group
-// commit). Announce tells it that a request in progress will append a record: it may hold a
-// commit open, within its own bound, until the announced records have come, so that
-// concurrent requests share one commit and its sync. The returned func withdraws the
-// announcement; the service calls it once, after the request's record is stored or refused.
-// An announcement only ever adds a bounded wait: it never holds back a record.
-type AuditAnnouncer interface {
-	AuditSink
-	Announce() (withdraw func())
-}
-
 type discardAudit struct{}
 
 func (discardAudit) Append(context.Context, AuditEvent) error { return nil }

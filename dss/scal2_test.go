@@ -36,38 +36,16 @@ type memAudit struct {
 	mu  sync.Mutex
 	evs []AuditEvent
 	err error
-	// Announcements (AuditAnnouncer): open now, and open when each event was appended.
-	announced   int
-	announcedAt []int
 }
 
 func (m *memAudit) Append(_ context.Context, ev AuditEvent) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.announcedAt = append(m.announcedAt, m.announced)
 	if m.err != nil {
 		return m.err
 	}
 	m.evs = append(m.evs, ev)
 	return nil
-}
-
-func (m *memAudit) Announce() (withdraw func()) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.announced++
-	return func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.announced--
-	}
-}
-
-// announcements returns the announcements open now and at each Append.
-func (m *memAudit) announcements() (now int, atAppend []int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.announced, append([]int(nil), m.announcedAt...)
 }
 
 func (m *memAudit) events() []AuditEvent {
@@ -900,32 +878,5 @@ func TestSCAL2RefusedDocumentKeepsSAD(t *testing.T) {
 	f.replay.mu.Unlock()
 	if after != before {
 		t.Errorf("a request refused for its document consumed %d SAD(s)", after-before)
-	}
-}
-
-// TestSignAnnouncesItsRecord: a signing request announces its audit record to a
-// group-committing sink (AuditAnnouncer) while it runs, so concurrent requests can share one
-// commit, and withdraws the announcement once the record is stored, refused or not, and when
-// the store refuses the record.
-func TestSignAnnouncesItsRecord(t *testing.T) {
-	f := newSCAL2(t)
-	ctx := context.Background()
-	sign := func(cred string) error {
-		_, err := f.svc.Sign(ctx, alice, &SignRequest{RequestID: "r", Documents: []Document{doc("d1")}, Options: SignOptions{CredentialID: cred}})
-		return err
-	}
-	if err := sign("alice-ec"); err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	wantKind(t, sign("bob-rsa"), KindKeyLookup) // refused, and audited
-	f.audit.mu.Lock()
-	f.audit.err = errors.New("disk full")
-	f.audit.mu.Unlock()
-	if err := sign("alice-ec"); err == nil {
-		t.Fatal("signed without an audit record")
-	}
-	now, at := f.audit.announcements()
-	if now != 0 || len(at) != 3 || at[0] != 1 || at[1] != 1 || at[2] != 1 {
-		t.Fatalf("announcements open after the requests: %d, at each Append: %v (want 0 and [1 1 1])", now, at)
 	}
 }

@@ -64,8 +64,6 @@ func (s *Service) Sign(ctx context.Context, c Caller, req *SignRequest) (*SignRe
 		r.Profiles = rest
 		return s.submit(ctx, c, &r)
 	}
-	// Concurrent signatures share the audit commit (and its sync) their responses wait for.
-	defer s.announceRecord()()
 	ev := s.event(ctx, c, AuditSign, req.RequestID, req.Options.CredentialID)
 	resp, err := s.sign(ctx, c, req, &ev)
 	if err = s.record(ctx, &ev, err); err != nil {

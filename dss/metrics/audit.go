@@ -30,8 +30,6 @@ func (m *Meter) AuditSink(a dss.AuditSink) dss.AuditSink {
 	return &auditSink{inner: a, c: m.audit}
 }
 
-var _ dss.AuditAnnouncer = (*auditSink)(nil)
-
 type auditSink struct {
 	inner dss.AuditSink
 	c     *auditCollectors
@@ -45,12 +43,4 @@ func (a *auditSink) Append(ctx context.Context, ev dss.AuditEvent) error {
 		a.c.failures.Inc()
 	}
 	return err
-}
-
-// Announce passes the announcement on to a group-committing sink (dss.AuditAnnouncer).
-func (a *auditSink) Announce() (withdraw func()) {
-	if an, ok := a.inner.(dss.AuditAnnouncer); ok {
-		return an.Announce()
-	}
-	return func() {}
 }

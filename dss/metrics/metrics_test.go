@@ -255,38 +255,6 @@ func TestAuditSink(t *testing.T) {
 	}
 }
 
-// announcingAudit is a group-committing sink: it counts open announcements.
-type announcingAudit struct {
-	auditFunc
-	open int
-}
-
-func (a *announcingAudit) Announce() func() {
-	a.open++
-	return func() { a.open-- }
-}
-
-// TestAuditSinkAnnounce: the instrumented sink passes announcements on to a sink that groups
-// commits, and accepts them (doing nothing) for one that does not.
-func TestAuditSinkAnnounce(t *testing.T) {
-	_, m := newMeter(t)
-	inner := &announcingAudit{auditFunc: func(context.Context, dss.AuditEvent) error { return nil }}
-	a, ok := m.AuditSink(inner).(dss.AuditAnnouncer)
-	if !ok {
-		t.Fatal("the instrumented sink does not take announcements")
-	}
-	withdraw := a.Announce()
-	if inner.open != 1 {
-		t.Fatalf("%d announcements reached the store, want 1", inner.open)
-	}
-	withdraw()
-	if inner.open != 0 {
-		t.Fatalf("%d announcements open after the withdrawal", inner.open)
-	}
-	plain := m.AuditSink(auditFunc(func(context.Context, dss.AuditEvent) error { return nil })).(dss.AuditAnnouncer)
-	plain.Announce()()
-}
-
 func gatherText(t *testing.T, reg prometheus.Gatherer) string {
 	t.Helper()
 	mfs, err := reg.Gather()

@@ -26,17 +26,6 @@ func openTest(t *testing.T) (*Store, string) {
 	return s, path
 }
 
-// openWait opens a store in a temporary directory with the group-commit window wait.
-func openWait(t *testing.T, wait time.Duration) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "dssd.db"), AuditKey: make([]byte, 32), GroupCommitWait: wait})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func ev(id string) dss.AuditEvent {
 	return dss.AuditEvent{RequestID: id, User: "alice", Action: dss.AuditSign, Credential: "c", Major: dss.MajorSuccess}
 }
@@ -174,8 +163,16 @@ func TestCloseWhileQueued(t *testing.T) {
 // a lone caller never waits for anyone (the window here is longer than the test's timeout).
 func TestGroupCommitWindow(t *testing.T) {
 	ctx := context.Background()
+	open := func(wait time.Duration) *Store {
+		s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "dssd.db"), AuditKey: make([]byte, 32), GroupCommitWait: wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
 
-	lone := openWait(t, time.Hour)
+	lone := open(time.Hour)
 	for i := range 20 {
 		if err := lone.Append(ctx, ev(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
@@ -185,7 +182,7 @@ func TestGroupCommitWindow(t *testing.T) {
 		t.Fatalf("one caller: %d transactions for 20 appends", got)
 	}
 
-	s := openWait(t, 200*time.Millisecond)
+	s := open(200 * time.Millisecond)
 	const workers, each = 4, 30
 	appendFrom(t, s, workers, each)
 	commits := s.gc.commits.Load()
@@ -196,93 +193,6 @@ func TestGroupCommitWindow(t *testing.T) {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 	t.Logf("%d appends from %d callers in %d transactions", workers*each, workers, commits)
-}
-
-// TestGroupCommitAnnounce: announced records hold a batch open until they are all queued (one
-// transaction for three requests that append far apart), a withdrawn announcement releases
-// the wait, a lone announced request never waits, and the window still bounds the wait.
-func TestGroupCommitAnnounce(t *testing.T) {
-	ctx := context.Background()
-	// appendAsync appends in a goroutine; the channel gets its outcome.
-	appendAsync := func(s *Store, id string) <-chan error {
-		done := make(chan error, 1)
-		go func() { done <- s.Append(ctx, ev(id)) }()
-		return done
-	}
-	pendingAfter := func(done <-chan error, d time.Duration) bool {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			return false
-		case <-time.After(d):
-			return true
-		}
-	}
-	wait := func(done <-chan error) {
-		t.Helper()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("append still waiting after 10 s")
-		}
-	}
-
-	// Three announced requests, appending 50 ms apart: one transaction.
-	s := openWait(t, time.Hour)
-	w := []func(){s.Announce(), s.Announce(), s.Announce()}
-	first := appendAsync(s, "a")
-	if !pendingAfter(first, 50*time.Millisecond) {
-		t.Fatal("the first of three announced records was committed alone")
-	}
-	second := appendAsync(s, "b")
-	if !pendingAfter(second, 50*time.Millisecond) {
-		t.Fatal("the second of three announced records was committed without the third")
-	}
-	third := appendAsync(s, "c")
-	for _, d := range []<-chan error{first, second, third} {
-		wait(d)
-	}
-	if got := s.gc.commits.Load(); got != 1 {
-		t.Fatalf("three announced records took %d transactions, want 1", got)
-	}
-	for _, f := range w {
-		f()
-		f() // a second call does nothing
-	}
-	if n := s.gc.announced.Load(); n != 0 {
-		t.Fatalf("%d announcements open after every withdrawal", n)
-	}
-
-	// A request that withdraws without appending releases the one waiting.
-	w = []func(){s.Announce(), s.Announce()}
-	d := appendAsync(s, "d")
-	if !pendingAfter(d, 50*time.Millisecond) {
-		t.Fatal("an announced record was committed while another was announced")
-	}
-	w[1]()
-	wait(d)
-	w[0]()
-
-	// A lone announced request never waits (the window is an hour).
-	lone := s.Announce()
-	wait(appendAsync(s, "e"))
-	lone()
-
-	// The window bounds the wait for an announcement that never comes.
-	b := openWait(t, 20*time.Millisecond)
-	never := b.Announce()
-	defer never()
-	wd := b.Announce()
-	wait(appendAsync(b, "f"))
-	wd()
-	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Records != 5 {
-		t.Fatalf("verify: %+v, %v", rep, err)
-	}
 }
 
 // TestChainRollback: a transaction of the chain that fails (here the head row was rewound by

@@ -10,10 +10,8 @@
 // head read, one insert per record, one head update, one commit and so one fsync) and answers
 // each Append only after that commit. Appends that arrive while a commit is running form the
 // next batch, and while several callers append, the committer holds a batch open (at most
-// Config.GroupCommitWait) for the callers it has just answered and for the requests that
-// announced a record (Announce: dss.Service announces every signing request), so under load
-// the fixed cost of a transaction, its fsync above all, is shared. With one client nothing
-// waits.
+// Config.GroupCommitWait) for the callers it has just answered, so under load the fixed cost
+// of a transaction, its fsync above all, is shared. With one client nothing waits.
 package sqlite
 
 import (
@@ -50,14 +48,14 @@ type Config struct {
 	// MustExist makes Open fail when the file does not exist, instead of creating it.
 	MustExist bool
 	// GroupCommitWait bounds how long the committer holds a batch open for the appends it
-	// expects (see groupCommit.want and Announce) before committing what it has (default
+	// expects (see groupCommit.want) before committing what it has (default
 	// DefaultGroupCommitWait; negative: never wait). It adds at most this much to an append's
 	// latency, and only while appends come from several callers at once.
 	GroupCommitWait time.Duration
 }
 
 // DefaultGroupCommitWait is Config.GroupCommitWait's default.
-const DefaultGroupCommitWait = 2 * time.Millisecond
+const DefaultGroupCommitWait = 500 * time.Microsecond
 
 // Store is the SQLite store. It is safe for concurrent use.
 //
@@ -86,11 +84,8 @@ type groupCommit struct {
 	stopped chan struct{} // closed by the committer when it returns
 	wait    time.Duration // Config.GroupCommitWait (0: never wait)
 	want    int           // the batch the committer waits for (under mu)
-	// announced counts the records announced and not yet withdrawn (Announce): requests in
-	// progress, including those whose record is queued or being committed.
-	announced atomic.Int64
-	commits   atomic.Int64 // audit transactions committed (for tests)
-	taken     atomic.Int64 // appends taken into a transaction (for tests)
+	commits atomic.Int64  // audit transactions committed (for tests)
+	taken   atomic.Int64  // appends taken into a transaction (for tests)
 }
 
 type appendReq struct {
@@ -294,50 +289,13 @@ func (s *Store) appendWait(ctx context.Context, ev dss.AuditEvent) error {
 	return <-req.done // already in a transaction: its commit decides
 }
 
-var _ dss.AuditAnnouncer = (*Store)(nil)
-
-// Announce tells the committer that a request in progress will append a record
-// (dss.AuditAnnouncer): while announced records are missing from a batch, the committer
-// holds it open for them, at most Config.GroupCommitWait. withdraw, called once the record is
-// stored (or the request ended without one), ends the announcement; further calls do nothing.
-func (s *Store) Announce() (withdraw func()) {
-	g := &s.gc
-	g.announced.Add(1)
-	var done atomic.Bool
-	return func() {
-		if done.CompareAndSwap(false, true) {
-			g.announced.Add(-1)
-			g.nudge() // a batch held open for this request need not wait any longer
-		}
-	}
-}
-
-// nudge wakes the committer to count again.
-func (g *groupCommit) nudge() {
-	select {
-	case g.wake <- struct{}{}:
-	default: // a wake-up is pending already
-	}
-}
-
-// expected is the batch the committer waits for, within maxBatch: the records announced and
-// not withdrawn while there are any (the requests in progress say what is coming), else the
-// callers of its last round (want: the guess for callers that do not announce).
-func (g *groupCommit) expected(want int) int {
-	if a := int(g.announced.Load()); a > 0 {
-		want = a
-	}
-	return min(want, maxBatch)
-}
-
 // commitLoop is the committer goroutine: it commits what is queued, batch after batch, until
 // Close.
 //
 // Before it takes a batch it may wait, at most g.wait, for the appends it expects: as many as
 // the callers of the last round, those it answered (who, in a closed loop, append again
-// soon) plus those that queued while it committed; or, while requests have announced records
-// (Announce), as many as are announced and not withdrawn. With one caller that is one append
-// and it never waits; with several, the records that would otherwise trail in, one or two per
+// soon) plus those that queued while it committed. With one caller that is one append and it
+// never waits; with several, the records that would otherwise trail in, one or two per
 // transaction, share its fsync (the fixed cost of a transaction is most of the CPU of an
 // append). A wait that ends without them commits what it has, and the next round expects
 // that many.
@@ -359,7 +317,7 @@ func (s *Store) commitLoop() {
 			if queued == 0 {
 				break
 			}
-			if queued < g.expected(want) && g.wait > 0 {
+			if queued < want && g.wait > 0 {
 				g.await(want, timer)
 			}
 			g.mu.Lock()
@@ -386,9 +344,8 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// await returns once g.expected(want) appends are queued (counted again at every wake-up:
-// withdrawn announcements lower it), g.wait after it was called (when the first of them was
-// queued), or at Close.
+// await returns once want appends are queued, g.wait after it was called (when the first of
+// them was queued), or at Close.
 func (g *groupCommit) await(want int, timer *time.Timer) {
 	timer.Reset(g.wait)
 	defer timer.Stop()
@@ -396,7 +353,7 @@ func (g *groupCommit) await(want int, timer *time.Timer) {
 		g.mu.Lock()
 		n := len(g.pending)
 		g.mu.Unlock()
-		if n >= g.expected(want) {
+		if n >= want {
 			return
 		}
 		select {
