@@ -3,8 +3,9 @@ package xmlwire
 // Owned strings. The strings Tokens decodes from attributes and element names are substrings
 // of the ingress gate's one copy of the whole request body (xmlsafe.Tokens; text is copied
 // an element at a time). A converted request that kept one of them, its RequestID or a
-// document's MimeType, would keep that whole copy alive as long as the request is kept (an
-// asynchronous request: until it is processed). So the converters move every string of the
+// document's MimeType, would keep that whole copy alive as long as the request is kept (all
+// through a long Sign, while the body and the gate's copy could otherwise be collected). So
+// the converters move every string of the
 // dss request into one allocation of its own (owner): one allocation per request, not one
 // per string. The documents' bytes are not copied again: Base64 decodes them into buffers of
 // their own.
@@ -16,14 +17,14 @@ import (
 )
 
 // owner moves the strings a walk of a request reaches into one allocation: the walk runs
-// once for each pass (for o.more() { walk(r, &o) }), which sizes the allocation, fills it,
-// then points the strings into it. A walk must reach the same strings in the same order each
-// time.
+// once for each pass (for o.more() { walk(r, &o) }), which sizes the allocation, then copies
+// each string into it and points the string at its copy. A walk must reach the same strings
+// in the same order each time (a second walk reaching more would only cost a second
+// allocation: the Builder never moves bytes it has handed out).
 type owner struct {
-	pass int // 1 sizing, 2 filling, 3 pointing
+	pass int // 1 sizing, 2 copying
 	n    int
 	b    strings.Builder
-	all  string // what pointing has not handed out yet
 }
 
 // more starts the next pass; false when there is none left.
@@ -36,8 +37,6 @@ func (o *owner) more() bool {
 		}
 		o.b.Grow(o.n)
 	case 3:
-		o.all = o.b.String()
-	case 4:
 		return false
 	}
 	return true
@@ -49,9 +48,9 @@ func (o *owner) str(p *string) {
 	case 1:
 		o.n += len(*p)
 	case 2:
+		start := o.b.Len()
 		o.b.WriteString(*p)
-	case 3:
-		*p, o.all = o.all[:len(*p)], o.all[len(*p):]
+		*p = o.b.String()[start:]
 	}
 }
 
