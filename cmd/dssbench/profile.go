@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"dssd/internal/stackgrow"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -38,6 +37,7 @@ import (
 	"dssd/hsm"
 	"dssd/hsm/pkcs11"
 	"dssd/hsm/softhsm"
+	"dssd/internal/stackgrow"
 )
 
 // Profile is the CPU profile of the service stack driven in this process.

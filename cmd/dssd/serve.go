@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"dssd/internal/stackgrow"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 	"dssd/dss/metrics"
 	"dssd/hsm"
 	"dssd/hsm/pkcs11"
+	"dssd/internal/stackgrow"
 )
 
 type serveOptions struct {

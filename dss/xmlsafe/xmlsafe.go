@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/beevik/etree"
+
+	"dssd/internal/positive"
 )
 
 // Limits bounds what Check and Parse accept. A zero or negative field takes the value of
@@ -115,24 +117,15 @@ func MaxDocumentElements(maxBytes int64) int {
 // normalize fills zero or negative fields from DocumentLimits.
 func (l Limits) normalize() Limits {
 	d := DocumentLimits()
-	l.MaxBytes = positiveOr(l.MaxBytes, d.MaxBytes)
-	l.MaxDepth = positiveOr(l.MaxDepth, d.MaxDepth)
-	l.MaxElements = positiveOr(l.MaxElements, d.MaxElements)
-	l.MaxAttrs = positiveOr(l.MaxAttrs, d.MaxAttrs)
-	l.MaxNSPerElement = positiveOr(l.MaxNSPerElement, d.MaxNSPerElement)
-	l.MaxNSInScope = positiveOr(l.MaxNSInScope, d.MaxNSInScope)
-	l.MaxTextBytes = positiveOr(l.MaxTextBytes, l.MaxBytes)
-	l.MaxNodes = positiveOr(l.MaxNodes, l.MaxBytes)
+	positive.Or(&l.MaxBytes, d.MaxBytes)
+	positive.Or(&l.MaxDepth, d.MaxDepth)
+	positive.Or(&l.MaxElements, d.MaxElements)
+	positive.Or(&l.MaxAttrs, d.MaxAttrs)
+	positive.Or(&l.MaxNSPerElement, d.MaxNSPerElement)
+	positive.Or(&l.MaxNSInScope, d.MaxNSInScope)
+	positive.Or(&l.MaxTextBytes, l.MaxBytes)
+	positive.Or(&l.MaxNodes, l.MaxBytes)
 	return l
-}
-
-// positiveOr returns v when it is positive, else def: a limit not set (or set to a
-// meaningless negative value) takes its default.
-func positiveOr[T int | int64](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // Reason classifies a rejection.

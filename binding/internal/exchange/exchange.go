@@ -8,7 +8,6 @@ package exchange
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
 	"dssd/dss/xmlsafe"
+	"dssd/internal/positive"
 )
 
 // DefaultMaxBody is the default request body limit of the XML bindings.
@@ -109,8 +109,9 @@ func GateTokens(b []byte, maxBody, nodes int64) ([]xml.Token, error) {
 // the node limit nodes, each taking its default when not positive.
 func envelopeLimits(maxBody, nodes int64) xmlsafe.Limits {
 	lim := xmlsafe.EnvelopeLimits()
-	lim.MaxBytes = cmp.Or(max(maxBody, 0), DefaultMaxBody)
-	lim.MaxNodes = cmp.Or(max(nodes, 0), xmlsafe.DefaultEnvelopeNodes)
+	lim.MaxBytes, lim.MaxNodes = maxBody, nodes
+	positive.Or(&lim.MaxBytes, DefaultMaxBody)
+	positive.Or(&lim.MaxNodes, xmlsafe.DefaultEnvelopeNodes)
 	return lim
 }
 

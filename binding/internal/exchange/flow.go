@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"cmp"
 	"encoding/xml"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"dssd/binding/internal/reqlog"
 	"dssd/binding/internal/xmlwire"
 	"dssd/dss"
+	"dssd/internal/positive"
 )
 
 // Authenticator establishes the caller of a request.
@@ -193,7 +193,7 @@ func (x *Exchange) AuditRefusal(err error) error {
 
 // Defaults fills in the zero fields of f.
 func (f *Flow) Defaults() {
-	f.MaxBody = cmp.Or(max(f.MaxBody, 0), DefaultMaxBody)
+	positive.Or(&f.MaxBody, DefaultMaxBody)
 	if f.Now == nil {
 		f.Now = time.Now
 	}
