@@ -158,6 +158,9 @@ func writeC14N(c *excWriter, el *etree.Element) ([]byte, error) {
 	if err := c.element(el, false); err != nil {
 		return nil, err
 	}
+	if err := c.over(c.buf); err != nil { // the end tags after the last check
+		return nil, err
+	}
 	return c.buf, nil
 }
 
@@ -200,13 +203,44 @@ func (c *excWriter) in(t etree.Token) bool { return c.include == nil || c.includ
 // tick checks the output's length at every node and the context every 256 nodes.
 func (c *excWriter) tick() error {
 	c.nodes++
-	if c.maxBytes > 0 && int64(len(c.buf)) > c.maxBytes {
-		return ErrOutputLimit
+	if err := c.over(c.buf); err != nil {
+		return err
 	}
 	if c.ctx != nil && c.nodes&255 == 0 {
 		return c.ctx.Err()
 	}
 	return nil
+}
+
+// over reports ErrOutputLimit once buf, the output so far, is longer than the bound.
+func (c *excWriter) over(buf []byte) error {
+	if c.maxBytes > 0 && int64(len(buf)) > c.maxBytes {
+		return ErrOutputLimit
+	}
+	return nil
+}
+
+// escapeChunk is how much of one text or attribute value is escaped between two checks of
+// the bound: escaping writes up to six bytes for one ('"' as &quot;), so a large value is
+// written a chunk at a time and never far past the bound.
+const escapeChunk = 64 << 10
+
+// appendEscaped is AppendEscaped with the bound checked after every escapeChunk bytes of s
+// (each chunk ends on a rune boundary, so the output is AppendEscaped's).
+func (c *excWriter) appendEscaped(buf []byte, s string, attr bool) ([]byte, error) {
+	for c.maxBytes > 0 && len(s) > escapeChunk {
+		n := escapeChunk
+		for n > escapeChunk-utf8.UTFMax && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		buf = AppendEscaped(buf, s[:n], attr)
+		s = s[n:]
+		if err := c.over(buf); err != nil {
+			return buf, err
+		}
+	}
+	buf = AppendEscaped(buf, s, attr)
+	return buf, c.over(buf)
 }
 
 // children writes the children of el (parentOut: el was written).
@@ -225,17 +259,26 @@ func (c *excWriter) children(el *etree.Element, parentOut bool) error {
 				return errNotPlain
 			}
 			if c.in(t) {
-				c.buf = AppendEscaped(c.buf, t.Data, false)
+				var err error
+				if c.buf, err = c.appendEscaped(c.buf, t.Data, false); err != nil {
+					return err
+				}
 			}
 		case *etree.Comment:
 			if c.comments && c.in(t) {
 				c.buf = append(c.buf, "<!--"...)
 				c.buf = append(c.buf, t.Data...)
 				c.buf = append(c.buf, "-->"...)
+				if err := c.over(c.buf); err != nil {
+					return err
+				}
 			}
 		case *etree.ProcInst:
 			if c.in(t) {
 				c.buf = AppendProcInst(c.buf, t)
+				if err := c.over(c.buf); err != nil {
+					return err
+				}
 			}
 		default:
 			return errNotPlain
@@ -492,10 +535,12 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 			buf = append(buf, d.prefix...)
 			buf = append(buf, `="`...)
 		}
+		var err error
 		if d.plain {
 			buf = append(buf, d.uri...)
-		} else {
-			buf = AppendEscaped(buf, d.uri, true)
+		} else if buf, err = c.appendEscaped(buf, d.uri, true); err != nil {
+			c.buf = buf
+			return err
 		}
 		buf = append(buf, '"')
 		c.out = append(c.out, d)
@@ -505,10 +550,17 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		buf = append(buf, ' ')
 		buf = AppendQName(buf, a.Space, a.Key)
 		buf = append(buf, `="`...)
-		buf = AppendEscaped(buf, a.Value, true)
+		var err error
+		if buf, err = c.appendEscaped(buf, a.Value, true); err != nil {
+			c.buf = buf
+			return err
+		}
 		buf = append(buf, '"')
 	}
 	c.buf = append(buf, '>')
+	if err := c.over(c.buf); err != nil {
+		return err
+	}
 
 	if err := c.children(el, true); err != nil {
 		return err
