@@ -404,7 +404,7 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		if apex || !parentOut {
 			var w int64 // n, or more for long prefixes
 			for _, b := range c.scope {
-				w += scopeWork(b.prefix)
+				w += scopeWork(b)
 			}
 			if n := int64(len(c.scope)); c.budget.charge(w + n*w/scopePairsPerNode) {
 				return ErrBudget
@@ -440,8 +440,8 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 	}
 	if c.prefixSet != nil {
 		// Each binding in scope is looked up in the set: the cost is the scope's size, never
-		// the PrefixList's. A binding found there is compared with every later one, which the
-		// budget is charged (scopeWork).
+		// the PrefixList's. A binding found there is compared with every later one and with
+		// what the output rendered, which the budget is charged (scopeWork).
 		if c.prefixSet[""] {
 			if err := use(""); err != nil {
 				return err
@@ -450,7 +450,7 @@ func (c *excWriter) elementIn(el *etree.Element, parentOut bool) error {
 		var work int64
 		for i := len(c.scope) - 1; i >= 0; i-- {
 			p := c.scope[i].prefix
-			w := scopeWork(p)
+			w := scopeWork(c.scope[i])
 			work += w
 			if p == "" || !c.prefixSet[p] {
 				continue

@@ -155,3 +155,41 @@ func TestLongPrefixesBudgetCharges(t *testing.T) {
 		}
 	}
 }
+
+// TestLongURIsBudgetCharges: a binding rendered for an element below an unwritten parent is
+// compared with the one its output ancestor rendered, URI and all, so long URIs declared
+// again with the same content cost by their length, which the charge now weighs (scopeWork):
+// 300 leaves below two unwritten elements re-declaring 64 bindings of 16 KiB URIs, charged
+// 96 000 nodes before, are stopped by the verifier's default budget; with short URIs they are
+// not.
+func TestLongURIsBudgetCharges(t *testing.T) {
+	build := func(long int) *etree.Document {
+		decls := func() string {
+			var b strings.Builder
+			for i := range 64 {
+				b.WriteString(` xmlns:p` + strconv.Itoa(i) + `="urn:` + strings.Repeat("x", long) + strconv.Itoa(i) + `"`)
+			}
+			return b.String()
+		}
+		doc := etree.NewDocument()
+		if err := doc.ReadFromString("<r" + decls() + "><r2><w" + decls() + "><w" + decls() + ">" +
+			strings.Repeat("<l/>", 300) + "</w></w></r2></r>"); err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	written := func(tok etree.Token) bool {
+		e, ok := tok.(*etree.Element)
+		return ok && (e.Tag == "r" || e.Tag == "r2" || e.Tag == "l")
+	}
+	for _, tc := range []struct {
+		long int
+		want error
+	}{{16 << 10, ErrBudget}, {8, nil}} {
+		b := NewBudget(2_000_000)
+		_, err := Canonicalize(build(tc.long).Root(), C14N11, Options{Include: written, Budget: b})
+		if !errors.Is(err, tc.want) {
+			t.Errorf("URIs of %d bytes: %v (%d of the budget left), want %v", tc.long, err, b.left, tc.want)
+		}
+	}
+}

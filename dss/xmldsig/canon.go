@@ -267,7 +267,7 @@ func (b *Budget) charge(n int64) bool {
 // attribute: 60 µs below 200 ancestors of 200 attributes), where a node of the walk costs 100
 // to 250 ns (decisions §44). It is charged to the Budget in nodes' worth: the bindings in
 // scope plus their square over scopePairsPerNode, each binding weighed by the length of its
-// prefix (scopeWork), the ancestors and their attributes over inheritVisitsPerNode.
+// prefix and URI (scopeWork), the ancestors and their attributes over inheritVisitsPerNode.
 //
 // Exclusive c14n with an InclusiveNamespaces PrefixList does the like on every element of the
 // node-set, written parent or not: it looks each binding in scope up in the PrefixList (about
@@ -279,11 +279,12 @@ const (
 	inheritVisitsPerNode = 64
 )
 
-// scopeWork is the work of looking a namespace prefix up or comparing it, in units of about
-// 9 ns: one, and one more for each 64 bytes hashed or compared. A prefix is a name of any
-// length: 144 bindings of 1 KiB prefixes in scope cost an element below an unwritten parent
-// 3.3 ms, 15 times what 2-byte prefixes cost (decisions §44).
-func scopeWork(prefix string) int64 { return 1 + int64(len(prefix))/64 }
+// scopeWork is the work of looking a namespace binding up and comparing it, in units of about
+// 9 ns: one, and one more for each 64 bytes of its prefix and URI hashed or compared. Both are
+// of any length: 144 bindings of 1 KiB prefixes in scope cost an element below an unwritten
+// parent 3.3 ms, 15 times what 2-byte prefixes cost (decisions §44), and a binding rendered
+// there is compared with the one its output ancestor rendered, URI and all.
+func scopeWork(b nsBinding) int64 { return 1 + int64(len(b.prefix)+len(b.uri))/64 }
 
 // XMLAttrError is the refusal of an inherited xml:* attribute (InheritedXMLAttrs); it
 // matches ErrNotAllowed.
