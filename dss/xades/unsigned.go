@@ -129,10 +129,11 @@ func (t *Tree) ArchiveTimestampInput(detached map[string][]byte) ([]byte, error)
 	var buf bytes.Buffer
 	ids := buildIDIndex(t.doc.Root())
 	// The verifier charges the octets of every reference to its bound twice, once for the
-	// reference and once within this input (dss/verify Limits.MaxC14NBytes).
+	// reference and once within this input (dss/verify Limits.MaxC14NBytes): a walk stops at
+	// half of what is left.
 	bound := newC14NBound(t.maxC14N, t.maxDoc)
 	for _, ref := range refs {
-		b, err := referenceOctets(ref, t.doc, ids, t.sig, detached, bound.walk())
+		b, err := referenceOctets(ref, t.doc, ids, t.sig, detached, max(bound.left/2, 1))
 		if err = bound.charge(2*len(b), err); err != nil {
 			return nil, fmt.Errorf("archive timestamp input: reference %q: %w", ref.SelectAttrValue("URI", "(none)"), err)
 		}
